@@ -1,0 +1,1 @@
+//! aergo-chain: not built yet.

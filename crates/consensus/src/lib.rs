@@ -1,0 +1,1 @@
+//! aergo-consensus: not built yet.

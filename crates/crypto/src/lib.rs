@@ -1,0 +1,1 @@
+//! aergo-crypto: not built yet.

@@ -1,0 +1,1 @@
+//! aergo-exec: not built yet.

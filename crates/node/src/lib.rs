@@ -1,0 +1,1 @@
+//! aergo-node: not built yet.

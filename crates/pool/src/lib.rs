@@ -1,0 +1,1 @@
+//! aergo-pool: not built yet.

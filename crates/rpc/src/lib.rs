@@ -1,0 +1,1 @@
+//! aergo-rpc: not built yet.

@@ -1,0 +1,1 @@
+//! aergo-sql: not built yet.

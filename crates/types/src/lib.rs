@@ -1,0 +1,1 @@
+//! aergo-types: not built yet.
