@@ -31,4 +31,12 @@ pub enum StoreError {
     CorruptNode { hash: Hash, reason: String },
     #[error("storage backend error: {0}")]
     Backend(String),
+    #[error("no table named {table:?}")]
+    NoSuchTable { table: String },
+    #[error("a table named {table:?} already exists")]
+    TableExists { table: String },
+    #[error("table name {table:?} is invalid: {reason}")]
+    BadTableName { table: String, reason: &'static str },
+    #[error("this view of the state is read-only")]
+    ReadOnly,
 }

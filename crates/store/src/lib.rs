@@ -8,9 +8,11 @@
 
 pub mod codec;
 mod error;
+pub mod tables;
 
 pub use codec::Value;
 pub use error::{CodecError, StoreError};
+pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
 use std::fmt;
 
