@@ -1,1 +1,101 @@
-//! aergo-sql: not built yet.
+//! aergo-sql: AergoSQL, the deterministic, metered SQL engine of the chain.
+//!
+//! # What it owns
+//!
+//! Parsing (sqlparser, PostgreSQL dialect; our own parser for PL/pgSQL
+//! block structure), binding, planning and execution of SQL over the
+//! versioned store's [`aergo_store::TableStore`] interface: tables,
+//! secondary indexes, views and functions live in the store's catalogue
+//! (see [`catalog`] for the layout), rows are `encode_row` values under
+//! `encode_key` primary keys.
+//!
+//! # Main types
+//!
+//! * [`Engine`]: configuration ([`GasSchedule`], [`Limits`]) and the cache
+//!   of compiled functions; [`Engine::prepare`] gives a [`Prepared`]
+//!   statement, [`Prepared::execute`] runs it with parameters against any
+//!   `&mut dyn TableStore`, [`Engine::call_function`] calls a stored
+//!   function. Every execution is atomic: the engine takes a store
+//!   savepoint and rolls back on any error, out of gas included.
+//! * [`ExecContext`]: caller, contract, block height and time, transaction
+//!   hash (readable in SQL as `aergo_caller()`, `aergo_contract()`,
+//!   `aergo_block_height()`, `aergo_block_time()`, `aergo_tx_hash()`), the
+//!   default schema, which schemas the session may write, read-only mode.
+//! * [`Gas`]: the meter; charges follow the documented [`GasSchedule`].
+//! * [`AccessSet`]: static read/write sets for the parallel scheduler
+//!   ([`Prepared::access_set`], [`Engine::function_access_set`]).
+//! * [`SqlError`]: one error enum with positions where they apply.
+//!
+//! # The algorithm
+//!
+//! The binder resolves names and compiles expressions to trees over row
+//! positions. The planner builds a left-deep nested-loop join in FROM order
+//! and gives every base table an access path from the predicates that
+//! apply to it: primary-key point lookup, key-prefix equality plus range on
+//! the primary key or a secondary index, IN-list point lookups, or a full
+//! scan; join keys from tables to the left make index nested-loop joins.
+//! ORDER BY matching the key order skips the sort and lets LIMIT stop the
+//! scan. Aggregation groups in a `BTreeMap` keyed by the canonical key
+//! encoding, so every iteration order is defined.
+//!
+//! # Deliberate differences from PostgreSQL
+//!
+//! * FLOAT/REAL/DOUBLE PRECISION are accepted as aliases of NUMERIC: values
+//!   are exact decimals (28 significant digits), so results are identical on
+//!   every machine; transcendental functions (`sin`, `exp`, `ln`, ...) are
+//!   rejected. `power()` takes integer exponents only; `sqrt()` is computed
+//!   exactly to 16 decimal places.
+//! * NUMERIC holds at most 28-29 significant digits (a 96-bit mantissa);
+//!   NUMERIC(p, s) allows p <= 28. Overflow is an error, never a rounding.
+//!   Division keeps at least 20 fractional digits (PostgreSQL: at least 16
+//!   significant).
+//! * Integer types are 64-bit internally; SMALLINT/INTEGER ranges are
+//!   checked when stored in a column.
+//! * Text compares byte-wise (the "C" collation): no locale.
+//! * Non-deterministic functions (`random()`, `now()`, `current_timestamp`,
+//!   `clock_timestamp()`, `gen_random_uuid()`, sequences, `current_user`,
+//!   transcendental float functions) are rejected when a statement or
+//!   function is checked, with [`SqlError::NonDeterministic`].
+//! * Not supported (clear [`SqlError::Unsupported`] errors): transactions
+//!   control statements (every statement and call is atomic already),
+//!   triggers, foreign keys, RIGHT/FULL joins, NATURAL joins, window
+//!   functions, recursive CTEs, set-returning functions, OUT parameters,
+//!   dynamic SQL (`EXECUTE`), cursors, `TIMESTAMP WITH TIME ZONE`,
+//!   INTERVAL, arrays, `DROP ... CASCADE`, and aggregates only of: count,
+//!   sum, avg, min, max, bool_and/every, bool_or, string_agg.
+//! * A subquery may not read the columns of an aggregated outer query.
+//! * Views are re-planned from their text on use; dropping a table does not
+//!   check for views that depend on it.
+//! * PL/pgSQL: a name that is both a column and a variable is an error
+//!   (PostgreSQL's default `variable_conflict = error`); variables may have
+//!   names that are reserved words (`to`), which PostgreSQL would reject.
+//!
+//! # Limits
+//!
+//! Identifiers are at most 63 bytes and may not contain `.`, `(`, `)` or
+//! control characters; text/bytea values at most 1 MiB; see [`Limits`] for
+//! result and operator bounds; every loop is bounded by gas.
+
+pub mod access;
+mod analysis;
+pub mod catalog;
+#[cfg(feature = "slt")]
+pub mod conformance;
+mod ddl;
+mod engine;
+pub mod error;
+mod exec;
+mod expr;
+pub mod gas;
+pub mod memstore;
+mod plan;
+mod plpgsql;
+pub mod types;
+
+pub use access::{AccessLog, AccessSet, KeyAccess};
+pub use aergo_store::Value;
+pub use engine::{parse_sql, split_statements, Engine, EngineConfig, ExecContext, Limits, Prepared, QueryResult};
+pub use error::{Pos, SqlError};
+pub use gas::{Gas, GasSchedule};
+pub use memstore::MemStore;
+pub use types::SqlType;

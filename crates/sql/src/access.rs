@@ -1,0 +1,161 @@
+//! Read and write sets: the static ones a prepared statement or function
+//! call reports ([`AccessSet`]), and the actual ones an execution records
+//! ([`AccessLog`]), so tests can check that the actual set always lies
+//! inside the reported one.
+//!
+//! Accesses are at the level of store tables and key bytes: a point key, a
+//! key range, or the whole table when the key cannot be known before
+//! running (keys computed from rows read, hidden row ids, index entries of
+//! changed rows, DDL).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+/// What part of one store table is accessed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyAccess {
+    Key(Vec<u8>),
+    Range(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    Table,
+}
+
+/// The statically computed accesses of one statement or call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessSet {
+    pub reads: BTreeMap<String, Vec<KeyAccess>>,
+    pub writes: BTreeMap<String, Vec<KeyAccess>>,
+    /// The statement changes the catalogue (DDL): it conflicts with everything.
+    pub catalog_write: bool,
+}
+
+impl AccessSet {
+    pub fn read(&mut self, table: &str, a: KeyAccess) {
+        let v = self.reads.entry(table.to_string()).or_default();
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+
+    pub fn write(&mut self, table: &str, a: KeyAccess) {
+        let v = self.writes.entry(table.to_string()).or_default();
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+
+    pub fn merge(&mut self, other: AccessSet) {
+        for (t, s) in other.reads {
+            for a in s {
+                self.read(&t, a);
+            }
+        }
+        for (t, s) in other.writes {
+            for a in s {
+                self.write(&t, a);
+            }
+        }
+        self.catalog_write |= other.catalog_write;
+    }
+
+    fn covers_key(set: &BTreeMap<String, Vec<KeyAccess>>, table: &str, key: &[u8]) -> bool {
+        set.get(table).is_some_and(|s| {
+            s.iter().any(|a| match a {
+                KeyAccess::Table => true,
+                KeyAccess::Key(k) => k == key,
+                KeyAccess::Range(lo, hi) => in_range(key, lo, hi),
+            })
+        })
+    }
+
+    fn covers_range(
+        set: &BTreeMap<String, Vec<KeyAccess>>,
+        table: &str,
+        lo: &Bound<Vec<u8>>,
+        hi: &Bound<Vec<u8>>,
+    ) -> bool {
+        set.get(table).is_some_and(|s| {
+            s.iter().any(|a| match a {
+                KeyAccess::Table => true,
+                KeyAccess::Key(_) => false,
+                KeyAccess::Range(rlo, rhi) => lower_le(rlo, lo) && upper_ge(rhi, hi),
+            })
+        })
+    }
+
+    /// Whether everything `log` recorded is inside this set. A write also
+    /// counts as permission to read the same key.
+    pub fn covers(&self, log: &AccessLog) -> bool {
+        if self.catalog_write {
+            return true;
+        }
+        let read_ok = |t: &str, k: &[u8]| Self::covers_key(&self.reads, t, k) || Self::covers_key(&self.writes, t, k);
+        log.reads.iter().all(|(t, keys)| keys.iter().all(|k| read_ok(t, k)))
+            && log.ranges.iter().all(|(t, lo, hi)| {
+                Self::covers_range(&self.reads, t, lo, hi) || Self::covers_range(&self.writes, t, lo, hi)
+            })
+            && log.writes.iter().all(|(t, keys)| keys.iter().all(|k| Self::covers_key(&self.writes, t, k)))
+    }
+}
+
+fn in_range(k: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    let above = match lo {
+        Bound::Unbounded => true,
+        Bound::Included(l) => k >= l.as_slice(),
+        Bound::Excluded(l) => k > l.as_slice(),
+    };
+    let below = match hi {
+        Bound::Unbounded => true,
+        Bound::Included(h) => k <= h.as_slice(),
+        Bound::Excluded(h) => k < h.as_slice(),
+    };
+    above && below
+}
+
+/// `a` starts at or before `b`.
+fn lower_le(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> bool {
+    match (a, b) {
+        (Bound::Unbounded, _) => true,
+        (_, Bound::Unbounded) => false,
+        (Bound::Included(x), Bound::Included(y) | Bound::Excluded(y)) => x <= y,
+        (Bound::Excluded(x), Bound::Excluded(y)) => x <= y,
+        (Bound::Excluded(x), Bound::Included(y)) => x < y,
+    }
+}
+
+/// `a` ends at or after `b`.
+fn upper_ge(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> bool {
+    match (a, b) {
+        (Bound::Unbounded, _) => true,
+        (_, Bound::Unbounded) => false,
+        (Bound::Included(x), Bound::Included(y) | Bound::Excluded(y)) => x >= y,
+        (Bound::Excluded(x), Bound::Excluded(y)) => x >= y,
+        (Bound::Excluded(x), Bound::Included(y)) => x > y,
+    }
+}
+
+/// The accesses one execution actually made.
+#[derive(Clone, Debug, Default)]
+pub struct AccessLog {
+    pub reads: BTreeMap<String, BTreeSet<Vec<u8>>>,
+    pub ranges: Vec<(String, Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    pub writes: BTreeMap<String, BTreeSet<Vec<u8>>>,
+}
+
+impl AccessLog {
+    pub fn read_key(&mut self, table: &str, key: &[u8]) {
+        self.reads.entry(table.to_string()).or_default().insert(key.to_vec());
+    }
+
+    pub fn write_key(&mut self, table: &str, key: &[u8]) {
+        self.writes.entry(table.to_string()).or_default().insert(key.to_vec());
+    }
+
+    pub fn read_range(&mut self, table: &str, lo: Bound<&[u8]>, hi: Bound<&[u8]>) {
+        let own = |b: Bound<&[u8]>| match b {
+            Bound::Included(x) => Bound::Included(x.to_vec()),
+            Bound::Excluded(x) => Bound::Excluded(x.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        self.ranges.push((table.to_string(), own(lo), own(hi)));
+    }
+}

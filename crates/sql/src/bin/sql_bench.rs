@@ -1,0 +1,3 @@
+fn main() {
+    eprintln!("build with --features bench");
+}
