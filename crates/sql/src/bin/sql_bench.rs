@@ -1,3 +1,138 @@
+//! Benchmark: the whitepaper's `transfer` through AergoSQL versus the same
+//! logic as prepared statements on SQLite (rusqlite, in memory), on the
+//! same 100k accounts, in one run.
+//!
+//! Run: `cargo run --release -p aergo-sql --features bench --bin sql_bench [-- CALLS]`
+
+use std::time::Instant;
+
+use aergo_sql::{Engine, ExecContext, Gas, MemStore, Value};
+use rusqlite::{params, Connection};
+
+const ACCOUNTS: usize = 100_000;
+
+const TRANSFER: &str = "CREATE OR REPLACE FUNCTION transfer(sender VARCHAR, to VARCHAR, amount NUMERIC)
+RETURNS VARCHAR AS $$
+DECLARE
+    sender_balance NUMERIC;
+BEGIN
+    SELECT balance INTO sender_balance FROM accounts WHERE id = sender;
+    IF NOT FOUND THEN
+        RETURN 'Sender not found';
+    END IF;
+    IF sender_balance < amount THEN
+        RETURN 'Not enough balance';
+    END IF;
+    PERFORM id FROM accounts WHERE id = to;
+    IF NOT FOUND THEN
+        RETURN 'Receiver not found';
+    END IF;
+    UPDATE accounts SET balance = balance - amount WHERE id = sender;
+    UPDATE accounts SET balance = balance + amount WHERE id = to;
+    RETURN 'OK';
+END;
+$$ LANGUAGE plpgsql";
+
+/// A fixed pseudo-random sequence of account pairs (same for both engines).
+fn pairs(n: usize) -> Vec<(String, String)> {
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % ACCOUNTS as u64) as usize
+    };
+    (0..n).map(|_| (format!("acct{:06}", next()), format!("acct{:06}", next()))).collect()
+}
+
 fn main() {
-    eprintln!("build with --features bench");
+    let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let work = pairs(calls);
+
+    // AergoSQL
+    let engine = Engine::default();
+    let ctx = ExecContext::default();
+    let mut store = MemStore::new();
+    let mut setup_gas = Gas::unlimited();
+    engine
+        .execute(&mut store, &ctx, "CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL)", &[], &mut setup_gas)
+        .expect("create table");
+    let insert = engine.prepare(&store, &ctx, "INSERT INTO accounts VALUES ($1, $2)").expect("prepare insert");
+    for i in 0..ACCOUNTS {
+        insert
+            .execute(&mut store, &ctx, &[Value::Text(format!("acct{i:06}")), Value::Int(1_000)], &mut setup_gas)
+            .expect("insert");
+    }
+    engine.execute(&mut store, &ctx, TRANSFER, &[], &mut setup_gas).expect("create function");
+    let amount = Value::Int(1);
+    let mut total_gas = 0u64;
+    let mut ok = 0usize;
+    let t0 = Instant::now();
+    for (a, b) in &work {
+        let mut gas = Gas::new(1_000_000);
+        let r = engine
+            .call_function(&mut store, &ctx, "transfer", &[Value::Text(a.clone()), Value::Text(b.clone()), amount.clone()], &mut gas)
+            .expect("transfer");
+        if r == Value::Text("OK".into()) {
+            ok += 1;
+        }
+        total_gas += gas.used();
+    }
+    let engine_secs = t0.elapsed().as_secs_f64();
+
+    // SQLite, same data, prepared statements, one transaction per call.
+    let conn = Connection::open_in_memory().expect("sqlite");
+    conn.execute_batch("CREATE TABLE accounts (id TEXT PRIMARY KEY, balance NUMERIC NOT NULL)").expect("sqlite table");
+    {
+        let tx = conn.unchecked_transaction().expect("tx");
+        let mut ins = tx.prepare("INSERT INTO accounts VALUES (?1, ?2)").expect("prep");
+        for i in 0..ACCOUNTS {
+            ins.execute(params![format!("acct{i:06}"), 1_000]).expect("insert");
+        }
+        drop(ins);
+        tx.commit().expect("commit");
+    }
+    let mut sel = conn.prepare("SELECT balance FROM accounts WHERE id = ?1").expect("prep");
+    let mut exists = conn.prepare("SELECT 1 FROM accounts WHERE id = ?1").expect("prep");
+    let mut debit = conn.prepare("UPDATE accounts SET balance = balance - ?2 WHERE id = ?1").expect("prep");
+    let mut credit = conn.prepare("UPDATE accounts SET balance = balance + ?2 WHERE id = ?1").expect("prep");
+    let mut begin = conn.prepare("BEGIN").expect("prep");
+    let mut commit = conn.prepare("COMMIT").expect("prep");
+    let mut sqlite_ok = 0usize;
+    let t1 = Instant::now();
+    for (a, b) in &work {
+        begin.execute([]).expect("begin");
+        let bal: Option<i64> = sel.query_row([a], |r| r.get(0)).ok();
+        let outcome = match bal {
+            None => "Sender not found",
+            Some(x) if x < 1 => "Not enough balance",
+            Some(_) => {
+                if exists.exists([b]).expect("exists") {
+                    debit.execute(params![a, 1]).expect("debit");
+                    credit.execute(params![b, 1]).expect("credit");
+                    "OK"
+                } else {
+                    "Receiver not found"
+                }
+            }
+        };
+        commit.execute([]).expect("commit");
+        if outcome == "OK" {
+            sqlite_ok += 1;
+        }
+    }
+    let sqlite_secs = t1.elapsed().as_secs_f64();
+    assert_eq!(ok, sqlite_ok, "both engines must agree on outcomes");
+
+    let engine_cps = calls as f64 / engine_secs;
+    let sqlite_cps = calls as f64 / sqlite_secs;
+    println!("accounts={ACCOUNTS} calls={calls} ok={ok}");
+    println!("aergosql: {engine_cps:.0} calls/s, {:.2} us/call, {} gas/call", 1e6 * engine_secs / calls as f64, total_gas / calls as u64);
+    println!("sqlite:   {sqlite_cps:.0} calls/s, {:.2} us/call", 1e6 * sqlite_secs / calls as f64);
+    println!(
+        "BENCH transfer accounts={ACCOUNTS} calls={calls} ratio_vs_sqlite={:.3} engine_calls_per_s={engine_cps:.0} sqlite_calls_per_s={sqlite_cps:.0} engine_us_per_call={:.2} gas_per_call={}",
+        engine_cps / sqlite_cps,
+        1e6 * engine_secs / calls as f64,
+        total_gas / calls as u64
+    );
 }
