@@ -11,37 +11,20 @@
 use aergo_sql::{Engine, ExecContext, Gas, MemStore, SqlError, Value};
 use rust_decimal::Decimal;
 
-pub const ACCOUNTS: &str = "CREATE TABLE accounts (
-    id VARCHAR(64) PRIMARY KEY,
-    balance NUMERIC(20, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0)
-)";
+pub const ACCOUNTS: &str = include_str!("whitepaper_ddl.sql");
 
-pub const TRANSFER: &str = "CREATE OR REPLACE FUNCTION transfer(sender VARCHAR, to VARCHAR, amount NUMERIC)
-RETURNS VARCHAR AS $$
-DECLARE
-    sender_balance NUMERIC;
-BEGIN
-    SELECT balance INTO sender_balance FROM accounts WHERE id = sender;
-    IF NOT FOUND THEN
-        RETURN 'Sender not found';
-    END IF;
-    IF sender_balance < amount THEN
-        RETURN 'Not enough balance';
-    END IF;
-    PERFORM id FROM accounts WHERE id = to;
-    IF NOT FOUND THEN
-        RETURN 'Receiver not found';
-    END IF;
-    UPDATE accounts SET balance = balance - amount WHERE id = sender;
-    UPDATE accounts SET balance = balance + amount WHERE id = to;
-    RETURN 'OK';
-END;
-$$ LANGUAGE plpgsql";
+pub const TRANSFER: &str = include_str!("whitepaper_fn.sql");
 
 fn balance(e: &Engine, s: &mut MemStore, id: &str) -> Option<Decimal> {
     let ctx = ExecContext::default();
     let r = e
-        .execute(s, &ctx, "SELECT balance FROM accounts WHERE id = $1", &[Value::Text(id.into())], &mut Gas::unlimited())
+        .execute(
+            s,
+            &ctx,
+            "SELECT balance FROM accounts WHERE id = $1",
+            &[Value::Text(id.into())],
+            &mut Gas::unlimited(),
+        )
         .unwrap();
     r.rows.first().map(|row| match &row[0] {
         Value::Numeric(d) => *d,
@@ -112,7 +95,8 @@ fn transfer_out_of_gas_changes_nothing() {
     let mut probe = MemStore::new();
     e.execute(&mut probe, &ctx, ACCOUNTS, &[], &mut Gas::unlimited()).unwrap();
     e.execute(&mut probe, &ctx, TRANSFER, &[], &mut Gas::unlimited()).unwrap();
-    e.execute(&mut probe, &ctx, "INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)", &[], &mut Gas::unlimited()).unwrap();
+    e.execute(&mut probe, &ctx, "INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)", &[], &mut Gas::unlimited())
+        .unwrap();
     e.call_function(&mut probe, &ctx, "transfer", &args, &mut full).unwrap();
     let needed = full.used();
     for limit in [needed / 4, needed / 2, needed - 1] {

@@ -55,7 +55,13 @@ fn main() {
     let mut store = MemStore::new();
     let mut setup_gas = Gas::unlimited();
     engine
-        .execute(&mut store, &ctx, "CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL)", &[], &mut setup_gas)
+        .execute(
+            &mut store,
+            &ctx,
+            "CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL)",
+            &[],
+            &mut setup_gas,
+        )
         .expect("create table");
     let insert = engine.prepare(&store, &ctx, "INSERT INTO accounts VALUES ($1, $2)").expect("prepare insert");
     for i in 0..ACCOUNTS {
@@ -71,7 +77,13 @@ fn main() {
     for (a, b) in &work {
         let mut gas = Gas::new(1_000_000);
         let r = engine
-            .call_function(&mut store, &ctx, "transfer", &[Value::Text(a.clone()), Value::Text(b.clone()), amount.clone()], &mut gas)
+            .call_function(
+                &mut store,
+                &ctx,
+                "transfer",
+                &[Value::Text(a.clone()), Value::Text(b.clone()), amount.clone()],
+                &mut gas,
+            )
             .expect("transfer");
         if r == Value::Text("OK".into()) {
             ok += 1;
@@ -127,7 +139,11 @@ fn main() {
     let engine_cps = calls as f64 / engine_secs;
     let sqlite_cps = calls as f64 / sqlite_secs;
     println!("accounts={ACCOUNTS} calls={calls} ok={ok}");
-    println!("aergosql: {engine_cps:.0} calls/s, {:.2} us/call, {} gas/call", 1e6 * engine_secs / calls as f64, total_gas / calls as u64);
+    println!(
+        "aergosql: {engine_cps:.0} calls/s, {:.2} us/call, {} gas/call",
+        1e6 * engine_secs / calls as f64,
+        total_gas / calls as u64
+    );
     println!("sqlite:   {sqlite_cps:.0} calls/s, {:.2} us/call", 1e6 * sqlite_secs / calls as f64);
     println!(
         "BENCH transfer accounts={ACCOUNTS} calls={calls} ratio_vs_sqlite={:.3} engine_calls_per_s={engine_cps:.0} sqlite_calls_per_s={sqlite_cps:.0} engine_us_per_call={:.2} gas_per_call={}",

@@ -1,0 +1,345 @@
+//! Behaviour of the engine on good and bad input.
+
+use aergo_sql::{AccessLog, Engine, ExecContext, Gas, Limits, MemStore, SqlError, Value};
+
+fn setup(sql: &str) -> (Engine, MemStore, ExecContext) {
+    let e = Engine::default();
+    let mut s = MemStore::new();
+    let ctx = ExecContext::default();
+    e.execute_batch(&mut s, &ctx, sql, &mut Gas::unlimited()).unwrap();
+    (e, s, ctx)
+}
+
+fn q(e: &Engine, s: &mut MemStore, ctx: &ExecContext, sql: &str) -> Result<Vec<Vec<Value>>, SqlError> {
+    e.execute(s, ctx, sql, &[], &mut Gas::new(100_000_000)).map(|r| r.rows)
+}
+
+fn ints(rows: Vec<Vec<Value>>) -> Vec<Vec<i64>> {
+    rows.into_iter()
+        .map(|r| r.into_iter().map(|v| if let Value::Int(i) = v { i } else { panic!("{v:?}") }).collect())
+        .collect()
+}
+
+#[test]
+fn bad_input_gives_clear_errors_and_no_change() {
+    let (e, mut s, ctx) = setup(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0), u TEXT UNIQUE);
+         INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b')",
+    );
+    let before = s.dump();
+    let cases: Vec<(&str, fn(&SqlError) -> bool)> = vec![
+        ("SELEC * FROM t", |e| matches!(e, SqlError::Syntax { pos, .. } if pos.line == 1)),
+        ("SELECT * FROM nope", |e| matches!(e, SqlError::UnknownObject { .. })),
+        ("SELECT nope FROM t", |e| matches!(e, SqlError::UnknownColumn { pos, .. } if pos.column == 8)),
+        ("SELECT nofunc(1)", |e| matches!(e, SqlError::UnknownFunction { .. })),
+        ("SELECT 1 + true", |e| matches!(e, SqlError::TypeMismatch { .. })),
+        ("INSERT INTO t VALUES (3, NULL, 'c')", |e| matches!(e, SqlError::NotNullViolation { .. })),
+        ("INSERT INTO t VALUES (1, 5, 'z')", |e| matches!(e, SqlError::UniqueViolation { .. })),
+        ("INSERT INTO t VALUES (3, 5, 'a')", |e| matches!(e, SqlError::UniqueViolation { .. })),
+        ("INSERT INTO t VALUES (3, -1, 'c')", |e| matches!(e, SqlError::CheckViolation { .. })),
+        ("UPDATE t SET v = v / 0", |e| matches!(e, SqlError::DivisionByZero)),
+        ("INSERT INTO t VALUES (3, 1, 'c'), (4, 1, 'c')", |e| matches!(e, SqlError::UniqueViolation { .. })),
+        ("SELECT random()", |e| matches!(e, SqlError::NonDeterministic { .. })),
+        ("SELECT now()", |e| matches!(e, SqlError::NonDeterministic { .. })),
+        ("SELECT CURRENT_TIMESTAMP", |e| matches!(e, SqlError::NonDeterministic { .. })),
+        ("INSERT INTO t VALUES ('x', 1, 'q')", |e| matches!(e, SqlError::InvalidValue { .. })),
+        ("BEGIN", |e| matches!(e, SqlError::Unsupported { .. })),
+    ];
+    for (sql, ok) in cases {
+        let r = q(&e, &mut s, &ctx, sql);
+        match r {
+            Err(err) => assert!(ok(&err), "{sql}: unexpected error {err:?}"),
+            Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
+        }
+        assert_eq!(s.dump(), before, "{sql} changed the state");
+    }
+}
+
+#[test]
+fn runaway_function_stops_on_gas_and_huge_results_hit_the_cap() {
+    let (e, mut s, ctx) = setup(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY);
+         CREATE FUNCTION spin() RETURNS INTEGER AS $$
+         DECLARE i INTEGER := 0;
+         BEGIN
+           LOOP
+             i := i + 1;
+             INSERT INTO t VALUES (i);
+           END LOOP;
+         END; $$ LANGUAGE plpgsql",
+    );
+    let before = s.dump();
+    let r = e.call_function(&mut s, &ctx, "spin", &[], &mut Gas::new(200_000));
+    assert!(matches!(r, Err(SqlError::OutOfGas { limit: 200_000 })), "{r:?}");
+    assert_eq!(s.dump(), before);
+
+    let small = Engine::new(aergo_sql::EngineConfig {
+        limits: Limits { max_result_rows: 100, ..Limits::default() },
+        ..Default::default()
+    });
+    small
+        .execute_batch(
+            &mut s,
+            &ctx,
+            "INSERT INTO t SELECT k FROM (VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)) AS v(k)",
+            &mut Gas::unlimited(),
+        )
+        .unwrap();
+    let r = small.execute(&mut s, &ctx, "SELECT a.k FROM t a, t b, t c", &[], &mut Gas::unlimited());
+    assert!(matches!(r, Err(SqlError::ResultTooLarge { what: "rows", limit: 100 })), "{r:?}");
+}
+
+#[test]
+fn nondeterminism_is_rejected_when_a_function_is_created() {
+    let (e, mut s, ctx) = setup("CREATE TABLE t (k INTEGER PRIMARY KEY)");
+    let r = e.execute(
+        &mut s,
+        &ctx,
+        "CREATE FUNCTION f() RETURNS INTEGER AS $$ BEGIN RETURN floor(random() * 10); END; $$ LANGUAGE plpgsql",
+        &[],
+        &mut Gas::unlimited(),
+    );
+    assert!(matches!(r, Err(SqlError::NonDeterministic { .. })), "{r:?}");
+    let r = e.execute(
+        &mut s,
+        &ctx,
+        "CREATE FUNCTION g() RETURNS TIMESTAMP AS $$ SELECT now() $$ LANGUAGE sql",
+        &[],
+        &mut Gas::unlimited(),
+    );
+    assert!(matches!(r, Err(SqlError::NonDeterministic { .. })), "{r:?}");
+}
+
+#[test]
+fn context_values_come_from_the_caller() {
+    let (e, mut s, _) = setup("CREATE TABLE t (k INTEGER PRIMARY KEY)");
+    let ctx = ExecContext {
+        caller: "AmAlice".into(),
+        block_height: 42,
+        block_time_us: 1_000_000,
+        tx_hash: vec![0xab],
+        ..ExecContext::default()
+    };
+    let rows = q(&e, &mut s, &ctx, "SELECT aergo_caller(), aergo_block_height(), aergo_block_time(), aergo_tx_hash()")
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![vec![
+            Value::Text("AmAlice".into()),
+            Value::Int(42),
+            Value::Timestamp(1_000_000),
+            Value::Bytes(vec![0xab])
+        ]]
+    );
+}
+
+#[test]
+fn point_lookups_and_ranges_do_not_scan_the_table() {
+    let (e, mut s, ctx) =
+        setup("CREATE TABLE big (k INTEGER PRIMARY KEY, v INTEGER, w TEXT); CREATE INDEX big_v ON big (v)");
+    let ins = e.prepare(&s, &ctx, "INSERT INTO big VALUES ($1, $2, $3)").unwrap();
+    for i in 0..5000 {
+        ins.execute(
+            &mut s,
+            &ctx,
+            &[Value::Int(i), Value::Int(i * 7 % 5000), Value::Text(format!("w{i}"))],
+            &mut Gas::unlimited(),
+        )
+        .unwrap();
+    }
+    let reads = |sql: &str, params: &[Value], s: &mut MemStore| -> (usize, Vec<Vec<Value>>) {
+        let p = e.prepare(s, &ctx, sql).unwrap();
+        let mut log = AccessLog::default();
+        let r = p.execute_logged(s, &ctx, params, &mut Gas::unlimited(), &mut log).unwrap();
+        (log.reads.values().map(|k| k.len()).sum(), r.rows)
+    };
+    let (n, rows) = reads("SELECT w FROM big WHERE k = $1", &[Value::Int(4321)], &mut s);
+    assert_eq!(rows, vec![vec![Value::Text("w4321".into())]]);
+    assert!(n <= 2, "point lookup read {n} keys");
+    let (n, rows) = reads("SELECT k FROM big WHERE k BETWEEN 100 AND 109", &[], &mut s);
+    assert_eq!(rows.len(), 10);
+    assert!(n <= 12, "range read {n} keys");
+    let (n, rows) = reads("SELECT k FROM big WHERE v = 7", &[], &mut s);
+    assert_eq!(rows, vec![vec![Value::Int(1)]]);
+    assert!(n <= 3, "index lookup read {n} keys");
+    let (n, rows) = reads("SELECT k FROM big ORDER BY k DESC LIMIT 3", &[], &mut s);
+    assert_eq!(ints(rows), vec![vec![4999], vec![4998], vec![4997]]);
+    assert!(n <= 300, "ordered limit read {n} keys");
+    let (n, rows) = reads("SELECT b.w FROM big a JOIN big b ON b.k = a.v WHERE a.k = 3", &[], &mut s);
+    assert_eq!(rows, vec![vec![Value::Text("w21".into())]]);
+    assert!(n <= 4, "index nested-loop join read {n} keys");
+}
+
+#[test]
+fn access_sets_cover_actual_accesses() {
+    let (e, mut s, ctx) = setup(&format!(
+        "{}; {}; INSERT INTO accounts VALUES ('alice', 100), ('bob', 50), ('carol', 5)",
+        include_str!("whitepaper_ddl.sql"),
+        include_str!("whitepaper_fn.sql")
+    ));
+    for (a, b, amt) in [("alice", "bob", 10), ("zed", "bob", 1), ("carol", "alice", 50), ("bob", "nobody", 1)] {
+        let args = [Value::Text(a.into()), Value::Text(b.into()), Value::Int(amt)];
+        let set = e.function_access_set(&s, &ctx, "transfer", &args).unwrap();
+        assert!(!set.catalog_write);
+        // Exact keys: the function touches only the two accounts named.
+        let acct = &set.writes["public.accounts"];
+        assert!(acct.iter().all(|k| matches!(k, aergo_sql::KeyAccess::Key(_))), "{acct:?}");
+        let mut log = AccessLog::default();
+        e.call_function_logged(&mut s, &ctx, "transfer", &args, &mut Gas::unlimited(), Some(&mut log)).unwrap();
+        assert!(set.covers(&log), "{set:?}\n{log:?}");
+    }
+    for (sql, params) in [
+        ("SELECT * FROM accounts WHERE id = $1", vec![Value::Text("bob".into())]),
+        ("UPDATE accounts SET balance = balance + 1 WHERE balance > 10", vec![]),
+        ("DELETE FROM accounts WHERE id = 'carol'", vec![]),
+        ("INSERT INTO accounts VALUES ($1, 7)", vec![Value::Text("dave".into())]),
+        ("SELECT a.id FROM accounts a JOIN accounts b ON a.id = b.id", vec![]),
+    ] {
+        let p = e.prepare(&s, &ctx, sql).unwrap();
+        let set = p.access_set(&s, &ctx, &params).unwrap();
+        let mut log = AccessLog::default();
+        p.execute_logged(&mut s, &ctx, &params, &mut Gas::unlimited(), &mut log).unwrap();
+        assert!(set.covers(&log), "{sql}: {set:?}\n{log:?}");
+    }
+}
+
+#[test]
+fn plpgsql_features() {
+    let (e, mut s, ctx) = setup(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER);
+         INSERT INTO t VALUES (1, 10), (2, 20), (3, 30);
+         CREATE FUNCTION sum_loop(n INTEGER) RETURNS INTEGER AS $$
+         DECLARE total INTEGER := 0; r RECORD;
+         BEGIN
+           FOR i IN 1..n LOOP
+             CONTINUE WHEN i = 2;
+             total := total + i;
+           END LOOP;
+           FOR r IN SELECT k, v FROM t ORDER BY k LOOP
+             total := total + r.v;
+             EXIT WHEN r.k >= 2;
+           END LOOP;
+           WHILE total < 100 LOOP total := total * 2; END LOOP;
+           RETURN total;
+         END; $$ LANGUAGE plpgsql;
+         CREATE FUNCTION safe_div(a INTEGER, b INTEGER) RETURNS INTEGER AS $$
+         BEGIN
+           BEGIN
+             INSERT INTO t VALUES (99, 99);
+             RETURN a / b;
+           EXCEPTION WHEN division_by_zero THEN
+             RAISE NOTICE 'caught %', SQLERRM;
+             RETURN -1;
+           END;
+         END; $$ LANGUAGE plpgsql;
+         CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER AS $$ SELECT x * 2 $$ LANGUAGE sql;
+         CREATE FUNCTION strict_get(key INTEGER) RETURNS INTEGER AS $$
+         DECLARE out_v INTEGER;
+         BEGIN
+           SELECT v INTO STRICT out_v FROM t WHERE k = key;
+           RETURN twice(out_v);
+         END; $$ LANGUAGE plpgsql;
+         CREATE FUNCTION fail(msg TEXT) RETURNS INTEGER AS $$
+         BEGIN RAISE EXCEPTION 'failed: %', msg; END; $$ LANGUAGE plpgsql",
+    );
+    // 1 + 3 + 4 = 8; + 10 + 20 = 38; doubled to 152.
+    assert_eq!(
+        e.call_function(&mut s, &ctx, "sum_loop", &[Value::Int(4)], &mut Gas::unlimited()).unwrap(),
+        Value::Int(152)
+    );
+    assert_eq!(
+        e.call_function(&mut s, &ctx, "safe_div", &[Value::Int(7), Value::Int(2)], &mut Gas::unlimited()).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(q(&e, &mut s, &ctx, "SELECT count(*) FROM t WHERE k = 99").unwrap(), vec![vec![Value::Int(1)]]);
+    q(&e, &mut s, &ctx, "DELETE FROM t WHERE k = 99").unwrap();
+    let r = e.execute(&mut s, &ctx, "SELECT safe_div(1, 0)", &[], &mut Gas::unlimited()).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Int(-1)]]);
+    assert_eq!(r.notices, vec!["caught division by zero".to_string()]);
+    // The handler rolled back the block's INSERT.
+    assert_eq!(q(&e, &mut s, &ctx, "SELECT count(*) FROM t WHERE k = 99").unwrap(), vec![vec![Value::Int(0)]]);
+    assert_eq!(
+        e.call_function(&mut s, &ctx, "strict_get", &[Value::Int(2)], &mut Gas::unlimited()).unwrap(),
+        Value::Int(40)
+    );
+    assert_eq!(
+        e.call_function(&mut s, &ctx, "strict_get", &[Value::Int(9)], &mut Gas::unlimited()),
+        Err(SqlError::NoDataFound)
+    );
+    assert_eq!(
+        e.call_function(&mut s, &ctx, "fail", &[Value::Text("why".into())], &mut Gas::unlimited()),
+        Err(SqlError::Raised { message: "failed: why".into() })
+    );
+}
+
+#[test]
+fn prepared_statements_replan_after_schema_change() {
+    let (e, mut s, ctx) = setup("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 2)");
+    let p = e.prepare(&s, &ctx, "SELECT * FROM t WHERE k = $1").unwrap();
+    assert_eq!(ints(p.execute(&mut s, &ctx, &[Value::Int(1)], &mut Gas::unlimited()).unwrap().rows), vec![vec![1, 2]]);
+    q(&e, &mut s, &ctx, "ALTER TABLE t ADD COLUMN w INTEGER DEFAULT 5").unwrap();
+    assert_eq!(
+        ints(p.execute(&mut s, &ctx, &[Value::Int(1)], &mut Gas::unlimited()).unwrap().rows),
+        vec![vec![1, 2, 5]]
+    );
+}
+
+#[test]
+fn sessions_write_only_their_schemas() {
+    let (e, mut s, _) = setup("CREATE TABLE public.t (k INTEGER PRIMARY KEY)");
+    let ctx = ExecContext {
+        default_schema: "c1".into(),
+        writable_schemas: Some(vec!["c1".into()]),
+        ..ExecContext::default()
+    };
+    e.execute(&mut s, &ctx, "CREATE TABLE own (k INTEGER PRIMARY KEY)", &[], &mut Gas::unlimited()).unwrap();
+    e.execute(&mut s, &ctx, "INSERT INTO own VALUES (1)", &[], &mut Gas::unlimited()).unwrap();
+    assert_eq!(
+        e.execute(&mut s, &ctx, "INSERT INTO public.t VALUES (1)", &[], &mut Gas::unlimited()),
+        Err(SqlError::WriteDenied { schema: "public".into() })
+    );
+    assert!(e.execute(&mut s, &ctx, "SELECT * FROM public.t", &[], &mut Gas::unlimited()).is_ok());
+    let ro = ExecContext { read_only: true, ..ExecContext::default() };
+    assert!(matches!(
+        e.execute(&mut s, &ro, "DELETE FROM t", &[], &mut Gas::unlimited()),
+        Err(SqlError::ReadOnly { .. })
+    ));
+}
+
+#[test]
+fn select_features() {
+    let (e, mut s, ctx) = setup(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, g TEXT, x NUMERIC(10,2));
+         CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER);
+         INSERT INTO a VALUES (1, 'p', 1.50), (2, 'p', 2.25), (3, 'q', NULL);
+         INSERT INTO b VALUES (10, 1), (11, 1), (12, 9);
+         CREATE VIEW v AS SELECT g, count(*) AS n FROM a GROUP BY g",
+    );
+    let r = q(&e, &mut s, &ctx, "SELECT g, sum(x), count(DISTINCT x) FROM a GROUP BY g HAVING count(*) > 1").unwrap();
+    assert_eq!(r, vec![vec![Value::Text("p".into()), Value::Numeric("3.75".parse().unwrap()), Value::Int(2)]]);
+    let r = q(&e, &mut s, &ctx, "SELECT a.id, b.id FROM a LEFT JOIN b ON b.a_id = a.id ORDER BY a.id, b.id").unwrap();
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[3], vec![Value::Int(3), Value::Null]);
+    let r = q(&e, &mut s, &ctx, "WITH c AS (SELECT id FROM a WHERE x IS NOT NULL) SELECT id FROM c UNION SELECT a_id FROM b EXCEPT SELECT 9 ORDER BY 1").unwrap();
+    assert_eq!(ints(r), vec![vec![1], vec![2]]);
+    let r = q(&e, &mut s, &ctx, "SELECT n FROM v WHERE g = 'p'").unwrap();
+    assert_eq!(ints(r), vec![vec![2]]);
+    let r = q(&e, &mut s, &ctx, "SELECT id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.a_id = a.id)").unwrap();
+    assert_eq!(ints(r), vec![vec![1]]);
+    let r = q(
+        &e,
+        &mut s,
+        &ctx,
+        "SELECT COALESCE(x, 0), NULLIF(g, 'p'), CAST(id AS TEXT) || '!', upper(g), length(g) FROM a WHERE id = 3",
+    )
+    .unwrap();
+    assert_eq!(r[0][1], Value::Text("q".into()));
+    assert_eq!(r[0][2], Value::Text("3!".into()));
+    q(&e, &mut s, &ctx, "INSERT INTO b VALUES (10, 5) ON CONFLICT (id) DO UPDATE SET a_id = excluded.a_id + b.a_id")
+        .unwrap();
+    assert_eq!(ints(q(&e, &mut s, &ctx, "SELECT a_id FROM b WHERE id = 10").unwrap()), vec![vec![6]]);
+    q(&e, &mut s, &ctx, "INSERT INTO b VALUES (10, 0) ON CONFLICT DO NOTHING").unwrap();
+    assert_eq!(ints(q(&e, &mut s, &ctx, "SELECT a_id FROM b WHERE id = 10").unwrap()), vec![vec![6]]);
+    let r = q(&e, &mut s, &ctx, "SELECT TIMESTAMP '2018-07-10 12:00:00' < CAST('2019-01-01' AS TIMESTAMP)").unwrap();
+    assert_eq!(r, vec![vec![Value::Bool(true)]]);
+}
