@@ -6,12 +6,20 @@
 //! consensus; it offers typed key and row encodings ([`codec`]), and (being
 //! built) the trees, snapshots, refs, diff, merge, proofs and GC.
 
+mod apply;
+pub mod backend;
+mod cache;
 pub mod codec;
+mod cursor;
 mod error;
+pub mod node;
+mod store;
 pub mod tables;
 
+pub use backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
 pub use codec::Value;
 pub use error::{CodecError, StoreError};
+pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
 pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
 use std::fmt;
