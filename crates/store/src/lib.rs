@@ -13,12 +13,14 @@ pub mod codec;
 mod cursor;
 mod error;
 pub mod node;
+pub mod state;
 mod store;
 pub mod tables;
 
 pub use backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
 pub use codec::Value;
 pub use error::{CodecError, StoreError};
+pub use state::{build_state, AccessLog, Overlay, RangeAccess, Snapshot};
 pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
 pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
