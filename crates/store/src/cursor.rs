@@ -52,14 +52,12 @@ impl<'s> Cursor<'s> {
         f.node.is_leaf().then(|| (f.node.key(f.idx), f.node.value(f.idx)))
     }
 
-    #[allow(dead_code)] // used by diff (next step)
     /// The current item when it is a subtree: its hash and level.
     pub fn subtree(&self) -> Option<(Hash, u8)> {
         let f = self.deepest()?;
         (!f.node.is_leaf()).then(|| (f.node.child(f.idx), f.node.level() - 1))
     }
 
-    #[allow(dead_code)] // used by diff (next step)
     /// Level of the current item (0 for a leaf entry).
     pub fn item_level(&self) -> Option<u8> {
         let f = self.deepest()?;

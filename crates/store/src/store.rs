@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
@@ -83,6 +84,7 @@ pub(crate) struct Inner {
     /// garbage collection holds it exclusively.
     pub(crate) gc_lock: RwLock<()>,
     pub(crate) config: StoreConfig,
+    loads: AtomicU64,
 }
 
 /// A handle on a node store. Cloning is cheap and shares everything.
@@ -119,6 +121,7 @@ impl Store {
                 cache: NodeCache::new(config.cache_bytes),
                 gc_lock: RwLock::new(()),
                 config,
+                loads: AtomicU64::new(0),
             }),
         }
     }
@@ -130,6 +133,7 @@ impl Store {
     /// Loads a node: staged, cached, or read from the backend, verified
     /// against its hash and decoded.
     pub(crate) fn load(&self, hash: Hash) -> Result<Arc<Node>, StoreError> {
+        self.inner.loads.fetch_add(1, Ordering::Relaxed);
         if let Some(n) = self.inner.cache.get(&hash) {
             return Ok(n);
         }
@@ -168,6 +172,12 @@ impl Store {
     pub(crate) fn stage(&self, node: Arc<Node>) -> Result<(), StoreError> {
         self.inner.staged.write().map_err(|_| poisoned())?.insert(node.hash(), node);
         Ok(())
+    }
+
+    /// Number of node loads (from staging, cache or backend) so far: a
+    /// machine-independent measure of the work of an operation.
+    pub fn load_count(&self) -> u64 {
+        self.inner.loads.load(Ordering::Relaxed)
     }
 
     /// Number of staged (not yet committed) nodes.
