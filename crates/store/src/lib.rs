@@ -23,6 +23,7 @@ pub use backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
 pub use codec::Value;
 pub use diff::{Conflict, Diff, DiffEntry, MergeOutcome, Resolution};
 pub use error::{CodecError, StoreError};
+pub use node::node_hash;
 pub use proof::{verify_proof, verify_row_proof, Proof, RowProof};
 pub use state::{build_state, AccessLog, Overlay, RangeAccess, Snapshot};
 pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
