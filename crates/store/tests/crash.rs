@@ -32,7 +32,7 @@ fn edits_for(v: u64) -> Vec<Edit> {
     for j in 0..60u64 {
         let h = mix(v * 1000 + j);
         let key = ((h % 4000) as u32).to_be_bytes().to_vec();
-        let value = (h % 7 != 0).then(|| [v.to_be_bytes().as_slice(), &[j as u8; 24]].concat());
+        let value = (!h.is_multiple_of(7)).then(|| [v.to_be_bytes().as_slice(), &[j as u8; 24]].concat());
         m.insert(key, value);
     }
     m.insert(VERSION_KEY.to_vec(), Some(v.to_be_bytes().to_vec()));
@@ -58,7 +58,7 @@ fn crash_child() {
         root = store.apply(root, &edits_for(v)).unwrap();
         store.commit(&[RefUpdate { name: "head".into(), target: Some(root) }], &[]).unwrap();
         println!("committed {v}");
-        if v % 10 == 0 {
+        if v.is_multiple_of(10) {
             store.gc(&[]).unwrap();
             println!("gc {v}");
         }
