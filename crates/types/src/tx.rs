@@ -44,6 +44,23 @@ impl TxType {
         TxType::try_from(v).map_err(|_| TypesError::UnknownTxType { found: v })
     }
 
+    /// Every type, in numeric order.
+    pub const ALL: [TxType; 7] = [
+        TxType::Normal,
+        TxType::Governance,
+        TxType::Redeploy,
+        TxType::FeeDelegation,
+        TxType::Transfer,
+        TxType::Call,
+        TxType::Deploy,
+    ];
+
+    /// From the proto name (`"TRANSFER"`, `"call"`, ...; any case).
+    pub fn from_name(name: &str) -> Option<TxType> {
+        TxType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The proto name: `"NORMAL"`, `"GOVERNANCE"`, ...
     pub fn name(self) -> &'static str {
         match self {
             TxType::Normal => "NORMAL",
