@@ -6,8 +6,10 @@
 //! bytes are hashed again until they are. Anyone can recompute these keys:
 //! they must never hold real value.
 
+use crate::error::Result;
 use crate::keys::PrivateKey;
-use aergo_types::Hash;
+use aergo_types::{AllocationCategory, Amount, ChainId, Genesis, Hash};
+use std::collections::BTreeMap;
 
 const DOMAIN: &[u8] = b"aergo-dev-key";
 
@@ -32,9 +34,49 @@ pub fn dev_keys(label: &str, count: u32) -> Vec<PrivateKey> {
     (0..count).map(|i| dev_key(label, i)).collect()
 }
 
+/// Family label of the dev accounts [`dev_genesis`] prefunds.
+pub const DEV_ACCOUNT_LABEL: &str = "dev";
+
+/// The key holding category `cat` in [`dev_genesis`]:
+/// `dev_key("genesis-<category name>", 0)`.
+pub fn dev_category_key(cat: AllocationCategory) -> PrivateKey {
+    dev_key(&format!("genesis-{}", cat.name()), 0)
+}
+
+/// A development genesis with the whitepaper's allocation, each category
+/// held by [`dev_category_key`], and `accounts` dev accounts
+/// (`dev_key("dev", 0..accounts)`, returned in order) prefunded with `each`
+/// out of the reserve.
+pub fn dev_genesis(
+    chain_id: ChainId,
+    timestamp_ns: i64,
+    accounts: u32,
+    each: Amount,
+    bps: Vec<String>,
+) -> Result<(Genesis, Vec<PrivateKey>)> {
+    let holders: BTreeMap<_, _> =
+        AllocationCategory::ALL.iter().map(|c| (*c, dev_category_key(*c).address())).collect();
+    let keys = dev_keys(DEV_ACCOUNT_LABEL, accounts);
+    let addresses: Vec<_> = keys.iter().map(PrivateKey::address).collect();
+    let genesis = Genesis::dev(chain_id, timestamp_ns, &holders, &addresses, each, bps)?;
+    Ok((genesis, keys))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_genesis_prefunds_dev_keys() {
+        let each = Amount::from_aergo(1000).unwrap();
+        let (g, keys) = dev_genesis(ChainId::dev(), 0, 4, each, vec![]).unwrap();
+        let b = g.balances().unwrap();
+        for k in &keys {
+            assert_eq!(b[&k.address()], each);
+        }
+        let (g2, _) = dev_genesis(ChainId::dev(), 0, 4, each, vec![]).unwrap();
+        assert_eq!(g.content_hash().unwrap(), g2.content_hash().unwrap());
+    }
 
     #[test]
     fn deterministic_and_distinct() {
