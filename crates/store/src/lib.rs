@@ -6,12 +6,27 @@
 //! consensus; it offers typed key and row encodings ([`codec`]), and (being
 //! built) the trees, snapshots, refs, diff, merge, proofs and GC.
 
+mod apply;
+pub mod backend;
+mod cache;
 pub mod codec;
+mod cursor;
+pub mod diff;
 mod error;
+pub mod node;
+pub mod proof;
+pub mod state;
+mod store;
 pub mod tables;
 
+pub use backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
 pub use codec::Value;
+pub use diff::{Conflict, Diff, DiffEntry, MergeOutcome, Resolution};
 pub use error::{CodecError, StoreError};
+pub use node::node_hash;
+pub use proof::{verify_proof, verify_row_proof, Proof, RowProof};
+pub use state::{build_state, AccessLog, Overlay, RangeAccess, Snapshot};
+pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
 pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
 use std::fmt;
