@@ -2,7 +2,7 @@
 //! compatible with the Go Aergo node (aergoio/aergo).
 //!
 //! Owns:
-//! - [`Hash`] (SHA-256, printed in base58) and the Go node's binary Merkle
+//! - [`Hash`](struct@Hash) (SHA-256, printed in base58) and the Go node's binary Merkle
 //!   root ([`merkle_root`]);
 //! - [`Address`]: 33-byte account keys, contract addresses
 //!   ([`Address::contract_from`], the Go `CreateContractID`) and names;
