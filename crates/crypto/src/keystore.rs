@@ -274,14 +274,16 @@ fn export_cipher(passphrase: &str) -> (Aes256Gcm, [u8; 12]) {
 }
 
 /// The exported-key text of `key` (see the module docs for its weakness).
-pub fn export_key(key: &PrivateKey, passphrase: &str) -> String {
+pub fn export_key(key: &PrivateKey, passphrase: &str) -> Result<String> {
     let (cipher, nonce) = export_cipher(passphrase);
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), key.to_bytes().as_slice())
-        // AES-GCM encryption of 32 bytes cannot fail (the only error is a
-        // plaintext over 64 GiB).
-        .unwrap_or_default();
-    bs58::encode(sealed).with_check_version(PRIVATE_KEY_VERSION).into_string()
+    // AES-GCM only fails on plaintexts over 64 GiB; 32 bytes cannot.
+    let sealed = cipher.encrypt(Nonce::from_slice(&nonce), key.to_bytes().as_slice()).map_err(|_| {
+        CryptoError::KeystoreFormat {
+            what: "exported key".to_string(),
+            reason: "AES-GCM encryption failed".to_string(),
+        }
+    })?;
+    Ok(bs58::encode(sealed).with_check_version(PRIVATE_KEY_VERSION).into_string())
 }
 
 /// Decrypts exported-key text (Go `aergocli account export`, SDK
@@ -365,7 +367,7 @@ impl Keystore {
     /// `passphrase`, re-encrypted with `export_passphrase`.
     pub fn export(&self, address: &Address, passphrase: &str, export_passphrase: &str) -> Result<String> {
         let key = self.load(address, passphrase)?;
-        Ok(export_key(&key, export_passphrase))
+        export_key(&key, export_passphrase)
     }
 
     /// The key file JSON of `address` as stored (already encrypted).
@@ -497,7 +499,7 @@ mod tests {
     #[test]
     fn exported_key_round_trip() {
         let key = PrivateKey::generate().unwrap();
-        let text = export_key(&key, "pass");
+        let text = export_key(&key, "pass").unwrap();
         assert_eq!(import_exported_key(&text, "pass").unwrap(), key);
         assert!(matches!(import_exported_key(&text, "nope"), Err(CryptoError::ExportDecrypt)));
         assert!(import_exported_key("garbage", "pass").is_err());
