@@ -53,3 +53,7 @@ pub use hash::Hash;
 pub use merkle::merkle_root;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
 pub use tx::{Tx, TxBody, TxList, TxType, TX_MAX_SIZE_BYTES};
+
+/// The prost version our wire structs derive from, for crates (gRPC) that
+/// must use the same `prost::Message` trait.
+pub use prost;
