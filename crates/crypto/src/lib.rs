@@ -1,4 +1,4 @@
-//! aergo-crypto: keys, signatures and (being built) the keystore,
+//! aergo-crypto: keys, signatures and encrypted key storage,
 //! compatible with the Go Aergo node and its SDKs.
 //!
 //! Owns: [`PrivateKey`]/[`PublicKey`] (secp256k1 via libsecp256k1; the
@@ -6,7 +6,9 @@
 //! (DER ECDSA, low s), signing and verifying transactions
 //! ([`sign_tx`]/[`verify_tx`]) and block headers ([`sign_block`]/
 //! [`verify_block_header`]), deterministic development keys ([`dev_key`])
-//! and a dev genesis built from them ([`dev_genesis`]), and a
+//! and a dev genesis built from them ([`dev_genesis`]), encrypted key
+//! storage ([`keystore`]: the Go node's key files in a directory, and the
+//! exported-key text of `aergocli account export`), and a
 //! verification-speed probe ([`measure_verify_rate`]).
 //!
 //! Signatures: we sign the 32-byte digest with RFC 6979 nonces and always
@@ -25,6 +27,7 @@ mod block;
 mod dev;
 mod error;
 mod keys;
+pub mod keystore;
 mod signature;
 mod tx;
 
@@ -33,5 +36,6 @@ pub use block::{sign_block, sign_block_header, verify_block_header};
 pub use dev::{dev_category_key, dev_genesis, dev_key, dev_keys, DEV_ACCOUNT_LABEL};
 pub use error::{CryptoError, Result};
 pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
+pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
 pub use signature::{DerRules, Signature, MAX_DER_SIGNATURE_LEN};
 pub use tx::{sign_tx, sign_tx_body, verify_tx, verify_tx_with_key};

@@ -65,6 +65,7 @@ fn verify_body_signature(body: &TxBody, key: &PublicKey) -> Result<()> {
 mod tests {
     use super::*;
     use aergo_types::{Amount, ChainId, TxType};
+    use proptest::prelude::*;
 
     fn transfer(from: &PrivateKey, to: &Address) -> TxBody {
         TxBody::transfer(1, &from.address(), to, Amount::ONE_AERGO, &ChainId::dev().hash())
@@ -116,5 +117,36 @@ mod tests {
         let body =
             TxBody::new(TxType::Transfer, 1, &contract, Some(&k.address()), Amount::ZERO, &ChainId::dev().hash());
         assert!(matches!(verify_tx(&sign_tx(body, &k)), Err(CryptoError::Signer { .. })));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_signed_body_verifies_and_any_field_change_breaks_it(
+            seed in any::<u32>(), nonce in any::<u64>(), amount in any::<u128>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            gas in any::<u64>(), ty in 0i32..7, which in 0usize..6,
+        ) {
+            let k = crate::dev::dev_key("prop", seed);
+            let to = crate::dev::dev_key("prop-to", seed).address();
+            let mut body = TxBody::transfer(nonce, &k.address(), &to, Amount::from_aer(amount), &ChainId::dev().hash())
+                .with_payload(payload)
+                .with_gas(gas, Amount::from_aer(amount / 7));
+            body.r#type = ty;
+            let tx = sign_tx(body, &k);
+            prop_assert_eq!(verify_tx(&tx).unwrap(), k.public_key());
+
+            let mut bad = tx.clone();
+            let b = bad.body.as_mut().unwrap();
+            match which {
+                0 => b.nonce = b.nonce.wrapping_add(1),
+                1 => b.recipient[5] ^= 1,
+                2 => b.amount.push(0),
+                3 => b.payload.push(1),
+                4 => b.gas_limit = b.gas_limit.wrapping_add(1),
+                _ => b.r#type = (b.r#type + 1) % 7,
+            }
+            prop_assert!(matches!(verify_tx(&bad), Err(CryptoError::BadSignature)));
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! Our state root (SHA-256 of the storage catalogue) goes in
 //! `blocks_root_hash`, the field the Go node uses for its state trie root.
 
+use crate::chain_id::ChainId;
 use crate::error::{Result, TypesError};
 use crate::hash::{show_bytes, Hash};
 use crate::merkle::merkle_root;
@@ -125,6 +126,11 @@ impl BlockHeader {
         let mut h = Sha256::new();
         self.write_fields(false, &mut |b| h.update(b));
         Hash(h.finalize().into())
+    }
+
+    /// The chain id this header carries.
+    pub fn chain_id(&self) -> Result<ChainId> {
+        ChainId::from_bytes(&self.chain_id)
     }
 
     pub fn prev_hash(&self) -> Result<Hash> {
@@ -250,7 +256,6 @@ mod tests {
     use super::*;
     use crate::address::Address;
     use crate::amount::Amount;
-    use crate::chain_id::ChainId;
     use crate::tx::TxBody;
     use proptest::prelude::*;
 

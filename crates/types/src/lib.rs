@@ -2,7 +2,7 @@
 //! compatible with the Go Aergo node (aergoio/aergo).
 //!
 //! Owns:
-//! - [`Hash`] (SHA-256, printed in base58) and the Go node's binary Merkle
+//! - [`Hash`](struct@Hash) (SHA-256, printed in base58) and the Go node's binary Merkle
 //!   root ([`merkle_root`]);
 //! - [`Address`]: 33-byte account keys, contract addresses
 //!   ([`Address::contract_from`], the Go `CreateContractID`) and names;
@@ -53,3 +53,7 @@ pub use hash::Hash;
 pub use merkle::merkle_root;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
 pub use tx::{Tx, TxBody, TxList, TxType, TX_MAX_SIZE_BYTES};
+
+/// The prost version our wire structs derive from, for crates (gRPC) that
+/// must use the same `prost::Message` trait.
+pub use prost;
