@@ -180,6 +180,12 @@ impl Pool {
         let sender = vtx.sender().clone();
         let account = sender.to_string();
         let nonce = body.nonce;
+        // The caller's view of the committed state may be older than what
+        // `on_committed` already told us; the committed nonce only grows.
+        let committed = AccountState {
+            nonce: committed.nonce.max(self.accounts.get(&sender).map_or(0, |q| q.committed_nonce)),
+            ..committed
+        };
         if nonce <= committed.nonce {
             return Err(PoolError::NonceTooLow { account, got: nonce, committed: committed.nonce });
         }
