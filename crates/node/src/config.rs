@@ -13,7 +13,7 @@ pub const DEFAULT_RPC_PORT: u16 = 7847;
 
 /// Everything a node reads from `config.toml`. Every field has a default,
 /// so an empty file is a valid configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     pub rpc: RpcConfig,
@@ -113,17 +113,6 @@ impl NodeConfig {
             max_per_account: self.pool.max_per_account,
             max_nonce_gap: self.pool.max_nonce_gap,
             max_payload_bytes: self.pool.max_payload_bytes,
-        }
-    }
-}
-
-impl Default for NodeConfig {
-    fn default() -> Self {
-        NodeConfig {
-            rpc: RpcConfig::default(),
-            solo: SoloConfig::default(),
-            pool: PoolSettings::default(),
-            producer: ProducerConfig::default(),
         }
     }
 }
