@@ -238,6 +238,7 @@ fn apply_level(
     let mut out = Vec::new();
     let mut i = 0;
     while i < spans.len() {
+        let first_span = i;
         let mut cur = LevelCursor::locate(store, root, level, &spans[i].lo)?;
         let replaced_lo = cur.lower_bound();
         let mut ch = Chunker::new(store, level, kind);
@@ -273,6 +274,14 @@ fn apply_level(
                 break;
             }
             if ch.is_empty() && (i == spans.len() || starts_after(&spans[i].lo, last)) {
+                if i == first_span {
+                    // Only possible if a separator key lies about its child:
+                    // refuse rather than loop.
+                    return Err(StoreError::CorruptNode {
+                        hash: node.hash(),
+                        reason: "separator keys of its parent do not match its keys".into(),
+                    });
+                }
                 out.push(Span { lo: replaced_lo, hi: Bound::Included(last.to_vec()), new: ch.take_out() });
                 break;
             }
