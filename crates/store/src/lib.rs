@@ -17,12 +17,14 @@
 //! # Main types
 //!
 //! * [`Store`]: a cheap-to-clone handle on a node store. Tree operations
-//!   take a root [`Hash`] and return values or new roots: [`Store::get`],
+//!   take a root [`Hash`](struct@Hash) and return values or new roots: [`Store::get`],
 //!   [`Store::range`], [`Store::count`], [`Store::nth`], [`Store::rank`],
 //!   [`Store::apply`] (sorted batch of [`Edit`]s), [`Store::diff`],
-//!   [`Store::merge3`], [`Store::prove`] (checked by the free function
-//!   [`verify_proof`]), refs ([`Store::set_ref`], [`Store::branch`], ...),
-//!   [`Store::commit`] and [`Store::gc`].
+//!   [`Store::merge3`], [`Store::merge3_state`] (whole states, table by
+//!   table), [`Store::prove`] and [`Store::prove_row`] (checked by the free
+//!   functions [`verify_proof`] and [`verify_row_proof`]), refs
+//!   ([`Store::set_ref`], [`Store::branch`], ...), [`Store::commit`] and
+//!   [`Store::gc`].
 //! * [`Snapshot`] and [`Overlay`]: the two implementations of [`TableStore`],
 //!   the interface the SQL engine and the state transition program against.
 //!   [`Overlay::flush`] turns a block's writes into a new state root.
@@ -71,11 +73,12 @@
 //!
 //! # What it deliberately does not do
 //!
-//! It does not interpret rows or schemas, maintain secondary indexes (they
-//! are tables the layer above keeps), merge schemas or catalogues (merge3 is
-//! per tree; table-level decisions belong to the chain layer), replicate
-//! nodes between machines, or compact the redb file after GC (freed pages
-//! are reused by redb).
+//! It does not interpret rows or schemas (a schema is an opaque blob: two
+//! schemas are the same or they conflict), maintain or rebuild secondary
+//! indexes (they are tables the layer above keeps; [`Store::merge3_state`]
+//! leaves them to it), re-check constraints after a merge, replicate nodes
+//! between machines, or compact the redb file after GC (redb reuses freed
+//! pages).
 
 mod apply;
 pub mod backend;
@@ -87,6 +90,7 @@ mod error;
 pub mod node;
 pub mod proof;
 pub mod state;
+mod state_merge;
 mod store;
 pub mod tables;
 
@@ -97,6 +101,7 @@ pub use error::{CodecError, StoreError};
 pub use node::node_hash;
 pub use proof::{verify_proof, verify_row_proof, Proof, RowProof};
 pub use state::{build_state, AccessLog, Overlay, RangeAccess, Snapshot};
+pub use state_merge::{StateMergeOutcome, TableConflict};
 pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
 pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
