@@ -514,6 +514,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn maximal_keys_and_values_fit_the_node_limits() {
+        let store = Store::memory();
+        let big_key = |i: u8| {
+            let mut k = vec![i; MAX_KEY_BYTES];
+            k[0] = i;
+            k
+        };
+        let mut edits: Vec<Edit> = (0..40u8).map(|i| Edit::put(big_key(i), vec![i; 100])).collect();
+        edits[7].value = Some(vec![7; MAX_VALUE_BYTES]);
+        edits[8].value = Some(vec![8; MAX_VALUE_BYTES]);
+        let root = store.apply(Hash::ZERO, &edits).unwrap();
+        let stats = store.check_tree(root).unwrap();
+        assert_eq!(stats.entries, 40);
+        assert_eq!(store.get(root, &big_key(8)).unwrap().map(|v| v.len()), Some(MAX_VALUE_BYTES));
+        let shrink = store.apply(root, &[Edit::put(big_key(7), vec![1])]).unwrap();
+        assert_eq!(store.get(shrink, &big_key(7)).unwrap(), Some(vec![1]));
+        let r = store.apply(root, &[Edit::put(big_key(1), vec![0; MAX_VALUE_BYTES + 1])]);
+        assert!(matches!(r, Err(StoreError::ValueTooLarge { .. })));
+    }
+
     fn leaf_sizes(store: &Store, h: Hash, out: &mut Vec<usize>) {
         let n = store.load(h).unwrap();
         if n.is_leaf() {
