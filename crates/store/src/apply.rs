@@ -238,6 +238,7 @@ fn apply_level(
     let mut out = Vec::new();
     let mut i = 0;
     while i < spans.len() {
+        let first_span = i;
         let mut cur = LevelCursor::locate(store, root, level, &spans[i].lo)?;
         let replaced_lo = cur.lower_bound();
         let mut ch = Chunker::new(store, level, kind);
@@ -273,6 +274,14 @@ fn apply_level(
                 break;
             }
             if ch.is_empty() && (i == spans.len() || starts_after(&spans[i].lo, last)) {
+                if i == first_span {
+                    // Only possible if a separator key lies about its child:
+                    // refuse rather than loop.
+                    return Err(StoreError::CorruptNode {
+                        hash: node.hash(),
+                        reason: "separator keys of its parent do not match its keys".into(),
+                    });
+                }
                 out.push(Span { lo: replaced_lo, hi: Bound::Included(last.to_vec()), new: ch.take_out() });
                 break;
             }
@@ -503,6 +512,27 @@ mod tests {
             let leaves = sizes.len() + 1;
             assert!(leaves >= 1);
         }
+    }
+
+    #[test]
+    fn maximal_keys_and_values_fit_the_node_limits() {
+        let store = Store::memory();
+        let big_key = |i: u8| {
+            let mut k = vec![i; MAX_KEY_BYTES];
+            k[0] = i;
+            k
+        };
+        let mut edits: Vec<Edit> = (0..40u8).map(|i| Edit::put(big_key(i), vec![i; 100])).collect();
+        edits[7].value = Some(vec![7; MAX_VALUE_BYTES]);
+        edits[8].value = Some(vec![8; MAX_VALUE_BYTES]);
+        let root = store.apply(Hash::ZERO, &edits).unwrap();
+        let stats = store.check_tree(root).unwrap();
+        assert_eq!(stats.entries, 40);
+        assert_eq!(store.get(root, &big_key(8)).unwrap().map(|v| v.len()), Some(MAX_VALUE_BYTES));
+        let shrink = store.apply(root, &[Edit::put(big_key(7), vec![1])]).unwrap();
+        assert_eq!(store.get(shrink, &big_key(7)).unwrap(), Some(vec![1]));
+        let r = store.apply(root, &[Edit::put(big_key(1), vec![0; MAX_VALUE_BYTES + 1])]);
+        assert!(matches!(r, Err(StoreError::ValueTooLarge { .. })));
     }
 
     fn leaf_sizes(store: &Store, h: Hash, out: &mut Vec<usize>) {

@@ -4,7 +4,7 @@
 //! # Catalogue format
 //!
 //! The catalogue is a prolly tree whose leaves have kind
-//! [`KIND_TREE_REFS`](crate::node::KIND_TREE_REFS). Its keys are table names
+//! [`KIND_TREE_REFS`]. Its keys are table names
 //! (UTF-8 bytes, so tables sort by name) and its values *table descriptors*:
 //!
 //! ```text

@@ -2,18 +2,22 @@
 //! decoded nodes and the set of *staged* nodes (written by `apply`, readable
 //! at once, persisted by `commit`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::backend::{MemoryBackend, NodeBackend, RedbBackend, WriteBatch};
-use crate::cache::NodeCache;
+use crate::cache::{HashMapByHash, NodeCache};
 use crate::cursor::RangeIterator;
 use crate::node::{node_hash, Node, KIND_PLAIN, MAX_LEVEL};
 use crate::tables::{Direction, Entry, RangeIter};
 use crate::{Hash, StoreError};
+
+/// Deepest chain of trees referenced from tree-refs leaves that
+/// [`Store::check_tree`] follows (a state is catalogue -> tables: 1).
+pub const MAX_TREE_NESTING: u32 = 8;
 
 /// Longest ref name accepted.
 pub const MAX_REF_NAME_BYTES: usize = 255;
@@ -78,7 +82,7 @@ pub struct TreeStats {
 
 pub(crate) struct Inner {
     backend: Arc<dyn NodeBackend>,
-    staged: RwLock<HashMap<Hash, Arc<Node>>>,
+    staged: RwLock<HashMapByHash<Arc<Node>>>,
     cache: NodeCache,
     /// Writers of new references to old nodes (apply, commit) hold it shared;
     /// garbage collection holds it exclusively.
@@ -117,7 +121,7 @@ impl Store {
         Store {
             inner: Arc::new(Inner {
                 backend,
-                staged: RwLock::new(HashMap::new()),
+                staged: RwLock::new(HashMapByHash::default()),
                 cache: NodeCache::new(config.cache_bytes),
                 gc_lock: RwLock::new(()),
                 config,
@@ -416,6 +420,18 @@ impl Store {
     /// tree-refs leaf), checking hashes, levels, key order across nodes and
     /// entry counts. Returns statistics of the walk, or the first problem.
     pub fn check_tree(&self, root: Hash) -> Result<TreeStats, StoreError> {
+        self.check_tree_nested(root, 0)
+    }
+
+    fn check_tree_nested(&self, root: Hash, nesting: u32) -> Result<TreeStats, StoreError> {
+        // A catalogue references table trees; nothing nests deeper than that
+        // legitimately, and a bound keeps crafted data from exhausting the stack.
+        if nesting > MAX_TREE_NESTING {
+            return Err(StoreError::LimitExceeded {
+                what: "nesting of trees referenced from leaves",
+                max: MAX_TREE_NESTING as u64,
+            });
+        }
         let mut stats = TreeStats::default();
         if root == Hash::ZERO {
             return Ok(stats);
@@ -423,7 +439,7 @@ impl Store {
         let node = self.load(root)?;
         stats.height = node.level() + 1;
         let mut prev_key: Option<Vec<u8>> = None;
-        self.check_node(&node, None, &mut prev_key, &mut stats)?;
+        self.check_node(&node, None, &mut prev_key, &mut stats, nesting)?;
         Ok(stats)
     }
 
@@ -433,6 +449,7 @@ impl Store {
         max_key: Option<&[u8]>,
         prev_key: &mut Option<Vec<u8>>,
         stats: &mut TreeStats,
+        nesting: u32,
     ) -> Result<(), StoreError> {
         let bad = |reason: String| StoreError::CorruptNode { hash: node.hash(), reason };
         stats.nodes += 1;
@@ -453,7 +470,7 @@ impl Store {
         if node.is_leaf() {
             stats.entries += node.len() as u64;
             for h in node.references() {
-                self.check_tree(h)?;
+                self.check_tree_nested(h, nesting + 1)?;
             }
         } else {
             for i in 0..node.len() {
@@ -465,7 +482,7 @@ impl Store {
                         node.child_count(i)
                     )));
                 }
-                self.check_node(&child, Some(node.key(i)), prev_key, stats)?;
+                self.check_node(&child, Some(node.key(i)), prev_key, stats, nesting)?;
             }
         }
         *prev_key = Some(node.last_key().to_vec());
