@@ -111,6 +111,18 @@ impl<'s> Chunker<'s> {
         Ok(())
     }
 
+    /// Appends an entry known not to end a node: an unchanged entry of an
+    /// old node, before the node's first change, that was not its last entry.
+    /// The chunker then holds exactly the old node's prefix, fed since a reset
+    /// at its start, so the old decision (no cut) stands without hashing.
+    fn push_known_inner(&mut self, raw: &[u8], key: Range<usize>, count: u64) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(raw);
+        self.n += 1;
+        self.count += count;
+        self.last_key = start + key.start..start + key.end;
+    }
+
     fn push_all(&mut self, entries: &[RawEntry]) -> Result<(), StoreError> {
         for e in entries {
             self.push(&e.bytes, e.key.clone(), e.count)?;
@@ -247,17 +259,26 @@ fn apply_level(
             if level == 0 && node.kind() != kind {
                 return Err(StoreError::WrongTreeKind { hash: node.hash(), expected: kind, found: node.kind() });
             }
+            // Whether the chunker holds exactly this node's entries so far,
+            // fed from a reset at its start (see `push_known_inner`).
+            let mut pristine = ch.is_empty();
             for j in 0..node.len() {
                 let key = node.key(j);
                 while i < spans.len() && ends_before(&spans[i].hi, key) {
+                    pristine &= spans[i].new.is_empty();
                     ch.push_all(&spans[i].new)?;
                     i += 1;
                 }
                 if i < spans.len() && satisfies_lo(key, &spans[i].lo) {
+                    pristine = false;
                     continue; // replaced by the span
                 }
                 let (raw, key_range) = node.raw_entry_with_key(j);
-                ch.push(raw, key_range, node.child_count(j))?;
+                if pristine && j + 1 < node.len() {
+                    ch.push_known_inner(raw, key_range, node.child_count(j));
+                } else {
+                    ch.push(raw, key_range, node.child_count(j))?;
+                }
             }
             let last = node.last_key();
             while i < spans.len() && ends_at_or_before(&spans[i].hi, last) {
