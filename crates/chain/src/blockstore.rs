@@ -1,19 +1,21 @@
 //! The block store: blocks, transactions and receipts on redb, indexed by
-//! hash and height.
+//! hash and, for the main chain, by height.
 //!
 //! Tables:
 //!
 //! | table | key | value |
 //! |---|---|---|
 //! | `blocks` | block hash | encoded `Block` (the Go node's protobuf) |
-//! | `heights` | height (u64) | block hash of the main chain at that height |
-//! | `txs` | tx hash | block hash (32 bytes) ++ index in block (u32 big-endian) |
-//! | `receipts` | tx hash | encoded `Receipt` |
-//! | `meta` | name | bytes (`head`: block hash; `genesis`: block hash) |
+//! | `block_receipts` | block hash | the block's receipts, in tx order (a protobuf list) |
+//! | `heights` | height (u64) | hash of the main-chain block at that height |
+//! | `txs` | tx hash | block hash (32 bytes) ++ index in block (u32 big-endian); main chain only |
+//! | `meta` | name | `head`, `genesis`, `lib`: block hashes; `consensus`: the engine's persisted safety state |
 //!
-//! A block and everything that indexes it are written in one redb write
-//! transaction, head included: after a crash the store holds either the
-//! whole block or none of it. redb commits are durable (fsync) by default.
+//! Every block ever accepted is in `blocks` (side branches too); the
+//! height and transaction indexes follow the main chain and are rewritten
+//! in the same write transaction that moves the head, so after a crash the
+//! indexes always describe the stored head. redb commits are durable
+//! (fsync) by default.
 
 use std::path::Path;
 
@@ -23,15 +25,21 @@ use redb::{Database, TableDefinition};
 use crate::ChainError;
 
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+const BLOCK_RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("block_receipts");
 const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
-const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
-/// Largest receipt the store will decode.
-const RECEIPT_MAX_BYTES: usize = 1 << 20;
+/// Largest receipt list the store will decode (a full block's receipts).
+const RECEIPTS_MAX_BYTES: usize = 64 << 20;
 
-/// Where a transaction sits in the chain.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ReceiptList {
+    #[prost(message, repeated, tag = "1")]
+    receipts: Vec<Receipt>,
+}
+
+/// Where a transaction sits in the main chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxLocation {
     pub block_hash: Hash,
@@ -47,42 +55,72 @@ fn hash_from(what: &'static str, bytes: &[u8]) -> Result<Hash, ChainError> {
     Hash::from_slice(what, bytes).map_err(|e| ChainError::Corrupt { what, reason: e.to_string() })
 }
 
+/// One main-chain block in a head switch.
+pub struct MainBlock<'a> {
+    pub height: u64,
+    pub hash: Hash,
+    pub txs: &'a [Tx],
+}
+
 impl BlockStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<BlockStore, ChainError> {
-        let db = Database::create(path)?;
+        Self::init(Database::create(path)?)
+    }
+
+    /// A store that lives in memory only (simulations, tests).
+    pub fn memory() -> Result<BlockStore, ChainError> {
+        Self::init(Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?)
+    }
+
+    fn init(db: Database) -> Result<BlockStore, ChainError> {
         let w = db.begin_write()?;
         {
             w.open_table(BLOCKS)?;
+            w.open_table(BLOCK_RECEIPTS)?;
             w.open_table(HEIGHTS)?;
             w.open_table(TXS)?;
-            w.open_table(RECEIPTS)?;
             w.open_table(META)?;
         }
         w.commit()?;
         Ok(BlockStore { db })
     }
 
-    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, ChainError> {
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, ChainError> {
         let r = self.db.begin_read()?;
         let t = r.open_table(META)?;
         Ok(t.get(name)?.map(|v| v.value().to_vec()))
     }
 
+    /// Writes one meta entry durably.
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), ChainError> {
+        let w = self.db.begin_write()?;
+        w.open_table(META)?.insert(name, value)?;
+        w.commit()?;
+        Ok(())
+    }
+
+    fn meta_hash(&self, name: &str) -> Result<Option<Hash>, ChainError> {
+        self.meta(name)?.map(|b| hash_from("meta hash", &b)).transpose()
+    }
+
     /// Hash of the head block, if any block was stored.
     pub fn head_hash(&self) -> Result<Option<Hash>, ChainError> {
-        self.meta("head")?.map(|b| hash_from("head hash", &b)).transpose()
+        self.meta_hash("head")
     }
 
     /// Hash of the genesis block, if stored.
     pub fn genesis_hash(&self) -> Result<Option<Hash>, ChainError> {
-        self.meta("genesis")?.map(|b| hash_from("genesis hash", &b)).transpose()
+        self.meta_hash("genesis")
     }
 
-    /// Stores `block` with its receipts and makes it the head, atomically.
-    /// Receipts are given in transaction order.
-    pub fn put_head(&self, block: &Block, receipts: &[Receipt]) -> Result<(), ChainError> {
-        let header = block.header()?;
+    /// Hash of the last irreversible block, if recorded.
+    pub fn lib_hash(&self) -> Result<Option<Hash>, ChainError> {
+        self.meta_hash("lib")
+    }
+
+    /// Stores a block and its receipts without touching the main chain.
+    pub fn put_block(&self, block: &Block, receipts: &[Receipt]) -> Result<Hash, ChainError> {
         let hash = block.computed_hash()?;
         if receipts.len() != block.txs().len() {
             return Err(ChainError::InvalidBlock {
@@ -90,24 +128,53 @@ impl BlockStore {
                 reason: format!("{} receipts for {} transactions", receipts.len(), block.txs().len()),
             });
         }
+        let list = ReceiptList { receipts: receipts.to_vec() };
         let w = self.db.begin_write()?;
         {
-            let mut blocks = w.open_table(BLOCKS)?;
-            blocks.insert(hash.as_bytes().as_slice(), block.encode().as_slice())?;
+            w.open_table(BLOCKS)?.insert(hash.as_bytes().as_slice(), block.encode().as_slice())?;
+            w.open_table(BLOCK_RECEIPTS)?
+                .insert(hash.as_bytes().as_slice(), prost::Message::encode_to_vec(&list).as_slice())?;
+        }
+        w.commit()?;
+        Ok(hash)
+    }
+
+    /// Moves the main chain: `abandoned` blocks (old branch, any order)
+    /// leave the indexes, `adopted` blocks (new branch, by height) enter
+    /// them, `head` becomes the head, and `lib` is recorded if given, all in
+    /// one write transaction.
+    pub fn switch_main(
+        &self,
+        abandoned: &[MainBlock<'_>],
+        adopted: &[MainBlock<'_>],
+        head: &Hash,
+        lib: Option<&Hash>,
+    ) -> Result<(), ChainError> {
+        let w = self.db.begin_write()?;
+        {
             let mut heights = w.open_table(HEIGHTS)?;
-            heights.insert(header.block_no, hash.as_bytes().as_slice())?;
             let mut txs = w.open_table(TXS)?;
-            let mut rs = w.open_table(RECEIPTS)?;
-            for (i, (tx, receipt)) in block.txs().iter().zip(receipts).enumerate() {
-                let mut loc = hash.to_vec();
-                loc.extend_from_slice(&(i as u32).to_be_bytes());
-                txs.insert(tx.hash.as_slice(), loc.as_slice())?;
-                rs.insert(tx.hash.as_slice(), receipt.encode().as_slice())?;
+            for b in abandoned {
+                heights.remove(b.height)?;
+                for tx in b.txs {
+                    txs.remove(tx.hash.as_slice())?;
+                }
+            }
+            for b in adopted {
+                heights.insert(b.height, b.hash.as_bytes().as_slice())?;
+                for (i, tx) in b.txs.iter().enumerate() {
+                    let mut loc = b.hash.to_vec();
+                    loc.extend_from_slice(&(i as u32).to_be_bytes());
+                    txs.insert(tx.hash.as_slice(), loc.as_slice())?;
+                }
             }
             let mut meta = w.open_table(META)?;
-            meta.insert("head", hash.as_bytes().as_slice())?;
-            if header.block_no == 0 {
-                meta.insert("genesis", hash.as_bytes().as_slice())?;
+            meta.insert("head", head.as_bytes().as_slice())?;
+            if let Some(lib) = lib {
+                meta.insert("lib", lib.as_bytes().as_slice())?;
+            }
+            if let Some(genesis) = adopted.iter().find(|b| b.height == 0) {
+                meta.insert("genesis", genesis.hash.as_bytes().as_slice())?;
             }
         }
         w.commit()?;
@@ -121,6 +188,20 @@ impl BlockStore {
         let block = Block::decode_bounded(v.value())
             .map_err(|e| ChainError::Corrupt { what: "block", reason: format!("{hash}: {e}") })?;
         Ok(Some(block))
+    }
+
+    /// The receipts of a stored block, in transaction order.
+    pub fn block_receipts(&self, hash: &Hash) -> Result<Option<Vec<Receipt>>, ChainError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(BLOCK_RECEIPTS)?;
+        let Some(v) = t.get(hash.as_bytes().as_slice())? else { return Ok(None) };
+        let bytes = v.value();
+        if bytes.len() > RECEIPTS_MAX_BYTES {
+            return Err(ChainError::Corrupt { what: "receipts", reason: format!("{} bytes", bytes.len()) });
+        }
+        let list: ReceiptList = prost::Message::decode(bytes)
+            .map_err(|e| ChainError::Corrupt { what: "receipts", reason: format!("{hash}: {e}") })?;
+        Ok(Some(list.receipts))
     }
 
     /// Hash of the main-chain block at `height`.
@@ -150,7 +231,7 @@ impl BlockStore {
         Ok(Some(TxLocation { block_hash, index }))
     }
 
-    /// A committed transaction with its location.
+    /// A main-chain transaction with its location and block height.
     pub fn tx(&self, tx_hash: &Hash) -> Result<Option<(Tx, TxLocation, u64)>, ChainError> {
         let Some(loc) = self.tx_location(tx_hash)? else { return Ok(None) };
         let block = self.block_by_hash(&loc.block_hash)?.ok_or_else(|| ChainError::Corrupt {
@@ -165,20 +246,18 @@ impl BlockStore {
         Ok(Some((tx, loc, height)))
     }
 
-    /// The receipt of a committed transaction, with its block hash, height
-    /// and index filled in.
+    /// The receipt of a main-chain transaction, with its block hash and
+    /// index filled in.
     pub fn receipt(&self, tx_hash: &Hash) -> Result<Option<Receipt>, ChainError> {
         let Some(loc) = self.tx_location(tx_hash)? else { return Ok(None) };
-        let r = self.db.begin_read()?;
-        let t = r.open_table(RECEIPTS)?;
-        let Some(v) = t.get(tx_hash.as_bytes().as_slice())? else {
-            return Err(ChainError::Corrupt {
-                what: "receipts",
-                reason: format!("no receipt for indexed tx {tx_hash}"),
-            });
-        };
-        let mut receipt = Receipt::decode_bounded(v.value(), RECEIPT_MAX_BYTES)
-            .map_err(|e| ChainError::Corrupt { what: "receipt", reason: e.to_string() })?;
+        let receipts = self.block_receipts(&loc.block_hash)?.ok_or_else(|| ChainError::Corrupt {
+            what: "receipts",
+            reason: format!("no receipts for block {}", loc.block_hash),
+        })?;
+        let mut receipt = receipts.get(loc.index as usize).cloned().ok_or_else(|| ChainError::Corrupt {
+            what: "receipts",
+            reason: format!("block {} has no receipt #{}", loc.block_hash, loc.index),
+        })?;
         receipt.block_hash = loc.block_hash.to_vec();
         receipt.tx_index = loc.index as i32;
         Ok(Some(receipt))

@@ -11,6 +11,16 @@ pub enum ChainError {
     GenesisMismatch { stored: String, given: String },
     #[error("block {height} does not extend the head: expected parent {expected}, got {got}")]
     NotOnHead { height: u64, expected: String, got: String },
+    #[error("parent block {parent} is unknown (not at or above the last irreversible block)")]
+    UnknownParent { parent: String },
+    #[error("block {hash} is unknown")]
+    UnknownBlock { hash: String },
+    #[error("block {hash} would revert past the last irreversible block at height {lib_height}")]
+    BelowLib { hash: String, lib_height: u64 },
+    #[error("block {hash} is not on the main chain")]
+    NotMain { hash: String },
+    #[error("{limit} blocks are pending above the last irreversible block, the limit")]
+    TreeFull { limit: usize },
     #[error("block {hash} is invalid: {reason}")]
     InvalidBlock { hash: String, reason: String },
     #[error("state: {0}")]

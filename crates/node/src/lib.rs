@@ -201,9 +201,11 @@ impl Node {
             Decision::Wait => return Ok(None),
             Decision::Produce { timestamp_ns } => timestamp_ns,
         };
-        let built = self.chain.build_block(candidates, &self.key, timestamp_ns)?;
+        let built = self.chain.build_block(&head.hash, candidates, &self.key, timestamp_ns, Vec::new())?;
         let mut pool = self.lock_pool();
         let new_head = self.chain.commit(&built.block, &built.receipts)?;
+        // Solo: one producer, nobody to disagree; a block is final at once.
+        self.chain.set_lib(&new_head.hash)?;
         let state = self.chain.head_state();
         let mut senders: Vec<aergo_types::Address> =
             built.block.txs().iter().filter_map(|tx| tx.body.as_ref()?.sender().ok()).collect();
