@@ -287,6 +287,27 @@ impl Handler for Api {
         }
     }
 
+    fn metrics(&self) -> Option<String> {
+        let chain = self.node.chain();
+        let (pool_txs, pool_bytes) = self.node.pool_size();
+        let (interval, tps, blocks, txs) =
+            self.node.with_stats(|s| (s.block_interval_seconds(), s.tps(), s.blocks_total, s.txs_total));
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        };
+        metric("aergo_height", "gauge", "Height of the head block.", chain.head().height.to_string());
+        metric("aergo_lib_height", "gauge", "Height of the last irreversible block.", chain.lib().height.to_string());
+        metric("aergo_peers", "gauge", "Connected peers.", "0".into());
+        metric("aergo_mempool_txs", "gauge", "Transactions in the pool.", pool_txs.to_string());
+        metric("aergo_mempool_bytes", "gauge", "Bytes of transactions in the pool.", pool_bytes.to_string());
+        metric("aergo_block_interval_seconds", "gauge", "Mean time between recent blocks.", format!("{interval:.3}"));
+        metric("aergo_tps", "gauge", "Transactions per second over recent blocks.", format!("{tps:.1}"));
+        metric("aergo_blocks_total", "counter", "Blocks committed by this process.", blocks.to_string());
+        metric("aergo_txs_total", "counter", "Transactions committed by this process.", txs.to_string());
+        Some(out)
+    }
+
     fn subscribe(&self, topic: &str, _params: &Value) -> Result<broadcast::Receiver<Value>, RpcError> {
         match topic {
             "blocks" => Ok(self.node.subscribe_blocks()),

@@ -87,6 +87,49 @@ pub struct Node {
     solo: Solo,
     config: NodeConfig,
     blocks_tx: broadcast::Sender<serde_json::Value>,
+    stats: Mutex<Stats>,
+}
+
+/// Blocks remembered for the rate metrics.
+const STATS_WINDOW_BLOCKS: usize = 64;
+
+/// Counters for the metrics endpoint.
+#[derive(Default)]
+pub struct Stats {
+    /// (timestamp_ns, transaction count) of the latest blocks, oldest first.
+    pub recent: std::collections::VecDeque<(i64, usize)>,
+    pub blocks_total: u64,
+    pub txs_total: u64,
+}
+
+impl Stats {
+    fn record(&mut self, timestamp_ns: i64, txs: usize) {
+        if self.recent.len() == STATS_WINDOW_BLOCKS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((timestamp_ns, txs));
+        self.blocks_total += 1;
+        self.txs_total += txs as u64;
+    }
+
+    /// Mean seconds between the remembered blocks.
+    pub fn block_interval_seconds(&self) -> f64 {
+        match (self.recent.front(), self.recent.back()) {
+            (Some(a), Some(b)) if self.recent.len() > 1 => (b.0 - a.0) as f64 / 1e9 / (self.recent.len() - 1) as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// Transactions per second over the remembered blocks.
+    pub fn tps(&self) -> f64 {
+        match (self.recent.front(), self.recent.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => {
+                let txs: usize = self.recent.iter().skip(1).map(|r| r.1).sum();
+                txs as f64 / ((b.0 - a.0) as f64 / 1e9)
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 /// A started node: its RPC server and producer loop.
@@ -134,7 +177,7 @@ impl Node {
         let chain = Chain::open(&dd.path.join("chain"), dd.genesis)?;
         let pool = Mutex::new(Pool::new(config.pool_config()));
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
-        Ok(Node { chain, pool, key: dd.node_key, solo, config, blocks_tx })
+        Ok(Node { chain, pool, key: dd.node_key, solo, config, blocks_tx, stats: Mutex::new(Stats::default()) })
     }
 
     pub fn chain(&self) -> &Chain {
@@ -186,6 +229,11 @@ impl Node {
         Ok(aergo_exec::account(&self.chain.head_state(), address)?.nonce + 1)
     }
 
+    /// Runs `f` on the metrics counters.
+    pub fn with_stats<R>(&self, f: impl FnOnce(&Stats) -> R) -> R {
+        f(&self.stats.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Subscribes to new-block notifications (block summaries as JSON).
     pub fn subscribe_blocks(&self) -> broadcast::Receiver<serde_json::Value> {
         self.blocks_tx.subscribe()
@@ -220,6 +268,7 @@ impl Node {
             pool.remove_with_successors(hash);
         }
         drop(pool);
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).record(new_head.timestamp_ns, built.block.txs().len());
         let _ = self.blocks_tx.send(api::block_json(&built.block, false));
         tracing::info!(height = new_head.height, hash = %new_head.hash, txs = built.block.txs().len(), "block");
         Ok(Some(new_head))

@@ -93,3 +93,15 @@ fn bad_requests_are_clear_errors() {
     let err = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap_err();
     assert!(err.message.contains("insufficient balance"), "{}", err.message);
 }
+
+#[test]
+fn metrics_expose_height_and_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node);
+    let text = api.metrics().unwrap();
+    for name in ["aergo_height 0", "aergo_lib_height 0", "aergo_peers 0", "aergo_mempool_txs 0", "aergo_tps"] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+}

@@ -5,6 +5,7 @@
 //! JSON result) and topic subscriptions; [`serve`] exposes it on one port:
 //!
 //! * `POST /` takes a JSON-RPC request or batch and answers it;
+//! * `GET /metrics` serves the handler's Prometheus metrics;
 //! * `GET /ws` upgrades to a WebSocket on which every text message is a
 //!   request or batch, plus two connection-level methods, `subscribe`
 //!   (`params: [topic]`, returns a subscription id) and `unsubscribe`
@@ -111,4 +112,10 @@ pub trait Handler: Send + Sync + 'static {
     /// Opens a subscription to `topic` (e.g. `"blocks"`); each message on the
     /// returned channel is sent to the subscriber as one notification.
     fn subscribe(&self, topic: &str, params: &Value) -> Result<tokio::sync::broadcast::Receiver<Value>, RpcError>;
+
+    /// Prometheus text exposition served at `GET /metrics`; `None` (the
+    /// default) answers 404.
+    fn metrics(&self) -> Option<String> {
+        None
+    }
 }

@@ -50,6 +50,7 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
     let app = Router::new()
         .route("/", post(http_call))
         .route("/ws", get(ws_upgrade))
+        .route("/metrics", get(metrics))
         // We read the body ourselves with our own bound, to answer with a
         // JSON-RPC error rather than a bare 413.
         .layer(DefaultBodyLimit::disable())
@@ -103,6 +104,15 @@ async fn http_call(State(shared): State<Shared>, body: Body) -> Response {
             let err = RpcError::internal(format!("handler failed: {e}"));
             json_response(StatusCode::INTERNAL_SERVER_ERROR, protocol::error_object(Value::Null, &err).to_string())
         }
+    }
+}
+
+async fn metrics(State(shared): State<Shared>) -> Response {
+    let handler = shared.handler.clone();
+    match tokio::task::spawn_blocking(move || handler.metrics()).await {
+        Ok(Some(text)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
