@@ -1,1 +1,41 @@
-//! aergo-crypto: not built yet.
+//! aergo-crypto: keys, signatures and encrypted key storage,
+//! compatible with the Go Aergo node and its SDKs.
+//!
+//! Owns: [`PrivateKey`]/[`PublicKey`] (secp256k1 via libsecp256k1; the
+//! account address of a key is its compressed public key), [`Signature`]
+//! (DER ECDSA, low s), signing and verifying transactions
+//! ([`sign_tx`]/[`verify_tx`]) and block headers ([`sign_block`]/
+//! [`verify_block_header`]), deterministic development keys ([`dev_key`])
+//! and a dev genesis built from them ([`dev_genesis`]), encrypted key
+//! storage ([`keystore`]: the Go node's key files in a directory, and the
+//! exported-key text of `aergocli account export`), and a
+//! verification-speed probe ([`measure_verify_rate`]).
+//!
+//! Signatures: we sign the 32-byte digest with RFC 6979 nonces and always
+//! emit strict DER with low s. We verify with low s required (a high-s
+//! signature is rejected with [`CryptoError::HighS`]) and, for txs only,
+//! accept the redundant zero padding and unpadded "negative" integers that
+//! the Go node's btcec parser tolerates and the Python SDK produces (see
+//! [`DerRules`]).
+//!
+//! Does not: look at state (a tx sent from a name needs the name resolved
+//! by the caller), check anything but signatures (see
+//! `aergo_types::Tx::validate` for the rest).
+
+mod bench;
+mod block;
+mod dev;
+mod error;
+mod keys;
+pub mod keystore;
+mod signature;
+mod tx;
+
+pub use bench::{measure_verify_rate, VerifyRate};
+pub use block::{sign_block, sign_block_header, verify_block_header};
+pub use dev::{dev_category_key, dev_genesis, dev_key, dev_keys, DEV_ACCOUNT_LABEL};
+pub use error::{CryptoError, Result};
+pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
+pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
+pub use signature::{DerRules, Signature, MAX_DER_SIGNATURE_LEN};
+pub use tx::{sign_tx, sign_tx_body, verify_tx, verify_tx_with_key};

@@ -39,4 +39,30 @@ pub enum StoreError {
     BadTableName { table: String, reason: &'static str },
     #[error("this view of the state is read-only")]
     ReadOnly,
+    #[error("key of {len} bytes is too large: at most {max} bytes are allowed")]
+    KeyTooLarge { len: usize, max: usize },
+    #[error("value of {len} bytes is too large: at most {max} bytes are allowed")]
+    ValueTooLarge { len: usize, max: usize },
+    #[error("value of {len} bytes is too small: a tree reference needs at least {min} bytes")]
+    ValueTooSmall { len: usize, min: usize },
+    #[error("edits must be sorted by strictly increasing key: edit {index} is not above the one before")]
+    UnsortedEdits { index: usize },
+    #[error("node {hash} is a leaf of kind {found}, expected kind {expected}")]
+    WrongTreeKind { hash: Hash, expected: u8, found: u8 },
+    #[error("tree would exceed {max} levels")]
+    TooDeep { max: u8 },
+    #[error("ref name {name:?} is invalid: {reason}")]
+    BadRefName { name: String, reason: &'static str },
+    #[error("no ref named {name:?}")]
+    NoSuchRef { name: String },
+    #[error("savepoint {savepoint} is not active (rolled back past, or never taken here)")]
+    BadSavepoint { savepoint: u64 },
+    #[error("table descriptor of {table:?} is corrupt: {reason}")]
+    CorruptDescriptor { table: String, reason: String },
+    #[error("proof does not verify: {reason}")]
+    BadProof { reason: String },
+    #[error("{what} exceeds its bound of {max}")]
+    LimitExceeded { what: &'static str, max: u64 },
+    #[error("merge resolver failed: {0}")]
+    Resolver(String),
 }

@@ -94,6 +94,14 @@ pub trait TableStore {
     fn savepoint(&mut self) -> Savepoint;
 
     /// Undoes every write made since `savepoint` was taken and forgets all
-    /// savepoints taken after it.
+    /// savepoints taken after it. The savepoint itself stays active.
     fn rollback_to(&mut self, savepoint: Savepoint) -> Result<(), StoreError>;
+
+    /// Forgets `savepoint` and every later one, keeping their writes (a
+    /// committed statement or transaction). Lets the view drop undo data that
+    /// can no longer be used. Views without undo data need not override it.
+    fn release_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError> {
+        let _ = savepoint;
+        Ok(())
+    }
 }

@@ -1,0 +1,42 @@
+//! The one error enum of the exec crate.
+
+use aergo_store::StoreError;
+use aergo_types::TypesError;
+
+/// Why a transaction or block could not be applied.
+///
+/// `Rejected*` variants mean the transaction is invalid against the state it
+/// was applied to: it is left out of the block and changes nothing.
+/// `Storage` means the node itself failed and the block must be abandoned.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("invalid transaction: {0}")]
+    Invalid(#[from] TypesError),
+    #[error("bad signature: {0}")]
+    Signature(#[from] aergo_crypto::CryptoError),
+    #[error("nonce mismatch for {account}: expected {expected}, got {got}")]
+    Nonce { account: String, expected: u64, got: u64 },
+    #[error("insufficient balance in {account}: needs {needed} (amount plus fee), has {available}")]
+    InsufficientBalance { account: String, needed: String, available: String },
+    #[error("gas limit {limit} is below the {needed} gas this transaction needs")]
+    GasLimitTooLow { limit: u64, needed: u64 },
+    #[error("gas price {offered} is below the chain's gas price {required}")]
+    GasPriceTooLow { offered: String, required: String },
+    #[error("balance of {account} would exceed the total supply")]
+    BalanceOverflow { account: String },
+    #[error("{what} is not supported yet: {reason}")]
+    Unsupported { what: String, reason: &'static str },
+    #[error("system table {table} is corrupt: {reason}")]
+    CorruptState { table: &'static str, reason: String },
+    #[error("block limit reached: {what}")]
+    BlockFull { what: &'static str },
+    #[error("storage: {0}")]
+    Storage(#[from] StoreError),
+}
+
+impl ExecError {
+    /// True when the error says the transaction is bad, not the node.
+    pub fn is_rejection(&self) -> bool {
+        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. })
+    }
+}

@@ -1,0 +1,117 @@
+use super::*;
+use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
+use aergo_types::{ChainId, TxBody};
+
+struct Fixture {
+    store: Store,
+    root: StoreHash,
+    keys: Vec<PrivateKey>,
+    rules: ChainRules,
+}
+
+fn fixture() -> Fixture {
+    let chain = ChainId::dev();
+    let (genesis, keys) = dev_genesis(chain.clone(), 0, 4, Amount::from_aergo(1000).unwrap(), vec![]).unwrap();
+    let store = Store::memory();
+    let root = genesis_state(&store, &genesis).unwrap();
+    Fixture { store, root, keys, rules: ChainRules { chain_id_hash: chain.hash(), public: false } }
+}
+
+fn ctx(height: u64, coinbase: &Address) -> BlockContext {
+    BlockContext { height, timestamp_ns: 1_000 * height as i64, coinbase: coinbase.clone() }
+}
+
+fn transfer(f: &Fixture, from: usize, to: usize, nonce: u64, aergo: u128) -> VerifiedTx {
+    let body = TxBody::transfer(
+        nonce,
+        &f.keys[from].address(),
+        &f.keys[to].address(),
+        Amount::from_aergo(aergo).unwrap(),
+        &f.rules.chain_id_hash,
+    );
+    verify_tx(sign_tx(body, &f.keys[from]), &f.rules).unwrap()
+}
+
+#[test]
+fn transfer_moves_amount_and_pays_fee_to_coinbase() {
+    let f = fixture();
+    let coinbase = f.keys[3].address();
+    let mut b = BlockBuilder::new(&f.store, f.root, ctx(1, &coinbase)).unwrap();
+    let receipt = b.push(transfer(&f, 0, 1, 1, 10)).unwrap().clone();
+    assert_eq!(receipt.status, "SUCCESS");
+    assert_eq!(receipt.gas_used, TX_BASE_GAS);
+    let fee = GENESIS_GAS_PRICE.checked_mul(TX_BASE_GAS as u128).unwrap();
+    assert_eq!(Amount::from_be_bytes(&receipt.fee_used).unwrap(), fee);
+    let out = b.finish().unwrap();
+    let snap = aergo_store::Snapshot::open(&f.store, out.state_root);
+    let a0 = account(&snap, &f.keys[0].address()).unwrap();
+    let a1 = account(&snap, &f.keys[1].address()).unwrap();
+    let cb = account(&snap, &coinbase).unwrap();
+    let start = Amount::from_aergo(1000).unwrap();
+    assert_eq!(a0.nonce, 1);
+    assert_eq!(a0.balance, start.checked_sub(Amount::from_aergo(10).unwrap()).unwrap().checked_sub(fee).unwrap());
+    assert_eq!(a1.balance, start.checked_add(Amount::from_aergo(10).unwrap()).unwrap());
+    assert_eq!(cb.balance, start.checked_add(fee).unwrap());
+    assert_eq!(out.fees, fee);
+}
+
+#[test]
+fn rejected_transactions_change_nothing() {
+    let f = fixture();
+    let coinbase = f.keys[3].address();
+    let mut b = BlockBuilder::new(&f.store, f.root, ctx(1, &coinbase)).unwrap();
+    // Wrong nonce (replay of a future or past one).
+    assert!(matches!(b.push(transfer(&f, 0, 1, 2, 1)), Err(ExecError::Nonce { expected: 1, got: 2, .. })));
+    // More than the balance.
+    assert!(matches!(b.push(transfer(&f, 0, 1, 1, 1000)), Err(ExecError::InsufficientBalance { .. })));
+    assert!(b.is_empty());
+    let out = b.finish().unwrap();
+    assert_eq!(out.state_root, f.root, "rejections must leave the state root unchanged");
+    // And a replay after success is rejected.
+    let mut b = BlockBuilder::new(&f.store, f.root, ctx(1, &coinbase)).unwrap();
+    b.push(transfer(&f, 0, 1, 1, 1)).unwrap();
+    assert!(matches!(b.push(transfer(&f, 0, 1, 1, 1)), Err(ExecError::Nonce { .. })));
+    assert_eq!(b.len(), 1);
+}
+
+#[test]
+fn verification_rejects_wrong_chain_and_bad_signature() {
+    let f = fixture();
+    let other = ChainRules {
+        chain_id_hash: ChainId::new(0, false, false, "other.chain", "sbp").unwrap().hash(),
+        public: false,
+    };
+    let body =
+        TxBody::transfer(1, &f.keys[0].address(), &f.keys[1].address(), Amount::ONE_AERGO, &f.rules.chain_id_hash);
+    let tx = sign_tx(body.clone(), &f.keys[0]);
+    assert!(matches!(verify_tx(tx.clone(), &other), Err(ExecError::Invalid(_))));
+    // Signed by the wrong key.
+    let forged = sign_tx(body, &f.keys[1]);
+    assert!(matches!(verify_tx(forged, &f.rules), Err(ExecError::Signature(_))));
+    verify_tx(tx, &f.rules).unwrap();
+}
+
+#[test]
+fn same_block_same_root() {
+    let build = || {
+        let f = fixture();
+        let coinbase = f.keys[3].address();
+        let txs = vec![transfer(&f, 0, 1, 1, 5), transfer(&f, 1, 2, 1, 7), transfer(&f, 0, 2, 2, 1)];
+        execute_block(&f.store, f.root, ctx(1, &coinbase), txs).unwrap()
+    };
+    let a = build();
+    let b = build();
+    assert_eq!(a.state_root, b.state_root);
+    assert_eq!(a.receipts_root, b.receipts_root);
+    assert_eq!(a.txs_root, b.txs_root);
+}
+
+#[test]
+fn self_transfer_only_costs_the_fee() {
+    let f = fixture();
+    let coinbase = f.keys[3].address();
+    let out = execute_block(&f.store, f.root, ctx(1, &coinbase), vec![transfer(&f, 0, 0, 1, 3)]).unwrap();
+    let snap = aergo_store::Snapshot::open(&f.store, out.state_root);
+    let a0 = account(&snap, &f.keys[0].address()).unwrap();
+    assert_eq!(a0.balance, Amount::from_aergo(1000).unwrap().checked_sub(out.fees).unwrap());
+}

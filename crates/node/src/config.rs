@@ -1,0 +1,118 @@
+//! Node configuration: the `config.toml` of a data directory.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use aergo_consensus::SoloConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+
+/// Default JSON-RPC port.
+pub const DEFAULT_RPC_PORT: u16 = 7847;
+
+/// Everything a node reads from `config.toml`. Every field has a default,
+/// so an empty file is a valid configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub rpc: RpcConfig,
+    pub solo: SoloConfig,
+    pub pool: PoolSettings,
+    pub producer: ProducerConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcConfig {
+    /// Address the JSON-RPC server binds; loopback by default because the
+    /// API has no authentication.
+    pub listen: SocketAddr,
+    pub max_request_bytes: usize,
+    pub max_batch_len: usize,
+    pub max_response_bytes: usize,
+    pub max_ws_connections: usize,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        let l = aergo_rpc::RpcLimits::default();
+        RpcConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_RPC_PORT)),
+            max_request_bytes: l.max_request_bytes,
+            max_batch_len: l.max_batch_len,
+            max_response_bytes: l.max_response_bytes,
+            max_ws_connections: l.max_ws_connections,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    pub max_per_account: usize,
+    pub max_nonce_gap: u64,
+    pub max_payload_bytes: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        let p = aergo_pool::PoolConfig::default();
+        PoolSettings {
+            max_txs: p.max_txs,
+            max_bytes: p.max_bytes,
+            max_per_account: p.max_per_account,
+            max_nonce_gap: p.max_nonce_gap,
+            max_payload_bytes: p.max_payload_bytes,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProducerConfig {
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// How often the producer loop wakes up to consider sealing a block.
+    pub tick_ms: u64,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig { max_block_txs: 10_000, tick_ms: 20 }
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NodeError::Config { reason: format!("cannot read {}: {e}", path.display()) })?;
+        toml::from_str(&text).map_err(|e| NodeError::Config { reason: format!("{}: {e}", path.display()) })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    pub fn rpc_limits(&self) -> aergo_rpc::RpcLimits {
+        aergo_rpc::RpcLimits {
+            max_request_bytes: self.rpc.max_request_bytes,
+            max_batch_len: self.rpc.max_batch_len,
+            max_response_bytes: self.rpc.max_response_bytes,
+            max_ws_connections: self.rpc.max_ws_connections,
+            ..aergo_rpc::RpcLimits::default()
+        }
+    }
+
+    pub fn pool_config(&self) -> aergo_pool::PoolConfig {
+        aergo_pool::PoolConfig {
+            max_txs: self.pool.max_txs,
+            max_bytes: self.pool.max_bytes,
+            max_per_account: self.pool.max_per_account,
+            max_nonce_gap: self.pool.max_nonce_gap,
+            max_payload_bytes: self.pool.max_payload_bytes,
+        }
+    }
+}

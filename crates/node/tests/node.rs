@@ -1,0 +1,107 @@
+//! The node in-process: submit, produce, query through the API handler.
+
+use std::sync::Arc;
+
+use aergo_crypto::sign_tx;
+use aergo_node::{api::Api, init_dev_data_dir, Node, NodeConfig};
+use aergo_rpc::Handler;
+use aergo_types::{Amount, TxBody};
+use serde_json::{json, Value};
+
+fn call(api: &Api, method: &str, params: Value) -> Result<Value, aergo_rpc::RpcError> {
+    api.call(method, params)
+}
+
+#[test]
+fn submit_produce_query_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, keys) = init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node.clone());
+    let status = call(&api, "status", json!([])).unwrap();
+    assert_eq!(status["height"], json!(0));
+    let chain_id_hash = node.chain().rules().chain_id_hash;
+
+    let body =
+        TxBody::transfer(1, &keys[0].address(), &keys[1].address(), Amount::from_aergo(5).unwrap(), &chain_id_hash);
+    let tx = sign_tx(body, &keys[0]);
+    let raw = hex::encode(tx.encode());
+    let sent = call(&api, "sendTx", json!([raw])).unwrap();
+    let hash = sent["hash"].as_str().unwrap().to_string();
+    assert_eq!(call(&api, "getTx", json!([hash])).unwrap()["status"], json!("pending"));
+    // Sending it again is a duplicate.
+    let dup = call(&api, "sendTx", json!([raw])).unwrap_err();
+    assert_eq!(dup.code, aergo_rpc::REJECTED);
+    assert!(dup.message.contains("already in the pool"), "{}", dup.message);
+    let acct = call(&api, "getAccount", json!([keys[0].address().to_string()])).unwrap();
+    assert_eq!(acct["nextNonce"], json!(2));
+
+    // Not before an interval has passed since genesis... which was long ago.
+    let head = node.produce_once(i64::MAX / 2).unwrap().expect("a block");
+    assert_eq!(head.height, 1);
+    assert!(node.produce_once(i64::MAX / 2 + 10_000_000_000).unwrap().is_none(), "nothing pending, no block");
+
+    let tx_json = call(&api, "getTx", json!([hash])).unwrap();
+    assert_eq!(tx_json["status"], json!("committed"));
+    assert_eq!(tx_json["blockHeight"], json!(1));
+    let receipt = call(&api, "getReceipt", json!([hash])).unwrap();
+    assert_eq!(receipt["status"], json!("SUCCESS"));
+    assert_eq!(receipt["gasUsed"], json!(aergo_exec::TX_BASE_GAS));
+    let a1 = call(&api, "getAccount", json!([keys[1].address().to_string()])).unwrap();
+    assert_eq!(a1["balance"], json!(Amount::from_aergo(1_000_005).unwrap().aer().to_string()));
+    let a1_before = call(&api, "getAccount", json!([keys[1].address().to_string(), 0])).unwrap();
+    assert_eq!(a1_before["balance"], json!(Amount::from_aergo(1_000_000).unwrap().aer().to_string()));
+    let block = call(&api, "getBlock", json!([1, true])).unwrap();
+    assert_eq!(block["txCount"], json!(1));
+    assert_eq!(block["txs"][0]["hash"], json!(hash));
+    assert_eq!(call(&api, "getBlock", json!([block["hash"]])).unwrap()["height"], json!(1));
+
+    // Replay of the committed transaction is refused.
+    let replay = call(&api, "sendTx", json!([raw])).unwrap_err();
+    assert!(replay.message.contains("already used"), "{}", replay.message);
+
+    let status = call(&api, "status", json!([])).unwrap();
+    drop(api);
+    drop(node);
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node);
+    let again = call(&api, "status", json!([])).unwrap();
+    assert_eq!(again["hash"], status["hash"]);
+    assert_eq!(again["stateRoot"], status["stateRoot"]);
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, keys) = init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node.clone());
+    assert_eq!(call(&api, "sendTx", json!(["zz"])).unwrap_err().code, aergo_rpc::INVALID_PARAMS);
+    assert_eq!(call(&api, "sendTx", json!(["0a0b"])).unwrap_err().code, aergo_rpc::INVALID_PARAMS);
+    assert_eq!(call(&api, "getAccount", json!(["AmNot"])).unwrap_err().code, aergo_rpc::INVALID_PARAMS);
+    assert_eq!(call(&api, "getBlock", json!([99])).unwrap_err().code, aergo_rpc::NOT_FOUND);
+    assert_eq!(call(&api, "nope", json!([])).unwrap_err().code, aergo_rpc::METHOD_NOT_FOUND);
+    // Too poor: amount plus fee exceeds the balance.
+    let chain_id_hash = node.chain().rules().chain_id_hash;
+    let body = TxBody::transfer(
+        1,
+        &keys[0].address(),
+        &keys[1].address(),
+        Amount::from_aergo(1_000_000).unwrap(),
+        &chain_id_hash,
+    );
+    let err = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap_err();
+    assert!(err.message.contains("insufficient balance"), "{}", err.message);
+}
+
+#[test]
+fn metrics_expose_height_and_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node);
+    let text = api.metrics().unwrap();
+    for name in ["aergo_height 0", "aergo_lib_height 0", "aergo_peers 0", "aergo_mempool_txs 0", "aergo_tps"] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+}

@@ -1,0 +1,116 @@
+use super::*;
+use aergo_crypto::{dev_keys, sign_tx, PrivateKey};
+use aergo_exec::{verify_tx, ChainRules, GENESIS_GAS_PRICE};
+use aergo_types::{ChainId, TxBody};
+
+fn rules() -> ChainRules {
+    ChainRules { chain_id_hash: ChainId::dev().hash(), public: false }
+}
+
+fn tx(key: &PrivateKey, to: &PrivateKey, nonce: u64, aer: u128, gas_price: Amount) -> VerifiedTx {
+    let body = TxBody::transfer(nonce, &key.address(), &to.address(), Amount::from_aer(aer), &rules().chain_id_hash)
+        .with_gas(0, gas_price);
+    verify_tx(sign_tx(body, key), &rules()).unwrap()
+}
+
+fn rich() -> AccountState {
+    AccountState { balance: Amount::from_aergo(1_000_000).unwrap(), nonce: 0 }
+}
+
+#[test]
+fn nonce_rules() {
+    let k = dev_keys("pool", 2);
+    let mut p = Pool::new(PoolConfig { max_nonce_gap: 5, ..PoolConfig::default() });
+    let committed = AccountState { nonce: 3, ..rich() };
+    assert!(matches!(
+        p.admit(tx(&k[0], &k[1], 3, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE),
+        Err(PoolError::NonceTooLow { got: 3, committed: 3, .. })
+    ));
+    assert!(matches!(
+        p.admit(tx(&k[0], &k[1], 9, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE),
+        Err(PoolError::NonceGap { .. })
+    ));
+    p.admit(tx(&k[0], &k[1], 5, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    // Not ready: nonce 4 is missing.
+    assert!(p.select(10, 1 << 20).is_empty());
+    assert_eq!(p.next_nonce(&k[0].address()), Some(4));
+    p.admit(tx(&k[0], &k[1], 4, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    let ready: Vec<u64> = p.select(10, 1 << 20).iter().map(VerifiedTx::nonce).collect();
+    assert_eq!(ready, vec![4, 5]);
+    assert_eq!(p.next_nonce(&k[0].address()), Some(6));
+    p.on_committed(&k[0].address(), 4);
+    assert_eq!(p.len(), 1);
+    p.on_committed(&k[0].address(), 5);
+    assert!(p.is_empty());
+    assert_eq!(p.size_bytes(), 0);
+}
+
+#[test]
+fn duplicates_and_replacement() {
+    let k = dev_keys("pool", 2);
+    let mut p = Pool::new(PoolConfig::default());
+    let t = tx(&k[0], &k[1], 1, 1, Amount::ZERO);
+    p.admit(t.clone(), rich(), GENESIS_GAS_PRICE).unwrap();
+    assert!(matches!(p.admit(t, rich(), GENESIS_GAS_PRICE), Err(PoolError::Duplicate { .. })));
+    let same_price = tx(&k[0], &k[1], 1, 2, Amount::ZERO);
+    assert!(matches!(p.admit(same_price, rich(), GENESIS_GAS_PRICE), Err(PoolError::ReplacementUnderpriced { .. })));
+    let higher = tx(&k[0], &k[1], 1, 2, Amount::from_aer(GENESIS_GAS_PRICE.aer() * 2));
+    assert!(matches!(p.admit(higher.clone(), rich(), GENESIS_GAS_PRICE), Ok(Admitted::Replaced(_))));
+    assert_eq!(p.len(), 1);
+    assert_eq!(p.select(10, 1 << 20)[0].hash(), higher.hash());
+}
+
+#[test]
+fn balance_covers_all_pending() {
+    let k = dev_keys("pool", 2);
+    let mut p = Pool::new(PoolConfig::default());
+    let fee = GENESIS_GAS_PRICE.aer() * aergo_exec::TX_BASE_GAS as u128;
+    let committed = AccountState { balance: Amount::from_aer(2 * (100 + fee)), nonce: 0 };
+    p.admit(tx(&k[0], &k[1], 1, 100, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    p.admit(tx(&k[0], &k[1], 2, 100, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    assert!(matches!(
+        p.admit(tx(&k[0], &k[1], 3, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE),
+        Err(PoolError::InsufficientBalance { .. })
+    ));
+}
+
+#[test]
+fn bounds() {
+    let k = dev_keys("pool", 3);
+    let mut p = Pool::new(PoolConfig { max_per_account: 2, max_txs: 3, ..PoolConfig::default() });
+    p.admit(tx(&k[0], &k[1], 1, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    p.admit(tx(&k[0], &k[1], 2, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    assert!(matches!(
+        p.admit(tx(&k[0], &k[1], 3, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE),
+        Err(PoolError::AccountFull { limit: 2, .. })
+    ));
+    p.admit(tx(&k[1], &k[0], 1, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    assert!(matches!(
+        p.admit(tx(&k[2], &k[0], 1, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE),
+        Err(PoolError::PoolFull { what: "transactions", .. })
+    ));
+    let mut p = Pool::new(PoolConfig { max_payload_bytes: 4, ..PoolConfig::default() });
+    let body = TxBody::transfer(1, &k[0].address(), &k[1].address(), Amount::from_aer(1), &rules().chain_id_hash)
+        .with_payload(vec![0; 5]);
+    let big = verify_tx(sign_tx(body, &k[0]), &rules()).unwrap();
+    assert!(matches!(p.admit(big, rich(), GENESIS_GAS_PRICE), Err(PoolError::PayloadTooLarge { got: 5, limit: 4 })));
+}
+
+#[test]
+fn select_interleaves_accounts_fairly() {
+    let k = dev_keys("pool", 3);
+    let mut p = Pool::new(PoolConfig::default());
+    for n in 1..=3 {
+        p.admit(tx(&k[0], &k[2], n, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    }
+    for n in 1..=3 {
+        p.admit(tx(&k[1], &k[2], n, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    }
+    let order: Vec<(Address, u64)> = p.select(4, 1 << 20).iter().map(|t| (t.sender().clone(), t.nonce())).collect();
+    let (a, b) = (k[0].address(), k[1].address());
+    assert_eq!(order, vec![(a.clone(), 1), (b.clone(), 1), (a, 2), (b, 2)]);
+    let one = p.select(1, 1 << 20);
+    assert_eq!(one.len(), 1);
+    p.remove_with_successors(&one[0].hash());
+    assert_eq!(p.len(), 3, "account 0's three transactions are gone");
+}
