@@ -33,8 +33,13 @@ fn setup() -> (Engine, MemStore, ExecContext) {
     let e = Engine::default();
     let mut s = MemStore::new();
     let ctx = ExecContext::default();
-    e.execute_batch(&mut s, &ctx, "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, CHECK (v > -1000)); CREATE INDEX t_v ON t (v)", &mut Gas::unlimited())
-        .unwrap();
+    e.execute_batch(
+        &mut s,
+        &ctx,
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, CHECK (v > -1000)); CREATE INDEX t_v ON t (v)",
+        &mut Gas::unlimited(),
+    )
+    .unwrap();
     (e, s, ctx)
 }
 
@@ -51,7 +56,12 @@ fn apply(e: &Engine, s: &mut MemStore, ctx: &ExecContext, op: &Op, model: &mut B
             }
         }
         Op::Upsert(k, v) => {
-            run(s, "INSERT INTO t VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v", &[Value::Int(k), Value::Int(v)]).unwrap();
+            run(
+                s,
+                "INSERT INTO t VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                &[Value::Int(k), Value::Int(v)],
+            )
+            .unwrap();
             model.insert(k, v);
         }
         Op::UpdateOne(k, v) => {
@@ -61,7 +71,8 @@ fn apply(e: &Engine, s: &mut MemStore, ctx: &ExecContext, op: &Op, model: &mut B
             }
         }
         Op::UpdateRange(a, b, d) => {
-            run(s, "UPDATE t SET v = v + $3 WHERE k BETWEEN $1 AND $2", &[Value::Int(a), Value::Int(b), Value::Int(d)]).unwrap();
+            run(s, "UPDATE t SET v = v + $3 WHERE k BETWEEN $1 AND $2", &[Value::Int(a), Value::Int(b), Value::Int(d)])
+                .unwrap();
             for (_, v) in model.range_mut(a..=b) {
                 *v += d;
             }
@@ -131,5 +142,105 @@ proptest! {
             s.dump()
         };
         prop_assert_eq!(run_all(&stmts), run_all(&shuffled));
+    }
+}
+
+mod on_the_real_store {
+    use super::*;
+    use aergo_store::{Hash, Overlay, Store};
+
+    fn state_root_after(order: &[usize], stmts: &[(String, Vec<Value>)]) -> Hash {
+        let store = Store::memory();
+        let mut o = Overlay::new(&store, Hash::ZERO);
+        let e = Engine::default();
+        let ctx = ExecContext::default();
+        e.execute_batch(
+            &mut o,
+            &ctx,
+            "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL); CREATE INDEX t_v ON t (v)",
+            &mut Gas::unlimited(),
+        )
+        .unwrap();
+        for &i in order {
+            let (sql, p) = &stmts[i];
+            e.execute(&mut o, &ctx, sql, p, &mut Gas::unlimited()).unwrap();
+        }
+        o.flush().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Independent statements (distinct keys) in any order give the same
+        /// state root of the versioned store, index trees included.
+        #[test]
+        fn same_state_root_whatever_the_order(keys in proptest::collection::btree_set(0i64..10_000, 1..40), seed in any::<u64>()) {
+            let mut stmts: Vec<(String, Vec<Value>)> = keys
+                .iter()
+                .map(|k| ("INSERT INTO t VALUES ($1, $2)".to_string(), vec![Value::Int(*k), Value::Int(k % 13)]))
+                .collect();
+            // Plus an update and a delete per key, ordered after its insert.
+            let n = stmts.len();
+            for k in &keys {
+                stmts.push(("UPDATE t SET v = v + 100 WHERE k = $1".into(), vec![Value::Int(*k)]));
+            }
+            let forward: Vec<usize> = (0..stmts.len()).collect();
+            let mut inserts: Vec<usize> = (0..n).collect();
+            let mut updates: Vec<usize> = (n..2 * n).collect();
+            let mut x = seed | 1;
+            let mut shuffle = |v: &mut Vec<usize>| {
+                for i in (1..v.len()).rev() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    v.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+            };
+            shuffle(&mut inserts);
+            shuffle(&mut updates);
+            let mut other = inserts;
+            other.extend(updates);
+            prop_assert_eq!(state_root_after(&forward, &stmts), state_root_after(&other, &stmts));
+        }
+    }
+
+    #[test]
+    fn whitepaper_example_runs_on_the_overlay() {
+        let store = Store::memory();
+        let mut o = Overlay::new(&store, Hash::ZERO);
+        let e = Engine::default();
+        let ctx = ExecContext::default();
+        e.execute_batch(
+            &mut o,
+            &ctx,
+            &format!(
+                "{}; {}; INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)",
+                include_str!("whitepaper_ddl.sql"),
+                include_str!("whitepaper_fn.sql")
+            ),
+            &mut Gas::unlimited(),
+        )
+        .unwrap();
+        let call = |o: &mut Overlay, a: &str, b: &str, amt: i64| {
+            e.call_function(
+                o,
+                &ctx,
+                "transfer",
+                &[Value::Text(a.into()), Value::Text(b.into()), Value::Int(amt)],
+                &mut Gas::new(1_000_000),
+            )
+            .unwrap()
+        };
+        assert_eq!(call(&mut o, "alice", "bob", 30), Value::Text("OK".into()));
+        assert_eq!(call(&mut o, "nobody", "bob", 1), Value::Text("Sender not found".into()));
+        assert_eq!(call(&mut o, "alice", "bob", 71), Value::Text("Not enough balance".into()));
+        assert_eq!(call(&mut o, "alice", "nobody", 1), Value::Text("Receiver not found".into()));
+        let r = e
+            .execute(&mut o, &ctx, "SELECT id, balance FROM accounts ORDER BY id", &[], &mut Gas::unlimited())
+            .unwrap();
+        assert_eq!(r.rows[0][1], Value::Numeric("70.00".parse().unwrap()));
+        assert_eq!(r.rows[1][1], Value::Numeric("80.00".parse().unwrap()));
+        let root = o.flush().unwrap();
+        assert_ne!(root, Hash::ZERO);
     }
 }

@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use aergo_sql::{Engine, ExecContext, Gas, MemStore, Value};
+use aergo_sql::{Engine, ExecContext, Gas, Value};
+use aergo_store::{Hash, Overlay, Store};
 use rusqlite::{params, Connection};
 
 const ACCOUNTS: usize = 100_000;
@@ -52,7 +53,9 @@ fn main() {
     // AergoSQL
     let engine = Engine::default();
     let ctx = ExecContext::default();
-    let mut store = MemStore::new();
+    // The real block overlay over an in-memory node store.
+    let node_store = Store::memory();
+    let mut store = Overlay::new(&node_store, Hash::ZERO);
     let mut setup_gas = Gas::unlimited();
     engine
         .execute(
