@@ -133,11 +133,14 @@ fn upper_ge(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> bool {
     }
 }
 
+/// Table name, lower and upper bound of a range read.
+pub type RangeRead = (String, Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// The accesses one execution actually made.
 #[derive(Clone, Debug, Default)]
 pub struct AccessLog {
     pub reads: BTreeMap<String, BTreeSet<Vec<u8>>>,
-    pub ranges: Vec<(String, Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    pub ranges: Vec<RangeRead>,
     pub writes: BTreeMap<String, BTreeSet<Vec<u8>>>,
 }
 

@@ -44,16 +44,8 @@ impl Known<'_> {
                 ok = false
             }
             Expr::InSubquery { .. } | Expr::Quantified { .. } => ok = false,
-            Expr::Var(s) => {
-                if self.vars.get(*s).cloned().flatten().is_none() {
-                    ok = false
-                }
-            }
-            Expr::Param(i) => {
-                if *i >= self.params.len() {
-                    ok = false
-                }
-            }
+            Expr::Var(s) if self.vars.get(*s).cloned().flatten().is_none() => ok = false,
+            Expr::Param(i) if *i >= self.params.len() => ok = false,
             _ => {}
         });
         if !ok {
@@ -262,7 +254,7 @@ impl Known<'_> {
                 let main = t.store_name();
                 // Exact keys when every inserted row is known up front.
                 let mut keys = Vec::new();
-                let mut exact = !t.has_rowid() && p.on_conflict.as_ref().is_none_or(|oc| oc.update.is_none() || true);
+                let mut exact = !t.has_rowid();
                 if let (true, Plan::Values { rows }) = (exact, &p.source) {
                     for r in rows {
                         let mut full: Vec<Option<Value>> = p

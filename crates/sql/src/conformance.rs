@@ -108,7 +108,7 @@ fn check_query(
             }
             let rows: Vec<Vec<String>> =
                 r.rows.iter().map(|row| row.iter().zip(&tys).map(|(v, t)| format_value(v, *t)).collect()).collect();
-            ((rows, tys), sort_mode.clone().unwrap_or(default_sort.clone()), results)
+            ((rows, tys), sort_mode.unwrap_or(default_sort), results)
         }
     };
     let (mut rows, tys) = types;
@@ -186,7 +186,7 @@ pub fn run_file(path: &Path, max_records: Option<usize>, keep_failures: usize) -
                 if skipped(&conditions) {
                     continue;
                 }
-                let outcome = check_query(&mut db, &sql, &expected, sort_mode.clone(), hash_threshold);
+                let outcome = check_query(&mut db, &sql, &expected, sort_mode, hash_threshold);
                 (loc, sql, outcome)
             }
             _ => continue,

@@ -281,7 +281,7 @@ fn create_table(ct: &ast::CreateTable, cx: &mut Cx<'_>) -> Result<()> {
 }
 
 fn create_index(ci: &ast::CreateIndex, cx: &mut Cx<'_>) -> Result<()> {
-    if ci.predicate.is_some() || !ci.include.is_empty() || ci.using.is_some() && false {
+    if ci.predicate.is_some() || !ci.include.is_empty() {
         return unsupported("partial or covering indexes");
     }
     let (schema, tname) = qualify(cx, &ci.table_name)?;

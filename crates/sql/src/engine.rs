@@ -129,8 +129,11 @@ pub(crate) struct OnConflictPlan {
     /// Which key the target names (None = any conflict).
     pub target: Option<Option<usize>>,
     /// None = DO NOTHING. Expressions see `existing row ++ excluded row`.
-    pub update: Option<(Vec<(usize, Expr)>, Option<Expr>)>,
+    pub update: Option<ConflictUpdate>,
 }
+
+/// `DO UPDATE SET` assignments (column, value) and its optional WHERE.
+pub(crate) type ConflictUpdate = (Vec<(usize, Expr)>, Option<Expr>);
 
 #[derive(Clone, Debug)]
 pub(crate) struct UpdatePlan {
@@ -153,7 +156,7 @@ pub struct Prepared {
     sql: String,
     default_schema: String,
     pub(crate) bound: Bound,
-    pub(crate) deps: Vec<(String, Vec<u8>)>,
+    pub(crate) deps: Deps,
 }
 
 impl Prepared {
@@ -197,6 +200,9 @@ impl Prepared {
         }
     }
 }
+
+/// Catalogue dependencies of a plan: (store name, schema blob).
+pub(crate) type Deps = Vec<(String, Vec<u8>)>;
 
 pub(crate) struct EngineInner {
     pub config: EngineConfig,
@@ -319,7 +325,7 @@ impl Engine {
         schema: &str,
         sql: &str,
         vars: Option<&VarScope>,
-    ) -> Result<(Bound, Vec<(String, Vec<u8>)>)> {
+    ) -> Result<(Bound, Deps)> {
         if is_create_function(sql) {
             let src = plpgsql::parse_create_function(sql, schema)?;
             return Ok((Bound::CreateFunction(Box::new(src)), vec![]));

@@ -12,7 +12,6 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use aergo_store::codec::{decode_key, decode_row, encode_key, encode_row};
 use aergo_store::{Direction, TableStore, Value};
@@ -798,10 +797,6 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
                 KeyRange::Full => (Bound::Unbounded, Bound::Unbounded),
                 KeyRange::Bytes(lo, hi) => (lo, hi),
             };
-            let (index, range_is_key) = match (&range_is_full(&scan.access), index) {
-                (_, i) => (i, true),
-            };
-            let _ = range_is_key;
             // Point lookup: full primary key equality.
             if let (None, Access::Range { eq, .. }) = (index, &scan.access) {
                 if !table.primary_key.is_empty() && eq.len() == table.primary_key.len() {
@@ -852,10 +847,6 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
             Ok(out)
         }
     }
-}
-
-fn range_is_full(a: &Access) -> bool {
-    matches!(a, Access::Full { .. })
 }
 
 // ----- row writes -----

@@ -852,7 +852,7 @@ pub fn call_builtin(f: Func, a: Vec<Value>, cx: &mut Cx<'_>) -> Result<Value> {
     let name = format!("{f:?}").to_lowercase();
     // Strict functions return NULL on any NULL argument.
     let null_tolerant = matches!(f, Greatest | Least | Concat | ConcatWs | NullIf | Coalesce | Ctx(_));
-    if !null_tolerant && a.iter().any(|v| *v == Value::Null) {
+    if !null_tolerant && a.contains(&Value::Null) {
         return Ok(Value::Null);
     }
     let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Null);
@@ -937,10 +937,11 @@ pub fn call_builtin(f: Func, a: Vec<Value>, cx: &mut Cx<'_>) -> Result<Value> {
             }
             let r = if f == Gcd {
                 x
-            } else if x == 0 {
-                0
             } else {
-                (x0 / x).checked_mul(y0).ok_or_else(|| types::overflow("lcm"))?
+                match x0.checked_div(x) {
+                    None => 0,
+                    Some(q) => q.checked_mul(y0).ok_or_else(|| types::overflow("lcm"))?,
+                }
             };
             Value::Int(i64::try_from(r).map_err(|_| types::overflow(&name))?)
         }

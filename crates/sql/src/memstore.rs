@@ -14,9 +14,11 @@ enum Undo {
     Meta { table: String, old: TableMeta },
 }
 
+type Rows = BTreeMap<Vec<u8>, Vec<u8>>;
+
 #[derive(Default)]
 pub struct MemStore {
-    tables: BTreeMap<String, (TableMeta, BTreeMap<Vec<u8>, Vec<u8>>)>,
+    tables: BTreeMap<String, (TableMeta, Rows)>,
     undo: Vec<Undo>,
     marks: Vec<usize>,
 }
@@ -33,12 +35,12 @@ impl MemStore {
         }
     }
 
-    fn rows_mut(&mut self, table: &str) -> Result<&mut BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+    fn rows_mut(&mut self, table: &str) -> Result<&mut Rows, StoreError> {
         self.tables.get_mut(table).map(|(_, r)| r).ok_or_else(|| StoreError::NoSuchTable { table: table.into() })
     }
 
     /// Every table's rows, for comparing states in tests.
-    pub fn dump(&self) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+    pub fn dump(&self) -> Vec<(String, Vec<aergo_store::Entry>)> {
         self.tables
             .iter()
             .map(|(n, (_, r))| (n.clone(), r.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))

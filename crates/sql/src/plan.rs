@@ -313,7 +313,7 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
-        if q.fetch.is_some() || !q.locks.is_empty() && false {
+        if q.fetch.is_some() {
             return unsupported("FETCH");
         }
         let cte_mark = self.ctes.len();
@@ -746,7 +746,7 @@ impl<'a> Binder<'a> {
                 let n = ident_name(id);
                 let matches: Vec<usize> =
                     cols.iter().enumerate().filter(|(_, c)| c.name == n).map(|(i, _)| i).collect();
-                if matches.len() == 1 && (asts[matches[0]].as_ref() != Some(&ob.expr) || true) {
+                if matches.len() == 1 {
                     Some(matches[0])
                 } else {
                     asts.iter().position(|a| a.as_ref() == Some(&ob.expr))
@@ -1501,10 +1501,7 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let extra = match args.get(1) {
-            Some(a) => Some(self.bind_expr(a, &raw)),
-            None => None,
-        };
+        let extra = args.get(1).map(|a| self.bind_expr(a, &raw));
         self.agg = saved;
         let arg = arg.transpose()?;
         let extra = extra.transpose()?;
@@ -1898,7 +1895,7 @@ fn choose_access(
                 done = w
                     .iter()
                     .zip(rest)
-                    .all(|((wc, wd, wn), kc)| *wc == offset + *kc && *wd == desc && (nullable_ok(*kc) || *wn == !desc));
+                    .all(|((wc, wd, wn), kc)| *wc == offset + *kc && *wd == desc && (nullable_ok(*kc) || *wn != desc));
                 reverse = desc;
             }
         }
@@ -1925,7 +1922,7 @@ fn choose_access(
                 let nullable_ok = |c: usize| table.columns[c].not_null || table.primary_key.contains(&c);
                 let ok = w.len() <= cols.len()
                     && w.iter().zip(cols).all(|((wc, wd, wn), kc)| {
-                        *wc == offset + *kc && *wd == desc && (nullable_ok(*kc) || *wn == !desc)
+                        *wc == offset + *kc && *wd == desc && (nullable_ok(*kc) || *wn != desc)
                     });
                 if ok {
                     return match index {

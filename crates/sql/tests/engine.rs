@@ -27,7 +27,8 @@ fn bad_input_gives_clear_errors_and_no_change() {
          INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b')",
     );
     let before = s.dump();
-    let cases: Vec<(&str, fn(&SqlError) -> bool)> = vec![
+    type Check = fn(&SqlError) -> bool;
+    let cases: Vec<(&str, Check)> = vec![
         ("SELEC * FROM t", |e| matches!(e, SqlError::Syntax { pos, .. } if pos.line == 1)),
         ("SELECT * FROM nope", |e| matches!(e, SqlError::UnknownObject { .. })),
         ("SELECT nope FROM t", |e| matches!(e, SqlError::UnknownColumn { pos, .. } if pos.column == 8)),
