@@ -70,6 +70,24 @@
 //!   (PostgreSQL's default `variable_conflict = error`); variables may have
 //!   names that are reserved words (`to`), which PostgreSQL would reject.
 //!
+//! # Conformance (sqllogictest)
+//!
+//! `cargo run --release -p aergo-sql --bin sqllogictest -- ../shared/sqllogictest`
+//! prints the pass rate per file and in total (run as engine `postgresql`;
+//! `--failures N` lists failing records). Records that fail by design:
+//!
+//! * `evidence/in2.test`: `x IN ()` with an empty list (8 records) is not
+//!   PostgreSQL syntax; the engine gives a syntax error.
+//! * `evidence/slt_lang_replace.test`: `REPLACE INTO` and
+//!   `INSERT OR REPLACE` (8 records) are SQLite syntax; use
+//!   `INSERT ... ON CONFLICT ... DO UPDATE`.
+//! * `random/aggregates/slt_good_1.test:69168` and
+//!   `random/expr/slt_good_0.test:77844`: SQLite returns NULL for a
+//!   division by zero; PostgreSQL and AergoSQL raise `division by zero`.
+//!
+//! `tests/conformance_floor.rs` runs a fixed subset in debug mode and fails
+//! if the pass rate falls below the recorded floors.
+//!
 //! # Limits
 //!
 //! Identifiers are at most 63 bytes and may not contain `.`, `(`, `)` or

@@ -1177,7 +1177,7 @@ impl<'a> Binder<'a> {
         }
     }
 
-    fn bind_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<SubPlan> {
+    fn bind_subquery(&mut self, q: &ast::Query, scope: &Scope, single_column: bool) -> Result<SubPlan> {
         self.outer.push(scope.clone());
         let mark = self.ref_log.len();
         let level = self.outer.len() - 1;
@@ -1190,7 +1190,13 @@ impl<'a> Binder<'a> {
         let keep: Vec<usize> = self.ref_log[mark..].iter().copied().filter(|&j| j < level).collect();
         self.ref_log.truncate(mark);
         self.ref_log.extend(keep);
-        let (plan, _cols) = r?;
+        let (plan, cols) = r?;
+        if single_column && cols.len() != 1 {
+            return Err(SqlError::Syntax {
+                message: format!("subquery has {} columns, expected 1", cols.len()),
+                pos: Pos::UNKNOWN,
+            });
+        }
         let id = self.next_sub;
         self.next_sub += 1;
         Ok(SubPlan { id, plan, correlated })
@@ -1283,14 +1289,14 @@ impl<'a> Binder<'a> {
             }
             A::InSubquery { expr, subquery, negated } => {
                 let x = self.bind_expr(expr, scope)?;
-                let sub = self.bind_subquery(subquery, scope)?;
+                let sub = self.bind_subquery(subquery, scope, true)?;
                 Expr::InSubquery { expr: bx(x), sub: Box::new(sub), negated: *negated }
             }
             A::Exists { subquery, negated } => {
-                let sub = self.bind_subquery(subquery, scope)?;
+                let sub = self.bind_subquery(subquery, scope, false)?;
                 Expr::Exists { sub: Box::new(sub), negated: *negated }
             }
-            A::Subquery(q) => Expr::Scalar(Box::new(self.bind_subquery(q, scope)?)),
+            A::Subquery(q) => Expr::Scalar(Box::new(self.bind_subquery(q, scope, true)?)),
             A::AnyOp { left, compare_op, right, .. } | A::AllOp { left, compare_op, right } => {
                 let all = matches!(e, A::AllOp { .. });
                 let op = cmp_op(compare_op)?;
@@ -1299,7 +1305,7 @@ impl<'a> Binder<'a> {
                     A::Subquery(q) => q,
                     _ => return unsupported("ANY/ALL over an array"),
                 };
-                let sub = self.bind_subquery(q, scope)?;
+                let sub = self.bind_subquery(q, scope, true)?;
                 Expr::Quantified { expr: bx(x), op, sub: Box::new(sub), all }
             }
             A::Between { expr, negated, low, high } => {

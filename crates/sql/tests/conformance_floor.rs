@@ -23,7 +23,7 @@ fn conformance_subset_stays_above_floor() {
         ("select2.test", 300, 300),
         ("select3.test", 400, 400),
         ("evidence/in1.test", 1000, 132),
-        ("evidence/in2.test", 1000, 41),
+        ("evidence/in2.test", 1000, 45),
         ("evidence/slt_lang_aggfunc.test", 1000, 5),
         ("evidence/slt_lang_createview.test", 1000, 15),
         ("evidence/slt_lang_dropindex.test", 1000, 8),
