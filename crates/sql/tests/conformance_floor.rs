@@ -7,15 +7,27 @@ use std::path::PathBuf;
 
 use aergo_sql::conformance::run_file;
 
+/// The corpus: `$AERGO_SLT_DIR`, else `../shared/sqllogictest` beside the
+/// repository.
 fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sqllogictest");
+    let dir = match std::env::var_os("AERGO_SLT_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sqllogictest"),
+    };
     dir.is_dir().then_some(dir)
 }
 
 #[test]
 fn conformance_subset_stays_above_floor() {
     let Some(dir) = corpus() else {
-        panic!("sqllogictest corpus not found beside the repository (../shared/sqllogictest)");
+        if std::env::var_os("AERGO_SKIP_SLT").is_some() {
+            eprintln!("SKIPPED: sqllogictest corpus absent and AERGO_SKIP_SLT is set");
+            return;
+        }
+        panic!(
+            "sqllogictest corpus not found: expected ../shared/sqllogictest beside the repository \
+             or a directory in AERGO_SLT_DIR (set AERGO_SKIP_SLT=1 to skip on purpose)"
+        );
     };
     // (file, records to run, minimum passed)
     let floors: &[(&str, usize, usize)] = &[
