@@ -341,8 +341,11 @@ impl Genesis {
             )));
         }
         if self.is_dpos() {
-            if self.bps.is_empty() {
-                return Err(bad("a dpos chain needs at least one initial producer in bps".to_string()));
+            if self.bps.is_empty() || self.bps.len() as u64 > DPOS_MAX_BP_COUNT {
+                return Err(bad(format!(
+                    "a dpos chain needs 1..={DPOS_MAX_BP_COUNT} initial producers in bps, found {}",
+                    self.bps.len()
+                )));
             }
             let distinct: std::collections::BTreeSet<&String> = self.bps.iter().collect();
             if distinct.len() != self.bps.len() {
@@ -615,6 +618,9 @@ mod tests {
         let mut twice = g.clone();
         twice.bps.push(bps[0].clone());
         assert!(twice.validate().is_err());
+        let mut too_many = g.clone();
+        too_many.bps = (0..=DPOS_MAX_BP_COUNT).map(|i| format!("bp{i}")).collect();
+        assert!(too_many.validate().unwrap_err().to_string().contains("1..=100"));
 
         // The JSON form of the section, with an amount in units.
         let mut v: serde_json::Value = serde_json::from_str(&g.to_json().unwrap()).unwrap();
