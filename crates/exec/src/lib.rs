@@ -105,6 +105,10 @@
 //! 3. at heights divisible by `epoch_blocks` the set is elected; the new
 //!    set schedules the slots of the following blocks.
 //!
+//! The genesis `bps` (in file order) are the set until the first election,
+//! whatever `bp_count` says. Block 1 must be in slot 1 or later (the
+//! genesis block is in slot 0).
+//!
 //! Formulas: `rating = 100 * (produced + 10) / (produced + missed + 10)`
 //! (rounded down; 10 good slots of prior so one early miss is not fatal;
 //! no record gives 100), `effective votes = votes * rating / 100`. The
@@ -162,6 +166,17 @@
 //!   fields other than Name/Args and arguments to stake/unstake.
 //! - Ratings and rating-based election are this project's (the Go node
 //!   elects by raw votes).
+//!
+//! # Tests and benchmark
+//!
+//! `cargo test -p aergo-exec` runs everything (under a second): the
+//! payload parser, each staking/voting rule and rejection (with the state
+//! root unchanged), parameter passing, the DPoS hook and elections (an
+//! unreliable producer drops out), determinism, and a property test that
+//! random stake/unstake/vote sequences keep every tally equal to its
+//! recomputation. `cargo run --release -p aergo-exec --example gov_bench`
+//! prints `BENCH` ratios for governance txs against transfers, the hook,
+//! and the election against a full candidate scan.
 //!
 //! Deliberately absent (each a clear [`ExecError::Unsupported`]): contract
 //! deployment and calls (SQL contracts), `aergo.name` and
