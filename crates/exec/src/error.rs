@@ -48,6 +48,8 @@ pub enum ExecError {
     WrongProducer { slot: u64, expected: String, got: String },
     #[error("block slot: {reason}")]
     BadSlot { reason: String },
+    #[error("a DPoS block must start with BlockBuilder::begin_dpos (the producer bookkeeping), before {what}")]
+    DposHookMissing { what: &'static str },
     #[error("genesis: {reason}")]
     BadGenesis { reason: String },
     #[error("storage: {0}")]
@@ -55,8 +57,9 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// True when the error says the transaction is bad, not the node.
+    /// True when the error says the transaction (or block) is bad, not the
+    /// node or its caller.
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. })
+        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. } | ExecError::DposHookMissing { .. })
     }
 }

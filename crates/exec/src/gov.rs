@@ -452,7 +452,7 @@ impl Tally {
         let Some(row) = rows::first_with_prefix(view, self.ranking, group)? else {
             return Ok(None);
         };
-        match &row[group.len()..] {
+        match row.get(group.len()..).unwrap_or_default() {
             [Value::Numeric(neg), item] => Ok(Some((item.clone(), as_amount(self.ranking, &Value::Numeric(-*neg))?))),
             other => Err(corrupt(self.ranking, format!("unexpected row tail {other:?}"))),
         }

@@ -512,10 +512,12 @@ fn block_hook_checks_producer_and_slot() {
     let wrong_height = SlotInfo { height: 2, producer: bp_id(1), ..info.clone() };
     assert!(matches!(new().begin_dpos(&wrong_height), Err(ExecError::BadSlot { .. })));
     // Without the hook a DPoS block can neither take txs nor finish.
-    assert!(matches!(new().finish(), Err(ExecError::BadSlot { .. })));
+    // That is the caller's mistake, not the transaction's.
+    assert!(matches!(new().finish(), Err(ExecError::DposHookMissing { .. })));
     let mut b = new();
     let tx = sim.tx(b.view(), 1, aergo(100), STAKE);
-    assert!(matches!(b.push(tx), Err(ExecError::BadSlot { .. })));
+    let err = b.push(tx).unwrap_err();
+    assert!(matches!(err, ExecError::DposHookMissing { .. }) && !err.is_rejection(), "{err}");
     // A failed hook leaves the builder as it was; the right one works once.
     let mut b = new();
     assert!(b.begin_dpos(&SlotInfo { producer: bp_id(2), ..info.clone() }).is_err());

@@ -391,9 +391,9 @@ impl BlockBuilder {
         }
     }
 
-    fn check_dpos_begun(&self) -> Result<(), ExecError> {
+    fn check_dpos_begun(&self, what: &'static str) -> Result<(), ExecError> {
         if self.dpos && !self.dpos_begun {
-            return Err(ExecError::BadSlot { reason: "a DPoS block must start with begin_dpos".into() });
+            return Err(ExecError::DposHookMissing { what });
         }
         Ok(())
     }
@@ -415,7 +415,7 @@ impl BlockBuilder {
     /// Applies one transaction. On error the state is exactly as before and
     /// the transaction is not part of the block.
     pub fn push(&mut self, vtx: VerifiedTx) -> Result<&Receipt, ExecError> {
-        self.check_dpos_begun()?;
+        self.check_dpos_begun("transactions")?;
         if self.txs.len() >= BLOCK_MAX_TXS {
             return Err(ExecError::BlockFull { what: "transaction count" });
         }
@@ -577,7 +577,7 @@ impl BlockBuilder {
 
     /// Credits the fees to the coinbase and flushes the state.
     pub fn finish(mut self) -> Result<BlockOutcome, ExecError> {
-        self.check_dpos_begun()?;
+        self.check_dpos_begun("finishing")?;
         for (name, value) in &self.passed_params {
             system::write_param(&mut self.overlay, name, *value)?;
         }
