@@ -18,6 +18,8 @@ pub enum CryptoError {
     HighS,
     #[error("bad signature: it does not verify for this message and key")]
     BadSignature,
+    #[error("peer id {input:?}: {reason}")]
+    PeerId { input: String, reason: String },
     #[error("tx signer: {reason}")]
     Signer { reason: String },
     #[error("{what}: {found} bytes, expected {expected}")]

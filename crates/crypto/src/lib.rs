@@ -8,7 +8,8 @@
 //! [`verify_block_header`]), deterministic development keys ([`dev_key`])
 //! and a dev genesis built from them ([`dev_genesis`]), encrypted key
 //! storage ([`keystore`]: the Go node's key files in a directory, and the
-//! exported-key text of `aergocli account export`), and a
+//! exported-key text of `aergocli account export`), libp2p peer ids of
+//! keys ([`PublicKey::peer_id`], [`PublicKey::from_peer_id`]), and a
 //! verification-speed probe ([`measure_verify_rate`]).
 //!
 //! Signatures: we sign the 32-byte digest with RFC 6979 nonces and always
@@ -28,6 +29,7 @@ mod dev;
 mod error;
 mod keys;
 pub mod keystore;
+mod peer_id;
 mod signature;
 mod tx;
 
@@ -37,5 +39,6 @@ pub use dev::{dev_category_key, dev_genesis, dev_key, dev_keys, DEV_ACCOUNT_LABE
 pub use error::{CryptoError, Result};
 pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
 pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
+pub use peer_id::PEER_ID_BYTES;
 pub use signature::{DerRules, Signature, MAX_DER_SIGNATURE_LEN};
 pub use tx::{sign_tx, sign_tx_body, verify_tx, verify_tx_with_key};

@@ -30,13 +30,36 @@ pub enum ExecError {
     CorruptState { table: &'static str, reason: String },
     #[error("block limit reached: {what}")]
     BlockFull { what: &'static str },
+    #[error("governance payload: {reason}")]
+    BadPayload { reason: String },
+    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
+    UnknownSystemCall { name: String },
+    #[error("{call}: {reason}")]
+    GovernanceRejected { call: &'static str, reason: String },
+    #[error("stake of {account} would be {would_be}, but a stake must be 0 or at least the minimum {minimum}")]
+    StakeBelowMinimum { account: String, would_be: String, minimum: String },
+    #[error("stake of {account} is locked until block {unlock_height}; this is block {height}")]
+    StakeLocked { account: String, unlock_height: u64, height: u64 },
+    #[error("{account} asks to unstake {requested} but has {staked} staked")]
+    UnstakeExceedsStake { account: String, requested: String, staked: String },
+    #[error("{account} has nothing staked: stake before {what}")]
+    NotStaked { account: String, what: &'static str },
+    #[error("slot {slot} belongs to producer {expected}, but the block says {got}")]
+    WrongProducer { slot: u64, expected: String, got: String },
+    #[error("block slot: {reason}")]
+    BadSlot { reason: String },
+    #[error("a DPoS block must start with BlockBuilder::begin_dpos (the producer bookkeeping), before {what}")]
+    DposHookMissing { what: &'static str },
+    #[error("genesis: {reason}")]
+    BadGenesis { reason: String },
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
 }
 
 impl ExecError {
-    /// True when the error says the transaction is bad, not the node.
+    /// True when the error says the transaction (or block) is bad, not the
+    /// node or its caller.
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. })
+        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. } | ExecError::DposHookMissing { .. })
     }
 }

@@ -8,6 +8,11 @@
 //! | `sys.accounts` | `(address TEXT)` | `(address TEXT, balance NUMERIC(38,0), nonce BIGINT)` |
 //! | `sys.params` | `(name TEXT)` | `(name TEXT, value NUMERIC(38,0))` |
 //!
+//! DPoS chains add the staking, voting and producer tables of [`crate::gov`]
+//! and [`crate::dpos`], and more rows in `sys.params` (all NUMERIC, counts
+//! as whole numbers): `bp_count`, `min_stake` and `name_price` (aer),
+//! `stake_lock_blocks`, `epoch_blocks`, `rating_window_slots`.
+//!
 //! Addresses are stored in their base58check text form so that plain SQL
 //! (`SELECT balance FROM sys.accounts WHERE address = 'Am...'`) reads them
 //! as users write them. Balances are NUMERIC in aer: exact, and
@@ -19,12 +24,10 @@
 //! the SQL layer can describe the table; the row layout above is what that
 //! statement declares, column for column.
 
+use crate::{rows, ExecError};
 use aergo_store::codec::{decode_row, encode_key, encode_row};
 use aergo_store::{TableMeta, TableStore, Value};
 use aergo_types::{Address, Amount};
-use rust_decimal::Decimal;
-
-use crate::ExecError;
 
 pub const ACCOUNTS: &str = "sys.accounts";
 pub const PARAMS: &str = "sys.params";
@@ -35,6 +38,18 @@ pub const PARAMS_DDL: &str = "CREATE TABLE sys.params (name TEXT PRIMARY KEY, va
 
 /// Governance parameter: the gas price in aer per unit of gas.
 pub const PARAM_GAS_PRICE: &str = "gas_price";
+/// Governance parameter (DPoS chains): size of the elected producer set.
+pub const PARAM_BP_COUNT: &str = "bp_count";
+/// Governance parameter (DPoS chains): least stake an account may hold, in aer.
+pub const PARAM_MIN_STAKE: &str = "min_stake";
+/// Governance parameter (DPoS chains): price of a name, in aer.
+pub const PARAM_NAME_PRICE: &str = "name_price";
+/// Governance parameter (DPoS chains): blocks a stake stays locked.
+pub const PARAM_STAKE_LOCK_BLOCKS: &str = "stake_lock_blocks";
+/// Fixed at genesis (DPoS chains): blocks per epoch.
+pub const PARAM_EPOCH_BLOCKS: &str = "epoch_blocks";
+/// Fixed at genesis (DPoS chains): slots in the producer-rating window.
+pub const PARAM_RATING_WINDOW_SLOTS: &str = "rating_window_slots";
 
 /// The state of one account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,26 +67,8 @@ pub fn create_tables(view: &mut dyn TableStore) -> Result<(), ExecError> {
     Ok(())
 }
 
-fn amount_to_value(amount: Amount) -> Value {
-    // Amounts are bounded by the total supply (checked where they are
-    // created), far below Decimal's 96-bit mantissa.
-    Value::Numeric(Decimal::from_i128_with_scale(amount.aer() as i128, 0))
-}
-
 fn value_to_amount(table: &'static str, v: &Value) -> Result<Amount, ExecError> {
-    let Value::Numeric(d) = v else {
-        return Err(ExecError::CorruptState { table, reason: format!("expected NUMERIC, got {}", v.type_name()) });
-    };
-    if d.is_sign_negative() || !d.fract().is_zero() {
-        return Err(ExecError::CorruptState {
-            table,
-            reason: format!("amount {d} is not a whole non-negative number"),
-        });
-    }
-    let aer = d.trunc().mantissa() / 10i128.pow(d.scale());
-    u128::try_from(aer)
-        .map(Amount::from_aer)
-        .map_err(|_| ExecError::CorruptState { table, reason: format!("amount {d} out of range") })
+    rows::as_amount(table, v)
 }
 
 fn account_key(address: &Address) -> Vec<u8> {
@@ -96,7 +93,11 @@ pub fn read_account(view: &dyn TableStore, address: &Address) -> Result<AccountS
 pub fn write_account(view: &mut dyn TableStore, address: &Address, state: AccountState) -> Result<(), ExecError> {
     let nonce = i64::try_from(state.nonce)
         .map_err(|_| ExecError::CorruptState { table: ACCOUNTS, reason: "nonce exceeds BIGINT".into() })?;
-    let row = encode_row(&[Value::Text(address.to_string()), amount_to_value(state.balance), Value::Int(nonce)]);
+    let row = encode_row(&[
+        Value::Text(address.to_string()),
+        rows::amount_value(ACCOUNTS, state.balance)?,
+        Value::Int(nonce),
+    ]);
     view.put(ACCOUNTS, account_key(address), row)?;
     Ok(())
 }
@@ -115,9 +116,22 @@ pub fn read_param(view: &dyn TableStore, name: &str) -> Result<Option<Amount>, E
 
 /// Writes a governance parameter.
 pub fn write_param(view: &mut dyn TableStore, name: &str, value: Amount) -> Result<(), ExecError> {
-    let row = encode_row(&[Value::Text(name.to_string()), amount_to_value(value)]);
+    let row = encode_row(&[Value::Text(name.to_string()), rows::amount_value(PARAMS, value)?]);
     view.put(PARAMS, encode_key(&[Value::Text(name.to_string())]), row)?;
     Ok(())
+}
+
+/// Reads a parameter that must exist.
+pub fn read_param_required(view: &dyn TableStore, name: &str) -> Result<Amount, ExecError> {
+    read_param(view, name)?
+        .ok_or_else(|| ExecError::CorruptState { table: PARAMS, reason: format!("parameter {name} is missing") })
+}
+
+/// Reads a parameter that must exist and is a count (blocks, slots, ...).
+pub fn read_param_u64(view: &dyn TableStore, name: &str) -> Result<u64, ExecError> {
+    let v = read_param_required(view, name)?;
+    u64::try_from(v.aer())
+        .map_err(|_| ExecError::CorruptState { table: PARAMS, reason: format!("parameter {name} = {v} exceeds u64") })
 }
 
 /// The gas price currently in force.

@@ -30,9 +30,19 @@
 //!     "advisors": [...], "team": [...]
 //!   },
 //!   "balance": {"Am...": "150000000000000000000000000", ...},
-//!   "bps": ["16Uiu2HAm..."]
+//!   "bps": ["16Uiu2HAm..."],
+//!   "dpos": {"block_interval_ms": 1000, "bp_count": 3, "epoch_blocks": 100,
+//!            "min_stake": "10000 aergo", "stake_lock_blocks": 86400,
+//!            "rating_window_slots": 1000}
 //! }
 //! ```
+//!
+//! `dpos` is optional and allowed only when the consensus is `dpos`; every
+//! field in it is optional too, with the defaults of [`DposGenesis`]. A
+//! `dpos` chain needs at least one initial producer in `bps` (libp2p peer
+//! ids; their syntax is checked where keys are known, in `aergo-exec`).
+//! Files without the section stay valid and keep their content hash: the
+//! field is left out of the JSON when absent.
 //!
 //! The genesis block has height 0, no parent, no txs, zero txs and receipts
 //! roots, the chain id bytes and timestamp of the file, and the state root
@@ -54,6 +64,95 @@ pub const GENESIS_MAX_BYTES: usize = 16 << 20;
 pub const GENESIS_MAX_GRANTS: usize = 100_000;
 /// Most initial block producers.
 pub const GENESIS_MAX_BPS: usize = 1_000;
+
+/// The consensus name of a DPoS chain (the chain id's `consensus`).
+pub const CONSENSUS_DPOS: &str = "dpos";
+
+/// Shortest block interval a DPoS genesis may set.
+pub const DPOS_MIN_BLOCK_INTERVAL_MS: u64 = 250;
+/// Longest block interval a DPoS genesis may set (one hour).
+pub const DPOS_MAX_BLOCK_INTERVAL_MS: u64 = 3_600_000;
+/// Largest producer set (the Go node's bound on its `BPCOUNT` vote).
+pub const DPOS_MAX_BP_COUNT: u64 = 100;
+/// Longest epoch, in blocks.
+pub const DPOS_MAX_EPOCH_BLOCKS: u64 = 1_000_000;
+/// Longest stake lock, in blocks (about 3 years at one block a second).
+pub const DPOS_MAX_STAKE_LOCK_BLOCKS: u64 = 100_000_000;
+/// Longest producer-rating window, in slots (bounds the per-slot rows kept).
+pub const DPOS_MAX_RATING_WINDOW_SLOTS: u64 = 20_000;
+
+/// The optional `dpos` section of a genesis file. Absent fields take the
+/// defaults documented on each; [`Genesis::dpos_settings`] resolves them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DposGenesis {
+    /// Slot length; default 1000, at least [`DPOS_MIN_BLOCK_INTERVAL_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_interval_ms: Option<u64>,
+    /// Size of the producer set elected at each epoch; default the number
+    /// of genesis `bps` (at most [`DPOS_MAX_BP_COUNT`]). A governance
+    /// parameter afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bp_count: Option<u64>,
+    /// Blocks per epoch (the set is re-elected at heights divisible by it);
+    /// default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_blocks: Option<u64>,
+    /// Least stake an account may hold; default 10,000 aergo (the Go
+    /// node's `StakingMinimum`). A governance parameter afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_stake: Option<Amount>,
+    /// Blocks a stake stays locked after its last increase; default 86,400
+    /// (the Go node's `StakingDelay`). A governance parameter afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stake_lock_blocks: Option<u64>,
+    /// Slots over which producers' missed and produced slots are counted
+    /// for their rating; default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_window_slots: Option<u64>,
+}
+
+/// A DPoS configuration with every default filled in and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DposSettings {
+    pub block_interval_ms: u64,
+    pub bp_count: u64,
+    pub epoch_blocks: u64,
+    pub min_stake: Amount,
+    pub stake_lock_blocks: u64,
+    pub rating_window_slots: u64,
+}
+
+impl DposSettings {
+    pub const DEFAULT_BLOCK_INTERVAL_MS: u64 = 1000;
+    pub const DEFAULT_EPOCH_BLOCKS: u64 = 100;
+    pub const DEFAULT_MIN_STAKE: Amount = Amount::from_aer(10_000 * 1_000_000_000_000_000_000);
+    pub const DEFAULT_STAKE_LOCK_BLOCKS: u64 = 86_400;
+    pub const DEFAULT_RATING_WINDOW_SLOTS: u64 = 1000;
+
+    fn validate(&self) -> Result<()> {
+        let range = |name: &str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                Err(bad(format!("dpos.{name} is {v}, expected {lo}..={hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        range("block_interval_ms", self.block_interval_ms, DPOS_MIN_BLOCK_INTERVAL_MS, DPOS_MAX_BLOCK_INTERVAL_MS)?;
+        range("bp_count", self.bp_count, 1, DPOS_MAX_BP_COUNT)?;
+        range("epoch_blocks", self.epoch_blocks, 1, DPOS_MAX_EPOCH_BLOCKS)?;
+        range("stake_lock_blocks", self.stake_lock_blocks, 0, DPOS_MAX_STAKE_LOCK_BLOCKS)?;
+        range("rating_window_slots", self.rating_window_slots, 1, DPOS_MAX_RATING_WINDOW_SLOTS)?;
+        if self.min_stake.is_zero() || self.min_stake > Amount::TOTAL_SUPPLY {
+            return Err(bad(format!(
+                "dpos.min_stake is {}, expected more than 0 and at most the supply {}",
+                self.min_stake,
+                Amount::TOTAL_SUPPLY
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// The whitepaper's allocation categories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -125,6 +224,9 @@ pub struct Genesis {
     /// Initial block producers (peer ids), as in the Go node's file.
     #[serde(default)]
     pub bps: Vec<String>,
+    /// DPoS settings (only for `dpos` chains; see [`DposGenesis`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpos: Option<DposGenesis>,
 }
 
 fn bad(reason: String) -> TypesError {
@@ -139,7 +241,8 @@ impl Genesis {
         allocation: BTreeMap<AllocationCategory, Vec<Grant>>,
         bps: Vec<String>,
     ) -> Result<Genesis> {
-        let mut g = Genesis { chain_id, timestamp: timestamp_ns, allocation, balance: BTreeMap::new(), bps };
+        let mut g =
+            Genesis { chain_id, timestamp: timestamp_ns, allocation, balance: BTreeMap::new(), bps, dpos: None };
         g.balance = g.balances()?;
         g.validate()?;
         Ok(g)
@@ -183,6 +286,30 @@ impl Genesis {
         Genesis::new(chain_id, timestamp_ns, allocation, bps)
     }
 
+    /// True when the chain id names the DPoS engine.
+    pub fn is_dpos(&self) -> bool {
+        self.chain_id.consensus == CONSENSUS_DPOS
+    }
+
+    /// The DPoS settings with defaults filled in: `Some` exactly when the
+    /// consensus is `dpos`. Errors on out-of-range values.
+    pub fn dpos_settings(&self) -> Result<Option<DposSettings>> {
+        if !self.is_dpos() {
+            return Ok(None);
+        }
+        let d = self.dpos.clone().unwrap_or_default();
+        let settings = DposSettings {
+            block_interval_ms: d.block_interval_ms.unwrap_or(DposSettings::DEFAULT_BLOCK_INTERVAL_MS),
+            bp_count: d.bp_count.unwrap_or((self.bps.len() as u64).min(DPOS_MAX_BP_COUNT)),
+            epoch_blocks: d.epoch_blocks.unwrap_or(DposSettings::DEFAULT_EPOCH_BLOCKS),
+            min_stake: d.min_stake.unwrap_or(DposSettings::DEFAULT_MIN_STAKE),
+            stake_lock_blocks: d.stake_lock_blocks.unwrap_or(DposSettings::DEFAULT_STAKE_LOCK_BLOCKS),
+            rating_window_slots: d.rating_window_slots.unwrap_or(DposSettings::DEFAULT_RATING_WINDOW_SLOTS),
+        };
+        settings.validate()?;
+        Ok(Some(settings))
+    }
+
     /// The grants summed per address.
     pub fn balances(&self) -> Result<BTreeMap<Address, Amount>> {
         let mut out: BTreeMap<Address, Amount> = BTreeMap::new();
@@ -206,6 +333,25 @@ impl Genesis {
         }
         if let Some(bp) = self.bps.iter().find(|b| b.is_empty() || b.len() > 128) {
             return Err(bad(format!("bp id {bp:?} must be 1 to 128 characters")));
+        }
+        if self.dpos.is_some() && !self.is_dpos() {
+            return Err(bad(format!(
+                "a dpos section needs consensus \"{CONSENSUS_DPOS}\", the chain id says {:?}",
+                self.chain_id.consensus
+            )));
+        }
+        if self.is_dpos() {
+            if self.bps.is_empty() || self.bps.len() as u64 > DPOS_MAX_BP_COUNT {
+                return Err(bad(format!(
+                    "a dpos chain needs 1..={DPOS_MAX_BP_COUNT} initial producers in bps, found {}",
+                    self.bps.len()
+                )));
+            }
+            let distinct: std::collections::BTreeSet<&String> = self.bps.iter().collect();
+            if distinct.len() != self.bps.len() {
+                return Err(bad("bps lists a producer twice".to_string()));
+            }
+            self.dpos_settings()?;
         }
         let grants: usize = self.allocation.values().map(Vec::len).sum();
         if grants > GENESIS_MAX_GRANTS {
@@ -418,9 +564,83 @@ mod tests {
         zero.balance.clear();
         assert!(zero.validate().is_err());
 
+        let mut dpos_on_solo = g.clone();
+        dpos_on_solo.dpos = Some(DposGenesis::default());
+        assert!(dpos_on_solo.validate().unwrap_err().to_string().contains("dpos section"));
+
         assert!(Genesis::from_json("{}").is_err());
         assert!(Genesis::from_json("not json").is_err());
         let too_much = Genesis::dev(ChainId::dev(), 0, &holders(), &[acct(100)], Amount::TOTAL_SUPPLY, vec![]);
         assert!(too_much.is_err());
+    }
+
+    fn dpos_genesis(bps: Vec<String>) -> Genesis {
+        let chain = ChainId::new(0, false, false, "dpos.chain", CONSENSUS_DPOS).unwrap();
+        Genesis::dev(chain, 0, &holders(), &[acct(100)], Amount::from_aergo(1_000_000).unwrap(), bps).unwrap()
+    }
+
+    #[test]
+    fn dpos_section_defaults_and_bounds() {
+        let bps = vec!["16Uiu2HAmERrf7WqtVpr6zrtAYZW7w7C9txQ4vP6haEsKySG8c2cJ".to_string()];
+        let g = dpos_genesis(bps.clone());
+        let s = g.dpos_settings().unwrap().unwrap();
+        assert_eq!(s.block_interval_ms, 1000);
+        assert_eq!(s.bp_count, 1);
+        assert_eq!(s.min_stake, Amount::from_aergo(10_000).unwrap());
+        assert_eq!(dev().dpos_settings().unwrap(), None);
+
+        let mut custom = g.clone();
+        custom.dpos = Some(DposGenesis { block_interval_ms: Some(250), bp_count: Some(5), ..Default::default() });
+        custom.validate().unwrap();
+        let text = custom.to_json().unwrap();
+        assert!(text.contains("\"block_interval_ms\": 250"), "{text}");
+        let back = Genesis::from_json(&text).unwrap();
+        assert_eq!(back, custom);
+        assert_eq!(back.dpos_settings().unwrap().unwrap().bp_count, 5);
+
+        for bad_section in [
+            DposGenesis { block_interval_ms: Some(249), ..Default::default() },
+            DposGenesis { bp_count: Some(0), ..Default::default() },
+            DposGenesis { bp_count: Some(101), ..Default::default() },
+            DposGenesis { epoch_blocks: Some(0), ..Default::default() },
+            DposGenesis { min_stake: Some(Amount::ZERO), ..Default::default() },
+            DposGenesis { rating_window_slots: Some(0), ..Default::default() },
+        ] {
+            let mut b = g.clone();
+            b.dpos = Some(bad_section.clone());
+            assert!(b.validate().is_err(), "{bad_section:?} accepted");
+        }
+
+        // A dpos chain needs producers, each once.
+        let mut none = g.clone();
+        none.bps.clear();
+        assert!(none.validate().is_err());
+        let mut twice = g.clone();
+        twice.bps.push(bps[0].clone());
+        assert!(twice.validate().is_err());
+        let mut too_many = g.clone();
+        too_many.bps = (0..=DPOS_MAX_BP_COUNT).map(|i| format!("bp{i}")).collect();
+        assert!(too_many.validate().unwrap_err().to_string().contains("1..=100"));
+
+        // The JSON form of the section, with an amount in units.
+        let mut v: serde_json::Value = serde_json::from_str(&g.to_json().unwrap()).unwrap();
+        v["dpos"] = serde_json::json!({"min_stake": "5 aergo", "epoch_blocks": 7});
+        let parsed = Genesis::from_json(&v.to_string()).unwrap();
+        let s = parsed.dpos_settings().unwrap().unwrap();
+        assert_eq!((s.min_stake, s.epoch_blocks), (Amount::from_aergo(5).unwrap(), 7));
+        v["dpos"] = serde_json::json!({"unknown": 1});
+        assert!(Genesis::from_json(&v.to_string()).is_err());
+    }
+
+    #[test]
+    fn genesis_without_dpos_keeps_its_json_and_hash() {
+        // Files written before the dpos section existed carry no such key,
+        // and their content hash must not change.
+        let g = dev();
+        let text = g.to_json().unwrap();
+        assert!(!text.contains("dpos"));
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("dpos");
+        assert_eq!(Genesis::from_json(&v.to_string()).unwrap().content_hash().unwrap(), g.content_hash().unwrap());
     }
 }
