@@ -207,10 +207,12 @@ fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Ve
     let mut out = Vec::with_capacity(txs.div_ceil(batch));
     let mut calls = Vec::with_capacity(batch);
     let mut ids = Vec::with_capacity(batch);
+    // Deriving an address is a curve multiplication: once per key.
+    let addresses: Vec<_> = keys.iter().map(PrivateKey::address).collect();
     for i in 0..txs {
         let key = &keys[i % keys.len()];
         let nonce = (i / keys.len()) as u64 + 1;
-        let body = TxBody::transfer(nonce, &key.address(), &sink, Amount::ONE_GAER, &chain_hash);
+        let body = TxBody::transfer(nonce, &addresses[i % keys.len()], &sink, Amount::ONE_GAER, &chain_hash);
         let tx = sign_tx(body, key);
         let id = i as u64 + 1;
         calls.push(json!({"jsonrpc": "2.0", "id": id, "method": "sendTx", "params": [hex::encode(tx.encode())]}));
