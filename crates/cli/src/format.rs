@@ -113,8 +113,9 @@ pub fn tx(v: &Value) -> String {
     ];
     let payload = v.get("payload").and_then(Value::as_str).unwrap_or("");
     if !payload.is_empty() {
+        // Untrusted text: cut on a character boundary.
         let shown = if payload.len() > 64 {
-            format!("{}... ({} bytes)", &payload[..64], payload.len() / 2)
+            format!("{}... ({} bytes)", payload.chars().take(64).collect::<String>(), payload.len() / 2)
         } else {
             payload.to_string()
         };

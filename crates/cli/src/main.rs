@@ -207,7 +207,7 @@ struct SendArgs {
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
     /// Private key to sign with (hex or base58check text).
-    #[arg(long)]
+    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
     key: Option<String>,
     #[command(flatten)]
     ks: KeystoreArgs,

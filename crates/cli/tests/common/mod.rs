@@ -152,6 +152,7 @@ pub fn aergo(args: &[&str]) -> Run {
         .env_remove("AERGO_RPC")
         .env_remove("AERGO_PASSWORD")
         .env_remove("AERGO_EXPORT_PASSWORD")
+        .env_remove("AERGO_KEY")
         .env("AERGO_HOME", std::env::temp_dir().join("aergo-cli-tests-no-home"))
         .stdin(Stdio::null())
         .output()
