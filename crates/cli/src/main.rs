@@ -1,4 +1,672 @@
-//! The `aergo` command line.
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+//! The `aergo` command line: run a node, manage keys, send transfers and
+//! read the chain over the node's JSON-RPC API. See the library
+//! (`aergo_cli`) for how each part works; this file parses arguments,
+//! calls the library and prints the outcome, as friendly text or, with
+//! `--json`, as exactly one JSON document.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aergo_cli::bench::{bench_transfer, BenchOptions};
+use aergo_cli::client::RpcClient;
+use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
+use aergo_cli::keys::{self, KeyOptions, KeySource};
+use aergo_cli::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
+use aergo_cli::{format, CliError};
+use aergo_crypto::{Keystore, ScryptParams};
+use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
+use aergo_types::{Amount, Hash, Unit};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(name = "aergo", version, about = "AERGO node and command line", propagate_version = true)]
+struct Cli {
+    /// JSON-RPC endpoint of the node.
+    #[arg(long, global = true, env = "AERGO_RPC", default_value = "http://127.0.0.1:7847")]
+    rpc: String,
+    /// Print exactly one machine-readable JSON document.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Initialise a data directory: genesis, config and node key (and a
+    /// treasury account holding the whole allocation, without --genesis).
+    Init(InitArgs),
+    /// Run a node (`--dev`: a ready-to-use development chain).
+    Node(NodeArgs),
+    /// Manage the encrypted keystore.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Balance and nonce of an account (`dev:N` names a dev account).
+    Balance {
+        /// An Am... address or dev:N.
+        address: String,
+        /// Read the state at this block height instead of the head.
+        #[arg(long)]
+        at: Option<u64>,
+    },
+    /// Sign and send a transfer.
+    Send(SendArgs),
+    /// A transaction, committed or pending.
+    Tx {
+        /// Transaction hash (base58, or hex with 0x).
+        hash: String,
+    },
+    /// The receipt of a committed transaction.
+    Receipt {
+        /// Transaction hash (base58, or hex with 0x).
+        hash: String,
+    },
+    /// A block by height or hash (default: the head).
+    Block {
+        /// Height or hash; omitted: the head.
+        which: Option<String>,
+        /// Include the transactions in full.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Chain id, head and pool of the node.
+    Status,
+    /// Start a throwaway dev node, send one transfer, show the books, stop.
+    Demo,
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Data directory to create (default: $AERGO_HOME, else ~/.aergo).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Use this genesis file instead of creating a treasury account.
+    #[arg(long, conflicts_with = "chain_id")]
+    genesis: Option<PathBuf>,
+    /// Chain magic of the new chain (private, solo consensus).
+    #[arg(long, default_value = DEFAULT_CHAIN_MAGIC)]
+    chain_id: String,
+    /// Passphrase of the treasury key.
+    #[arg(long, env = "AERGO_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Development chain with prefunded deterministic accounts.
+    #[arg(long)]
+    dev: bool,
+    /// Data directory (default: a new temporary one with --dev, else
+    /// $AERGO_HOME or ~/.aergo).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Address the JSON-RPC server binds (port 0: any free port).
+    #[arg(long)]
+    rpc_listen: Option<SocketAddr>,
+    /// Time between blocks.
+    #[arg(long)]
+    block_interval_ms: Option<u64>,
+    /// Seal blocks even when no transaction is pending.
+    #[arg(long)]
+    produce_empty_blocks: bool,
+}
+
+#[derive(Args)]
+struct KeystoreArgs {
+    /// Keystore directory (default: DIR/keystore with --dir, else
+    /// $AERGO_HOME/keystore).
+    #[arg(long)]
+    keystore: Option<PathBuf>,
+    /// Data directory whose keystore to use.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keystore passphrase (else AERGO_PASSWORD, else a prompt on a terminal).
+    #[arg(long, env = "AERGO_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+impl KeystoreArgs {
+    fn dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(keys::keystore_dir(self.keystore.as_deref(), self.dir.as_deref())?)
+    }
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create a new key in the keystore.
+    New(KeystoreArgs),
+    /// List the keystore's accounts.
+    List(KeystoreArgs),
+    /// Store a key: given in the clear, as exported-key text, or as a key file.
+    Import {
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        /// A private key (64 hex digits or base58check text).
+        #[arg(long, group = "source")]
+        key: Option<String>,
+        /// Exported-key text (`aergo account export`, aergocli, the SDKs).
+        #[arg(long, group = "source")]
+        exported: Option<String>,
+        /// A keystore file (the Go node's format); its passphrase is --password.
+        #[arg(long, group = "source")]
+        keyfile: Option<PathBuf>,
+        /// Passphrase of the exported text (default: --password).
+        #[arg(long, env = "AERGO_EXPORT_PASSWORD", hide_env_values = true)]
+        export_password: Option<String>,
+    },
+    /// Print a key as exported-key text (or, with --keyfile, its key file).
+    Export {
+        /// The account's Am... address.
+        address: String,
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        /// Print the encrypted key file instead of exported-key text.
+        #[arg(long)]
+        keyfile: bool,
+        /// Passphrase for the exported text (default: --password).
+        #[arg(long, env = "AERGO_EXPORT_PASSWORD", hide_env_values = true)]
+        export_password: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// Sender: an Am... address or dev:N.
+    #[arg(long)]
+    from: String,
+    /// Recipient: an Am... address or dev:N.
+    #[arg(long)]
+    to: String,
+    /// Amount, e.g. "1.5 aergo", "100 gaer", "7 aer".
+    #[arg(long)]
+    amount: String,
+    /// Nonce (default: the node's next nonce for the sender).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Payload bytes in hex.
+    #[arg(long)]
+    payload: Option<String>,
+    /// Gas limit (default: what the transfer needs).
+    #[arg(long, default_value_t = 0)]
+    gas_limit: u64,
+    /// Wait for the receipt.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// Private key to sign with (hex or base58check text).
+    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
+    key: Option<String>,
+    #[command(flatten)]
+    ks: KeystoreArgs,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// End-to-end signed transfer throughput against the signature
+    /// verification rate of this machine.
+    Transfer {
+        /// Transfers to send.
+        #[arg(long)]
+        txs: Option<usize>,
+        /// Prefunded sending accounts (each holds at most 256 pending txs).
+        #[arg(long)]
+        senders: Option<u32>,
+        #[arg(long)]
+        block_interval_ms: Option<u64>,
+        /// Concurrent HTTP connections submitting.
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Calls per JSON-RPC batch.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// A short run (a few seconds).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+/// What a command prints: one JSON document, or text.
+struct Output {
+    json: Value,
+    text: String,
+}
+
+fn out(json: Value, text: impl Into<String>) -> Output {
+    Output { json, text: text.into() }
+}
+
+/// Prints without panicking when stdout is closed (a test or a pipe that
+/// stopped reading).
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_mode = cli.json;
+    let default_log = if matches!(cli.command, Command::Node(_)) { "info" } else { "warn" };
+    init_logging(default_log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Some(o)) => {
+            if json_mode {
+                print_stdout(&serde_json::to_string_pretty(&o.json).unwrap_or_else(|_| o.json.to_string()));
+            } else if !o.text.is_empty() {
+                print_stdout(&o.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json_mode {
+                let code = e.downcast_ref::<CliError>().and_then(CliError::rpc_code);
+                print_stdout(&json!({ "error": { "message": format!("{e:#}"), "code": code } }).to_string());
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
+    let json_mode = cli.json;
+    let client = || RpcClient::new(&cli.rpc);
+    Ok(Some(match cli.command {
+        Command::Init(a) => init(a)?,
+        Command::Node(a) => {
+            run_node(a, json_mode).await?;
+            return Ok(None);
+        }
+        Command::Account { command } => account(command)?,
+        Command::Balance { address, at } => {
+            let addr = keys::parse_account(&address)?;
+            let info = client()?.account(&addr, at).await?;
+            let text = format!("{}\n{}", info.balance.format(Unit::Aergo), format::account(&info.raw));
+            out(info.raw, text)
+        }
+        Command::Send(a) => send(a, &client()?).await?,
+        Command::Tx { hash } => {
+            let v = client()?.call("getTx", json!([parse_hash(&hash)?])).await?;
+            let text = format::tx(&v);
+            out(v, text)
+        }
+        Command::Receipt { hash } => {
+            let v = client()?.call("getReceipt", json!([parse_hash(&hash)?])).await?;
+            let text = format::receipt(&v);
+            out(v, text)
+        }
+        Command::Block { which, full } => {
+            let c = client()?;
+            let which = match which {
+                None => json!(c.status().await?.height),
+                Some(w) => match w.parse::<u64>() {
+                    Ok(h) => json!(h),
+                    Err(_) => json!(parse_hash(&w)?),
+                },
+            };
+            let v = c.call("getBlock", json!([which, full])).await?;
+            let text = format::block(&v);
+            out(v, text)
+        }
+        Command::Status => {
+            let s = client()?.status().await?;
+            let text = format::status(&s.raw);
+            out(s.raw, text)
+        }
+        Command::Demo => {
+            let r = aergo_cli::demo::run_demo().await?;
+            out(r.json, r.text)
+        }
+        Command::Bench {
+            command: BenchCommand::Transfer { txs, senders, block_interval_ms, connections, batch, quick },
+        } => {
+            let mut o = if quick { BenchOptions::quick() } else { BenchOptions::full() };
+            if let Some(n) = txs {
+                o.txs = n;
+                // Keep within the pool's per-account slots unless told.
+                if senders.is_none() {
+                    o.senders = u32::try_from(n.div_ceil(200)).unwrap_or(u32::MAX).max(1);
+                }
+            }
+            if let Some(k) = senders {
+                o.senders = k;
+            }
+            if let Some(ms) = block_interval_ms {
+                o.block_interval_ms = ms;
+            }
+            if let Some(c) = connections {
+                o.connections = c;
+            }
+            if let Some(b) = batch {
+                o.batch = b;
+            }
+            let r = bench_transfer(&o, &mut |line| eprintln!("{line}")).await?;
+            let text = format!(
+                "{} signed transfers from {} accounts: all included in {} blocks (avg {:.1} txs/block, max {})\n\
+                 submitted in {:.0} ms, last one included after {:.0} ms\n\
+                 end-to-end throughput   {:>10.0} tx/s\n\
+                 signature verification  {:>10.0} verify/s (raw libsecp256k1, one thread)\n\
+                 \x20                       {:>10.0} tx verify/s (full tx signature check)\n\
+                 ratio                   {:>10.3} (target >= 0.5)\n{}",
+                r.txs,
+                r.senders,
+                r.blocks,
+                r.avg_block_txs(),
+                r.max_block_txs,
+                r.submit_ms,
+                r.elapsed_ms,
+                r.tps,
+                r.verify_per_sec,
+                r.verify_tx_per_sec,
+                r.ratio,
+                r.bench_line()
+            );
+            let mut j = r.json();
+            j["bench"] = json!(r.bench_line());
+            out(j, text)
+        }
+    }))
+}
+
+fn parse_hash(text: &str) -> anyhow::Result<String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x") {
+        Some(h) => Hash::from_hex(h),
+        None => Hash::from_base58(t),
+    };
+    let h = parsed.map_err(|e| CliError::InvalidInput {
+        what: "hash",
+        input: t.chars().take(80).collect(),
+        reason: format!("{e}; expected base58 (as printed) or 0x-prefixed hex"),
+    })?;
+    Ok(h.to_string())
+}
+
+fn init(a: InitArgs) -> anyhow::Result<Output> {
+    let dir = match a.dir {
+        Some(d) => d,
+        None => keys::aergo_home()?,
+    };
+    let password = match &a.genesis {
+        Some(_) => None,
+        None => Some(keys::password(a.password.as_deref(), "passphrase for the new treasury key: ", true)?),
+    };
+    let made = devnode::init(InitRequest {
+        dir: &dir,
+        genesis: a.genesis.as_deref(),
+        chain_magic: &a.chain_id,
+        password,
+        scrypt: ScryptParams::GO_DEFAULT,
+        config: NodeConfig::default(),
+    })?;
+    let g = &made.data_dir.genesis;
+    let chain = format!("{}/{}", g.chain_id.magic, g.chain_id.consensus);
+    let producer = made.data_dir.node_key.address();
+    let json = json!({
+        "dir": dir.display().to_string(),
+        "chainId": chain,
+        "chainIdHash": g.chain_id.hash().to_string(),
+        "treasury": made.treasury.as_ref().map(|t| t.to_string()),
+        "keystore": made.keystore.display().to_string(),
+        "producer": producer.to_string(),
+    });
+    let mut text = format!("initialised {}\nchain {chain} (chain id hash {})\n", dir.display(), g.chain_id.hash());
+    if let Some(t) = &made.treasury {
+        text.push_str(&format!(
+            "treasury account {t} holds the whole allocation ({}); its key is in {}, encrypted with your passphrase\n",
+            Amount::TOTAL_SUPPLY.format(Unit::Aergo),
+            made.keystore.display()
+        ));
+    }
+    text.push_str(&format!("producer (node key) {producer}\nstart it with: aergo node --dir {}", dir.display()));
+    Ok(out(json, text))
+}
+
+async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        rpc_listen: a.rpc_listen,
+        block_interval_ms: a.block_interval_ms,
+        produce_empty_blocks: a.produce_empty_blocks,
+    };
+    let dir = match (&a.dir, a.dev) {
+        (Some(d), _) => d.clone(),
+        (None, true) => devnode::kept_temp_dir("aergo-dev-")?,
+        (None, false) => keys::aergo_home()?,
+    };
+    let mut dev_keys = Vec::new();
+    if a.dev {
+        // The file keeps the defaults; this run's flags apply on top.
+        let (_, k) = init_dev_data_dir(&dir, NodeConfig::default())?;
+        dev_keys = k;
+    } else if !DataDir::is_initialised(&dir) {
+        bail!(
+            "{} is not initialised: run `aergo init --dir {}` first, or `aergo node --dev` for a dev chain",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let mut config = devnode::load_config(&dir)?;
+    overrides.apply(&mut config);
+    let interval_ms = config.solo.block_interval_ms;
+    let running =
+        devnode::start(&dir, config).await.with_context(|| format!("starting the node in {}", dir.display()))?;
+    let url = format!("http://{}", running.rpc_addr);
+    let report = node_report(&dir, &url, &dev_keys, interval_ms, a.dev).await;
+    match report {
+        Ok(o) => print_stdout(&if json_mode { o.json.to_string() } else { o.text }),
+        Err(e) => {
+            running.shutdown().await;
+            return Err(e);
+        }
+    }
+    let why = shutdown_signal().await;
+    tracing::info!(signal = why, "shutting down");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn node_report(
+    dir: &Path,
+    url: &str,
+    dev_keys: &[aergo_crypto::PrivateKey],
+    interval_ms: u64,
+    dev: bool,
+) -> anyhow::Result<Output> {
+    let client = RpcClient::new(url)?;
+    let status = client.status().await?;
+    let chain = format!(
+        "{}/{}",
+        status.raw["chainId"]["magic"].as_str().unwrap_or("?"),
+        status.raw["chainId"]["consensus"].as_str().unwrap_or("?")
+    );
+    let mut text = format!(
+        "data directory {}{}\nchain {chain} (chain id hash {})\nhead height {} hash {}\nblock interval {interval_ms} ms\n\
+         rpc listening on {url}\nwebsocket {}\n",
+        dir.display(),
+        if dev { " (kept: reuse it with --dir)" } else { "" },
+        status.chain_id_hash,
+        status.height,
+        status.head_hash,
+        client.ws_url(),
+    );
+    let mut accounts = Vec::new();
+    if !dev_keys.is_empty() {
+        text.push_str(&format!(
+            "\ndev accounts ({DEV_ACCOUNTS}; their keys are public knowledge: never use them outside development)\n"
+        ));
+        for (i, k) in dev_keys.iter().enumerate() {
+            let info = client.account(&k.address(), None).await?;
+            let key_hex = hex::encode(k.to_bytes());
+            text.push_str(&format!(
+                "  dev:{i}  {}  key {key_hex}  balance {}\n",
+                k.address(),
+                info.balance.format(Unit::Aergo)
+            ));
+            accounts.push(json!({
+                "index": i,
+                "address": k.address().to_string(),
+                "privateKey": key_hex,
+                "balance": info.balance.aer().to_string(),
+            }));
+        }
+        if let Some(to) = dev_keys.get(1) {
+            text.push_str(&format!(
+                "\ntry: aergo send --rpc {url} --from dev:0 --to {} --amount \"1.5 aergo\" --wait\n",
+                to.address()
+            ));
+        }
+    }
+    let json = json!({
+        "dir": dir.display().to_string(),
+        "chainId": chain,
+        "chainIdHash": status.chain_id_hash.to_string(),
+        "height": status.height,
+        "rpcUrl": url,
+        "wsUrl": client.ws_url(),
+        "blockIntervalMs": interval_ms,
+        "devAccounts": accounts,
+    });
+    Ok(out(json, text.trim_end().to_string()))
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupt",
+                _ = term.recv() => "terminate",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "interrupt"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupt"
+    }
+}
+
+async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
+    let to = keys::parse_account(&a.to)?;
+    let amount = parse_amount(&a.amount)?;
+    let payload = match &a.payload {
+        Some(p) => parse_payload(p)?,
+        None => Vec::new(),
+    };
+    let opts = KeyOptions { key: a.key.as_deref(), keystore_dir: a.ks.dir()?, password: a.ks.password.as_deref() };
+    let (from, key, source) = keys::resolve_signer(&a.from, &opts)?;
+    match &source {
+        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
+        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
+        KeySource::Given => {}
+    }
+    let transfer = Transfer { to: to.clone(), amount, nonce: a.nonce, payload, gas_limit: a.gas_limit };
+    let sent = send_transfer(client, &key, &transfer, a.wait.then_some(a.timeout_ms)).await?;
+    let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
+    let json = json!({
+        "hash": sent.hash.to_string(),
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "amount": amount.aer().to_string(),
+        "nonce": nonce,
+        "receipt": sent.receipt,
+    });
+    let mut text = format!("sent {} from {from} to {to} (nonce {nonce})\ntx {}", amount.format(Unit::Aergo), sent.hash);
+    if let Some(r) = &sent.receipt {
+        text.push_str(&format!("\n\nreceipt\n{}", format::receipt(r)));
+    }
+    Ok(out(json, text))
+}
+
+fn account(command: AccountCommand) -> anyhow::Result<Output> {
+    match command {
+        AccountCommand::New(ks) => {
+            let dir = ks.dir()?;
+            let password = keys::password(ks.password.as_deref(), "passphrase for the new key: ", true)?;
+            let address = Keystore::open(&dir)?.new_account(&password)?;
+            let path = Keystore::open(&dir)?.path_of(&address);
+            Ok(out(
+                json!({ "address": address.to_string(), "file": path.display().to_string() }),
+                format!("new account {address}\nkey file {}", path.display()),
+            ))
+        }
+        AccountCommand::List(ks) => {
+            let dir = ks.dir()?;
+            let list: Vec<String> = Keystore::open(&dir)?.list()?.iter().map(ToString::to_string).collect();
+            let text = if list.is_empty() { format!("no accounts in {}", dir.display()) } else { list.join("\n") };
+            Ok(out(json!({ "keystore": dir.display().to_string(), "accounts": list }), text))
+        }
+        AccountCommand::Import { ks, key, exported, keyfile, export_password } => {
+            let dir = ks.dir()?;
+            let password = keys::password(ks.password.as_deref(), "keystore passphrase: ", false)?;
+            let private = match (key, exported, keyfile) {
+                (Some(k), _, _) => keys::parse_private_key(&k)?,
+                (_, Some(text), _) => {
+                    let p = export_password.as_deref().unwrap_or(&password);
+                    aergo_crypto::import_exported_key(text.trim(), p)?
+                }
+                (_, _, Some(path)) => {
+                    let json = devnode::read_bounded(&path, aergo_crypto::keystore::KEY_FILE_MAX_BYTES as usize)?;
+                    aergo_crypto::decrypt_key(&json, &password)?
+                }
+                (None, None, None) => bail!("nothing to import: pass --key, --exported or --keyfile"),
+            };
+            let address = Keystore::open(&dir)?.import(&private, &password)?;
+            Ok(out(
+                json!({ "address": address.to_string(), "keystore": dir.display().to_string() }),
+                format!("imported {address} into {}", dir.display()),
+            ))
+        }
+        AccountCommand::Export { address, ks, keyfile, export_password } => {
+            let dir = ks.dir()?;
+            let addr = keys::parse_account(&address)?;
+            let store = Keystore::open(&dir)?;
+            if keyfile {
+                let file = store.export_file(&addr)?;
+                let parsed: Value = serde_json::from_str(&file).context("the stored key file is not JSON")?;
+                return Ok(out(json!({ "address": addr.to_string(), "keyfile": parsed }), file));
+            }
+            let password = keys::password(ks.password.as_deref(), "keystore passphrase: ", false)?;
+            let p = export_password.as_deref().unwrap_or(&password);
+            let text = store.export(&addr, &password, p)?;
+            Ok(out(json!({ "address": addr.to_string(), "exported": text }), text))
+        }
+    }
 }

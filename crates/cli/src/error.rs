@@ -1,0 +1,77 @@
+//! The one error enum of this crate's library.
+
+use std::path::PathBuf;
+
+/// Every way a CLI operation can fail. Messages say what was expected, what
+/// came, and (where there is one) what to do about it. Secrets and
+/// passphrases never appear in them.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(
+        "cannot reach the node at {url}: {reason} (is a node running? start one with `aergo node --dev`, \
+         or point --rpc / AERGO_RPC at it)"
+    )]
+    Connect { url: String, reason: String },
+
+    #[error("{method}: the node answered with error {code}: {message}")]
+    Rpc { method: String, code: i64, message: String },
+
+    #[error("{method}: unexpected answer from {url}: {reason}")]
+    BadResponse { method: String, url: String, reason: String },
+
+    #[error("timed out after {timeout_ms} ms waiting for {what}")]
+    Timeout { what: String, timeout_ms: u64 },
+
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidInput { what: &'static str, input: String, reason: String },
+
+    #[error("password: {reason}")]
+    Password { reason: String },
+
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("websocket {url}: {reason}")]
+    WebSocket { url: String, reason: String },
+
+    #[error("benchmark: {reason}")]
+    Bench { reason: String },
+
+    #[error("{what} failed: {reason}")]
+    Task { what: &'static str, reason: String },
+
+    #[error(transparent)]
+    Crypto(#[from] aergo_crypto::CryptoError),
+
+    #[error(transparent)]
+    Types(#[from] aergo_types::TypesError),
+
+    #[error(transparent)]
+    Node(#[from] aergo_node::NodeError),
+}
+
+impl CliError {
+    /// The JSON-RPC error code, if the node answered with an error.
+    pub fn rpc_code(&self) -> Option<i64> {
+        match self {
+            CliError::Rpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, input: &str, reason: impl Into<String>) -> CliError {
+        // Inputs can be long (payloads); keep messages readable.
+        let mut shown: String = input.chars().take(120).collect();
+        if shown.len() < input.len() {
+            shown.push_str("...");
+        }
+        CliError::InvalidInput { what, input: shown, reason: reason.into() }
+    }
+}
+
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
