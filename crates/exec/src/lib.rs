@@ -244,6 +244,7 @@ pub struct VerifiedTx {
     tx: Tx,
     hash: Hash,
     sender: Address,
+    sender_key: system::AccountKey,
 }
 
 impl VerifiedTx {
@@ -257,6 +258,11 @@ impl VerifiedTx {
 
     pub fn sender(&self) -> &Address {
         &self.sender
+    }
+
+    /// The sender in base58check, formatted once at verification.
+    pub fn sender_text(&self) -> &str {
+        self.sender_key.text()
     }
 
     pub fn nonce(&self) -> u64 {
@@ -281,7 +287,8 @@ pub fn verify_tx(tx: Tx, rules: &ChainRules) -> Result<VerifiedTx, ExecError> {
     let body = tx.body()?;
     let sender = body.sender()?;
     let hash = body.tx_hash();
-    Ok(VerifiedTx { tx, hash, sender })
+    let sender_key = system::AccountKey::new(&sender);
+    Ok(VerifiedTx { tx, hash, sender, sender_key })
 }
 
 /// Gas a transaction needs before any contract code runs.
@@ -434,7 +441,7 @@ impl BlockBuilder {
                 self.fees = self
                     .fees
                     .checked_add(receipt_fee(&receipt))
-                    .ok_or(ExecError::BalanceOverflow { account: self.ctx.coinbase.to_string() })?;
+                    .ok_or_else(|| ExecError::BalanceOverflow { account: self.ctx.coinbase.to_string() })?;
                 self.txs.push(vtx.into_tx());
                 self.receipts.push(receipt);
                 Ok(self.receipts.last().expect("just pushed"))
@@ -493,50 +500,50 @@ impl BlockBuilder {
             });
         }
         let sender = &vtx.sender;
-        let mut from = system::read_account(&self.overlay, sender)?;
+        let sender_key = &vtx.sender_key;
+        let overflow = |account: &str| ExecError::BalanceOverflow { account: account.to_string() };
+        let mut from = system::read_account_at(&self.overlay, sender_key)?;
         if body.nonce != from.nonce + 1 {
-            return Err(ExecError::Nonce { account: sender.to_string(), expected: from.nonce + 1, got: body.nonce });
+            return Err(ExecError::Nonce {
+                account: sender_key.text().to_string(),
+                expected: from.nonce + 1,
+                got: body.nonce,
+            });
         }
         let amount = body.amount()?;
-        let fee = self
-            .gas_price
-            .checked_mul(gas as u128)
-            .ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+        let fee = self.gas_price.checked_mul(gas as u128).ok_or_else(|| overflow(sender_key.text()))?;
         // What leaves the sender's balance: the amount for a transfer or a
         // stake (an unstake's amount comes back, a vote moves none).
         let spent = match &kind {
             TxKind::Transfer(_) | TxKind::System(GovCall::Stake) => amount,
             TxKind::System(_) => Amount::ZERO,
         };
-        let needed = spent.checked_add(fee).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+        let needed = spent.checked_add(fee).ok_or_else(|| overflow(sender_key.text()))?;
         if from.balance < needed {
             return Err(ExecError::InsufficientBalance {
-                account: sender.to_string(),
+                account: sender_key.text().to_string(),
                 needed: needed.to_string(),
                 available: from.balance.to_string(),
             });
         }
-        from.balance =
-            from.balance.checked_sub(fee).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+        // A transfer debits amount and fee in one write; a system call pays
+        // the fee here and lets the system contract move the amount.
+        let debit = match &kind {
+            TxKind::Transfer(_) => needed,
+            TxKind::System(_) => fee,
+        };
+        from.balance = from.balance.checked_sub(debit).ok_or_else(|| overflow(sender_key.text()))?;
         from.nonce += 1;
-        system::write_account(&mut self.overlay, sender, from)?;
+        system::write_account_at(&mut self.overlay, sender_key, from)?;
 
         let mut events = Vec::new();
         let mut passed = Vec::new();
         let to = match kind {
             TxKind::Transfer(recipient) => {
-                let mut from = system::read_account(&self.overlay, sender)?;
-                from.balance = from
-                    .balance
-                    .checked_sub(amount)
-                    .ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
-                system::write_account(&mut self.overlay, sender, from)?;
-                let mut to = system::read_account(&self.overlay, &recipient)?;
-                to.balance = to
-                    .balance
-                    .checked_add(amount)
-                    .ok_or(ExecError::BalanceOverflow { account: recipient.to_string() })?;
-                system::write_account(&mut self.overlay, &recipient, to)?;
+                let recipient_key = system::AccountKey::new(&recipient);
+                let mut to = system::read_account_at(&self.overlay, &recipient_key)?;
+                to.balance = to.balance.checked_add(amount).ok_or_else(|| overflow(recipient_key.text()))?;
+                system::write_account_at(&mut self.overlay, &recipient_key, to)?;
                 recipient.to_vec()
             }
             TxKind::System(call) => {
@@ -587,7 +594,7 @@ impl BlockBuilder {
             acct.balance = acct
                 .balance
                 .checked_add(self.fees)
-                .ok_or(ExecError::BalanceOverflow { account: coinbase.to_string() })?;
+                .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
             system::write_account(&mut self.overlay, &coinbase, acct)?;
         }
         let state_root = self.overlay.flush()?;

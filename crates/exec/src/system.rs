@@ -71,13 +71,35 @@ fn value_to_amount(table: &'static str, v: &Value) -> Result<Amount, ExecError> 
     rows::as_amount(table, v)
 }
 
-fn account_key(address: &Address) -> Vec<u8> {
-    encode_key(&[Value::Text(address.to_string())])
+/// An account's row key and text form, computed once: base58check
+/// formatting is the most expensive step of a transfer otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountKey {
+    text: String,
+    key: Vec<u8>,
+}
+
+impl AccountKey {
+    pub fn new(address: &Address) -> AccountKey {
+        let text = address.to_string();
+        let key = encode_key(&[Value::Text(text.clone())]);
+        AccountKey { text, key }
+    }
+
+    /// The address in base58check.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Reads an account; an absent account is all zero.
 pub fn read_account(view: &dyn TableStore, address: &Address) -> Result<AccountState, ExecError> {
-    let Some(bytes) = view.get(ACCOUNTS, &account_key(address))? else {
+    read_account_at(view, &AccountKey::new(address))
+}
+
+/// Reads an account by its precomputed key.
+pub fn read_account_at(view: &dyn TableStore, account: &AccountKey) -> Result<AccountState, ExecError> {
+    let Some(bytes) = view.get(ACCOUNTS, &account.key)? else {
         return Ok(AccountState::default());
     };
     let row = decode_row(&bytes).map_err(|e| ExecError::CorruptState { table: ACCOUNTS, reason: e.to_string() })?;
@@ -91,14 +113,19 @@ pub fn read_account(view: &dyn TableStore, address: &Address) -> Result<AccountS
 
 /// Writes an account.
 pub fn write_account(view: &mut dyn TableStore, address: &Address, state: AccountState) -> Result<(), ExecError> {
+    write_account_at(view, &AccountKey::new(address), state)
+}
+
+/// Writes an account by its precomputed key.
+pub fn write_account_at(view: &mut dyn TableStore, account: &AccountKey, state: AccountState) -> Result<(), ExecError> {
     let nonce = i64::try_from(state.nonce)
         .map_err(|_| ExecError::CorruptState { table: ACCOUNTS, reason: "nonce exceeds BIGINT".into() })?;
     let row = encode_row(&[
-        Value::Text(address.to_string()),
+        Value::Text(account.text.clone()),
         rows::amount_value(ACCOUNTS, state.balance)?,
         Value::Int(nonce),
     ]);
-    view.put(ACCOUNTS, account_key(address), row)?;
+    view.put(ACCOUNTS, account.key.clone(), row)?;
     Ok(())
 }
 

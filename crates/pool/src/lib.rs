@@ -178,7 +178,7 @@ impl Pool {
             return Err(PoolError::PayloadTooLarge { got: body.payload.len(), limit: self.config.max_payload_bytes });
         }
         let sender = vtx.sender().clone();
-        let account = sender.to_string();
+        let account = vtx.sender_text().to_string();
         let nonce = body.nonce;
         // The caller's view of the committed state may be older than what
         // `on_committed` already told us; the committed nonce only grows.
