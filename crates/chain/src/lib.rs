@@ -39,10 +39,11 @@ use std::sync::RwLock;
 
 use aergo_crypto::PrivateKey;
 use aergo_exec::{
-    execute_block, from_store_hash, genesis_state, to_store_hash, verify_tx, BlockBuilder, BlockContext, BlockOutcome,
-    ChainRules, ExecError, VerifiedTx,
+    execute_block, execute_dpos_block, from_store_hash, genesis_state, slots, to_store_hash, verify_tx, BlockBuilder,
+    BlockContext, BlockOutcome, ChainRules, ExecError, SlotInfo, VerifiedTx,
 };
 use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
+use aergo_types::genesis::DposSettings;
 use aergo_types::{Address, Block, BlockHeader, Genesis, Hash, Receipt};
 
 pub use blockstore::{BlockStore, MainBlock, TxLocation};
@@ -101,6 +102,9 @@ pub struct Chain {
     genesis: Genesis,
     genesis_hash: Hash,
     rules: ChainRules,
+    /// DPoS settings when the genesis names `dpos`: every block then runs
+    /// the producer hooks (ratings, elections) before its transactions.
+    dpos: Option<DposSettings>,
     inner: RwLock<Inner>,
 }
 
@@ -143,6 +147,7 @@ impl Chain {
 
     fn from_parts(store: Store, blocks: BlockStore, genesis: Genesis) -> Result<Chain, ChainError> {
         let rules = ChainRules { chain_id_hash: genesis.chain_id.hash(), public: genesis.chain_id.public };
+        let dpos = genesis.dpos_settings()?;
         // The genesis state is a pure function of the genesis file: rebuild
         // it to learn the genesis block hash (its nodes are already stored if
         // the chain exists; staging them again is harmless).
@@ -185,7 +190,7 @@ impl Chain {
             let block = load(hash, "main chain")?;
             tree.insert(hash, TreeNode { info: head_of(&block)?, parent: parent_of(&block)? });
         }
-        Ok(Chain { store, blocks, genesis, genesis_hash, rules, inner: RwLock::new(Inner { head, lib, tree }) })
+        Ok(Chain { store, blocks, genesis, genesis_hash, rules, dpos, inner: RwLock::new(Inner { head, lib, tree }) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -225,6 +230,29 @@ impl Chain {
 
     pub fn genesis_hash(&self) -> Hash {
         self.genesis_hash
+    }
+
+    /// The DPoS settings of a DPoS chain.
+    pub fn dpos(&self) -> Option<&DposSettings> {
+        self.dpos.as_ref()
+    }
+
+    /// The DPoS slot of a timestamp (0 on other chains).
+    pub fn slot_of(&self, timestamp_ns: i64) -> u64 {
+        match &self.dpos {
+            Some(d) => slots::slot_of(timestamp_ns, self.genesis.timestamp, d.block_interval_ms),
+            None => 0,
+        }
+    }
+
+    fn slot_info(&self, parent: &Head, timestamp_ns: i64, producer: &aergo_crypto::PublicKey) -> Option<SlotInfo> {
+        self.dpos.as_ref()?;
+        Some(SlotInfo {
+            height: parent.height + 1,
+            slot: self.slot_of(timestamp_ns),
+            parent_slot: if parent.height == 0 { 0 } else { self.slot_of(parent.timestamp_ns) },
+            producer: producer.peer_id(),
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -267,6 +295,9 @@ impl Chain {
         let coinbase: Address = key.address();
         let ctx = BlockContext { height: parent.height + 1, timestamp_ns, coinbase: coinbase.clone() };
         let mut builder = BlockBuilder::new(&self.store, to_store_hash(&parent.state_root), ctx)?;
+        if let Some(info) = self.slot_info(&parent, timestamp_ns, &key.public_key()) {
+            builder.begin_dpos(&info)?;
+        }
         let mut rejected = Vec::new();
         for vtx in candidates {
             let hash = vtx.hash();
@@ -359,7 +390,8 @@ impl Chain {
         if header.chain_id != self.genesis.chain_id.to_bytes() {
             return Err(invalid("chain id differs from this chain's".into()));
         }
-        aergo_crypto::verify_block_header(header).map_err(|e| invalid(format!("producer signature: {e}")))?;
+        let producer =
+            aergo_crypto::verify_block_header(header).map_err(|e| invalid(format!("producer signature: {e}")))?;
         let parent_hash = parent_of(block)?;
         let parent =
             self.known(&parent_hash).ok_or_else(|| ChainError::UnknownParent { parent: parent_hash.to_string() })?;
@@ -378,8 +410,12 @@ impl Chain {
         }
         let coinbase = Address::from_bytes(&header.coinbase_account).map_err(|e| invalid(format!("coinbase: {e}")))?;
         let ctx = BlockContext { height: header.block_no, timestamp_ns: header.timestamp, coinbase };
-        let outcome = execute_block(&self.store, to_store_hash(&parent.state_root), ctx, verified)
-            .map_err(|(i, e)| invalid(format!("tx #{i} rejected on execution: {e}")))?;
+        let parent_root = to_store_hash(&parent.state_root);
+        let outcome = match self.slot_info(&parent, header.timestamp, &producer) {
+            Some(info) => execute_dpos_block(&self.store, parent_root, ctx, &info, verified),
+            None => execute_block(&self.store, parent_root, ctx, verified),
+        }
+        .map_err(|(i, e)| invalid(format!("tx #{i} rejected on execution: {e}")))?;
         let check = |what: &str, got: Hash, want: &[u8]| {
             if got.as_bytes().as_slice() == want {
                 Ok(())

@@ -145,3 +145,36 @@ fn forks_switch_heads_and_respect_the_lib() {
     let late = chain.import(&a2.block);
     assert!(matches!(late, Err(ChainError::UnknownParent { .. })), "{late:?}");
 }
+
+fn dpos_genesis(producers: &[PrivateKey]) -> (Genesis, Vec<PrivateKey>) {
+    let chain_id = ChainId::new(0, false, false, "dpos.test", "dpos").unwrap();
+    let bps = producers.iter().map(|k| k.public_key().peer_id()).collect();
+    let (mut g, keys) = dev_genesis(chain_id, 1_000_000_000, 3, Amount::from_aergo(100).unwrap(), bps).unwrap();
+    g.dpos = Some(aergo_types::genesis::DposGenesis { block_interval_ms: Some(1_000), ..Default::default() });
+    g.validate().unwrap();
+    (g, keys)
+}
+
+#[test]
+fn dpos_blocks_run_the_producer_hooks_and_check_the_slot_owner() {
+    let producers = aergo_crypto::dev_keys("bp", 2);
+    let (g, keys) = dpos_genesis(&producers);
+    let a = Chain::memory(g.clone()).unwrap();
+    let b = Chain::memory(g).unwrap();
+    assert!(a.dpos().is_some());
+    let genesis = a.head().hash;
+    // Slot 1 starts one interval after genesis; its owner is producers[1 % 2].
+    let t1 = 1_000_000_000 + 1_000_000_000 + 5;
+    assert_eq!(a.slot_of(t1), 1);
+    let owner = &producers[1];
+    let built = a.build_block(&genesis, vec![transfer(&a, &keys, 0, 1, 1)], owner, t1, vec![]).unwrap();
+    let head = b.import_and_extend(&built.block).unwrap();
+    assert_eq!(head.height, 1);
+    let producers_now = aergo_exec::dpos::producers(&b.head_state()).unwrap();
+    assert_eq!(producers_now.len(), 2);
+
+    // The other producer may not produce in slot 1.
+    let c = Chain::memory(dpos_genesis(&producers).0).unwrap();
+    let wrong = c.build_block(&genesis, vec![], &producers[0], t1, vec![]);
+    assert!(wrong.is_err(), "building in someone else's slot must fail");
+}
