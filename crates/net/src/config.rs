@@ -90,8 +90,10 @@ pub struct NetLimits {
 impl Default for NetLimits {
     fn default() -> Self {
         NetLimits {
-            max_tx_bytes: 256 * 1024,
-            max_block_bytes: 4 * 1024 * 1024,
+            // The types crate's decode bounds: anything larger could never
+            // be accepted by the node anyway.
+            max_tx_bytes: aergo_types::TX_MAX_SIZE_BYTES,
+            max_block_bytes: aergo_types::block::BLOCK_MAX_ENCODED_BYTES,
             max_sync_blocks: 64,
             max_sync_response_bytes: 16 * 1024 * 1024,
             max_peers: 50,

@@ -6,7 +6,7 @@ use crate::config::{
 };
 use crate::error::{NetError, Result, WireError};
 use crate::score::{RateLimiter, Scores, Verdict};
-use crate::wire::{PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, SYNC_PROTOCOL};
+use crate::wire::{InboundRequest, PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, SYNC_PROTOCOL};
 use aergo_types::Hash;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, TopicHash};
@@ -773,7 +773,7 @@ impl Worker {
             return;
         }
         entry.pending_out += 1;
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Ok(req));
         self.pending.insert(id, Pending { peer, purpose });
     }
 
@@ -785,11 +785,17 @@ impl Worker {
         Some(p)
     }
 
-    fn on_sync(&mut self, ev: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(&mut self, ev: request_response::Event<InboundRequest, SyncResponse>) {
         use request_response::{Event, Message};
         match ev {
-            Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+            Event::Message { peer, message: Message::Request { request: Ok(request), channel, .. }, .. } => {
                 self.on_inbound_request(peer, request, channel)
+            }
+            Event::Message { peer, message: Message::Request { request: Err(e), channel, .. }, .. } => {
+                tracing::debug!(%peer, %e, "malformed sync request");
+                self.stats.inbound_requests += 1;
+                self.respond(channel, SyncResponse::Refused(Refusal::BadRequest));
+                self.penalise(peer, misbehaviour_of(&e));
             }
             Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
                 if let Some(p) = self.take_pending(&request_id) {
@@ -815,12 +821,9 @@ impl Worker {
                 fail(p.purpose, err);
             }
             Event::InboundFailure { peer, error, .. } => {
-                if let request_response::InboundFailure::Io(e) = &error {
-                    if let Some(m) = wire_misbehaviour(e) {
-                        tracing::debug!(%peer, %e, "malformed sync request");
-                        self.penalise(peer, m);
-                    }
-                }
+                // Malformed requests arrive as `Err` requests (above); what
+                // remains here is transport trouble or our own timeout.
+                tracing::debug!(%peer, %error, "inbound sync request failed");
             }
             Event::ResponseSent { .. } => {}
         }
@@ -1204,9 +1207,16 @@ fn wire_misbehaviour(e: &std::io::Error) -> Option<Misbehaviour> {
     if !crate::wire::is_wire_error(e) {
         return None;
     }
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<WireError>()) {
-        Some(WireError::FrameTooLarge { .. } | WireError::TooManyBlocks { .. }) => Some(Misbehaviour::OversizedMessage),
-        _ => Some(Misbehaviour::MalformedMessage),
+    Some(match e.get_ref().and_then(|inner| inner.downcast_ref::<WireError>()) {
+        Some(w) => misbehaviour_of(w),
+        None => Misbehaviour::MalformedMessage,
+    })
+}
+
+fn misbehaviour_of(e: &WireError) -> Misbehaviour {
+    match e {
+        WireError::FrameTooLarge { .. } | WireError::TooManyBlocks { .. } => Misbehaviour::OversizedMessage,
+        _ => Misbehaviour::MalformedMessage,
     }
 }
 

@@ -337,6 +337,25 @@ pub fn is_wire_error(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::InvalidData && e.get_ref().is_some_and(|inner| inner.is::<WireError>())
 }
 
+/// Turns an I/O error back into the [`WireError`] it carries, if it is one.
+pub fn take_wire_error(e: io::Error) -> Result<WireError, io::Error> {
+    if !is_wire_error(&e) {
+        return Err(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<WireError>()) {
+        Some(Ok(w)) => Ok(*w),
+        Some(Err(inner)) => Err(io::Error::new(kind, inner)),
+        None => Err(io::Error::from(kind)),
+    }
+}
+
+/// An inbound request as the codec hands it over: decoded, or the reason
+/// it did not decode. Malformed requests are delivered rather than failed
+/// because libp2p reports a failed request read to nobody, and the sender
+/// must be penalised (and answered with a refusal).
+pub type InboundRequest = Result<SyncRequest, WireError>;
+
 /// libp2p request-response codec for [`SYNC_PROTOCOL`], with the response
 /// limits of this node.
 #[derive(Clone, Debug)]
@@ -349,15 +368,17 @@ pub struct SyncCodec {
 
 impl libp2p::request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
+    type Request = InboundRequest;
     type Response = SyncResponse;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<InboundRequest>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let body = read_frame(io, MAX_REQUEST_BODY_BYTES).await?;
-        decode_request(&body).map_err(invalid_data)
+        match read_frame(io, MAX_REQUEST_BODY_BYTES).await {
+            Ok(body) => Ok(decode_request(&body)),
+            Err(e) => take_wire_error(e).map(Err),
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
@@ -368,11 +389,14 @@ impl libp2p::request_response::Codec for SyncCodec {
         decode_response(&body, self.max_blocks).map_err(invalid_data)
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: SyncRequest) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: InboundRequest) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &encode_request(&req)).await
+        match req {
+            Ok(req) => write_frame(io, &encode_request(&req)).await,
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, resp: SyncResponse) -> io::Result<()>
@@ -466,6 +490,9 @@ mod tests {
         assert_eq!(body, vec![1, 2, 3]);
         let err = block_on(read_frame(&mut futures::io::Cursor::new(buf.clone()), 2)).expect_err("too large");
         assert!(is_wire_error(&err), "{err}");
+        assert_eq!(take_wire_error(err).ok(), Some(WireError::FrameTooLarge { size_bytes: 3, max_bytes: 2 }));
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert!(take_wire_error(eof).is_err(), "transport errors stay I/O errors");
         // The header promises 3 bytes, 2 arrive: an error, not a hang.
         let err = block_on(read_frame(&mut futures::io::Cursor::new(buf[..6].to_vec()), 10)).expect_err("short");
         assert!(is_wire_error(&err), "{err}");
