@@ -629,3 +629,133 @@ async fn too_many_pending_requests_and_shutdown_are_clear_errors() {
     assert!(matches!(victim.handle.request_status(evil.id).await, Err(NetError::Stopped)));
     assert!(matches!(victim.handle.publish_tx(vec![1]).await, Err(NetError::Stopped)));
 }
+
+/// A provider whose `blocks` waits until the test opens its gate: a stand-in
+/// for a slow store.
+struct GatedChain {
+    chain: TestChain,
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl GatedChain {
+    fn open(&self) {
+        *self.open.lock().expect("gate lock") = true;
+        self.opened.notify_all();
+    }
+}
+
+impl SyncProvider for GatedChain {
+    fn status(&self) -> PeerStatus {
+        self.chain.status()
+    }
+
+    fn blocks(&self, from_height: u64, max_count: u32, max_bytes: usize) -> aergo_net::Result<Vec<Vec<u8>>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut open = self.open.lock().expect("gate lock");
+        // Bounded wait: a test that forgets to open the gate still ends.
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !*open && std::time::Instant::now() < deadline {
+            open = self.opened.wait_timeout(open, Duration::from_millis(100)).expect("gate wait").0;
+        }
+        self.chain.blocks(from_height, max_count, max_bytes)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_never_stalls_the_network_and_provider_calls_are_bounded() {
+    let chain = TestChain::new(5);
+    let gated = Arc::new(GatedChain {
+        chain: TestChain::new(5),
+        open: Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+        calls: Default::default(),
+    });
+    let mut cfg = test_config(80, &chain);
+    cfg.limits.max_provider_calls = 1;
+    let (server, mut server_events) = Network::start(cfg, gated.clone()).await.expect("starts");
+    tokio::spawn(async move { while server_events.recv().await.is_some() {} });
+    let addr = server.listen_addrs().await.expect("running")[0]
+        .clone()
+        .with(libp2p::multiaddr::Protocol::P2p(server.local_peer_id()));
+    let mut cc = test_config(81, &chain);
+    cc.bootstrap = vec![addr];
+    let client = TestNode::start(cc, TestChain::new(5)).await;
+    wait_until("handshake", || async { client.is_peer(server.local_peer_id()).await }).await;
+
+    let h = client.handle.clone();
+    let id = server.local_peer_id();
+    let slow = tokio::spawn(async move { h.request_blocks(id, 1, 3).await });
+    wait_until("provider called", || async { gated.calls.load(std::sync::atomic::Ordering::SeqCst) == 1 }).await;
+    // The provider is stuck, the network is not: status still flows...
+    assert_eq!(client.handle.request_status(id).await.expect("answered"), chain.status());
+    // ...and a second block request is refused (one provider call at most).
+    let busy = client.handle.request_blocks(id, 1, 3).await;
+    assert!(matches!(&busy, Err(NetError::Refused { reason, .. }) if reason == "busy"), "{busy:?}");
+    gated.open();
+    assert_eq!(slow.await.expect("task").expect("served once the store answers").len(), 3);
+    assert_eq!(client.handle.request_blocks(id, 1, 3).await.expect("served").len(), 3);
+    server.shutdown().await.expect("shuts down");
+    client.handle.shutdown().await.expect("shuts down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_floods_are_refused_and_penalised() {
+    let chain = TestChain::new(2);
+    let mut cs = test_config(90, &chain);
+    cs.limits.inbound_requests_per_sec = 1;
+    cs.limits.inbound_request_burst = 3;
+    let server = TestNode::start(cs, TestChain::new(2)).await;
+    let mut cc = test_config(91, &chain);
+    cc.bootstrap = vec![server.addr.clone()];
+    let client = TestNode::start(cc, TestChain::new(2)).await;
+    wait_until("handshake", || async { server.is_peer(client.id()).await && client.is_peer(server.id()).await }).await;
+    let mut refused = 0;
+    for _ in 0..6 {
+        match client.handle.request_status(server.id()).await {
+            Ok(_) => {}
+            Err(NetError::Refused { reason, .. }) if reason == "rate limited" => refused += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert!(refused >= 2, "only {refused} of 6 requests refused with a burst of 3 at 1/s");
+    assert!(server.score_of(client.id()).await.is_some_and(|s| s < 0), "flooder penalised");
+    assert!(server.handle.stats().await.expect("running").inbound_refused >= 2);
+    server.handle.shutdown().await.expect("shuts down");
+    client.handle.shutdown().await.expect("shuts down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_event_queue_drops_events_without_stalling_and_max_peers_holds() {
+    let chain = TestChain::new(2);
+    let mut ca = test_config(100, &chain);
+    ca.limits.event_queue_len = 2;
+    ca.limits.max_peers = 1;
+    // Nobody reads a's events.
+    let (a, _unread) = Network::start(ca, Arc::new(TestChain::new(2))).await.expect("starts");
+    let a_addr =
+        a.listen_addrs().await.expect("running")[0].clone().with(libp2p::multiaddr::Protocol::P2p(a.local_peer_id()));
+    let mut cb = test_config(101, &chain);
+    cb.gossip_validation = GossipValidation::Relay;
+    cb.bootstrap = vec![a_addr.clone()];
+    let b = TestNode::start(cb, TestChain::new(2)).await;
+    wait_until("b connected", || async { b.gossip_ready_with(a.local_peer_id()).await }).await;
+    for i in 0..10u8 {
+        publish_tx(&b, &[i; 8]).await;
+    }
+    wait_until("events dropped", || async { a.stats().await.expect("running").events_dropped >= 1 }).await;
+    // Still serving.
+    assert_eq!(b.handle.request_status(a.local_peer_id()).await.expect("answered"), chain.status());
+
+    // a already has its one peer: a third node is turned away.
+    let mut cc = test_config(102, &chain);
+    cc.bootstrap = vec![a_addr];
+    let c = TestNode::start(cc, TestChain::new(2)).await;
+    wait_until("c denied", || async { a.stats().await.expect("running").connections_denied >= 1 }).await;
+    assert_eq!(a.stats().await.expect("running").connected, 1);
+    assert!(!c.is_peer(a.local_peer_id()).await);
+    a.shutdown().await.expect("shuts down");
+    b.handle.shutdown().await.expect("shuts down");
+    c.handle.shutdown().await.expect("shuts down");
+}
