@@ -77,6 +77,25 @@
 //! Points drain over time; a peer reaching the ban threshold is
 //! disconnected and its connections are refused until the ban ends.
 //!
+//! # Hostile input
+//!
+//! Sync frames are length-checked before anything is read past the
+//! header and decoded by a strict, fuzzed decoder ([`wire`]). A request
+//! that does not decode is still delivered to the event loop (as an `Err`
+//! value: libp2p would otherwise drop it silently), answered with a
+//! `BadRequest` refusal, and its sender penalised; a response that does
+//! not decode, or answers something other than what was asked (more
+//! blocks, oversized blocks, the wrong kind), fails the caller's request
+//! with [`NetError::InvalidResponse`] and penalises the responder.
+//!
+//! # Performance note
+//!
+//! libp2p's transport stack (noise framing, yamux) is generic and gets
+//! compiled into this crate, at this crate's optimisation level. In an
+//! unoptimised dev build block sync moves about 10 MiB/s; optimised, about
+//! 230 MiB/s on loopback (see `examples/sync_bench.rs`). A dev build that
+//! syncs real chains wants `opt-level = 2` for this crate.
+//!
 //! # Deliberately absent
 //!
 //! * Kademlia/DHT discovery and peer exchange: bootstrap lists are enough

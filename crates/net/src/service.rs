@@ -620,9 +620,6 @@ impl Worker {
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
                 let now = Instant::now();
-                if let Some(r) = self.bootstrap.get_mut(&peer_id) {
-                    r.backoff_ms = self.config.timing.redial_min_ms;
-                }
                 if num_established.get() == 1 {
                     let limits = &self.config.limits;
                     self.peers.insert(
@@ -653,8 +650,10 @@ impl Worker {
                 if self.peers.remove(&peer_id).is_some_and(|e| e.status.is_some()) {
                     self.emit(NetEvent::PeerDisconnected { peer: peer_id });
                 }
+                let max = self.config.timing.redial_max_ms;
                 if let Some(r) = self.bootstrap.get_mut(&peer_id) {
                     r.next_at = Instant::now() + Duration::from_millis(r.backoff_ms);
+                    r.backoff_ms = r.backoff_ms.saturating_mul(2).min(max);
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
@@ -978,6 +977,11 @@ impl Worker {
         entry.status_at = Instant::now();
         if first {
             tracing::debug!(%peer, height = theirs.best_height, "peer handshaken");
+            // Only a completed handshake resets the redial backoff: a peer
+            // that accepts connections and then drops them stays backed off.
+            if let Some(r) = self.bootstrap.get_mut(&peer) {
+                r.backoff_ms = self.config.timing.redial_min_ms;
+            }
             self.emit(NetEvent::PeerConnected { peer, status: theirs });
         }
         true
