@@ -294,6 +294,15 @@ async fn sync_serves_real_blocks_within_count_and_byte_bounds() {
     assert_eq!(peers[0].status.best_height, 20);
     assert_eq!(peers[0].score, 0);
 
+    // The server learns where the syncing node listens (identify), not just
+    // the ephemeral port it dialled from.
+    let listen = syncing.handle.listen_addrs().await.expect("running");
+    wait_until("listen address learned", || async {
+        let peers = serving.handle.peers().await.expect("running");
+        peers.iter().any(|p| p.peer == syncing.id() && !p.outbound && p.address.as_ref() == listen.first())
+    })
+    .await;
+
     // Byte bound: a requester whose response limit holds 2.5 blocks gets 2.
     let mut cfg = test_config(12, &chain);
     cfg.bootstrap = vec![serving.addr.clone()];
