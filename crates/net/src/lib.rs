@@ -111,6 +111,7 @@
 
 mod config;
 mod error;
+mod handle;
 mod score;
 mod service;
 pub mod wire;
@@ -120,8 +121,7 @@ pub use config::{
     NetConfig, NetLimits, NetTiming, ScoreConfig, DEFAULT_P2P_PORT, MAX_GOSSIP_BYTES,
 };
 pub use error::{NetError, Result, WireError};
+pub use handle::{GossipId, GossipKind, GossipVerdict, NetEvent, NetStats, NetworkHandle, PeerInfo, SyncProvider};
 pub use libp2p::{Multiaddr, PeerId};
-pub use service::{
-    GossipId, GossipKind, GossipVerdict, NetEvent, NetStats, Network, NetworkHandle, PeerInfo, SyncProvider,
-};
+pub use service::Network;
 pub use wire::PeerStatus;
