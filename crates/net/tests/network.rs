@@ -104,8 +104,9 @@ fn test_config(n: u32, chain: &TestChain) -> NetConfig {
     c
 }
 
-/// A started node plus a task that records its events and, like a node
-/// that validates everything, accepts every gossip message.
+/// A started node plus a task that records its events and judges gossip
+/// like a validating node would: payloads starting with `invalid` are
+/// rejected, everything else accepted.
 struct TestNode {
     handle: NetworkHandle,
     addr: Multiaddr,
@@ -121,8 +122,13 @@ impl TestNode {
         let (h, ev) = (handle.clone(), events.clone());
         tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
-                if let NetEvent::TxGossip { id, .. } | NetEvent::BlockGossip { id, .. } = &e {
-                    let _ = h.validate_gossip(id.clone(), aergo_net::GossipVerdict::Accept).await;
+                if let NetEvent::TxGossip { id, bytes, .. } | NetEvent::BlockGossip { id, bytes, .. } = &e {
+                    let verdict = if bytes.starts_with(b"invalid") {
+                        aergo_net::GossipVerdict::Reject
+                    } else {
+                        aergo_net::GossipVerdict::Accept
+                    };
+                    let _ = h.validate_gossip(id.clone(), verdict).await;
                 }
                 ev.lock().expect("events lock").push(e);
             }
@@ -238,6 +244,18 @@ async fn gossip_reaches_every_node_exactly_once_and_late_joiners_get_later_gossi
         .events()
         .iter()
         .any(|e| matches!(e, NetEvent::TxGossip { from, bytes, .. } if *from == b.id() && *bytes == tx)));
+
+    // b judges what a sends: a rejected message is not relayed to c, and a
+    // is penalised by b; what b accepts still flows.
+    let bad = b"invalid tx from a".to_vec();
+    publish_tx(&a, &bad).await;
+    wait_until("b rejects", || async { b.handle.stats().await.expect("running").gossip_rejected >= 1 }).await;
+    assert!(b.score_of(a.id()).await.is_some_and(|s| s < 0), "relayer of an invalid tx penalised");
+    let good = b"valid tx after the invalid one".to_vec();
+    publish_tx(&a, &good).await;
+    wait_until("c gets the valid one", || async { c.gossip_count(&good) == 1 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((b.gossip_count(&bad), c.gossip_count(&bad)), (1, 0), "rejected gossip is not relayed");
 
     // A node started later, bootstrapping to c, joins and gets later gossip.
     let mut cd = test_config(4, &TestChain::new(3));
