@@ -105,6 +105,7 @@ pub mod error;
 mod exec;
 mod expr;
 pub mod gas;
+pub mod host;
 pub mod memstore;
 mod plan;
 mod plpgsql;
@@ -112,8 +113,12 @@ pub mod types;
 
 pub use access::{AccessLog, AccessSet, KeyAccess};
 pub use aergo_store::Value;
-pub use engine::{parse_sql, split_statements, Engine, EngineConfig, ExecContext, Limits, Prepared, QueryResult};
+pub use engine::{
+    created_functions, parse_sql, split_statements, Call, Engine, EngineConfig, ExecContext, FunctionParam,
+    FunctionSignature, Limits, Prepared, QueryResult,
+};
 pub use error::{Pos, SqlError};
 pub use gas::{Gas, GasSchedule};
+pub use host::{Host, HostEnv};
 pub use memstore::MemStore;
 pub use types::SqlType;
