@@ -32,11 +32,29 @@ pub enum ExecError {
     BlockFull { what: &'static str },
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
+    #[error("bad contract payload: {reason}")]
+    BadPayload { reason: String },
+    #[error("no contract at {address}: {reason}")]
+    NoContract { address: String, reason: &'static str },
+    #[error("contract {contract} has no public function {function:?}{hint}")]
+    UnknownFunction { contract: String, function: String, hint: String },
+    #[error("bad arguments for {function}: {reason}")]
+    BadArguments { function: String, reason: String },
+    /// The contract's SQL failed (including RAISE EXCEPTION and out of gas),
+    /// or, when [`aergo_sql::SqlError::is_node_failure`], the store under it.
+    #[error("{0}")]
+    Sql(#[from] aergo_sql::SqlError),
+    #[error("limit exceeded: {what} exceeds {limit}")]
+    LimitExceeded { what: &'static str, limit: u64 },
 }
 
 impl ExecError {
     /// True when the error says the transaction is bad, not the node.
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. })
+        match self {
+            ExecError::Storage(_) | ExecError::CorruptState { .. } => false,
+            ExecError::Sql(e) => !e.is_node_failure(),
+            _ => true,
+        }
     }
 }

@@ -18,7 +18,10 @@
 //!   producer uses it to fill a block, dropping rejected transactions);
 //! - [`execute_block`]: replays a complete block, failing if any of its
 //!   transactions is rejected (block import and restart checks use it);
-//! - [`genesis_state`]: the state of block 0 from a [`Genesis`].
+//! - [`genesis_state`]: the state of block 0 from a [`Genesis`];
+//! - [`contract`], [`host`], [`events`], [`query`]: SQL smart contracts
+//!   (deploy and call transactions, the host functions contracts use, the
+//!   event table, read-only queries for the API).
 //!
 //! Fees are *stable*: `gas used x gas price`, where the gas price is a
 //! governance parameter in `sys.params`, not an auction. A transfer uses
@@ -30,10 +33,13 @@
 //! are ordered.
 //!
 //! Deliberately absent (for now, each a clear [`ExecError::Unsupported`]):
-//! contract deployment and calls (SQL contracts), governance transactions,
-//! names, fee delegation.
+//! governance transactions, names, fee delegation, redeploy.
 
+pub mod contract;
 mod error;
+pub mod events;
+pub mod host;
+pub mod query;
 pub mod system;
 
 use aergo_store::{Hash as StoreHash, Overlay, Store, TableStore};
@@ -143,6 +149,7 @@ pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<StoreHash, Exec
     genesis.validate()?;
     let mut overlay = Overlay::new(store, StoreHash::ZERO);
     system::create_tables(&mut overlay)?;
+    contract::create_tables(&mut overlay)?;
     system::write_param(&mut overlay, system::PARAM_GAS_PRICE, GENESIS_GAS_PRICE)?;
     for (address, balance) in genesis.balances()? {
         system::write_account(&mut overlay, &address, AccountState { balance, nonce: 0 })?;
@@ -171,6 +178,7 @@ pub struct BlockBuilder {
     receipts: Vec<Receipt>,
     fees: Amount,
     size_bytes: usize,
+    engine: aergo_sql::Engine,
 }
 
 impl BlockBuilder {
@@ -185,7 +193,15 @@ impl BlockBuilder {
             receipts: Vec::new(),
             fees: Amount::ZERO,
             size_bytes: 0,
+            engine: aergo_sql::Engine::new(contract::engine_config()),
         })
+    }
+
+    /// Uses `engine` (built with [`contract::engine_config`]) for contract
+    /// code, so its cache of compiled functions outlives this block.
+    pub fn with_engine(mut self, engine: aergo_sql::Engine) -> BlockBuilder {
+        self.engine = engine;
+        self
     }
 
     /// Number of transactions applied so far.
@@ -215,6 +231,7 @@ impl BlockBuilder {
         let savepoint = self.overlay.savepoint();
         match self.apply(&vtx) {
             Ok(receipt) => {
+                self.overlay.release_savepoint(savepoint)?;
                 self.size_bytes += size;
                 self.fees = self
                     .fees
@@ -234,6 +251,17 @@ impl BlockBuilder {
     fn apply(&mut self, vtx: &VerifiedTx) -> Result<Receipt, ExecError> {
         let body = vtx.tx.body()?;
         let tx_type = body.tx_type()?;
+        if let Some(kind) = contract::classify(tx_type, body.recipient()?.as_ref()) {
+            let env = contract::TxEnv {
+                view: &mut self.overlay,
+                engine: &self.engine,
+                block: &self.ctx,
+                gas_price: self.gas_price,
+                fees_before: self.fees,
+                tx_index: self.txs.len(),
+            };
+            return contract::apply(env, vtx, kind);
+        }
         let recipient = match (tx_type, body.recipient()?) {
             (TxType::Normal | TxType::Transfer, Some(r)) => r,
             (TxType::Normal | TxType::Transfer, None) => {
@@ -351,5 +379,7 @@ pub fn execute_block(
     builder.finish().map_err(|e| (usize::MAX, e))
 }
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod tests;

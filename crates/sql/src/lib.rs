@@ -22,6 +22,10 @@
 //!   `aergo_block_height()`, `aergo_block_time()`, `aergo_tx_hash()`), the
 //!   default schema, which schemas the session may write, read-only mode.
 //! * [`Gas`]: the meter; charges follow the documented [`GasSchedule`].
+//! * [`Host`]: functions the embedding platform provides (balances, events,
+//!   cross-contract calls), reached by `aergo_*` names the engine does not
+//!   know itself; see [`host`]. [`Engine::call`] runs a stored function by
+//!   exact schema and name with an optional host and a starting depth.
 //! * [`AccessSet`]: static read/write sets for the parallel scheduler
 //!   ([`Prepared::access_set`], [`Engine::function_access_set`]).
 //! * [`SqlError`]: one error enum with positions where they apply.
