@@ -559,22 +559,33 @@ impl Engine {
             arity: 0,
             pos: Pos::UNKNOWN,
         })?;
-        let def = catalog::decode_function(&meta.schema, &sname)?;
-        let src = plpgsql::parse_create_function(&def.source, &def.schema)?;
-        Ok(FunctionSignature {
-            schema: src.schema,
-            name: src.name,
+        let signature = |src: &plpgsql::FunctionSource| FunctionSignature {
+            schema: src.schema.clone(),
+            name: src.name.clone(),
             params: src
                 .params
-                .into_iter()
-                .map(|(name, ty, default)| FunctionParam { name, ty, has_default: default.is_some() })
+                .iter()
+                .map(|(name, ty, default)| FunctionParam {
+                    name: name.clone(),
+                    ty: *ty,
+                    has_default: default.is_some(),
+                })
                 .collect(),
             returns: src.returns,
             language: match src.language {
                 plpgsql::Lang::PlPgSql => "plpgsql",
                 plpgsql::Lang::Sql => "sql",
             },
-        })
+        };
+        // The compiled form is cached; a body that does not compile (it
+        // names objects that do not exist) still has a signature.
+        match self.function(store, &sname) {
+            Ok(f) => Ok(signature(&f.src)),
+            Err(_) => {
+                let def = catalog::decode_function(&meta.schema, &sname)?;
+                Ok(signature(&plpgsql::parse_create_function(&def.source, &def.schema)?))
+            }
+        }
     }
 
     /// The statically known accesses of calling function `name` with `args`.

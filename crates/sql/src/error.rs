@@ -126,12 +126,14 @@ impl From<aergo_store::StoreError> for SqlError {
 }
 
 impl SqlError {
-    /// True when the error says the machine or its stored data failed, not
-    /// the SQL: a caller that must stay deterministic (block execution)
-    /// aborts instead of recording the error as the statement's outcome,
-    /// because another node would not see it.
+    /// True when the error says this machine's storage failed, not the SQL:
+    /// a caller that must stay deterministic (block execution) aborts
+    /// instead of recording the error as the statement's outcome, because
+    /// another node would not see it. Everything else, a corrupt catalogue
+    /// entry included (the state is content-addressed, so every node holds
+    /// the same entry), is a property of the statement and the state.
     pub fn is_node_failure(&self) -> bool {
-        matches!(self, SqlError::Store { .. } | SqlError::CorruptCatalog { .. })
+        matches!(self, SqlError::Store { .. })
     }
 
     /// The PostgreSQL condition name of this error, as matched by
