@@ -544,6 +544,20 @@ fn contracts_call_contracts() {
     assert_eq!(r.ret, "3", "{}", r.ret);
     let tx = c.call_tx(2, &proxy, "deep", &[json!(proxy.to_string()), json!(50)], Amount::ZERO, 0);
     assert_fails_cleanly(&mut c, tx, "nested contract calls");
+    // Gas is shared: a nested call that runs out fails the whole
+    // transaction, uses the whole limit, and no handler can swallow it.
+    for (f, target, n) in [("deep", &proxy, 7), ("try_poke", &recorder, 5)] {
+        let args = [json!(target.to_string()), json!(n)];
+        let tx = c.call_tx(2, &proxy, f, &args, Amount::ZERO, 0);
+        let ok = c.one(tx);
+        assert_eq!(ok.status, "SUCCESS", "{}", ok.ret);
+        let intrinsic = TX_BASE_GAS + PAYLOAD_GAS_PER_BYTE * encode_call_payload(f, &args).len() as u64;
+        let limit = intrinsic + (ok.gas_used - intrinsic) * 2 / 3;
+        let args = [json!(target.to_string()), json!(n + 100)];
+        let tx = c.call_tx(2, &proxy, f, &args, Amount::ZERO, limit);
+        let r = assert_fails_cleanly(&mut c, tx, "out of gas");
+        assert_eq!(r.gas_used, limit, "{f}");
+    }
     // Private functions are not callable from outside.
     let tx = c.call_tx(2, &proxy, "hidden", &[json!(recorder.to_string())], Amount::ZERO, 0);
     assert_fails_cleanly(&mut c, tx, "private");

@@ -17,7 +17,8 @@
 //! building the engine with [`query_engine`]. Exceeding either is an error
 //! naming the limit.
 
-use aergo_sql::{Engine, EngineConfig, ExecContext, Gas, Limits, SqlError};
+pub use aergo_sql::{Engine, SqlError};
+use aergo_sql::{EngineConfig, ExecContext, Gas, Limits};
 use aergo_store::TableStore;
 use aergo_types::Address;
 
