@@ -30,7 +30,8 @@ pub enum ExecError {
     CorruptState { table: &'static str, reason: String },
     #[error("block limit reached: {what}")]
     BlockFull { what: &'static str },
-    #[error("governance payload: {reason}")]
+    /// A governance or contract payload that does not parse.
+    #[error("bad payload: {reason}")]
     BadPayload { reason: String },
     #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
     UnknownSystemCall { name: String },
@@ -54,12 +55,28 @@ pub enum ExecError {
     BadGenesis { reason: String },
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
+    #[error("no contract at {address}: {reason}")]
+    NoContract { address: String, reason: &'static str },
+    #[error("contract {contract} has no public function {function:?}{hint}")]
+    UnknownFunction { contract: String, function: String, hint: String },
+    #[error("bad arguments for {function}: {reason}")]
+    BadArguments { function: String, reason: String },
+    /// The contract's SQL failed (including RAISE EXCEPTION and out of gas),
+    /// or, when [`aergo_sql::SqlError::is_node_failure`], the store under it.
+    #[error("{0}")]
+    Sql(#[from] aergo_sql::SqlError),
+    #[error("limit exceeded: {what} exceeds {limit}")]
+    LimitExceeded { what: &'static str, limit: u64 },
 }
 
 impl ExecError {
     /// True when the error says the transaction (or block) is bad, not the
     /// node or its caller.
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, ExecError::Storage(_) | ExecError::CorruptState { .. } | ExecError::DposHookMissing { .. })
+        match self {
+            ExecError::Storage(_) | ExecError::CorruptState { .. } | ExecError::DposHookMissing { .. } => false,
+            ExecError::Sql(e) => !e.is_node_failure(),
+            _ => true,
+        }
     }
 }

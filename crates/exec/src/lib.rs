@@ -29,6 +29,9 @@
 //!   restart checks use them);
 //! - [`genesis_state`]: the state of block 0 from a [`Genesis`] (with the
 //!   DPoS tables, parameters and initial producers on `dpos` chains).
+//! - [`contract`], [`host`], [`events`], [`query`]: SQL smart contracts
+//!   (deploy and call transactions, the host functions contracts use, the
+//!   event table, read-only queries for the API).
 //!
 //! Fees are *stable*: `gas used x gas price`, where the gas price is a
 //! governance parameter in `sys.params`, not an auction. Every transaction,
@@ -182,9 +185,13 @@
 //! deployment and calls (SQL contracts), `aergo.name` and
 //! `aergo.enterprise` calls, fee delegation.
 
+pub mod contract;
 pub mod dpos;
 mod error;
+pub mod events;
 pub mod gov;
+pub mod host;
+pub mod query;
 mod rows;
 pub mod slots;
 pub mod system;
@@ -308,6 +315,7 @@ pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<StoreHash, Exec
     genesis.validate()?;
     let mut overlay = Overlay::new(store, StoreHash::ZERO);
     system::create_tables(&mut overlay)?;
+    contract::create_tables(&mut overlay)?;
     system::write_param(&mut overlay, system::PARAM_GAS_PRICE, GENESIS_GAS_PRICE)?;
     for (address, balance) in genesis.balances()? {
         system::write_account(&mut overlay, &address, AccountState { balance, nonce: 0 })?;
@@ -349,6 +357,7 @@ pub struct BlockBuilder {
     /// Parameters a governance vote changed in this block, written to
     /// `sys.params` by `finish` so they apply from the next block.
     passed_params: BTreeMap<&'static str, Amount>,
+    engine: aergo_sql::Engine,
 }
 
 impl BlockBuilder {
@@ -367,7 +376,15 @@ impl BlockBuilder {
             dpos,
             dpos_begun: false,
             passed_params: BTreeMap::new(),
+            engine: aergo_sql::Engine::new(contract::engine_config()),
         })
+    }
+
+    /// Uses `engine` (built with [`contract::engine_config`]) for contract
+    /// code, so its cache of compiled functions outlives this block.
+    pub fn with_engine(mut self, engine: aergo_sql::Engine) -> BlockBuilder {
+        self.engine = engine;
+        self
     }
 
     /// Runs the DPoS block hook ([`dpos::begin_block`]): must come first,
@@ -456,20 +473,31 @@ impl BlockBuilder {
     fn apply(&mut self, vtx: &VerifiedTx) -> Result<(Receipt, Vec<(GovParam, Amount)>), ExecError> {
         let body = vtx.tx.body()?;
         let tx_type = body.tx_type()?;
+        if let Some(kind) = contract::classify(tx_type, body.recipient()?.as_ref()) {
+            let env = contract::TxEnv {
+                view: &mut self.overlay,
+                engine: &self.engine,
+                block: &self.ctx,
+                gas_price: self.gas_price,
+                fees_before: self.fees,
+                tx_index: self.txs.len(),
+            };
+            return contract::apply(env, vtx, kind).map(|r| (r, Vec::new()));
+        }
         let kind = match (tx_type, body.recipient()?) {
             (TxType::Normal | TxType::Transfer, Some(r)) => {
                 if !r.is_account() {
                     return Err(ExecError::Unsupported {
                         what: format!("recipient {r}"),
-                        reason: "only account recipients are supported so far (no contracts, no names)",
+                        reason: "names are not supported as recipients yet",
                     });
                 }
                 TxKind::Transfer(r)
             }
             (TxType::Normal | TxType::Transfer, None) => {
                 return Err(ExecError::Unsupported {
-                    what: "a transaction without recipient (contract deploy)".into(),
-                    reason: "SQL contracts are not on chain yet",
+                    what: "a transfer without recipient".into(),
+                    reason: "a deploy carries SQL source in its payload",
                 })
             }
             (TxType::Governance, Some(Address::Name(n))) if n == AERGO_SYSTEM => {
@@ -653,6 +681,8 @@ pub fn execute_dpos_block(
     builder.finish().map_err(|e| (usize::MAX, e))
 }
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod gov_tests;
 #[cfg(test)]

@@ -8,6 +8,20 @@
 //! | `getReceipt` | `[hash]` | receipt of a committed transaction |
 //! | `getAccount` | `[address, height?]` | balance, nonce (and, at the head, the next nonce to use) |
 //! | `sendTx` | `[hex of the protobuf-encoded Tx]` | `{"hash": ...}`, or error -32000 with the reason |
+//! | `query` | `[sql, {height?, contract?}]` | one read-only SELECT: `columns`, `types`, `rows`, `gasUsed`, `height` |
+//! | `queryContract` | as `query`, or `[address, {"Name", "Args"}, {height?}]` | the second form calls a public function read-only: `ret` (JSON text), `result`, `gasUsed` |
+//! | `getContract` | `[address, height?]` | catalogue row: creator, schema, source hash and source, functions, balance |
+//! | `getABI` | `[address, height?]` | `{"language": "sql", "functions": [{"name", "arguments": [{"name", "type"}], "returns"}]}` |
+//! | `getEvents` | `[{contract?, name?, fromHeight?, toHeight?}]` | events in height order, `truncated` when more matched |
+//!
+//! Contract queries run on the snapshot of the head or of `height` in a
+//! read-only session (writes fail with error -32602 and change nothing),
+//! with the gas and row/byte caps of the `[query]` configuration (hitting
+//! one is error -32005 naming it); `contract` makes its schema the default
+//! one. NUMERIC values come back as strings of their exact decimal text.
+//! `getEvents` spans at most `query.max_event_blocks` blocks (default: the
+//! last ones up to `toHeight`, itself defaulting to the head) and returns at
+//! most `query.max_events` events.
 //!
 //! WebSocket topic `blocks` streams block summaries as they are committed.
 //!
@@ -18,8 +32,12 @@
 
 use std::sync::Arc;
 
+use aergo_exec::events::{list_events, EventFilter, ListLimits};
+use aergo_exec::query::{query_call, query_engine, query_sql, QueryContext};
+use aergo_exec::ExecError;
 use aergo_rpc::{Handler, RpcError};
-use aergo_types::{Address, Amount, Block, Hash, Receipt, Tx, Unit};
+use aergo_store::Snapshot;
+use aergo_types::{Address, Amount, Block, Event, Hash, Receipt, Tx, Unit};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -30,13 +48,20 @@ const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
 
 pub struct Api {
     node: Arc<Node>,
+    /// Engine of the read-only contract API: its cache of compiled
+    /// functions outlives single requests.
+    queries: aergo_exec::query::Engine,
 }
 
 impl Api {
     pub fn new(node: Arc<Node>) -> Api {
-        Api { node }
+        let queries = query_engine(&node.config().query.limits());
+        Api { node, queries }
     }
 }
+
+/// Rows scanned at most by one `getEvents` call.
+const MAX_EVENT_ROWS_SCANNED: usize = 100_000;
 
 fn param<'a>(params: &'a Value, index: usize, name: &str) -> Option<&'a Value> {
     match params {
@@ -144,6 +169,7 @@ pub fn receipt_json(r: &Receipt) -> Value {
         "to": address_text(&r.to),
         "contractAddress": address_text(&r.contract_address),
         "events": r.events.iter().map(|e| json!({
+            "contract": address_text(&e.contract_address),
             "name": e.event_name,
             "args": e.json_args,
             "index": e.event_idx,
@@ -274,6 +300,215 @@ impl Api {
     }
 }
 
+fn parse_address(v: &Value, what: &str) -> Result<Address, RpcError> {
+    let s =
+        v.as_str().ok_or_else(|| RpcError::invalid_params(format!("{what}: expected an address string, got {v}")))?;
+    Address::parse(s).map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
+}
+
+fn height_param(v: &Value) -> Result<u64, RpcError> {
+    v.as_u64().ok_or_else(|| RpcError::invalid_params(format!("height {v} is not a u64")))
+}
+
+/// An options object with only the `allowed` keys (null values ignored).
+fn options<'a>(
+    v: Option<&'a Value>,
+    what: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a serde_json::Map<String, Value>>, RpcError> {
+    match v {
+        None => Ok(None),
+        Some(Value::Object(o)) => {
+            if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(RpcError::invalid_params(format!(
+                    "{what}: unknown key {k:?} (allowed: {})",
+                    allowed.join(", ")
+                )));
+            }
+            Ok(Some(o))
+        }
+        Some(other) => Err(RpcError::invalid_params(format!("{what}: expected an object, got {other}"))),
+    }
+}
+
+fn opt<'a>(o: Option<&'a serde_json::Map<String, Value>>, key: &str) -> Option<&'a Value> {
+    o.and_then(|o| o.get(key)).filter(|v| !v.is_null())
+}
+
+/// How a contract API error reaches the client: caps are -32005, a missing
+/// contract -32001, this node's own failures -32603, anything else the
+/// caller got wrong -32602.
+fn contract_error(e: ExecError) -> RpcError {
+    use aergo_exec::query::SqlError as S;
+    match &e {
+        ExecError::LimitExceeded { .. }
+        | ExecError::Sql(S::OutOfGas { .. } | S::ResultTooLarge { .. } | S::LimitExceeded { .. }) => {
+            RpcError::new(aergo_rpc::LIMIT_EXCEEDED, e.to_string())
+        }
+        ExecError::NoContract { .. } => RpcError::not_found(e.to_string()),
+        _ if !e.is_rejection() => internal(e),
+        _ => RpcError::invalid_params(e.to_string()),
+    }
+}
+
+fn event_json(e: &Event, block_hash: Option<Hash>) -> Value {
+    json!({
+        "contract": address_text(&e.contract_address),
+        "name": e.event_name,
+        "args": e.json_args,
+        "index": e.event_idx,
+        "txHash": hash_text(&e.tx_hash),
+        "txIndex": e.tx_index,
+        "blockHeight": e.block_no,
+        "blockHash": block_hash.map(|h| h.to_string()),
+    })
+}
+
+impl Api {
+    /// The state at `height` (the head when absent) with its block's height
+    /// and time.
+    fn snapshot_at(&self, height: Option<&Value>) -> Result<(u64, i64, Snapshot), RpcError> {
+        let chain = self.node.chain();
+        let head = chain.head();
+        let Some(h) = height else { return Ok((head.height, head.timestamp_ns, chain.head_state())) };
+        let height = height_param(h)?;
+        let state = chain
+            .state_at(height)
+            .map_err(internal)?
+            .ok_or_else(|| RpcError::not_found(format!("no block at height {height} (head is {})", head.height)))?;
+        let block = chain.blocks().block_by_height(height).map_err(internal)?;
+        let timestamp_ns = block.and_then(|b| b.header().ok().map(|h| h.timestamp)).unwrap_or(0);
+        Ok((height, timestamp_ns, state))
+    }
+
+    fn query(&self, params: &Value) -> Result<Value, RpcError> {
+        let sql = required(params, 0, "sql")?
+            .as_str()
+            .ok_or_else(|| RpcError::invalid_params("sql: expected the text of one SELECT"))?;
+        let opts = options(param(params, 1, "options"), "options", &["height", "contract"])?;
+        let contract = opt(opts, "contract").map(|v| parse_address(v, "contract")).transpose()?;
+        let (height, timestamp_ns, mut snap) = self.snapshot_at(opt(opts, "height"))?;
+        let qc = QueryContext { height, timestamp_ns, contract };
+        let gas_limit = self.node.config().query.gas_limit;
+        let out = query_sql(&self.queries, &mut snap, &qc, sql, gas_limit).map_err(contract_error)?;
+        Ok(json!({
+            "columns": out.columns,
+            "types": out.types,
+            "rowCount": out.rows.len(),
+            "rows": out.rows,
+            "gasUsed": out.gas_used,
+            "height": height,
+        }))
+    }
+
+    fn query_contract(&self, params: &Value) -> Result<Value, RpcError> {
+        let call = param(params, 1, "call");
+        let is_call = matches!(call, Some(Value::Object(o)) if o.keys().any(|k| k.eq_ignore_ascii_case("name")));
+        if !is_call {
+            return self.query(params);
+        }
+        let address = parse_address(required(params, 0, "address")?, "address")?;
+        let payload = call.map(|c| c.to_string().into_bytes()).unwrap_or_default();
+        let opts = options(param(params, 2, "options"), "options", &["height"])?;
+        let (height, timestamp_ns, mut snap) = self.snapshot_at(opt(opts, "height"))?;
+        let qc = QueryContext { height, timestamp_ns, contract: Some(address.clone()) };
+        let gas_limit = self.node.config().query.gas_limit;
+        let (ret, gas_used) =
+            query_call(&self.queries, &mut snap, &qc, &address, &payload, gas_limit).map_err(contract_error)?;
+        let result = if ret.is_empty() { Value::Null } else { serde_json::from_str(&ret).unwrap_or(Value::Null) };
+        Ok(json!({ "ret": ret, "result": result, "gasUsed": gas_used, "height": height }))
+    }
+
+    fn contract_at(&self, params: &Value) -> Result<(u64, Snapshot, aergo_exec::contract::ContractInfo), RpcError> {
+        let address = parse_address(required(params, 0, "address")?, "address")?;
+        let (height, _, snap) = self.snapshot_at(param(params, 1, "height"))?;
+        let info = aergo_exec::contract::read_contract(&snap, &address)
+            .map_err(internal)?
+            .ok_or_else(|| RpcError::not_found(format!("no contract at {address} (height {height})")))?;
+        Ok((height, snap, info))
+    }
+
+    fn get_contract(&self, params: &Value) -> Result<Value, RpcError> {
+        let (height, snap, info) = self.contract_at(params)?;
+        let balance = aergo_exec::account(&snap, &info.address).map_err(internal)?.balance;
+        Ok(json!({
+            "address": info.address.to_string(),
+            "creator": info.creator.to_string(),
+            "schema": info.schema,
+            "sourceHash": info.source_hash.to_hex(),
+            "functions": info.functions.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
+            "constructor": info.has_constructor,
+            "deployedHeight": info.deployed_height,
+            "deployTx": info.deploy_tx.to_string(),
+            "source": info.source,
+            "balance": amount_json(balance),
+            "balanceFormatted": balance.format(Unit::Aergo),
+            "height": height,
+        }))
+    }
+
+    fn get_abi(&self, params: &Value) -> Result<Value, RpcError> {
+        let (_, _, info) = self.contract_at(params)?;
+        let functions: Vec<Value> = info
+            .functions
+            .iter()
+            .map(|f| {
+                json!({
+                    "name": f.name,
+                    "arguments": f.params.iter().map(|(n, t)| json!({ "name": n, "type": t })).collect::<Vec<_>>(),
+                    "returns": f.returns,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "address": info.address.to_string(),
+            "version": "1",
+            "language": "sql",
+            "functions": functions,
+        }))
+    }
+
+    fn get_events(&self, params: &Value) -> Result<Value, RpcError> {
+        let cfg = &self.node.config().query;
+        let f = options(param(params, 0, "filter"), "filter", &["contract", "name", "fromHeight", "toHeight"])?;
+        let chain = self.node.chain();
+        let head = chain.head();
+        let contract = opt(f, "contract").map(|v| parse_address(v, "contract")).transpose()?;
+        let name = opt(f, "name")
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| RpcError::invalid_params("name: expected a string")))
+            .transpose()?;
+        let span = cfg.max_event_blocks.max(1);
+        let to = opt(f, "toHeight").map(height_param).transpose()?.unwrap_or(head.height);
+        let from = opt(f, "fromHeight").map(height_param).transpose()?.unwrap_or(to.saturating_sub(span - 1));
+        if from > to {
+            return Err(RpcError::invalid_params(format!("fromHeight {from} is above toHeight {to}")));
+        }
+        if to - from >= span {
+            return Err(RpcError::new(
+                aergo_rpc::LIMIT_EXCEEDED,
+                format!("heights {from}..={to} span more than query.max_event_blocks = {span} blocks"),
+            ));
+        }
+        let filter = EventFilter { contract, name, from_height: from, to_height: to.min(head.height) };
+        let limits = ListLimits { max_results: cfg.max_events, max_scanned: MAX_EVENT_ROWS_SCANNED };
+        let list = list_events(&chain.head_state(), &filter, limits).map_err(contract_error)?;
+        let mut hashes: std::collections::BTreeMap<u64, Option<Hash>> = std::collections::BTreeMap::new();
+        let mut events = Vec::with_capacity(list.events.len());
+        for e in &list.events {
+            let hash = match hashes.get(&e.block_no) {
+                Some(h) => *h,
+                None => {
+                    let h = chain.blocks().hash_at(e.block_no).map_err(internal)?;
+                    hashes.insert(e.block_no, h);
+                    h
+                }
+            };
+            events.push(event_json(e, hash));
+        }
+        Ok(json!({ "events": events, "truncated": list.truncated, "fromHeight": from, "toHeight": to }))
+    }
+}
+
 impl Handler for Api {
     fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         match method {
@@ -283,6 +518,11 @@ impl Handler for Api {
             "getReceipt" => self.get_receipt(&params),
             "getAccount" => self.get_account(&params),
             "sendTx" => self.send_tx(&params),
+            "query" => self.query(&params),
+            "queryContract" => self.query_contract(&params),
+            "getContract" => self.get_contract(&params),
+            "getABI" => self.get_abi(&params),
+            "getEvents" => self.get_events(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }

@@ -20,6 +20,43 @@ pub struct NodeConfig {
     pub solo: SoloConfig,
     pub pool: PoolSettings,
     pub producer: ProducerConfig,
+    pub query: QueryConfig,
+}
+
+/// Caps of the read-only contract API (`query`, `queryContract`,
+/// `getEvents`): every query ends within them or fails saying which.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// SQL gas one query may use.
+    pub gas_limit: u64,
+    /// Rows one query may return.
+    pub max_rows: usize,
+    /// Bytes of values one query may return.
+    pub max_bytes: usize,
+    /// Events one `getEvents` call returns at most (more set `truncated`).
+    pub max_events: usize,
+    /// Blocks one `getEvents` call may span.
+    pub max_event_blocks: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        let q = aergo_exec::query::QueryLimits::default();
+        QueryConfig {
+            gas_limit: q.gas_limit,
+            max_rows: q.max_rows,
+            max_bytes: q.max_bytes,
+            max_events: 1000,
+            max_event_blocks: 10_000,
+        }
+    }
+}
+
+impl QueryConfig {
+    pub fn limits(&self) -> aergo_exec::query::QueryLimits {
+        aergo_exec::query::QueryLimits { gas_limit: self.gas_limit, max_rows: self.max_rows, max_bytes: self.max_bytes }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

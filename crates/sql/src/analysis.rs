@@ -40,9 +40,12 @@ impl Known<'_> {
     fn value(&self, e: &Expr) -> Option<Value> {
         let mut ok = true;
         e.walk(&mut |x| match x {
-            Expr::Col(_) | Expr::Outer(..) | Expr::UserFunc { .. } | Expr::Scalar(_) | Expr::Exists { .. } => {
-                ok = false
-            }
+            Expr::Col(_)
+            | Expr::Outer(..)
+            | Expr::UserFunc { .. }
+            | Expr::Host { .. }
+            | Expr::Scalar(_)
+            | Expr::Exists { .. } => ok = false,
             Expr::InSubquery { .. } | Expr::Quantified { .. } => ok = false,
             Expr::Var(s) if self.vars.get(*s).cloned().flatten().is_none() => ok = false,
             Expr::Param(i) if *i >= self.params.len() => ok = false,
@@ -161,6 +164,8 @@ impl Known<'_> {
             | Expr::Exists { sub, .. }
             | Expr::Scalar(sub) => subs.push(sub.plan.clone()),
             Expr::UserFunc { store_name, .. } => calls.push(store_name.clone()),
+            // A host function may touch anything (balances, other contracts).
+            Expr::Host { .. } => set.catalog_write = true,
             _ => {}
         });
         for p in subs {

@@ -11,6 +11,12 @@
 //! | view | `<schema>.<view>` | none: the blob holds the query text |
 //! | function | `<schema>.<function>()` | none: the blob holds the source |
 //!
+//! A table whose blob is instead the UTF-8 text of its `CREATE TABLE`
+//! statement (the chain's system tables, which the executor writes without
+//! going through SQL) is read as that statement declares it, with the same
+//! row layout; NUMERIC precisions above what the engine can check are read
+//! as plain NUMERIC, and UNIQUE constraints are ignored (no index tables).
+//!
 //! Tables, indexes and views share one namespace per schema, as relations do
 //! in PostgreSQL. Identifiers may not contain `.`, `(`, `)` or control
 //! characters, so these names never collide.
@@ -376,6 +382,9 @@ pub fn decode_relation(bytes: &[u8], name: &str) -> Result<Relation> {
             r.finish()?;
             Ok(Relation::View(Arc::new(ViewDef { schema, name: vname, columns, query })))
         }
+        // The platform's own tables (the chain's `sys.*`) carry their
+        // `CREATE TABLE` text as schema blob.
+        Some(b'C' | b'c') => Ok(Relation::Table(Arc::new(crate::ddl::table_def_from_text(bytes, name)?))),
         _ => Err(SqlError::CorruptCatalog { name: name.into(), reason: "not a relation".into() }),
     }
 }

@@ -132,13 +132,80 @@ pub fn exec_ddl(stmt: &ast::Statement, cx: &mut Cx<'_>) -> Result<()> {
     }
 }
 
+/// Reads a table definition from a schema blob holding the text of its
+/// `CREATE TABLE` statement (see the [`catalog`] docs). `store_name` must be
+/// the name the statement declares.
+pub(crate) fn table_def_from_text(bytes: &[u8], store_name: &str) -> Result<TableDef> {
+    let corrupt = |reason: String| SqlError::CorruptCatalog { name: store_name.into(), reason };
+    let text = std::str::from_utf8(bytes).map_err(|_| corrupt("CREATE TABLE text is not UTF-8".into()))?;
+    let mut stmts = crate::engine::parse_sql(text).map_err(|e| corrupt(e.to_string()))?;
+    let (Some(ast::Statement::CreateTable(ct)), true) = (stmts.pop(), stmts.is_empty()) else {
+        return Err(corrupt("expected exactly one CREATE TABLE statement".into()));
+    };
+    let parts = object_parts(&ct.name)?;
+    let [schema, name] = parts.as_slice() else {
+        return Err(corrupt(format!("table name {} is not schema-qualified", ct.name)));
+    };
+    if catalog::store_name(schema, name) != store_name {
+        return Err(corrupt(format!("the statement declares {schema}.{name}")));
+    }
+    if ct.columns.is_empty() || ct.columns.len() > MAX_COLUMNS {
+        return Err(corrupt(format!("{} columns", ct.columns.len())));
+    }
+    let mut t = new_table_def(schema, name, vec![], vec![], vec![], vec![]);
+    let mut pk = Vec::new();
+    let mut uniques = Vec::new();
+    for c in &ct.columns {
+        column_def_typed(c, lenient_type(&c.data_type)?, &mut t, &mut pk, &mut uniques)?;
+    }
+    for con in &ct.constraints {
+        if let ast::TableConstraint::PrimaryKey { columns, .. } = con {
+            if !pk.is_empty() {
+                return Err(corrupt("two primary keys".into()));
+            }
+            for ic in columns {
+                let ast::Expr::Identifier(id) = &ic.column.expr else {
+                    return Err(corrupt(format!("key expression {}", ic.column.expr)));
+                };
+                let n = ident_name(id);
+                let i = t.column_index(&n).ok_or_else(|| corrupt(format!("key column {n:?} is not a column")))?;
+                t.columns[i].not_null = true;
+                pk.push(i);
+            }
+        }
+    }
+    t.primary_key = pk;
+    Ok(t)
+}
+
+/// A column type of a platform table: precisions beyond what NUMERIC(p, s)
+/// checks (p > 28, e.g. the chain's NUMERIC(38,0) balances) read as NUMERIC.
+fn lenient_type(dt: &ast::DataType) -> Result<SqlType> {
+    match SqlType::from_ast(dt) {
+        Ok(t) => Ok(t),
+        Err(e) => match dt {
+            ast::DataType::Numeric(_) | ast::DataType::Decimal(_) | ast::DataType::Dec(_) => Ok(SqlType::Numeric(None)),
+            _ => Err(e),
+        },
+    }
+}
+
 fn column_def(c: &ast::ColumnDef, t: &mut TableDef, pk: &mut Vec<usize>, uniques: &mut Vec<Vec<usize>>) -> Result<()> {
+    column_def_typed(c, SqlType::from_ast(&c.data_type)?, t, pk, uniques)
+}
+
+fn column_def_typed(
+    c: &ast::ColumnDef,
+    ty: SqlType,
+    t: &mut TableDef,
+    pk: &mut Vec<usize>,
+    uniques: &mut Vec<Vec<usize>>,
+) -> Result<()> {
     let name = ident_name(&c.name);
     catalog::check_ident(&name)?;
     if t.column_index(&name).is_some() {
         return Err(SqlError::ObjectExists { kind: "column", name });
     }
-    let ty = SqlType::from_ast(&c.data_type)?;
     let idx = t.columns.len();
     let mut col = ColumnDef { name: name.clone(), ty, not_null: false, default: None };
     for o in &c.options {

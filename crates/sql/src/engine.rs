@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aergo_store::{TableStore, Value};
+use aergo_store::{Savepoint, TableStore, Value};
 use sqlparser::ast::{self, Spanned};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
@@ -16,6 +16,7 @@ use crate::error::{Pos, Result, SqlError};
 use crate::exec::{self, Cx};
 use crate::expr::{and_opt, eval, Expr};
 use crate::gas::{Gas, GasSchedule};
+use crate::host::Host;
 use crate::plan::{self, ident_name, object_parts, Binder, OutCol, Plan, Row, Scan, Scope, ScopeCol, VarScope};
 use crate::plpgsql::{self, CompiledFunction};
 use crate::types::{self, SqlType};
@@ -168,7 +169,20 @@ impl Prepared {
         params: &[Value],
         gas: &mut Gas,
     ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, None)
+        self.engine.run_prepared(self, store, ctx, params, gas, Extras::default())
+    }
+
+    /// Like [`Prepared::execute`], with `host` answering `aergo_*` host
+    /// functions (see [`crate::host`]).
+    pub fn execute_hosted(
+        &self,
+        store: &mut dyn TableStore,
+        ctx: &ExecContext,
+        params: &[Value],
+        gas: &mut Gas,
+        host: &mut dyn Host,
+    ) -> Result<QueryResult> {
+        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: None, host: Some(host) })
     }
 
     /// Like [`Prepared::execute`], also recording every store access made.
@@ -180,7 +194,7 @@ impl Prepared {
         gas: &mut Gas,
         log: &mut AccessLog,
     ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, Some(log))
+        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: Some(log), host: None })
     }
 
     /// The statically known accesses of this statement with `params`.
@@ -192,6 +206,12 @@ impl Prepared {
         &self.sql
     }
 
+    /// Whether the statement is a query (SELECT, VALUES, a set operation)
+    /// rather than a write or DDL.
+    pub fn is_query(&self) -> bool {
+        matches!(self.bound, Bound::Query { .. })
+    }
+
     /// Result column names of a query (empty for other statements).
     pub fn columns(&self) -> Vec<String> {
         match &self.bound {
@@ -199,6 +219,78 @@ impl Prepared {
             _ => vec![],
         }
     }
+}
+
+/// Optional parts of one execution.
+#[derive(Default)]
+pub(crate) struct Extras<'x> {
+    log: Option<&'x mut AccessLog>,
+    host: Option<&'x mut dyn Host>,
+}
+
+/// Reborrows an optional host for one statement of a batch.
+fn reborrow<'s>(h: &'s mut Option<&mut dyn Host>) -> Option<&'s mut dyn Host> {
+    match h {
+        Some(h) => Some(&mut **h),
+        None => None,
+    }
+}
+
+/// Lets an optional host live exactly as long as one execution (a trait
+/// object's lifetime bound can only be shortened by a coercion, never by
+/// subtyping behind `&mut`).
+fn shorten<'s>(h: Option<&'s mut (dyn Host + '_)>) -> Option<&'s mut (dyn Host + 's)> {
+    match h {
+        Some(h) => Some(h),
+        None => None,
+    }
+}
+
+/// Which stored function [`Engine::call`] runs, with what, at what depth.
+#[derive(Clone, Debug)]
+pub struct Call<'a> {
+    pub schema: &'a str,
+    pub function: &'a str,
+    pub args: Vec<Value>,
+    /// Nesting depth the call starts at (0 for a top-level call).
+    pub call_depth: usize,
+}
+
+/// One parameter of a stored function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionParam {
+    pub name: String,
+    pub ty: SqlType,
+    pub has_default: bool,
+}
+
+/// What [`Engine::function_signature`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSignature {
+    pub schema: String,
+    pub name: String,
+    pub params: Vec<FunctionParam>,
+    /// `None` for `RETURNS void`.
+    pub returns: Option<SqlType>,
+    /// `"plpgsql"` or `"sql"`.
+    pub language: &'static str,
+}
+
+/// The `(schema, name)` of every function a batch of SQL creates with
+/// `CREATE [OR REPLACE] FUNCTION`, in order, without duplicates; names are
+/// case-folded as the catalogue stores them. Other statements are ignored.
+pub fn created_functions(sql: &str, default_schema: &str) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for stmt in split_statements(sql)? {
+        if is_create_function(&stmt) {
+            let src = plpgsql::parse_create_function(&stmt, default_schema)?;
+            let key = (src.schema, src.name);
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Catalogue dependencies of a plan: (store name, schema blob).
@@ -364,18 +456,41 @@ impl Engine {
         sql: &str,
         gas: &mut Gas,
     ) -> Result<Vec<QueryResult>> {
+        self.run_batch(store, ctx, sql, gas, None)
+    }
+
+    /// [`Engine::execute_batch`] with `host` answering `aergo_*` host
+    /// functions (see [`crate::host`]).
+    pub fn execute_batch_hosted(
+        &self,
+        store: &mut dyn TableStore,
+        ctx: &ExecContext,
+        sql: &str,
+        gas: &mut Gas,
+        host: &mut dyn Host,
+    ) -> Result<Vec<QueryResult>> {
+        self.run_batch(store, ctx, sql, gas, Some(host))
+    }
+
+    fn run_batch(
+        &self,
+        store: &mut dyn TableStore,
+        ctx: &ExecContext,
+        sql: &str,
+        gas: &mut Gas,
+        mut host: Option<&mut dyn Host>,
+    ) -> Result<Vec<QueryResult>> {
         let sp = store.savepoint();
         let r = (|| {
             let mut out = Vec::new();
             for s in split_statements(sql)? {
-                out.push(self.execute(store, ctx, &s, &[], gas)?);
+                let p = self.prepare(store, ctx, &s)?;
+                let extras = Extras { log: None, host: reborrow(&mut host) };
+                out.push(self.run_prepared(&p, store, ctx, &[], gas, extras)?);
             }
             Ok(out)
         })();
-        if r.is_err() {
-            store.rollback_to(sp)?;
-        }
-        r
+        finish_savepoint(store, sp, r)
     }
 
     /// Calls a user-defined function (`name` may be schema-qualified).
@@ -408,10 +523,69 @@ impl Engine {
         if let (Some(l), Some(rec)) = (log, recorded) {
             *l = rec;
         }
-        if r.is_err() {
-            store.rollback_to(sp)?;
+        finish_savepoint(store, sp, r)
+    }
+
+    /// Calls function `call.function` of schema `call.schema` (both exact,
+    /// already case-folded names; no parsing of dots) atomically, with an
+    /// optional host. `call.call_depth` is the nesting the call starts at: a
+    /// host making a nested call passes its
+    /// [`crate::host::HostEnv::call_depth`] + 1, so
+    /// [`Limits::max_call_depth`] bounds the whole chain of calls.
+    pub fn call(
+        &self,
+        store: &mut dyn TableStore,
+        ctx: &ExecContext,
+        call: Call<'_>,
+        gas: &mut Gas,
+        host: Option<&mut dyn Host>,
+    ) -> Result<Value> {
+        let sname = catalog::function_store_name(call.schema, call.function);
+        let sp = store.savepoint();
+        let mut cx = self.cx(store, ctx, gas, vec![]);
+        cx.host = shorten(host);
+        cx.call_depth = call.call_depth;
+        let r = plpgsql::call_user_function(&sname, call.args, &mut cx);
+        drop(cx);
+        finish_savepoint(store, sp, r)
+    }
+
+    /// The signature of stored function `schema.name` (exact names), read
+    /// from its catalogue entry without compiling the body.
+    pub fn function_signature(&self, store: &dyn TableStore, schema: &str, name: &str) -> Result<FunctionSignature> {
+        let sname = catalog::function_store_name(schema, name);
+        let meta = store.table(&sname)?.ok_or_else(|| SqlError::UnknownFunction {
+            name: format!("{schema}.{name}"),
+            arity: 0,
+            pos: Pos::UNKNOWN,
+        })?;
+        let signature = |src: &plpgsql::FunctionSource| FunctionSignature {
+            schema: src.schema.clone(),
+            name: src.name.clone(),
+            params: src
+                .params
+                .iter()
+                .map(|(name, ty, default)| FunctionParam {
+                    name: name.clone(),
+                    ty: *ty,
+                    has_default: default.is_some(),
+                })
+                .collect(),
+            returns: src.returns,
+            language: match src.language {
+                plpgsql::Lang::PlPgSql => "plpgsql",
+                plpgsql::Lang::Sql => "sql",
+            },
+        };
+        // The compiled form is cached; a body that does not compile (it
+        // names objects that do not exist) still has a signature.
+        match self.function(store, &sname) {
+            Ok(f) => Ok(signature(&f.src)),
+            Err(_) => {
+                let def = catalog::decode_function(&meta.schema, &sname)?;
+                Ok(signature(&plpgsql::parse_create_function(&def.source, &def.schema)?))
+            }
         }
-        r
     }
 
     /// The statically known accesses of calling function `name` with `args`.
@@ -457,6 +631,7 @@ impl Engine {
             call_depth: 0,
             notices: Vec::new(),
             accesses: None,
+            host: None,
         }
     }
 
@@ -467,8 +642,9 @@ impl Engine {
         ctx: &ExecContext,
         params: &[Value],
         gas: &mut Gas,
-        log: Option<&mut AccessLog>,
+        extras: Extras<'_>,
     ) -> Result<QueryResult> {
+        let Extras { log, host } = extras;
         // A plan is only valid for the catalogue it was bound against.
         let stale = deps_stale(&*store, &p.deps)?;
         let replanned;
@@ -480,6 +656,7 @@ impl Engine {
         };
         let sp = store.savepoint();
         let mut cx = self.cx(store, ctx, gas, params.to_vec());
+        cx.host = shorten(host);
         if log.is_some() {
             cx.accesses = Some(AccessLog::default());
         }
@@ -492,10 +669,8 @@ impl Engine {
         if let (Some(l), Some(rec)) = (log, recorded) {
             *l = rec;
         }
-        if r.is_err() {
-            store.rollback_to(sp)?;
-        }
-        r
+        drop(cx);
+        finish_savepoint(store, sp, r)
     }
 
     /// Returns the compiled form of a function, compiling it if its
@@ -520,6 +695,18 @@ impl Engine {
         cache.insert(sname.to_string(), compiled.clone());
         Ok(compiled)
     }
+}
+
+/// Ends the savepoint of one atomic unit: rolled back on error, released
+/// on success so the store's undo log does not grow with every statement.
+/// A failure to roll back or release is a storage failure and wins over
+/// the statement's own result.
+pub(crate) fn finish_savepoint<T>(store: &mut dyn TableStore, sp: Savepoint, r: Result<T>) -> Result<T> {
+    if r.is_err() {
+        store.rollback_to(sp)?;
+    }
+    store.release_savepoint(sp)?;
+    r
 }
 
 pub(crate) fn deps_stale(store: &dyn TableStore, deps: &[(String, Vec<u8>)]) -> Result<bool> {

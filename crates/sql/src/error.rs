@@ -89,26 +89,64 @@ pub enum SqlError {
     Plpgsql { function: String, line: u64, message: String },
     #[error("the catalogue entry of {name:?} is corrupt: {reason}")]
     CorruptCatalog { name: String, reason: String },
+    /// The storage layer failed (missing or corrupt node, backend I/O): the
+    /// node is broken, not the statement. See [`SqlError::is_node_failure`].
     #[error("storage error: {message}")]
     Store { message: String },
+    /// The store refused an operation for a reason that depends only on the
+    /// operation and the state (a key or value over the store's size bounds,
+    /// a read-only view, an overlay over its size budget): a property of the
+    /// statement, the same on every node.
+    #[error("the store refused the operation: {message}")]
+    StoreRefused { message: String },
+    /// A broken invariant inside the engine. Deterministic (a bug, the same
+    /// on every node), so it fails the statement rather than the node.
+    #[error("internal engine error: {message}")]
+    Internal { message: String },
+    /// A host function (see [`crate::Host`]) refused its call.
+    #[error("{function}: {message}")]
+    Host { function: String, message: String },
 }
 
 impl From<aergo_store::StoreError> for SqlError {
     fn from(e: aergo_store::StoreError) -> Self {
-        SqlError::Store { message: e.to_string() }
+        use aergo_store::StoreError as S;
+        match e {
+            S::NoSuchTable { .. }
+            | S::TableExists { .. }
+            | S::BadTableName { .. }
+            | S::ReadOnly
+            | S::KeyTooLarge { .. }
+            | S::ValueTooLarge { .. }
+            | S::ValueTooSmall { .. }
+            | S::LimitExceeded { .. } => SqlError::StoreRefused { message: e.to_string() },
+            other => SqlError::Store { message: other.to_string() },
+        }
     }
 }
 
 impl SqlError {
+    /// True when the error says this machine's storage failed, not the SQL:
+    /// a caller that must stay deterministic (block execution) aborts
+    /// instead of recording the error as the statement's outcome, because
+    /// another node would not see it. Everything else, a corrupt catalogue
+    /// entry included (the state is content-addressed, so every node holds
+    /// the same entry), is a property of the statement and the state.
+    pub fn is_node_failure(&self) -> bool {
+        matches!(self, SqlError::Store { .. })
+    }
+
     /// The PostgreSQL condition name of this error, as matched by
     /// `EXCEPTION WHEN <condition>` in PL/pgSQL. `None` for errors that no
-    /// handler may catch (gas, resource limits), so a contract cannot swallow
-    /// them and keep running.
+    /// handler may catch (gas, resource limits, node failures), so a contract
+    /// cannot swallow them and keep running.
     pub fn condition_name(&self) -> Option<&'static str> {
         Some(match self {
             SqlError::OutOfGas { .. } | SqlError::ResultTooLarge { .. } | SqlError::LimitExceeded { .. } => {
                 return None
             }
+            // A broken node must stop the block, not be handled as data.
+            e if e.is_node_failure() => return None,
             SqlError::DivisionByZero => "division_by_zero",
             SqlError::UniqueViolation { .. } => "unique_violation",
             SqlError::NotNullViolation { .. } => "not_null_violation",

@@ -45,6 +45,8 @@ pub struct Cx<'a> {
     pub call_depth: usize,
     pub notices: Vec<String>,
     pub accesses: Option<AccessLog>,
+    /// Provider of `aergo_*` host functions, if any (see [`crate::host`]).
+    pub host: Option<&'a mut dyn crate::host::Host>,
 }
 
 impl Cx<'_> {

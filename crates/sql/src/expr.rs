@@ -283,6 +283,11 @@ pub enum Expr {
         store_name: String,
         args: Vec<Expr>,
     },
+    /// A call of a host function (see [`crate::host`]), by lowercase name.
+    Host {
+        name: String,
+        args: Vec<Expr>,
+    },
 }
 
 impl Expr {
@@ -310,7 +315,7 @@ impl Expr {
         self.walk(&mut |e| match e {
             Expr::Col(i) if *i >= below => ok = false,
             Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Scalar(_) | Expr::Quantified { .. } => ok = false,
-            Expr::UserFunc { .. } => ok = false,
+            Expr::UserFunc { .. } | Expr::Host { .. } => ok = false,
             _ => {}
         });
         ok
@@ -358,7 +363,9 @@ impl Expr {
                     e.walk(f);
                 }
             }
-            Expr::Func(_, args) | Expr::UserFunc { args, .. } => args.iter().for_each(|e| e.walk(f)),
+            Expr::Func(_, args) | Expr::UserFunc { args, .. } | Expr::Host { args, .. } => {
+                args.iter().for_each(|e| e.walk(f))
+            }
         }
     }
 
@@ -413,7 +420,9 @@ impl Expr {
                     e.walk_mut(f);
                 }
             }
-            Expr::Func(_, args) | Expr::UserFunc { args, .. } => args.iter_mut().for_each(|e| e.walk_mut(f)),
+            Expr::Func(_, args) | Expr::UserFunc { args, .. } | Expr::Host { args, .. } => {
+                args.iter_mut().for_each(|e| e.walk_mut(f))
+            }
         }
     }
 }
@@ -678,11 +687,18 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut Cx<'_>) -> Result<Value> {
             }
             crate::plpgsql::call_user_function(store_name, vals, cx)
         }
+        Expr::Host { name, args } => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                vals.push(eval(a, row, cx)?);
+            }
+            crate::host::call_host(name, vals, cx)
+        }
     }
 }
 
 pub fn internal(msg: impl Into<String>) -> SqlError {
-    SqlError::Store { message: format!("internal engine error: {}", msg.into()) }
+    SqlError::Internal { message: msg.into() }
 }
 
 fn check_len(v: Value) -> Result<Value> {

@@ -22,6 +22,10 @@
 //!   `aergo_block_height()`, `aergo_block_time()`, `aergo_tx_hash()`), the
 //!   default schema, which schemas the session may write, read-only mode.
 //! * [`Gas`]: the meter; charges follow the documented [`GasSchedule`].
+//! * [`Host`]: functions the embedding platform provides (balances, events,
+//!   cross-contract calls), reached by `aergo_*` names the engine does not
+//!   know itself; see [`host`]. [`Engine::call`] runs a stored function by
+//!   exact schema and name with an optional host and a starting depth.
 //! * [`AccessSet`]: static read/write sets for the parallel scheduler
 //!   ([`Prepared::access_set`], [`Engine::function_access_set`]).
 //! * [`SqlError`]: one error enum with positions where they apply.
@@ -105,6 +109,7 @@ pub mod error;
 mod exec;
 mod expr;
 pub mod gas;
+pub mod host;
 pub mod memstore;
 mod plan;
 mod plpgsql;
@@ -112,8 +117,12 @@ pub mod types;
 
 pub use access::{AccessLog, AccessSet, KeyAccess};
 pub use aergo_store::Value;
-pub use engine::{parse_sql, split_statements, Engine, EngineConfig, ExecContext, Limits, Prepared, QueryResult};
+pub use engine::{
+    created_functions, parse_sql, split_statements, Call, Engine, EngineConfig, ExecContext, FunctionParam,
+    FunctionSignature, Limits, Prepared, QueryResult,
+};
 pub use error::{Pos, SqlError};
 pub use gas::{Gas, GasSchedule};
+pub use host::{Host, HostEnv};
 pub use memstore::MemStore;
 pub use types::SqlType;

@@ -136,8 +136,7 @@ impl TableStore for MemStore {
 
     fn rollback_to(&mut self, savepoint: Savepoint) -> Result<(), StoreError> {
         let idx = savepoint.0 as usize;
-        let mark =
-            *self.marks.get(idx).ok_or_else(|| StoreError::Backend(format!("unknown savepoint {}", savepoint.0)))?;
+        let mark = *self.marks.get(idx).ok_or(StoreError::BadSavepoint { savepoint: savepoint.0 })?;
         while self.undo.len() > mark {
             match self.undo.pop() {
                 Some(Undo::Put { table, key, old }) => {
@@ -162,7 +161,21 @@ impl TableStore for MemStore {
                 None => break,
             }
         }
+        // The savepoint itself stays active (the TableStore contract).
+        self.marks.truncate(idx + 1);
+        Ok(())
+    }
+
+    fn release_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError> {
+        let idx = savepoint.0 as usize;
+        if idx >= self.marks.len() {
+            return Err(StoreError::BadSavepoint { savepoint: savepoint.0 });
+        }
         self.marks.truncate(idx);
+        if self.marks.is_empty() {
+            // Nothing can be rolled back any more.
+            self.undo.clear();
+        }
         Ok(())
     }
 }

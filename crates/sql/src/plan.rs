@@ -1452,6 +1452,9 @@ impl<'a> Binder<'a> {
             if let Some(func) = Func::lookup(&name, bound.len()) {
                 return Ok(Expr::Func(func, bound));
             }
+            if crate::host::is_host_name(&name) {
+                return Ok(Expr::Host { name, args: bound });
+            }
         }
         // User-defined function: schema-qualified or in the default schema.
         let (schema, fname) = match parts.as_slice() {

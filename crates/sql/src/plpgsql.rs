@@ -1080,6 +1080,16 @@ fn spaced_dots(body: &str) -> String {
 /// Executes `CREATE FUNCTION`: checks the body, then stores the source.
 pub fn create_function(src: &FunctionSource, cx: &mut Cx<'_>) -> Result<()> {
     cx.check_schema_write(&src.schema)?;
+    if crate::host::is_host_name(&src.name) {
+        return Err(SqlError::InvalidValue {
+            ty: "function name".into(),
+            input: format!(
+                "{:?} (names starting with {:?} are reserved for built-in and host functions)",
+                src.name,
+                crate::host::HOST_PREFIX
+            ),
+        });
+    }
     let sname = catalog::function_store_name(&src.schema, &src.name);
     let exists = cx.store.table(&sname)?.is_some();
     if exists && !src.or_replace {
@@ -1204,7 +1214,7 @@ fn exec_block(b: &Block, f: &CompiledFunction, cx: &mut Cx<'_>) -> Result<Flow> 
         return exec_stmts(&b.body, f, cx).map(|fl| block_flow(fl, &b.label));
     }
     let sp = cx.store.savepoint();
-    match exec_stmts(&b.body, f, cx) {
+    let r = match exec_stmts(&b.body, f, cx) {
         Ok(fl) => Ok(block_flow(fl, &b.label)),
         Err(e) => {
             let Some(cond_name) = e.condition_name() else { return Err(e) };
@@ -1220,7 +1230,13 @@ fn exec_block(b: &Block, f: &CompiledFunction, cx: &mut Cx<'_>) -> Result<Flow> 
                 }
             }
         }
+    };
+    // Whatever the outcome, this block's savepoint is done: on success its
+    // writes stay, on error the caller's savepoint undoes them.
+    if r.is_ok() {
+        cx.store.release_savepoint(sp)?;
     }
+    r
 }
 
 /// `EXIT label` naming this block leaves it.

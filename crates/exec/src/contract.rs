@@ -1,0 +1,866 @@
+//! SQL smart contracts: deploy and call transactions, the contract
+//! catalogue, and the wire formats of their payloads.
+//!
+//! # Transactions
+//!
+//! | tx | recipient | payload | what runs |
+//! |---|---|---|---|
+//! | `DEPLOY`, or `NORMAL` without recipient | none | deploy framing (below) | the SQL source, then the constructor |
+//! | `CALL` | a contract | `{"Name": fn, "Args": [...]}` or empty | one public function (empty: nothing) |
+//! | `NORMAL` / `TRANSFER` | a contract | as for `CALL` | as for `CALL` |
+//!
+//! **Deploy framing** is the Go node's (`LuaCodePayload`): a 4-byte
+//! little-endian length `L` that counts itself (`L = 4 + code bytes`), the
+//! code, then optionally the constructor arguments as a JSON array. Here the
+//! code is the contract's SQL source text (UTF-8): `;`-separated DDL, `CREATE
+//! FUNCTION`s and initial rows. [`encode_deploy_payload`] builds one.
+//!
+//! **Call payload** is the Go node's `CallInfo` JSON: `Name` (a string) and
+//! `Args` (an array, optional); field names match case-insensitively, as
+//! Go's decoder does; other fields are refused. [`encode_call_payload`]
+//! builds one.
+//!
+//! # Addresses and schemas
+//!
+//! A contract's address is `Address::contract_from(creator, tx nonce)` (the
+//! Go node's `CreateContractID`). Its tables and functions live in a schema
+//! of its own named `c_` followed by the lowercase base32 (RFC 4648
+//! alphabet `a-z2-7`, no padding) of the 32 hash bytes of the address: 54
+//! characters, a plain lowercase SQL identifier (no quoting), reversible,
+//! and within the engine's 63-byte identifier bound ([`schema_name`]).
+//!
+//! During a contract's SQL (deploy source, constructor, functions) that
+//! schema is the default schema and the only writable one. Any schema can be
+//! read (other contracts' tables, `sys.*`). So only a contract's own code
+//! writes its tables. A contract function called by plain SQL from another
+//! contract (`SELECT c_xxx.f()`) runs as part of the caller, with the
+//! caller's permissions, so it cannot write its own tables that way; a real
+//! cross-contract call is `aergo_call` (see [`crate::host`]).
+//!
+//! # Functions
+//!
+//! Every function the source creates is public (callable by call
+//! transactions and `aergo_call`), except:
+//! - `constructor`: run once at deploy, with the deploy's JSON arguments;
+//!   optional; giving arguments without a constructor is an error;
+//! - names starting with `_`: private helpers, callable only from the
+//!   contract's own SQL.
+//!
+//! The catalogue records each public function's parameters (names and SQL
+//! types) and return type (the ABI, [`FunctionAbi`]). A call names the
+//! function exactly, or in any letter case if that is unambiguous.
+//!
+//! **Arguments** are converted from JSON by the parameter's declared type:
+//! integers from JSON integers (or strings of digits), NUMERIC from JSON
+//! numbers (taken from their exact decimal text, never through binary
+//! floating point) or numeric strings, text from strings (an object or array
+//! given for a TEXT parameter is passed as its JSON text), BOOLEAN from
+//! booleans, BYTEA from `"0x..."` / `"\\x..."` hex strings, TIMESTAMP from
+//! strings; `null` is SQL NULL. Anything else is an error naming the
+//! parameter. Missing trailing arguments take the parameter's DEFAULT.
+//!
+//! **Return values** become the receipt's `ret` as JSON: NULL `null`,
+//! booleans, integers as JSON numbers, NUMERIC as a JSON *string* of its
+//! exact decimal text (as the API writes amounts: a JSON number would lose
+//! digits in most clients), text as strings, BYTEA as `"\\x<hex>"`,
+//! TIMESTAMP as its text form. A deploy's `ret` is the constructor's return
+//! value, or empty, as is the `ret` of a function returning void.
+//!
+//! # Gas, fees, failure
+//!
+//! The gas limit of the transaction bounds everything: intrinsic gas
+//! ([`crate::intrinsic_gas`]: base plus payload bytes) is charged first, the
+//! rest is the SQL meter (shared by the deploy source, the constructor, the
+//! called function and every nested contract call). A gas limit of 0 means
+//! [`DEFAULT_TX_GAS_LIMIT`], lowered to what the sender can pay. Before
+//! anything runs the sender must hold the amount plus `limit x gas price`;
+//! otherwise the transaction is *rejected* (not included, no fee).
+//!
+//! Once included, the nonce is used and the fee is `gas used x gas price`
+//! whatever happens. A deploy or call that fails (bad payload, unknown
+//! contract or function, wrong arguments, SQL error, RAISE EXCEPTION, out of
+//! gas, a write outside the contract's schema, a return value over the
+//! receipt bound, ...) is rolled back completely, amount included, and its
+//! receipt says `ERROR` with the message in `ret`. Out of gas uses the
+//! whole limit. Success gives `SUCCESS` (call) or `CREATED` (deploy, with
+//! `contract_address` set), events in the receipt, and `ret`.
+//!
+//! A storage failure of this node (missing node, backend error) is not a
+//! transaction outcome: it aborts the block ([`ExecError::is_rejection`] is
+//! false), since another node would not see it.
+//!
+//! # The catalogue table
+//!
+//! `sys.contracts`, created at genesis, one row per contract:
+//!
+//! | column | |
+//! |---|---|
+//! | `address TEXT` (key) | base58check |
+//! | `creator TEXT` | deployer's address |
+//! | `schema TEXT` | see above |
+//! | `source_hash TEXT` | SHA-256 of the source, hex |
+//! | `functions TEXT` | the ABI as JSON: `[{"name", "params": [{"name", "type"}], "returns"}]`, by name |
+//! | `constructor TEXT` | `"constructor"` or NULL |
+//! | `deployed_height BIGINT` | |
+//! | `deploy_tx TEXT` | deploy tx hash, base58 |
+//! | `source TEXT` | the SQL source |
+//!
+//! The row is written before the constructor runs (so the constructor may
+//! be called back through `aergo_call`) and undone with everything else if
+//! the deploy fails.
+
+use aergo_sql::{Call, Engine, ExecContext, FunctionSignature, Gas, SqlError, SqlType, Value as SqlValue};
+use aergo_store::codec::{decode_row, encode_key, encode_row};
+use aergo_store::{TableMeta, TableStore, Value};
+use aergo_types::receipt::RECEIPT_RET_MAX_BYTES;
+use aergo_types::{Address, Amount, Hash, Receipt, ReceiptStatus, TxType};
+use rust_decimal::Decimal;
+use serde_json::value::RawValue;
+use std::str::FromStr;
+
+use crate::host::ContractHost;
+use crate::{events, intrinsic_gas, system, BlockContext, ExecError, VerifiedTx};
+
+pub const CONTRACTS: &str = "sys.contracts";
+pub const CONTRACTS_DDL: &str = "CREATE TABLE sys.contracts (address TEXT PRIMARY KEY, creator TEXT NOT NULL, \
+     schema TEXT NOT NULL, source_hash TEXT NOT NULL, functions TEXT NOT NULL, constructor TEXT, \
+     deployed_height BIGINT NOT NULL, deploy_tx TEXT NOT NULL, source TEXT NOT NULL)";
+
+/// Gas limit of a contract transaction that gives 0.
+pub const DEFAULT_TX_GAS_LIMIT: u64 = 10_000_000;
+/// Name of the function run at deploy.
+pub const CONSTRUCTOR: &str = "constructor";
+/// Most arguments a call may pass (PostgreSQL's limit on function arguments).
+pub const MAX_CALL_ARGS: usize = 100;
+/// Prefix of the contract schemas.
+pub const SCHEMA_PREFIX: &str = "c_";
+
+/// The engine configuration contracts run under. Its gas schedule and
+/// limits are consensus rules: every node must use exactly these.
+pub fn engine_config() -> aergo_sql::EngineConfig {
+    aergo_sql::EngineConfig::default()
+}
+
+/// Creates `sys.contracts` and `sys.events` in a fresh state.
+pub fn create_tables(view: &mut dyn TableStore) -> Result<(), ExecError> {
+    view.create_table(CONTRACTS, TableMeta { schema: CONTRACTS_DDL.as_bytes().to_vec() })?;
+    events::create_table(view)?;
+    Ok(())
+}
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The schema of the contract at `address` (see the module docs).
+pub fn schema_name(address: &Address) -> Result<String, ExecError> {
+    let Address::Contract(bytes) = address else {
+        return Err(ExecError::NoContract { address: address.to_string(), reason: "not a contract address" });
+    };
+    let mut out = String::with_capacity(SCHEMA_PREFIX.len() + 52);
+    out.push_str(SCHEMA_PREFIX);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in &bytes[1..] {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(BASE32[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    Ok(out)
+}
+
+/// One public function as the catalogue records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionAbi {
+    pub name: String,
+    /// `(name, SQL type)` of each parameter, in order.
+    pub params: Vec<(String, String)>,
+    /// SQL type of the result; `None` for `RETURNS void`.
+    pub returns: Option<String>,
+}
+
+impl FunctionAbi {
+    fn from_signature(sig: &FunctionSignature) -> FunctionAbi {
+        FunctionAbi {
+            name: sig.name.clone(),
+            params: sig.params.iter().map(|p| (p.name.clone(), p.ty.name())).collect(),
+            returns: sig.returns.map(|t| t.name()),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "params": self.params.iter().map(|(n, t)| serde_json::json!({ "name": n, "type": t })).collect::<Vec<_>>(),
+            "returns": self.returns,
+        })
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<FunctionAbi> {
+        let name = v.get("name")?.as_str()?.to_string();
+        let params = v
+            .get("params")?
+            .as_array()?
+            .iter()
+            .map(|p| Some((p.get("name")?.as_str()?.to_string(), p.get("type")?.as_str()?.to_string())))
+            .collect::<Option<Vec<_>>>()?;
+        let returns = match v.get("returns")? {
+            serde_json::Value::Null => None,
+            other => Some(other.as_str()?.to_string()),
+        };
+        Some(FunctionAbi { name, params, returns })
+    }
+}
+
+/// A row of `sys.contracts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractInfo {
+    pub address: Address,
+    pub creator: Address,
+    pub schema: String,
+    pub source_hash: Hash,
+    /// Public functions, by name.
+    pub functions: Vec<FunctionAbi>,
+    pub has_constructor: bool,
+    pub deployed_height: u64,
+    pub deploy_tx: Hash,
+    pub source: String,
+}
+
+impl ContractInfo {
+    /// The public function `name` names: exact match first, then a match
+    /// ignoring ASCII case if exactly one function has that name.
+    pub fn public_function(&self, name: &str) -> Option<&FunctionAbi> {
+        if let Some(f) = self.functions.iter().find(|f| f.name == name) {
+            return Some(f);
+        }
+        let mut it = self.functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
+        match (it.next(), it.next()) {
+            (Some(f), None) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The ABI as JSON (`sys.contracts.functions`).
+    pub fn functions_json(&self) -> String {
+        serde_json::Value::Array(self.functions.iter().map(FunctionAbi::to_json).collect()).to_string()
+    }
+}
+
+fn corrupt(reason: impl Into<String>) -> ExecError {
+    ExecError::CorruptState { table: CONTRACTS, reason: reason.into() }
+}
+
+fn contract_key(address: &Address) -> Vec<u8> {
+    encode_key(&[Value::Text(address.to_string())])
+}
+
+/// Reads a contract's catalogue row.
+pub fn read_contract(view: &dyn TableStore, address: &Address) -> Result<Option<ContractInfo>, ExecError> {
+    if !address.is_contract() {
+        return Ok(None);
+    }
+    let Some(bytes) = view.get(CONTRACTS, &contract_key(address))? else { return Ok(None) };
+    let row = decode_row(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let [Value::Text(addr), Value::Text(creator), Value::Text(schema), Value::Text(source_hash), Value::Text(functions), constructor, Value::Int(height), Value::Text(deploy_tx), Value::Text(source)] =
+        row.as_slice()
+    else {
+        return Err(corrupt(format!("unexpected row {row:?}")));
+    };
+    let parse_addr = |s: &str| Address::parse(s).map_err(|e| corrupt(format!("address {s:?}: {e}")));
+    let abi: serde_json::Value = serde_json::from_str(functions).map_err(|e| corrupt(format!("functions: {e}")))?;
+    let functions = abi
+        .as_array()
+        .ok_or_else(|| corrupt("functions is not a JSON array"))?
+        .iter()
+        .map(|f| FunctionAbi::from_json(f).ok_or_else(|| corrupt(format!("bad function entry {f}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(ContractInfo {
+        address: parse_addr(addr)?,
+        creator: parse_addr(creator)?,
+        schema: schema.clone(),
+        source_hash: Hash::from_hex(source_hash).map_err(|e| corrupt(format!("source hash: {e}")))?,
+        functions,
+        has_constructor: !matches!(constructor, Value::Null),
+        deployed_height: u64::try_from(*height).map_err(|_| corrupt("negative height"))?,
+        deploy_tx: Hash::from_base58(deploy_tx).map_err(|e| corrupt(format!("deploy tx: {e}")))?,
+        source: source.clone(),
+    }))
+}
+
+fn write_contract(view: &mut dyn TableStore, c: &ContractInfo) -> Result<(), ExecError> {
+    let height = i64::try_from(c.deployed_height).map_err(|_| corrupt("height exceeds BIGINT"))?;
+    let row = encode_row(&[
+        Value::Text(c.address.to_string()),
+        Value::Text(c.creator.to_string()),
+        Value::Text(c.schema.clone()),
+        Value::Text(c.source_hash.to_hex()),
+        Value::Text(c.functions_json()),
+        if c.has_constructor { Value::Text(CONSTRUCTOR.into()) } else { Value::Null },
+        Value::Int(height),
+        Value::Text(c.deploy_tx.to_base58()),
+        Value::Text(c.source.clone()),
+    ]);
+    view.put(CONTRACTS, contract_key(&c.address), row)?;
+    Ok(())
+}
+
+// ----- payloads -----
+
+/// A parsed deploy payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployPayload<'a> {
+    pub source: &'a str,
+    /// The constructor arguments' JSON text, if any bytes follow the code.
+    pub args: Option<&'a [u8]>,
+}
+
+fn bad_payload(reason: impl Into<String>) -> ExecError {
+    ExecError::BadPayload { reason: reason.into() }
+}
+
+/// Splits a deploy payload (see the module docs).
+pub fn parse_deploy_payload(payload: &[u8]) -> Result<DeployPayload<'_>, ExecError> {
+    let Some(head) = payload.get(..4) else {
+        return Err(bad_payload(format!(
+            "a deploy payload starts with a 4-byte length, got {} bytes in all",
+            payload.len()
+        )));
+    };
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    if len < 4 || len > payload.len() {
+        return Err(bad_payload(format!(
+            "the length prefix says {len} bytes (prefix included), the payload has {} \
+             (the code must be framed as 4-byte little-endian length, code, JSON arguments)",
+            payload.len()
+        )));
+    }
+    let source =
+        std::str::from_utf8(&payload[4..len]).map_err(|e| bad_payload(format!("the SQL source is not UTF-8: {e}")))?;
+    let rest = &payload[len..];
+    Ok(DeployPayload { source, args: (!rest.is_empty()).then_some(rest) })
+}
+
+/// Builds a deploy payload from SQL source and optional JSON arguments.
+pub fn encode_deploy_payload(source: &str, args_json: Option<&str>) -> Vec<u8> {
+    let len = (4 + source.len()) as u32;
+    let mut out = Vec::with_capacity(len as usize + args_json.map_or(0, str::len));
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(source.as_bytes());
+    if let Some(a) = args_json {
+        out.extend_from_slice(a.as_bytes());
+    }
+    out
+}
+
+/// Builds a call payload `{"Name": name, "Args": args}`.
+pub fn encode_call_payload(name: &str, args: &[serde_json::Value]) -> Vec<u8> {
+    serde_json::json!({ "Name": name, "Args": args }).to_string().into_bytes()
+}
+
+/// A parsed call payload: the function name and the raw JSON arguments.
+#[derive(Debug)]
+pub struct CallInfo<'a> {
+    pub name: String,
+    pub args: Vec<&'a RawValue>,
+}
+
+/// Parses a JSON array of arguments.
+pub fn parse_args(json: &[u8]) -> Result<Vec<&RawValue>, ExecError> {
+    let args: Vec<&RawValue> =
+        serde_json::from_slice(json).map_err(|e| bad_payload(format!("arguments must be a JSON array: {e}")))?;
+    if args.len() > MAX_CALL_ARGS {
+        return Err(bad_payload(format!("{} arguments, at most {MAX_CALL_ARGS} are allowed", args.len())));
+    }
+    Ok(args)
+}
+
+/// Parses a call payload (see the module docs).
+pub fn parse_call_payload(payload: &[u8]) -> Result<CallInfo<'_>, ExecError> {
+    let fields: std::collections::BTreeMap<String, &RawValue> = serde_json::from_slice(payload)
+        .map_err(|e| bad_payload(format!("a call payload is a JSON object {{\"Name\": ..., \"Args\": [...]}}: {e}")))?;
+    let mut name = None;
+    let mut args = Vec::new();
+    for (k, v) in fields {
+        if k.eq_ignore_ascii_case("name") {
+            let n: String = serde_json::from_str(v.get())
+                .map_err(|_| bad_payload(format!("Name must be a string, got {}", short(v.get()))))?;
+            name = Some(n);
+        } else if k.eq_ignore_ascii_case("args") {
+            args = parse_args(v.get().as_bytes())?;
+        } else {
+            return Err(bad_payload(format!("unknown field {k:?} (a call payload has Name and Args)")));
+        }
+    }
+    let name = name.ok_or_else(|| bad_payload("the call payload has no Name"))?;
+    Ok(CallInfo { name, args })
+}
+
+fn short(s: &str) -> String {
+    if s.len() <= 40 {
+        return s.to_string();
+    }
+    let mut end = 40;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+// ----- JSON <-> SQL values -----
+
+fn bad_arg(function: &str, reason: String) -> ExecError {
+    ExecError::BadArguments { function: function.to_string(), reason }
+}
+
+/// Converts JSON arguments to SQL values by the function's parameter types
+/// (see the module docs); checks the count against the signature.
+pub fn json_args_to_values(sig: &FunctionSignature, args: &[&RawValue]) -> Result<Vec<SqlValue>, ExecError> {
+    let fname = &sig.name;
+    let required = sig.params.iter().rev().skip_while(|p| p.has_default).count();
+    if args.len() < required || args.len() > sig.params.len() {
+        let expected = if required == sig.params.len() {
+            sig.params.len().to_string()
+        } else {
+            format!("{required} to {}", sig.params.len())
+        };
+        let list: Vec<String> = sig.params.iter().map(|p| format!("{} {}", p.name, p.ty.name())).collect();
+        return Err(bad_arg(fname, format!("expected {expected} arguments ({}), got {}", list.join(", "), args.len())));
+    }
+    args.iter()
+        .zip(&sig.params)
+        .map(|(raw, p)| {
+            let v = json_to_value(raw.get(), p.ty)
+                .map_err(|why| bad_arg(fname, format!("argument {:?} ({}): {why}", p.name, p.ty.name())))?;
+            aergo_sql::types::assign(v, p.ty, &p.name)
+                .map_err(|e| bad_arg(fname, format!("argument {:?} ({}): {e}", p.name, p.ty.name())))
+        })
+        .collect()
+}
+
+fn json_to_value(text: &str, ty: SqlType) -> Result<SqlValue, String> {
+    let got = |what: &str| Err(format!("expected {what}, got {}", short(text)));
+    let first = text.as_bytes().first().copied().unwrap_or(b' ');
+    if text == "null" {
+        return Ok(SqlValue::Null);
+    }
+    let string = || serde_json::from_str::<String>(text).ok();
+    let is_number = first == b'-' || first.is_ascii_digit();
+    match ty {
+        SqlType::Bool => match text {
+            "true" => Ok(SqlValue::Bool(true)),
+            "false" => Ok(SqlValue::Bool(false)),
+            _ => got("true or false"),
+        },
+        SqlType::SmallInt | SqlType::Int | SqlType::BigInt => {
+            let digits = if is_number { Some(text.to_string()) } else { string() };
+            match digits.and_then(|d| i64::from_str(&d).ok()) {
+                Some(i) => Ok(SqlValue::Int(i)),
+                None => got("an integer"),
+            }
+        }
+        SqlType::Numeric(_) => {
+            let digits = if is_number { Some(text.to_string()) } else { string() };
+            let parsed = digits.and_then(|d| {
+                if d.contains(['e', 'E']) {
+                    Decimal::from_scientific(&d).ok()
+                } else {
+                    Decimal::from_str_exact(&d).ok()
+                }
+            });
+            match parsed {
+                Some(d) => Ok(SqlValue::Numeric(d)),
+                None => got("a number (at most 28 significant digits)"),
+            }
+        }
+        SqlType::Text | SqlType::Varchar(_) => match first {
+            b'"' => string().map(SqlValue::Text).ok_or_else(|| "bad JSON string".to_string()),
+            b'{' | b'[' => Ok(SqlValue::Text(text.to_string())),
+            _ => got("a string"),
+        },
+        SqlType::Bytea => {
+            let Some(s) = string() else { return got("a hex string \"0x...\"") };
+            let hex_text = s.strip_prefix("0x").or_else(|| s.strip_prefix("\\x"));
+            match hex_text.and_then(hex_decode) {
+                Some(b) => Ok(SqlValue::Bytes(b)),
+                None => got("a hex string \"0x...\""),
+            }
+        }
+        SqlType::Timestamp => match string() {
+            Some(s) => aergo_sql::types::parse_timestamp(&s).map(SqlValue::Timestamp).map_err(|e| e.to_string()),
+            None => got("a timestamp string"),
+        },
+    }
+}
+
+fn hex_decode(h: &str) -> Option<Vec<u8>> {
+    if !h.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// A SQL value as JSON text (see the module docs).
+pub fn value_to_json(v: &SqlValue) -> String {
+    value_to_json_value(v).to_string()
+}
+
+/// A SQL value as a JSON value (see the module docs).
+pub fn value_to_json_value(v: &SqlValue) -> serde_json::Value {
+    match v {
+        SqlValue::Null => serde_json::Value::Null,
+        SqlValue::Bool(b) => serde_json::Value::Bool(*b),
+        SqlValue::Int(i) => serde_json::Value::from(*i),
+        SqlValue::Numeric(d) => serde_json::Value::String(d.to_string()),
+        SqlValue::Text(s) => serde_json::Value::String(s.clone()),
+        SqlValue::Bytes(b) => {
+            serde_json::Value::String(format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+        }
+        SqlValue::Timestamp(us) => serde_json::Value::String(aergo_sql::types::format_timestamp(*us)),
+    }
+}
+
+fn check_ret(ret: String) -> Result<String, ExecError> {
+    if ret.len() > RECEIPT_RET_MAX_BYTES {
+        return Err(ExecError::Sql(SqlError::ResultTooLarge {
+            what: "return value bytes (the receipt bound)",
+            limit: RECEIPT_RET_MAX_BYTES as u64,
+        }));
+    }
+    Ok(ret)
+}
+
+// ----- execution -----
+
+/// What a transaction to or creating a contract is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContractTx {
+    Deploy,
+    Call(Address),
+}
+
+/// Decides whether a transaction is a contract deploy or call (see the
+/// table in the module docs); `None` leaves it to the other handlers.
+pub fn classify(tx_type: TxType, recipient: Option<&Address>) -> Option<ContractTx> {
+    match (tx_type, recipient) {
+        (TxType::Deploy, None) | (TxType::Normal, None) => Some(ContractTx::Deploy),
+        (TxType::Call, Some(r)) if !r.is_name() => Some(ContractTx::Call(r.clone())),
+        (TxType::Normal | TxType::Transfer, Some(r)) if r.is_contract() => Some(ContractTx::Call(r.clone())),
+        _ => None,
+    }
+}
+
+/// The parts of a block builder a contract transaction works with.
+pub(crate) struct TxEnv<'a> {
+    pub view: &'a mut dyn TableStore,
+    pub engine: &'a Engine,
+    pub block: &'a BlockContext,
+    pub gas_price: Amount,
+    /// Fees of the block's transactions before this one.
+    pub fees_before: Amount,
+    pub tx_index: usize,
+}
+
+struct Outcome {
+    status: ReceiptStatus,
+    ret: String,
+}
+
+/// The session context of contract code.
+pub(crate) fn exec_context(
+    block: &BlockContext,
+    tx_hash: &Hash,
+    caller: &Address,
+    contract: &Address,
+    schema: &str,
+) -> ExecContext {
+    ExecContext {
+        caller: caller.to_string(),
+        contract: contract.to_string(),
+        block_height: block.height,
+        block_time_us: block.timestamp_ns.div_euclid(1000),
+        tx_hash: tx_hash.to_vec(),
+        default_schema: schema.to_string(),
+        writable_schemas: Some(vec![schema.to_string()]),
+        read_only: false,
+    }
+}
+
+/// Moves `amount` between accounts; the payer must hold it.
+pub(crate) fn transfer(
+    view: &mut dyn TableStore,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> Result<(), ExecError> {
+    if amount.is_zero() || from == to {
+        return Ok(());
+    }
+    let mut a = system::read_account(view, from)?;
+    a.balance = a.balance.checked_sub(amount).ok_or_else(|| ExecError::InsufficientBalance {
+        account: from.to_string(),
+        needed: amount.to_string(),
+        available: a.balance.to_string(),
+    })?;
+    system::write_account(view, from, a)?;
+    let mut b = system::read_account(view, to)?;
+    b.balance = b.balance.checked_add(amount).ok_or(ExecError::BalanceOverflow { account: to.to_string() })?;
+    system::write_account(view, to, b)
+}
+
+/// Applies a contract transaction (see the module docs). Errors are
+/// rejections (state as before, nothing charged) or node failures; a
+/// failing deploy or call is an `ERROR` receipt, not an error.
+pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Result<Receipt, ExecError> {
+    let TxEnv { view, engine, block, gas_price, fees_before, tx_index } = env;
+    let body = vtx.tx().body()?;
+    let sender = vtx.sender();
+    let intrinsic = intrinsic_gas(vtx.tx());
+    if body.gas_limit != 0 && body.gas_limit < intrinsic {
+        return Err(ExecError::GasLimitTooLow { limit: body.gas_limit, needed: intrinsic });
+    }
+    let price = gas_price;
+    let offered = body.gas_price()?;
+    if !offered.is_zero() && offered < price {
+        return Err(ExecError::GasPriceTooLow { offered: offered.to_string(), required: price.to_string() });
+    }
+    let mut from = system::read_account(view, sender)?;
+    if body.nonce != from.nonce + 1 {
+        return Err(ExecError::Nonce { account: sender.to_string(), expected: from.nonce + 1, got: body.nonce });
+    }
+    let amount = body.amount()?;
+    let poor = |needed: Amount| ExecError::InsufficientBalance {
+        account: sender.to_string(),
+        needed: needed.to_string(),
+        available: from.balance.to_string(),
+    };
+    let intrinsic_fee =
+        price.checked_mul(intrinsic as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+    let available = from
+        .balance
+        .checked_sub(amount)
+        .ok_or_else(|| poor(amount.checked_add(intrinsic_fee).unwrap_or(Amount::TOTAL_SUPPLY)))?;
+    let limit = if body.gas_limit != 0 {
+        body.gas_limit
+    } else if price.is_zero() {
+        DEFAULT_TX_GAS_LIMIT
+    } else {
+        let affordable = u64::try_from(available.aer() / price.aer()).unwrap_or(u64::MAX);
+        DEFAULT_TX_GAS_LIMIT.min(affordable)
+    };
+    let max_fee = price.checked_mul(limit as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+    if limit < intrinsic || available < max_fee {
+        let needed = amount.checked_add(max_fee.max(intrinsic_fee)).unwrap_or(Amount::TOTAL_SUPPLY);
+        return Err(poor(needed));
+    }
+
+    // Included from here on: the nonce is used and the fee will be paid.
+    from.nonce += 1;
+    system::write_account(view, sender, from)?;
+    let mut gas = Gas::new(limit - intrinsic);
+    let contract = match &kind {
+        ContractTx::Deploy => Address::contract_from(sender, body.nonce),
+        ContractTx::Call(a) => a.clone(),
+    };
+    let sp = view.savepoint();
+    let run = Run { engine, block, tx_index, vtx, sender, contract: &contract, amount };
+    let result = match kind {
+        ContractTx::Deploy => run.deploy(view, &mut gas),
+        ContractTx::Call(_) => run.call(view, &mut gas),
+    };
+    let (status, ret, events) = match result {
+        Ok(out) => {
+            let events = events::tx_events(view, block.height, tx_index)?;
+            view.release_savepoint(sp)?;
+            (out.status, out.ret, events)
+        }
+        Err(e) if !e.is_rejection() => return Err(e),
+        Err(e) => {
+            view.rollback_to(sp)?;
+            view.release_savepoint(sp)?;
+            (ReceiptStatus::Error, error_text(&e), Vec::new())
+        }
+    };
+    let gas_used = intrinsic + gas.used();
+    let fee = price.checked_mul(gas_used as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+    let mut payer = system::read_account(view, sender)?;
+    // The balance check above reserved `limit x price` >= fee, and a
+    // contract can only add to the sender's balance.
+    payer.balance = payer.balance.checked_sub(fee).ok_or_else(|| ExecError::InsufficientBalance {
+        account: sender.to_string(),
+        needed: fee.to_string(),
+        available: payer.balance.to_string(),
+    })?;
+    system::write_account(view, sender, payer)?;
+    let cumulative = fees_before.checked_add(fee).unwrap_or(Amount::TOTAL_SUPPLY);
+    Ok(Receipt {
+        contract_address: contract.to_vec(),
+        status: status.as_str().to_string(),
+        ret,
+        tx_hash: vtx.hash().to_vec(),
+        fee_used: fee.to_be_bytes_minimal(),
+        cumulative_fee_used: cumulative.to_be_bytes_minimal(),
+        events,
+        block_no: block.height,
+        tx_index: tx_index as i32,
+        from: sender.to_vec(),
+        to: body.recipient.clone(),
+        gas_used,
+        ..Receipt::default()
+    })
+}
+
+/// The receipt text of a failure, within the receipt bound.
+fn error_text(e: &ExecError) -> String {
+    let mut s = e.to_string();
+    if s.len() > RECEIPT_RET_MAX_BYTES {
+        let mut end = RECEIPT_RET_MAX_BYTES - 3;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
+struct Run<'r> {
+    engine: &'r Engine,
+    block: &'r BlockContext,
+    tx_index: usize,
+    vtx: &'r VerifiedTx,
+    sender: &'r Address,
+    contract: &'r Address,
+    amount: Amount,
+}
+
+impl Run<'_> {
+    fn host(&self) -> ContractHost {
+        ContractHost::for_tx(self.block.height, self.tx_index, self.vtx.hash(), self.amount)
+    }
+
+    fn deploy(&self, view: &mut dyn TableStore, gas: &mut Gas) -> Result<Outcome, ExecError> {
+        let payload = parse_deploy_payload(&self.vtx.tx().body()?.payload)?;
+        if aergo_sql::split_statements(payload.source)?.is_empty() {
+            return Err(bad_payload("the SQL source has no statements"));
+        }
+        let args = payload.args.map(parse_args).transpose()?;
+        if read_contract(view, self.contract)?.is_some() {
+            return Err(bad_payload(format!("a contract already exists at {}", self.contract)));
+        }
+        let schema = schema_name(self.contract)?;
+        transfer(view, self.sender, self.contract, self.amount)?;
+        let ctx = exec_context(self.block, &self.vtx.hash(), self.sender, self.contract, &schema);
+        let mut host = self.host();
+        let engine = self.engine;
+        engine.execute_batch_hosted(view, &ctx, payload.source, gas, &mut host)?;
+        let mut functions = Vec::new();
+        let mut constructor = None;
+        for (s, name) in aergo_sql::created_functions(payload.source, &schema)? {
+            if s != schema || view.table(&format!("{s}.{name}()"))?.is_none() {
+                // Created and dropped again by the source.
+                continue;
+            }
+            let sig = engine.function_signature(view, &s, &name)?;
+            if name == CONSTRUCTOR {
+                constructor = Some(sig);
+            } else if !name.starts_with('_') {
+                functions.push(FunctionAbi::from_signature(&sig));
+            }
+        }
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        let info = ContractInfo {
+            address: self.contract.clone(),
+            creator: self.sender.clone(),
+            schema: schema.clone(),
+            source_hash: Hash::sha256(payload.source.as_bytes()),
+            functions,
+            has_constructor: constructor.is_some(),
+            deployed_height: self.block.height,
+            deploy_tx: self.vtx.hash(),
+            source: payload.source.to_string(),
+        };
+        write_contract(view, &info)?;
+        let ret = match (constructor, args) {
+            (Some(sig), args) => {
+                let values = json_args_to_values(&sig, &args.unwrap_or_default())?;
+                let call = Call { schema: &schema, function: CONSTRUCTOR, args: values, call_depth: 0 };
+                let v = engine.call(view, &ctx, call, gas, Some(&mut host))?;
+                if sig.returns.is_some() {
+                    value_to_json(&v)
+                } else {
+                    String::new()
+                }
+            }
+            (None, Some(args)) if !args.is_empty() => {
+                return Err(bad_arg(CONSTRUCTOR, "arguments given, but the source defines no constructor".into()))
+            }
+            (None, _) => String::new(),
+        };
+        Ok(Outcome { status: ReceiptStatus::Created, ret: check_ret(ret)? })
+    }
+
+    fn call(&self, view: &mut dyn TableStore, gas: &mut Gas) -> Result<Outcome, ExecError> {
+        let Some(info) = read_contract(view, self.contract)? else {
+            let reason =
+                if self.contract.is_contract() { "nothing is deployed there" } else { "an account, not a contract" };
+            return Err(ExecError::NoContract { address: self.contract.to_string(), reason });
+        };
+        transfer(view, self.sender, self.contract, self.amount)?;
+        let payload = &self.vtx.tx().body()?.payload;
+        if payload.is_empty() {
+            // A plain payment to the contract: no code runs.
+            return Ok(Outcome { status: ReceiptStatus::Success, ret: String::new() });
+        }
+        let call = parse_call_payload(payload)?;
+        let v = call_public(
+            self.engine,
+            view,
+            &info,
+            &call.name,
+            &call.args,
+            &exec_context(self.block, &self.vtx.hash(), self.sender, self.contract, &info.schema),
+            gas,
+            &mut self.host(),
+        )?;
+        Ok(Outcome { status: ReceiptStatus::Success, ret: check_ret(v)? })
+    }
+}
+
+/// Calls public function `name` of contract `info` with JSON arguments and
+/// returns the JSON of its result (empty for `RETURNS void`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call_public(
+    engine: &Engine,
+    view: &mut dyn TableStore,
+    info: &ContractInfo,
+    name: &str,
+    args: &[&RawValue],
+    ctx: &ExecContext,
+    gas: &mut Gas,
+    host: &mut ContractHost,
+) -> Result<String, ExecError> {
+    let f = info.public_function(name).ok_or_else(|| unknown_function(info, name))?;
+    let sig = engine.function_signature(view, &info.schema, &f.name)?;
+    let values = json_args_to_values(&sig, args)?;
+    let call = Call { schema: &info.schema, function: &f.name, args: values, call_depth: 0 };
+    let v = engine.call(view, ctx, call, gas, Some(host))?;
+    Ok(if sig.returns.is_some() { value_to_json(&v) } else { String::new() })
+}
+
+pub(crate) fn unknown_function(info: &ContractInfo, name: &str) -> ExecError {
+    let mut names: Vec<&str> = info.functions.iter().map(|f| f.name.as_str()).collect();
+    names.truncate(20);
+    let hint = if name == CONSTRUCTOR {
+        " (the constructor runs only at deploy)".to_string()
+    } else if name.starts_with('_') {
+        " (functions whose names start with '_' are private)".to_string()
+    } else {
+        format!(" (public functions: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
+    };
+    ExecError::UnknownFunction { contract: info.address.to_string(), function: short(name), hint }
+}
