@@ -39,8 +39,8 @@ use std::sync::RwLock;
 
 use aergo_crypto::PrivateKey;
 use aergo_exec::{
-    execute_block, execute_dpos_block, from_store_hash, genesis_state, slots, to_store_hash, verify_tx, BlockBuilder,
-    BlockContext, BlockOutcome, ChainRules, ExecError, SlotInfo, VerifiedTx,
+    contract, from_store_hash, genesis_state, slots, to_store_hash, verify_tx, BlockBuilder, BlockContext,
+    BlockOutcome, ChainRules, ExecError, SlotInfo, VerifiedTx,
 };
 use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
@@ -105,6 +105,9 @@ pub struct Chain {
     /// DPoS settings when the genesis names `dpos`: every block then runs
     /// the producer hooks (ratings, elections) before its transactions.
     dpos: Option<DposSettings>,
+    /// One SQL engine for every block, so contract functions compiled once
+    /// are reused (its configuration is a consensus rule).
+    engine: aergo_sql::Engine,
     inner: RwLock<Inner>,
 }
 
@@ -190,7 +193,17 @@ impl Chain {
             let block = load(hash, "main chain")?;
             tree.insert(hash, TreeNode { info: head_of(&block)?, parent: parent_of(&block)? });
         }
-        Ok(Chain { store, blocks, genesis, genesis_hash, rules, dpos, inner: RwLock::new(Inner { head, lib, tree }) })
+        let engine = aergo_sql::Engine::new(contract::engine_config());
+        Ok(Chain {
+            store,
+            blocks,
+            genesis,
+            genesis_hash,
+            rules,
+            dpos,
+            engine,
+            inner: RwLock::new(Inner { head, lib, tree }),
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -294,7 +307,7 @@ impl Chain {
         let parent = self.known(parent).ok_or_else(|| ChainError::UnknownParent { parent: parent.to_string() })?;
         let coinbase: Address = key.address();
         let ctx = BlockContext { height: parent.height + 1, timestamp_ns, coinbase: coinbase.clone() };
-        let mut builder = BlockBuilder::new(&self.store, to_store_hash(&parent.state_root), ctx)?;
+        let mut builder = self.builder(&parent, ctx)?;
         if let Some(info) = self.slot_info(&parent, timestamp_ns, &key.public_key()) {
             builder.begin_dpos(&info)?;
         }
@@ -313,6 +326,10 @@ impl Chain {
         header.consensus = consensus;
         let block = aergo_crypto::sign_block(header, outcome.txs, key)?;
         Ok(BuiltBlock { block, receipts: outcome.receipts, rejected })
+    }
+
+    fn builder(&self, parent: &Head, ctx: BlockContext) -> Result<BlockBuilder, ExecError> {
+        Ok(BlockBuilder::new(&self.store, to_store_hash(&parent.state_root), ctx)?.with_engine(self.engine.clone()))
     }
 
     fn header_for(&self, parent: &Head, timestamp_ns: i64, coinbase: &Address, outcome: &BlockOutcome) -> BlockHeader {
@@ -410,12 +427,18 @@ impl Chain {
         }
         let coinbase = Address::from_bytes(&header.coinbase_account).map_err(|e| invalid(format!("coinbase: {e}")))?;
         let ctx = BlockContext { height: header.block_no, timestamp_ns: header.timestamp, coinbase };
-        let parent_root = to_store_hash(&parent.state_root);
-        let outcome = match self.slot_info(&parent, header.timestamp, &producer) {
-            Some(info) => execute_dpos_block(&self.store, parent_root, ctx, &info, verified),
-            None => execute_block(&self.store, parent_root, ctx, verified),
+        let mut builder = self.builder(&parent, ctx)?;
+        if let Some(info) = self.slot_info(&parent, header.timestamp, &producer) {
+            builder.begin_dpos(&info).map_err(|e| invalid(format!("producer bookkeeping: {e}")))?;
         }
-        .map_err(|(i, e)| invalid(format!("tx #{i} rejected on execution: {e}")))?;
+        for (i, tx) in verified.into_iter().enumerate() {
+            match builder.push(tx) {
+                Ok(_) => {}
+                Err(e) if e.is_rejection() => return Err(invalid(format!("tx #{i} rejected on execution: {e}"))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let outcome = builder.finish()?;
         let check = |what: &str, got: Hash, want: &[u8]| {
             if got.as_bytes().as_slice() == want {
                 Ok(())
