@@ -57,6 +57,8 @@ pub struct NetLimits {
     pub max_tx_bytes: usize,
     /// Largest block accepted from or published to gossip.
     pub max_block_bytes: usize,
+    /// Largest consensus message (vote) accepted from or published to gossip.
+    pub max_consensus_bytes: usize,
     /// Most blocks in one sync response (requests are clamped to it).
     pub max_sync_blocks: u32,
     /// Most block bytes in one sync response; at least `max_block_bytes`
@@ -94,6 +96,7 @@ impl Default for NetLimits {
             // be accepted by the node anyway.
             max_tx_bytes: aergo_types::TX_MAX_SIZE_BYTES,
             max_block_bytes: aergo_types::block::BLOCK_MAX_ENCODED_BYTES,
+            max_consensus_bytes: 4 * 1024,
             max_sync_blocks: 64,
             max_sync_response_bytes: 16 * 1024 * 1024,
             max_peers: 50,
@@ -181,6 +184,8 @@ pub enum Misbehaviour {
     InvalidBlock,
     /// Answered a sync request with something that is not a valid answer.
     InvalidSyncResponse,
+    /// Gossiped a consensus message (vote) that does not decode or verify.
+    InvalidConsensusMessage,
     /// Sent bytes that do not decode under the protocol.
     MalformedMessage,
     /// Sent a message above the size bound.
@@ -199,6 +204,7 @@ impl Misbehaviour {
         match self {
             Misbehaviour::InvalidTx => 10,
             Misbehaviour::InvalidBlock => 50,
+            Misbehaviour::InvalidConsensusMessage => 25,
             Misbehaviour::InvalidSyncResponse => 50,
             Misbehaviour::MalformedMessage => 25,
             Misbehaviour::OversizedMessage => 25,
@@ -238,6 +244,7 @@ impl NetConfig {
         }
         let l = &self.limits;
         range("max_tx_bytes", l.max_tx_bytes as u64, 1, MAX_GOSSIP_BYTES as u64)?;
+        range("max_consensus_bytes", l.max_consensus_bytes as u64, 1, MAX_GOSSIP_BYTES as u64)?;
         range("max_block_bytes", l.max_block_bytes as u64, 1, MAX_GOSSIP_BYTES as u64)?;
         range("max_sync_blocks", u64::from(l.max_sync_blocks), 1, 100_000)?;
         range("max_sync_response_bytes", l.max_sync_response_bytes as u64, l.max_block_bytes as u64, 1 << 30)?;

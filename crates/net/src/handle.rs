@@ -31,6 +31,8 @@ pub trait SyncProvider: Send + Sync + 'static {
 pub enum GossipKind {
     Tx,
     Block,
+    /// Consensus messages (BFT-DPoS votes).
+    Consensus,
 }
 
 /// Identifies a received gossip message for
@@ -71,6 +73,8 @@ pub enum NetEvent {
     TxGossip { from: PeerId, bytes: Vec<u8>, id: GossipId },
     /// A gossiped block (size-checked only, not decoded).
     BlockGossip { from: PeerId, bytes: Vec<u8>, id: GossipId },
+    /// A consensus message (e.g. a vote) on the consensus topic.
+    ConsensusGossip { from: PeerId, bytes: Vec<u8>, id: GossipId },
     /// A peer completed the status handshake (same chain, same genesis).
     PeerConnected { peer: PeerId, status: PeerStatus },
     /// A handshaken peer's last connection closed.
@@ -186,10 +190,16 @@ impl NetworkHandle {
         self.publish(GossipKind::Block, bytes).await
     }
 
+    /// Publishes a consensus message (a vote) to every peer.
+    pub async fn publish_consensus(&self, bytes: Vec<u8>) -> Result<()> {
+        self.publish(GossipKind::Consensus, bytes).await
+    }
+
     async fn publish(&self, kind: GossipKind, bytes: Vec<u8>) -> Result<()> {
         let (what, max) = match kind {
             GossipKind::Tx => ("gossiped tx", self.limits.max_tx_bytes),
             GossipKind::Block => ("gossiped block", self.limits.max_block_bytes),
+            GossipKind::Consensus => ("gossiped consensus message", self.limits.max_consensus_bytes),
         };
         if bytes.len() > max {
             return Err(NetError::TooLarge { what, size_bytes: bytes.len(), max_bytes: max });

@@ -31,7 +31,8 @@
 //! * Transport: TCP, noise (XX) for encryption and authentication, yamux
 //!   for stream multiplexing. Default port [`DEFAULT_P2P_PORT`] (7846).
 //! * Gossip: gossipsub on two topics per chain,
-//!   `/aergo/<chain id hash, base58>/txs` and `/aergo/<...>/blocks`.
+//!   `/aergo/<chain id hash, base58>/txs`, `/aergo/<...>/blocks` and
+//!   `/aergo/<...>/consensus` (BFT-DPoS votes).
 //!   Messages are anonymous (no libp2p signature or sequence number: txs
 //!   and blocks carry their own signatures) and their id is SHA-256 of
 //!   topic and content, so the same bytes from any publisher are one

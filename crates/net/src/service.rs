@@ -175,7 +175,7 @@ fn build_behaviour(config: &NetConfig, keypair: &libp2p::identity::Keypair, topi
     // and no sequence number, so identical content dedups network-wide.
     let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
         .map_err(|e| NetError::Config { field: "gossip", reason: e.to_string() })?;
-    for topic in [&topics.tx, &topics.block] {
+    for topic in [&topics.tx, &topics.block, &topics.consensus] {
         gossip.subscribe(topic).map_err(|e| NetError::Config { field: "gossip", reason: e.to_string() })?;
     }
 
@@ -213,9 +213,13 @@ fn content_id(m: &gossipsub::Message) -> MessageId {
     MessageId::from(h.0.to_vec())
 }
 
+/// How many gossip topics a fully subscribed peer is on.
+const GOSSIP_TOPICS: usize = 3;
+
 struct Topics {
     tx: IdentTopic,
     block: IdentTopic,
+    consensus: IdentTopic,
 }
 
 impl Topics {
@@ -224,6 +228,7 @@ impl Topics {
         Topics {
             tx: IdentTopic::new(format!("/aergo/{chain}/txs")),
             block: IdentTopic::new(format!("/aergo/{chain}/blocks")),
+            consensus: IdentTopic::new(format!("/aergo/{chain}/consensus")),
         }
     }
 
@@ -232,6 +237,8 @@ impl Topics {
             Some(GossipKind::Tx)
         } else if *h == self.block.hash() {
             Some(GossipKind::Block)
+        } else if *h == self.consensus.hash() {
+            Some(GossipKind::Consensus)
         } else {
             None
         }
@@ -241,6 +248,7 @@ impl Topics {
         match kind {
             GossipKind::Tx => &self.tx,
             GossipKind::Block => &self.block,
+            GossipKind::Consensus => &self.consensus,
         }
     }
 }
@@ -454,6 +462,7 @@ impl Worker {
                 let max = match kind {
                     GossipKind::Tx => self.config.limits.max_tx_bytes,
                     GossipKind::Block => self.config.limits.max_block_bytes,
+                    GossipKind::Consensus => self.config.limits.max_consensus_bytes,
                 };
                 if message.data.len() > max {
                     tracing::debug!(%from, size = message.data.len(), max, ?kind, "oversized gossip rejected");
@@ -466,6 +475,7 @@ impl Worker {
                 let ev = match kind {
                     GossipKind::Tx => NetEvent::TxGossip { from, bytes, id },
                     GossipKind::Block => NetEvent::BlockGossip { from, bytes, id },
+                    GossipKind::Consensus => NetEvent::ConsensusGossip { from, bytes, id },
                 };
                 match self.config.gossip_validation {
                     GossipValidation::Relay => {
@@ -783,6 +793,7 @@ impl Worker {
                     let m = match id.kind {
                         GossipKind::Tx => Misbehaviour::InvalidTx,
                         GossipKind::Block => Misbehaviour::InvalidBlock,
+                        GossipKind::Consensus => Misbehaviour::InvalidConsensusMessage,
                     };
                     self.penalise(id.source, m);
                 }
@@ -799,7 +810,7 @@ impl Worker {
                             outbound: e.outbound,
                             score: -i64::try_from(self.scores.points(id, now)).unwrap_or(i64::MAX),
                             status: e.status?,
-                            gossip_ready: e.topics.len() == 2,
+                            gossip_ready: e.topics.len() == GOSSIP_TOPICS,
                             rtt_ms: e.rtt_ms,
                         })
                     })

@@ -122,7 +122,10 @@ impl TestNode {
         let (h, ev) = (handle.clone(), events.clone());
         tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
-                if let NetEvent::TxGossip { id, bytes, .. } | NetEvent::BlockGossip { id, bytes, .. } = &e {
+                if let NetEvent::TxGossip { id, bytes, .. }
+                | NetEvent::BlockGossip { id, bytes, .. }
+                | NetEvent::ConsensusGossip { id, bytes, .. } = &e
+                {
                     let verdict = if bytes.starts_with(b"invalid") {
                         aergo_net::GossipVerdict::Reject
                     } else {
@@ -148,7 +151,9 @@ impl TestNode {
         self.events()
             .iter()
             .filter(|e| match e {
-                NetEvent::TxGossip { bytes, .. } | NetEvent::BlockGossip { bytes, .. } => bytes == payload,
+                NetEvent::TxGossip { bytes, .. }
+                | NetEvent::BlockGossip { bytes, .. }
+                | NetEvent::ConsensusGossip { bytes, .. } => bytes == payload,
                 _ => false,
             })
             .count()
@@ -225,11 +230,15 @@ async fn gossip_reaches_every_node_exactly_once_and_late_joiners_get_later_gossi
     publish_tx(&a, &tx).await;
     let block = b"block-from-c".to_vec();
     c.handle.publish_block(block.clone()).await.expect("c has a subscribed peer");
-    wait_until("tx and block everywhere", || async {
+    let vote = b"vote-from-b".to_vec();
+    b.handle.publish_consensus(vote.clone()).await.expect("b has subscribed peers");
+    wait_until("tx, block and vote everywhere", || async {
         b.gossip_count(&tx) >= 1
             && c.gossip_count(&tx) >= 1
             && a.gossip_count(&block) >= 1
             && b.gossip_count(&block) >= 1
+            && a.gossip_count(&vote) >= 1
+            && c.gossip_count(&vote) >= 1
     })
     .await;
     // The same content again, from a node that has already seen it: dedup.
