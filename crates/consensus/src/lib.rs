@@ -17,6 +17,7 @@
 
 pub mod dpos;
 mod error;
+pub mod sim;
 mod solo;
 
 pub use dpos::DposEngine;
