@@ -146,7 +146,10 @@ pub struct SimParams {
     pub heal_slots: u64,
     pub loss_permille: u32,
     pub dup_permille: u32,
+    /// Delays are uniform up to this while calm (after the heal)...
     pub max_delay_ms: u64,
+    /// ... and up to this during the chaos phase.
+    pub chaos_max_delay_ms: u64,
     /// Share of messages delayed up to `slow_delay_ms` (reordering).
     pub slow_permille: u32,
     pub slow_delay_ms: u64,
@@ -156,6 +159,12 @@ pub struct SimParams {
     pub crash_mid_actions_permille: u32,
     /// Per slot: chance that a partition starts (when none is active).
     pub partition_permille: u32,
+    /// Per slot: chance that some directed links fail for a few slots.
+    pub link_cut_permille: u32,
+    /// The engines' `produce_wait_percent`: 0 makes leaders build on
+    /// whatever certificate they have at the slot's start, which forks
+    /// more.
+    pub produce_wait_percent: u8,
     /// Each node's clock is off by up to this much.
     pub max_skew_ms: u64,
     pub txs_per_slot: u64,
@@ -173,6 +182,7 @@ impl SimParams {
     pub fn for_seed(seed: u64) -> SimParams {
         let mut r = SimRng::new(seed ^ 0x5eed_5eed_5eed_5eed);
         let nodes = r.range(4, 7) as usize;
+        let interval_ms = if r.chance(500) { 250 } else { 1_000 };
         let set_size = r.range(3.min(nodes as u64), nodes as u64) as usize;
         let epoch_slots = if nodes > set_size || r.chance(300) { Some(r.range(15, 40)) } else { None };
         SimParams {
@@ -180,31 +190,26 @@ impl SimParams {
             nodes,
             set_size,
             epoch_slots,
-            interval_ms: if r.chance(500) { 250 } else { 1_000 },
+            interval_ms,
             chaos_slots: 120,
             heal_slots: 60,
             loss_permille: r.range(0, 150) as u32,
             dup_permille: r.range(0, 100) as u32,
-            max_delay_ms: 0, // set below relative to the interval
+            max_delay_ms: (interval_ms / 10).max(5),
+            chaos_max_delay_ms: interval_ms * r.range(5, 120) / 100,
             slow_permille: r.range(0, 100) as u32,
-            slow_delay_ms: 0,
+            slow_delay_ms: interval_ms * 3,
             crash_permille: r.range(0, 120) as u32,
             crash_mid_actions_permille: r.range(0, 20) as u32,
             partition_permille: r.range(0, 60) as u32,
-            max_skew_ms: 0,
+            link_cut_permille: r.range(0, 300) as u32,
+            produce_wait_percent: [0u8, 20, 50, 80][r.below(4) as usize],
+            max_skew_ms: interval_ms / 20,
             txs_per_slot: 3,
             max_block_txs: 8,
             max_steps: 3_000_000,
             trace: false,
         }
-        .with_interval_relative_delays()
-    }
-
-    fn with_interval_relative_delays(mut self) -> SimParams {
-        self.max_delay_ms = (self.interval_ms / 10).max(5);
-        self.slow_delay_ms = self.interval_ms * 3;
-        self.max_skew_ms = self.interval_ms / 20;
-        self
     }
 }
 
@@ -430,6 +435,8 @@ pub struct Simulation<A: Application> {
     step: u64,
     /// Partition group per node while a partition lasts.
     partition: Option<Vec<u8>>,
+    /// Failed directed links (from, to) and when they come back.
+    cut_links: BTreeMap<(usize, usize), i64>,
     healed: bool,
     checker: Checker,
     report: SimReport,
@@ -447,12 +454,17 @@ impl<A: Application> Simulation<A> {
     pub fn new(p: SimParams, make_app: impl Fn(usize) -> A) -> Result<Simulation<A>, ConsensusError> {
         let keys = dev_keys(&format!("sim-{}", p.seed), p.nodes as u32);
         let candidates: Vec<ProducerId> = keys.iter().map(|k| k.public_key()).collect();
-        let schedule =
-            SimSchedule { candidates: candidates.clone(), set_size: p.set_size, epoch_slots: p.epoch_slots, seed: p.seed };
+        let schedule = SimSchedule {
+            candidates: candidates.clone(),
+            set_size: p.set_size,
+            epoch_slots: p.epoch_slots,
+            seed: p.seed,
+        };
         let genesis_ts = 1_700_000_000_000_000_000i64;
         let mut cfg = DposConfig::new(Hash::sha256(b"sim chain"), Hash::sha256(b"sim genesis"), genesis_ts);
         cfg.block_interval_ms = p.interval_ms;
         cfg.max_clock_drift_ms = (p.interval_ms / 2).max(p.max_skew_ms * 4);
+        cfg.produce_wait_percent = p.produce_wait_percent;
         cfg.validate()?;
         let anchor = Anchor::genesis(cfg.genesis_hash, 0, schedule.at(0));
         let mut rng = SimRng::new(p.seed);
@@ -504,6 +516,7 @@ impl<A: Application> Simulation<A> {
             now_ns: genesis_ts,
             step: 0,
             partition: None,
+            cut_links: BTreeMap::new(),
             healed: false,
             checker: Checker::default(),
             next_tx: 1,
@@ -528,7 +541,12 @@ impl<A: Application> Simulation<A> {
 
     fn trace(&self, what: impl FnOnce() -> String) {
         if self.p.trace {
-            println!("[{:>7}ms #{:>7}] {}", (self.now_ns - self.cfg.genesis_timestamp_ns) / 1_000_000, self.step, what());
+            println!(
+                "[{:>7}ms #{:>7}] {}",
+                (self.now_ns - self.cfg.genesis_timestamp_ns) / 1_000_000,
+                self.step,
+                what()
+            );
         }
     }
 
@@ -631,6 +649,7 @@ impl<A: Application> Simulation<A> {
                 self.trace(|| "heal: restart all, end partitions and loss".to_string());
                 self.healed = true;
                 self.partition = None;
+                self.cut_links.clear();
                 for i in 0..self.nodes.len() {
                     if self.nodes[i].engine.is_none() {
                         self.restart(i)?;
@@ -647,8 +666,11 @@ impl<A: Application> Simulation<A> {
         }
     }
 
-    /// True when a partition separates two nodes.
+    /// True when a partition or a failed link separates two nodes.
     fn cut(&self, a: usize, b: usize) -> bool {
+        if self.cut_links.get(&(a, b)).is_some_and(|until| *until > self.now_ns) {
+            return true;
+        }
         match &self.partition {
             Some(g) => g.get(a) != g.get(b),
             None => false,
@@ -666,10 +688,12 @@ impl<A: Application> Simulation<A> {
         }
         let copies = if chaos && self.rng.chance(self.p.dup_permille) { 2 } else { 1 };
         for _ in 0..copies {
-            let max_ms = if chaos && self.rng.chance(self.p.slow_permille) {
+            let max_ms = if !chaos {
+                self.p.max_delay_ms
+            } else if self.rng.chance(self.p.slow_permille) {
                 self.p.slow_delay_ms
             } else {
-                self.p.max_delay_ms
+                self.p.chaos_max_delay_ms.max(self.p.max_delay_ms)
             };
             let delay_ns = self.rng.range(1, max_ms.max(1) * 1_000) as i64 * 1_000;
             let t = self.now_ns + delay_ns;
@@ -722,6 +746,18 @@ impl<A: Application> Simulation<A> {
                 }
             }
         }
+        if self.rng.chance(self.p.link_cut_permille) {
+            let links = self.rng.range(1, n * (n - 1) / 2);
+            let until = self.now_ns + self.rng.range(1, 6) as i64 * slot_ns;
+            for _ in 0..links {
+                let a = self.rng.below(n) as usize;
+                let b = self.rng.below(n) as usize;
+                if a != b {
+                    self.cut_links.insert((a, b), until.min(self.heal_at_ns));
+                }
+            }
+            self.trace(|| format!("{links} links fail"));
+        }
         if self.partition.is_none() && self.rng.chance(self.p.partition_permille) {
             let groups: Vec<u8> = (0..n).map(|_| self.rng.below(2) as u8).collect();
             self.trace(|| format!("partition {groups:?}"));
@@ -753,9 +789,8 @@ impl<A: Application> Simulation<A> {
         }
         let now = self.node_now(i);
         let n = &self.nodes[i];
-        let engine =
-            DposEngine::new(self.cfg.clone(), Some(n.key.clone()), n.disk.safety, n.disk.anchor.clone(), now)
-                .map_err(|e| format!("node {i} restart: {e}"))?;
+        let engine = DposEngine::new(self.cfg.clone(), Some(n.key.clone()), n.disk.safety, n.disk.anchor.clone(), now)
+            .map_err(|e| format!("node {i} restart: {e}"))?;
         // The anchor lags the final chain when a crash fell between a
         // commit and its anchor: the replay commits those blocks again,
         // and `commit` checks they are the same.
@@ -889,15 +924,8 @@ impl<A: Application> Simulation<A> {
             if b.producer.verify_hash(&b.hash, &b.signature).is_err() {
                 return Err(format!("node {i}: block {} has a bad signature", b.hash));
             }
-            let expect = block_hash::<A>(
-                &b.parent,
-                b.height,
-                b.timestamp_ns,
-                &b.producer,
-                &b.qc,
-                &b.txs,
-                &b.state_root,
-            );
+            let expect =
+                block_hash::<A>(&b.parent, b.height, b.timestamp_ns, &b.producer, &b.qc, &b.txs, &b.state_root);
             if expect != b.hash {
                 return Err(format!("node {i}: block {} hash does not match its contents", b.hash));
             }
@@ -938,8 +966,7 @@ impl<A: Application> Simulation<A> {
 
     /// Carries out an engine's actions in order; may crash part-way.
     fn run_actions(&mut self, i: usize, actions: Vec<Action>) -> SimResult<()> {
-        let crash_after = if !self.healed && !actions.is_empty() && self.rng.chance(self.p.crash_mid_actions_permille)
-        {
+        let crash_after = if !self.healed && !actions.is_empty() && self.rng.chance(self.p.crash_mid_actions_permille) {
             Some(self.rng.below(actions.len() as u64) as usize)
         } else {
             None
@@ -1102,8 +1129,7 @@ impl<A: Application> Simulation<A> {
             }
         }
         // And this node must now hold every tx acknowledged at this height.
-        let expected: Vec<u64> =
-            self.checker.acks.iter().filter(|(_, h)| **h == height).map(|(id, _)| *id).collect();
+        let expected: Vec<u64> = self.checker.acks.iter().filter(|(_, h)| **h == height).map(|(id, _)| *id).collect();
         let n = &self.nodes[i];
         if let Some(id) = expected.iter().find(|id| !n.disk.final_txs.contains(id)) {
             return Err(format!("tx {id} acknowledged final at height {height} is missing at node {i}"));

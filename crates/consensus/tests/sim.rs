@@ -74,6 +74,9 @@ fn sim_many() {
             }
         }
     }
-    println!("{count} seeds from {first}: {} failed {failures:?}; worst progress after heal {worst_progress} slots", failures.len());
+    println!(
+        "{count} seeds from {first}: {} failed {failures:?}; worst progress after heal {worst_progress} slots",
+        failures.len()
+    );
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }
