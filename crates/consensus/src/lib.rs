@@ -1,10 +1,11 @@
-//! aergo-consensus: who produces the next block, and when.
+//! aergo-consensus: who produces the next block, when, and which blocks
+//! are final.
 //!
-//! Bird's-eye view: an engine answers one question for the node's producer
-//! loop, "given the time and what is pending, should this node seal a block
-//! now, and at what timestamp?", and (for engines with several producers)
-//! which blocks are final. The node owns the loop and the clock; engines are
-//! pure functions of their inputs so a simulator can drive them.
+//! Bird's-eye view: an engine answers two questions for the node, "should
+//! this node build a block now, on which parent?" and "which blocks can no
+//! longer be reverted?". The node owns the loop, the clock, the network
+//! and the storage; engines are pure, synchronous state machines (no clock,
+//! no I/O, no randomness) so a simulator can drive them step by step.
 //!
 //! Engines are chosen by the chain id's `consensus` field in the genesis
 //! file, as in the Go node:
@@ -12,8 +13,23 @@
 //! - `sbp` ("simple block producer") is [`Solo`]: one producer, a block
 //!   every interval when transactions are pending (or always, if
 //!   configured). Finality is immediate: there is nobody to disagree.
-//! - `dpos` and `raft` are recognised and refused with a clear error until
-//!   they are built.
+//! - `dpos` is [`DposEngine`] ([`dpos`]): the elected producers take
+//!   round-robin slots and finalize blocks with chained-HotStuff quorum
+//!   certificates (BFT-DPoS). [`ConsensusKind::require_built`] still
+//!   refuses it because the node does not run it yet.
+//! - `raft` is recognised and refused with a clear error.
+//!
+//! [`sim`] is a deterministic, seeded simulation of a DPoS network with
+//! crashes, restarts, partitions, link failures, loss, duplication, delay
+//! and reordering, checking safety after every step and liveness after the
+//! faults heal; it is generic over the [`sim::Application`] that executes
+//! blocks.
+//!
+//! Deliberately absent: stake-weighted voting (one producer, one vote),
+//! slashing (double production and double votes are reported as
+//! [`dpos::Evidence`] only), the election itself (the caller supplies the
+//! elected set per block through [`dpos::ProducerSchedule`]), and
+//! networking, block storage and execution.
 
 pub mod dpos;
 mod error;

@@ -292,6 +292,12 @@ pub struct SimReport {
     pub mid_action_crashes: u64,
     pub partitions: u64,
     pub messages_lost: u64,
+    /// Producer-set hand-overs seen final at node 0: a single set became
+    /// joint, and a joint configuration handed over to the new set alone.
+    pub joint_started: u64,
+    pub joint_completed: u64,
+    /// The scenario, for the record.
+    pub scenario: String,
 }
 
 /// The elected set per slot: either fixed (the first `set_size` nodes) or
@@ -505,7 +511,14 @@ impl<A: Application> Simulation<A> {
         let heal_at_ns = genesis_ts + interval_ns * p.chaos_slots as i64;
         let end_ns = heal_at_ns + interval_ns * p.heal_slots as i64;
         let mut sim = Simulation {
-            report: SimReport { seed: p.seed, ..SimReport::default() },
+            report: SimReport {
+                seed: p.seed,
+                scenario: format!(
+                    "{} nodes, {} producers, epochs {:?}, slot {} ms, wait {}%",
+                    p.nodes, p.set_size, p.epoch_slots, p.interval_ms, p.produce_wait_percent
+                ),
+                ..SimReport::default()
+            },
             p,
             rng,
             cfg,
@@ -997,6 +1010,18 @@ impl<A: Application> Simulation<A> {
                 Ok(())
             }
             Action::Anchor(a) => {
+                if i == 0 {
+                    use crate::dpos::QuorumConfig::{Joint, Single};
+                    match (&self.nodes[0].disk.anchor.config, &a.config) {
+                        (Single(_), Joint { .. }) => self.report.joint_started += 1,
+                        (Joint { .. }, Single(_)) => self.report.joint_completed += 1,
+                        (Joint { old: o1, new: n1 }, Joint { old: o2, new: n2 }) if (o1, n1) != (o2, n2) => {
+                            self.report.joint_completed += 1;
+                            self.report.joint_started += 1;
+                        }
+                        _ => {}
+                    }
+                }
                 self.nodes[i].disk.anchor = a;
                 Ok(())
             }

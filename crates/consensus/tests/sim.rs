@@ -12,9 +12,10 @@ use aergo_consensus::sim::{run_seed, SimReport};
 
 fn show(r: &SimReport) {
     println!(
-        "seed {:>6}: {} steps, final height min {} (at heal {}), progress {} slots after heal, {} blocks, {} votes, \
-         {} txs final of {}, {} crashes (+{} mid-actions), {} partitions, {} messages lost",
+        "seed {:>6} ({}): {} steps, final height min {} (at heal {}), progress {} slots after heal, {} blocks, {} votes, \
+         {} txs final of {}, {} crashes (+{} mid-actions), {} partitions, {} messages lost, set changes {}/{} started/completed",
         r.seed,
+        r.scenario,
         r.steps,
         r.min_final_height,
         r.final_height_at_heal,
@@ -26,21 +27,30 @@ fn show(r: &SimReport) {
         r.crashes,
         r.mid_action_crashes,
         r.partitions,
-        r.messages_lost
+        r.messages_lost,
+        r.joint_started,
+        r.joint_completed
     );
 }
 
 #[test]
 fn sim_ci_seeds() {
+    let mut hand_overs = 0;
+    let mut mid_action_crashes = 0;
     for seed in 1..=4u64 {
         match run_seed(seed, false) {
             Ok(r) => {
                 show(&r);
                 assert!(r.min_final_height > r.final_height_at_heal);
+                hand_overs += r.joint_completed;
+                mid_action_crashes += r.mid_action_crashes;
             }
             Err(f) => panic!("{f}"),
         }
     }
+    // The seeds are chosen so that CI exercises producer-set hand-overs
+    // and crashes between persisting and sending.
+    assert!(hand_overs > 0 && mid_action_crashes > 0);
 }
 
 #[test]

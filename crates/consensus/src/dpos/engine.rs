@@ -809,3 +809,40 @@ fn unreachable_root() -> Anchor {
     // invariant of this module, not reachable from input.
     panic!("dpos engine invariant broken: the root block left the tree")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aergo_crypto::dev_keys;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+        /// Trimming keeps a quorum of each set and never keeps more than
+        /// the two thresholds together.
+        #[test]
+        fn trim_keeps_a_quorum(old_n in 1usize..10, new_n in 1usize..10, shift in 0usize..10, mask in any::<u32>()) {
+            let keys = dev_keys("trim", 20);
+            let ids: Vec<ProducerId> = keys.iter().map(|k| k.public_key()).collect();
+            let old = ids[..old_n].to_vec();
+            let new = ids[shift..shift + new_n].to_vec();
+            let config = if same_members(&old, &new) {
+                QuorumConfig::Single(old.clone())
+            } else {
+                QuorumConfig::Joint { old, new }
+            };
+            let q = Quorum::new(config).unwrap();
+            let sig = keys[0].sign_hash(&Hash::ZERO);
+            let votes: BTreeMap<u8, Signature> =
+                (0..q.voters.len() as u8).filter(|i| mask & (1 << i) != 0).map(|i| (i, sig)).collect();
+            let trimmed = q.trim(&votes);
+            prop_assert!(trimmed.windows(2).all(|w| w[0].0 < w[1].0));
+            prop_assert!(trimmed.iter().all(|(i, _)| votes.contains_key(i)));
+            prop_assert!(trimmed.len() <= q.need_first + q.need_second);
+            if q.is_quorum(votes.keys().copied()) {
+                prop_assert!(q.is_quorum(trimmed.iter().map(|(i, _)| *i)));
+            }
+        }
+    }
+}

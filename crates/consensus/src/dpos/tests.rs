@@ -534,3 +534,38 @@ fn a_joint_configuration_needs_both_quorums() {
         assert_eq!(e.lib().0, before[i], "node {i}: joint blocks must not be certified without the old set");
     }
 }
+
+#[test]
+fn a_node_restarted_from_its_anchor_catches_up() {
+    let keys = dev_keys("dpos-test", 4);
+    let mut net = Net::new(keys.clone(), 4);
+    for s in 1..=12 {
+        net.slot(s, 1);
+    }
+    let e = &net.engines[3];
+    let anchor = Anchor::decode(&e.anchor().encode()).unwrap();
+    let safety = e.safety_state();
+    assert!(anchor.height >= 9);
+    let mut again =
+        DposEngine::new(net.cfg.clone(), Some(keys[3].clone()), safety, anchor.clone(), net.cfg.slot_start_ns(12))
+            .unwrap();
+    // Replay the stored blocks above the anchor, parents first.
+    let mut above: Vec<&BlockMeta> = net.metas.values().filter(|m| m.height > anchor.height).collect();
+    above.sort_by_key(|m| m.height);
+    for m in above {
+        if again.contains(&m.parent) {
+            let acts = again.on_block(m.clone(), &ids(&keys)).unwrap();
+            assert!(!acts.iter().any(|a| matches!(a, Action::SendVote(_))), "no second vote after restart");
+        }
+    }
+    assert_eq!(again.head(), net.engines[3].head());
+    // It can lead again: the next slot of producer 3 is 15. Without the
+    // votes for the block of slot 12 it only knows the certificate of
+    // slot 11, so it waits half the slot before building on that.
+    let sched = StaticSchedule(ids(&keys).into());
+    assert!(again.on_tick(net.cfg.slot_start_ns(15) + 1, &sched).unwrap().is_empty());
+    let acts = again.on_tick(net.cfg.slot_start_ns(15) + SEC * 6 / 10, &sched).unwrap();
+    let produce = acts.iter().position(|a| matches!(a, Action::Produce(p) if p.slot == 15));
+    let persist = acts.iter().position(|a| matches!(a, Action::Persist(s) if s.last_produced_slot == 15));
+    assert!(persist.unwrap() < produce.unwrap());
+}
