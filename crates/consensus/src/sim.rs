@@ -161,6 +161,9 @@ pub struct SimParams {
     pub partition_permille: u32,
     /// Per slot: chance that some directed links fail for a few slots.
     pub link_cut_permille: u32,
+    /// Per slot: chance that a node goes deaf (receives nothing, still
+    /// sends) for a few slots: a leader that builds on stale knowledge.
+    pub deaf_permille: u32,
     /// The engines' `produce_wait_percent`: 0 makes leaders build on
     /// whatever certificate they have at the slot's start, which forks
     /// more.
@@ -203,6 +206,7 @@ impl SimParams {
             crash_mid_actions_permille: r.range(0, 20) as u32,
             partition_permille: r.range(0, 60) as u32,
             link_cut_permille: r.range(0, 300) as u32,
+            deaf_permille: r.range(0, 150) as u32,
             produce_wait_percent: [0u8, 20, 50, 80][r.below(4) as usize],
             max_skew_ms: interval_ms / 20,
             txs_per_slot: 3,
@@ -458,6 +462,22 @@ type SimResult<T> = Result<T, String>;
 impl<A: Application> Simulation<A> {
     /// Builds the network; `make_app(i)` gives node `i` its application.
     pub fn new(p: SimParams, make_app: impl Fn(usize) -> A) -> Result<Simulation<A>, ConsensusError> {
+        let bad = |field: &'static str, reason: String| ConsensusError::BadConfig { field, reason };
+        if p.nodes == 0 || p.nodes > crate::dpos::MAX_VOTERS {
+            return Err(bad("nodes", format!("{}, expected 1..={}", p.nodes, crate::dpos::MAX_VOTERS)));
+        }
+        if p.set_size == 0 || p.set_size > p.nodes.min(crate::dpos::MAX_PRODUCERS) {
+            return Err(bad(
+                "set_size",
+                format!("{}, expected 1..={}", p.set_size, p.nodes.min(crate::dpos::MAX_PRODUCERS)),
+            ));
+        }
+        if p.txs_per_slot == 0 || p.txs_per_slot > 10_000 {
+            return Err(bad("txs_per_slot", format!("{}, expected 1..=10000", p.txs_per_slot)));
+        }
+        if p.epoch_slots == Some(0) {
+            return Err(bad("epoch_slots", "0, expected at least 1".to_string()));
+        }
         let keys = dev_keys(&format!("sim-{}", p.seed), p.nodes as u32);
         let candidates: Vec<ProducerId> = keys.iter().map(|k| k.public_key()).collect();
         let schedule = SimSchedule {
@@ -770,6 +790,16 @@ impl<A: Application> Simulation<A> {
                 }
             }
             self.trace(|| format!("{links} links fail"));
+        }
+        if self.rng.chance(self.p.deaf_permille) {
+            let deaf = self.rng.below(n) as usize;
+            let until = (self.now_ns + self.rng.range(2, 12) as i64 * slot_ns).min(self.heal_at_ns);
+            for from in 0..n as usize {
+                if from != deaf {
+                    self.cut_links.insert((from, deaf), until);
+                }
+            }
+            self.trace(|| format!("node {deaf} goes deaf"));
         }
         if self.partition.is_none() && self.rng.chance(self.p.partition_permille) {
             let groups: Vec<u8> = (0..n).map(|_| self.rng.below(2) as u8).collect();
@@ -1109,9 +1139,9 @@ impl<A: Application> Simulation<A> {
         let have = n.disk.finals.len() as u64;
         if height <= have {
             // Re-commit after a restart: must be the same block.
-            let prev = n.disk.finals[(height - 1) as usize];
-            if prev != hash {
-                return Err(format!("node {i} re-finalized height {height} as {hash}, had {prev}"));
+            let prev = n.disk.finals.get(height.saturating_sub(1) as usize).copied();
+            if prev != Some(hash) {
+                return Err(format!("node {i} re-finalized height {height} as {hash}, had {prev:?}"));
             }
             return Ok(());
         }
