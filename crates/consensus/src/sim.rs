@@ -141,6 +141,10 @@ pub struct SimParams {
     pub set_size: usize,
     /// Elect a new set every this many slots (`None`: a fixed set).
     pub epoch_slots: Option<u64>,
+    /// Derive each epoch's set from the chain (the last block of the epoch
+    /// two back) instead of from the slot alone, so forks can disagree
+    /// about the elected set.
+    pub schedule_from_chain: bool,
     pub interval_ms: u64,
     pub chaos_slots: u64,
     pub heal_slots: u64,
@@ -193,6 +197,7 @@ impl SimParams {
             nodes,
             set_size,
             epoch_slots,
+            schedule_from_chain: r.chance(500),
             interval_ms,
             chaos_slots: 120,
             heal_slots: 60,
@@ -304,37 +309,83 @@ pub struct SimReport {
     pub scenario: String,
 }
 
-/// The elected set per slot: either fixed (the first `set_size` nodes) or
-/// a window over the candidates that moves by a seed-derived offset every
-/// epoch. A function of the slot only (a real chain derives it from the
-/// parent's state; any deterministic function will do for the engine).
+/// The elected set: a window of `set_size` over the candidates. Without
+/// epochs it is the first `set_size`; with epochs the window moves every
+/// epoch, by an offset derived either from the epoch number (a function
+/// of the slot) or, like a real chain reading its state, from the hash of
+/// the last block of the epoch two back on the block's own chain.
 #[derive(Clone, Debug)]
 pub struct SimSchedule {
     pub candidates: Vec<ProducerId>,
     pub set_size: usize,
     pub epoch_slots: Option<u64>,
+    pub from_chain: bool,
+    pub genesis: Hash,
     pub seed: u64,
 }
 
+/// Most blocks walked back to find an epoch boundary.
+const MAX_BOUNDARY_WALK: usize = 100_000;
+
 impl SimSchedule {
-    pub fn at(&self, slot: u64) -> Vec<ProducerId> {
+    fn window(&self, key: &[u8]) -> Vec<ProducerId> {
         let n = self.candidates.len();
-        let start = match self.epoch_slots {
-            Some(e) if slot >= e => {
-                let epoch = slot / e.max(1);
-                let h = Hash::sha256_parts(&[&self.seed.to_be_bytes(), &epoch.to_be_bytes()]);
-                (u64::from_be_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]]) % n as u64)
-                    as usize
-            }
-            _ => 0,
-        };
+        let h = Hash::sha256_parts(&[&self.seed.to_be_bytes(), key]);
+        let start =
+            (u64::from_be_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]]) % n as u64) as usize;
         (0..self.set_size.min(n)).map(|i| self.candidates[(start + i) % n]).collect()
+    }
+
+    /// The set of the first epochs (and of genesis).
+    pub fn initial(&self) -> Vec<ProducerId> {
+        self.candidates.iter().take(self.set_size).copied().collect()
+    }
+
+    /// The set for a block in `slot` on `parent`; `lookup` gives a stored
+    /// block's parent and slot.
+    pub fn elected(
+        &self,
+        parent: &Hash,
+        slot: u64,
+        lookup: impl Fn(&Hash) -> Option<(Hash, u64)>,
+    ) -> Result<Vec<ProducerId>, String> {
+        let Some(e) = self.epoch_slots.filter(|e| *e > 0) else { return Ok(self.initial()) };
+        let epoch = slot / e;
+        if !self.from_chain {
+            return Ok(if epoch == 0 { self.initial() } else { self.window(&epoch.to_be_bytes()) });
+        }
+        if epoch < 2 {
+            return Ok(self.initial());
+        }
+        // The last block before the start of epoch - 1.
+        let end = (epoch - 1) * e;
+        let mut cur = *parent;
+        for _ in 0..MAX_BOUNDARY_WALK {
+            if cur == self.genesis {
+                return Ok(self.window(cur.as_bytes()));
+            }
+            let (p, s) = lookup(&cur).ok_or_else(|| format!("ancestor {cur} of {parent} is not stored"))?;
+            if s < end {
+                return Ok(self.window(cur.as_bytes()));
+            }
+            cur = p;
+        }
+        Err(format!("no epoch boundary within {MAX_BOUNDARY_WALK} blocks of {parent}"))
     }
 }
 
-impl ProducerSchedule for SimSchedule {
-    fn producers(&self, _parent: &Hash, slot: u64) -> Result<Vec<ProducerId>, String> {
-        Ok(self.at(slot))
+/// [`SimSchedule`] over one node's stored blocks.
+struct ChainSchedule<'a, T> {
+    base: &'a SimSchedule,
+    blocks: &'a BTreeMap<Hash, Arc<SimBlock<T>>>,
+    cfg: &'a DposConfig,
+}
+
+impl<T> ProducerSchedule for ChainSchedule<'_, T> {
+    fn producers(&self, parent: &Hash, slot: u64) -> Result<Vec<ProducerId>, String> {
+        self.base.elected(parent, slot, |h| {
+            self.blocks.get(h).map(|b| (b.parent, self.cfg.slot_of(b.timestamp_ns).unwrap_or(0)))
+        })
     }
 }
 
@@ -484,6 +535,8 @@ impl<A: Application> Simulation<A> {
             candidates: candidates.clone(),
             set_size: p.set_size,
             epoch_slots: p.epoch_slots,
+            from_chain: p.schedule_from_chain,
+            genesis: Hash::sha256(b"sim genesis"),
             seed: p.seed,
         };
         let genesis_ts = 1_700_000_000_000_000_000i64;
@@ -492,7 +545,7 @@ impl<A: Application> Simulation<A> {
         cfg.max_clock_drift_ms = (p.interval_ms / 2).max(p.max_skew_ms * 4);
         cfg.produce_wait_percent = p.produce_wait_percent;
         cfg.validate()?;
-        let anchor = Anchor::genesis(cfg.genesis_hash, 0, schedule.at(0));
+        let anchor = Anchor::genesis(cfg.genesis_hash, 0, schedule.initial());
         let mut rng = SimRng::new(p.seed);
         let mut nodes = Vec::new();
         let mut genesis_root = Hash::ZERO;
@@ -534,8 +587,13 @@ impl<A: Application> Simulation<A> {
             report: SimReport {
                 seed: p.seed,
                 scenario: format!(
-                    "{} nodes, {} producers, epochs {:?}, slot {} ms, wait {}%",
-                    p.nodes, p.set_size, p.epoch_slots, p.interval_ms, p.produce_wait_percent
+                    "{} nodes, {} producers, epochs {:?}{}, slot {} ms, wait {}%",
+                    p.nodes,
+                    p.set_size,
+                    p.epoch_slots,
+                    if p.schedule_from_chain && p.epoch_slots.is_some() { " from chain" } else { "" },
+                    p.interval_ms,
+                    p.produce_wait_percent
                 ),
                 ..SimReport::default()
             },
@@ -751,9 +809,10 @@ impl<A: Application> Simulation<A> {
         let now = self.node_now(i);
         let slot_ns = self.slot_ns();
         let status_tick = (self.now_ns - self.cfg.genesis_timestamp_ns) % slot_ns < slot_ns / TICKS_PER_SLOT;
-        let schedule = &self.schedule;
-        let Some(engine) = self.nodes[i].engine.as_mut() else { return Ok(()) };
-        let actions = engine.on_tick(now, schedule).map_err(|e| format!("node {i} tick: {e}"))?;
+        let node = &mut self.nodes[i];
+        let schedule = ChainSchedule { base: &self.schedule, blocks: &node.disk.blocks, cfg: &self.cfg };
+        let Some(engine) = node.engine.as_mut() else { return Ok(()) };
+        let actions = engine.on_tick(now, &schedule).map_err(|e| format!("node {i} tick: {e}"))?;
         // Once per slot, tell peers what we have so they can fetch it.
         let status = status_tick.then(|| (engine.highest_qc().0, engine.head()));
         if let Some((hqc, head)) = status {
@@ -849,7 +908,7 @@ impl<A: Application> Simulation<A> {
                 continue;
             }
             let meta = self.meta_of(&b)?;
-            let elected = self.schedule.at(self.cfg.slot_of(b.timestamp_ns).unwrap_or(0));
+            let elected = self.elected_for(i, &b)?;
             let Some(engine) = self.nodes[i].engine.as_mut() else { break };
             match engine.on_block(meta, &elected) {
                 Ok(actions) => self.run_actions(i, actions)?,
@@ -858,6 +917,14 @@ impl<A: Application> Simulation<A> {
             }
         }
         Ok(())
+    }
+
+    /// The elected set for a block, read from node `i`'s stored chain.
+    fn elected_for(&self, i: usize, b: &SimBlock<A::Tx>) -> SimResult<Vec<ProducerId>> {
+        let n = &self.nodes[i];
+        let schedule = ChainSchedule { base: &self.schedule, blocks: &n.disk.blocks, cfg: &self.cfg };
+        let slot = self.cfg.slot_of(b.timestamp_ns).map_err(|e| e.to_string())?;
+        schedule.producers(&b.parent, slot).map_err(|e| format!("node {i}: schedule: {e}"))
     }
 
     fn meta_of(&self, b: &SimBlock<A::Tx>) -> SimResult<BlockMeta> {
@@ -980,7 +1047,7 @@ impl<A: Application> Simulation<A> {
                 ));
             }
             let meta = self.meta_of(&b)?;
-            let elected = self.schedule.at(self.cfg.slot_of(b.timestamp_ns).unwrap_or(0));
+            let elected = self.elected_for(i, &b)?;
             let Some(engine) = self.nodes[i].engine.as_mut() else { return Ok(()) };
             match engine.on_block(meta, &elected) {
                 Ok(actions) => {
