@@ -49,6 +49,8 @@ struct Net {
     elections: Vec<(u64, Vec<ProducerId>)>,
     /// Nodes that drop everything.
     down: Vec<bool>,
+    /// Partition group per node: messages only flow within a group.
+    group: Vec<u8>,
 }
 
 struct Sched<'a>(&'a [(u64, Vec<ProducerId>)]);
@@ -90,6 +92,7 @@ impl Net {
             metas: BTreeMap::new(),
             elections: vec![(0, set)],
             down: vec![false; n],
+            group: vec![0; n],
         }
     }
 
@@ -138,8 +141,9 @@ impl Net {
             let mut new_votes = Vec::new();
             for m in blocks.drain(..) {
                 self.metas.insert(m.hash, m.clone());
+                let from = self.index_of(&m.producer);
                 for i in 0..self.engines.len() {
-                    if self.down[i] {
+                    if self.down[i] || self.group[i] != self.group[from] {
                         continue;
                     }
                     let elected = elected_at(&self.elections, self.cfg.slot_of(m.timestamp_ns).unwrap());
@@ -149,8 +153,9 @@ impl Net {
                 }
             }
             for v in votes.drain(..) {
+                let from = self.index_of(&v.voter);
                 for i in 0..self.engines.len() {
-                    if self.down[i] {
+                    if self.down[i] || self.group[i] != self.group[from] {
                         continue;
                     }
                     if let Ok(acts) = self.engines[i].on_vote(v.clone()) {
@@ -162,6 +167,27 @@ impl Net {
             votes = new_votes;
         }
         panic!("messages did not settle");
+    }
+
+    fn index_of(&self, p: &ProducerId) -> usize {
+        self.keys.iter().position(|k| k.public_key() == *p).unwrap()
+    }
+
+    /// Hands every block produced so far to every node (what sync does
+    /// after a partition heals), parents first.
+    fn resync(&mut self) {
+        let mut all: Vec<BlockMeta> = self.metas.values().cloned().collect();
+        all.sort_by_key(|m| m.height);
+        let mut out = Vec::new();
+        let mut votes = Vec::new();
+        for m in all {
+            for i in 0..self.engines.len() {
+                let elected = elected_at(&self.elections, self.cfg.slot_of(m.timestamp_ns).unwrap());
+                if let Ok(acts) = self.engines[i].on_block(m.clone(), &elected) {
+                    self.handle(i, acts, &mut out, &mut votes);
+                }
+            }
+        }
     }
 
     fn check_agreement(&self) {
@@ -568,4 +594,47 @@ fn a_node_restarted_from_its_anchor_catches_up() {
     let produce = acts.iter().position(|a| matches!(a, Action::Produce(p) if p.slot == 15));
     let persist = acts.iter().position(|a| matches!(a, Action::Persist(s) if s.last_produced_slot == 15));
     assert!(persist.unwrap() < produce.unwrap());
+}
+
+#[test]
+fn a_set_change_during_a_partition_cannot_fork() {
+    // Old set A = 0..4, new set B = 3..7 from slot 12. From slot 8 the
+    // network splits into {0,1,2} and {3,4,5,6}: A's majority side
+    // finalizes the block of slot 8 (slots 8, 9, 10 are led by 0, 1, 2),
+    // while B's quorum sits on the other side without it. Were B to take over at once, {3,4,5,6} would certify
+    // and finalize a fork from the old blocks; with the joint
+    // configuration their blocks also need a quorum of A, which they lack.
+    let keys = dev_keys("dpos-test", 7);
+    let mut net = Net::new(keys.clone(), 4);
+    net.elections.push((12, ids(&keys[3..7])));
+    for s in 1..=7 {
+        net.slot(s, 1);
+    }
+    net.group = vec![0, 0, 0, 1, 1, 1, 1];
+    for s in 8..=30 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    net.check_agreement();
+    let a_side = net.engines[0].lib().0;
+    let b_side = net.engines[5].lib().0;
+    // A's side finalized its own blocks before the change; B's side could
+    // not finalize anything past what both sides shared.
+    assert!(a_side > b_side, "A side {a_side}, B side {b_side}");
+    let shared = net.commits[5].clone();
+    for s in 31..=40 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    assert_eq!(net.commits[5], shared, "no progress for B's side while split");
+    // Heal: everyone learns every block, then the chain moves on and
+    // hands over to B.
+    net.group = vec![0; 7];
+    net.resync();
+    for s in 41..=70 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    net.check_agreement();
+    for (i, e) in net.engines.iter().enumerate() {
+        assert!(e.lib().0 > a_side, "node {i} made no progress after the heal");
+        assert_eq!(e.quorum_config(&e.lib().1), Some(&QuorumConfig::Single(ids(&keys[3..7]))));
+    }
 }
