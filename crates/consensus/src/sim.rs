@@ -168,6 +168,11 @@ pub struct SimParams {
     /// Per slot: chance that a node goes deaf (receives nothing, still
     /// sends) for a few slots: a leader that builds on stale knowledge.
     pub deaf_permille: u32,
+    /// Per epoch: chance that, a few slots before the boundary, the
+    /// producers leaving the set (with some of those staying) are cut off
+    /// from the rest: the split that would let two sets finalize two
+    /// forks without a joint hand-over.
+    pub boundary_partition_permille: u32,
     /// The engines' `produce_wait_percent`: 0 makes leaders build on
     /// whatever certificate they have at the slot's start, which forks
     /// more.
@@ -212,6 +217,7 @@ impl SimParams {
             partition_permille: r.range(0, 60) as u32,
             link_cut_permille: r.range(0, 300) as u32,
             deaf_permille: r.range(0, 150) as u32,
+            boundary_partition_permille: r.range(0, 600) as u32,
             produce_wait_percent: [0u8, 20, 50, 80][r.below(4) as usize],
             max_skew_ms: interval_ms / 20,
             txs_per_slot: 3,
@@ -828,6 +834,7 @@ impl<A: Application> Simulation<A> {
             return;
         }
         let n = self.nodes.len() as u64;
+        self.maybe_split_at_boundary();
         if self.rng.chance(self.p.crash_permille) {
             let victim = self.rng.below(n) as usize;
             if self.nodes[victim].engine.is_some() {
@@ -869,6 +876,43 @@ impl<A: Application> Simulation<A> {
             if end < self.heal_at_ns {
                 self.push(end, Event::PartitionEnd);
             }
+        }
+    }
+
+    /// A few slots before an epoch boundary, maybe separate the producers
+    /// that leave the set from everyone else, as node 0's chain sees the
+    /// sets.
+    fn maybe_split_at_boundary(&mut self) {
+        let Some(e) = self.p.epoch_slots.filter(|e| *e > 8) else { return };
+        let slot = self.cfg.slot_of(self.now_ns).unwrap_or(0);
+        let lead = self.rng.range(3, 8);
+        if slot % e != e - lead || self.partition.is_some() || !self.rng.chance(self.p.boundary_partition_permille) {
+            return;
+        }
+        let Some(head) = self.nodes[0].engine.as_ref().map(|e| e.head()) else { return };
+        let node = &self.nodes[0];
+        let schedule = ChainSchedule { base: &self.schedule, blocks: &node.disk.blocks, cfg: &self.cfg };
+        let (Ok(now), Ok(next)) = (schedule.producers(&head, slot), schedule.producers(&head, slot + lead)) else {
+            return;
+        };
+        // Side 1: the leaving producers and a random share of those that
+        // stay; side 0: the rest (joining producers among them).
+        let mut groups = Vec::with_capacity(self.nodes.len());
+        for i in 0..self.nodes.len() {
+            let k = self.nodes[i].key.public_key();
+            let leaving = now.contains(&k) && !next.contains(&k);
+            let staying = now.contains(&k) && next.contains(&k);
+            groups.push(u8::from(leaving || (staying && self.rng.chance(500))));
+        }
+        if groups.iter().all(|g| *g == 0) {
+            return;
+        }
+        self.trace(|| format!("boundary partition {groups:?}"));
+        self.partition = Some(groups);
+        self.report.partitions += 1;
+        let end = self.now_ns + self.rng.range(4, 20) as i64 * self.slot_ns();
+        if end < self.heal_at_ns {
+            self.push(end, Event::PartitionEnd);
         }
     }
 
