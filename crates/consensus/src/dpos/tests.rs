@@ -51,6 +51,10 @@ struct Net {
     down: Vec<bool>,
     /// Partition group per node: messages only flow within a group.
     group: Vec<u8>,
+    /// Nodes that receive nothing (but still send).
+    deaf: Vec<bool>,
+    /// Votes for these slots reach only the marked nodes.
+    vote_reach: BTreeMap<u64, Vec<bool>>,
 }
 
 struct Sched<'a>(&'a [(u64, Vec<ProducerId>)]);
@@ -93,6 +97,8 @@ impl Net {
             elections: vec![(0, set)],
             down: vec![false; n],
             group: vec![0; n],
+            deaf: vec![false; n],
+            vote_reach: BTreeMap::new(),
         }
     }
 
@@ -143,7 +149,7 @@ impl Net {
                 self.metas.insert(m.hash, m.clone());
                 let from = self.index_of(&m.producer);
                 for i in 0..self.engines.len() {
-                    if self.down[i] || self.group[i] != self.group[from] {
+                    if self.down[i] || self.group[i] != self.group[from] || (self.deaf[i] && i != from) {
                         continue;
                     }
                     let elected = elected_at(&self.elections, self.cfg.slot_of(m.timestamp_ns).unwrap());
@@ -155,7 +161,10 @@ impl Net {
             for v in votes.drain(..) {
                 let from = self.index_of(&v.voter);
                 for i in 0..self.engines.len() {
-                    if self.down[i] || self.group[i] != self.group[from] {
+                    if self.down[i] || self.group[i] != self.group[from] || self.deaf[i] {
+                        continue;
+                    }
+                    if self.vote_reach.get(&v.slot).is_some_and(|reach| !reach[i]) {
                         continue;
                     }
                     if let Ok(acts) = self.engines[i].on_vote(v.clone()) {
@@ -637,4 +646,89 @@ fn a_set_change_during_a_partition_cannot_fork() {
         assert!(e.lib().0 > a_side, "node {i} made no progress after the heal");
         assert_eq!(e.quorum_config(&e.lib().1), Some(&QuorumConfig::Single(ids(&keys[3..7]))));
     }
+}
+
+#[test]
+fn a_deaf_leader_cannot_fork_a_final_block() {
+    // Producers 0..4 and an observer, node 4. Node 0 hears nothing in
+    // slots 1..=4 while 1, 2, 3 build the blocks of slots 1, 2, 3. The
+    // votes for slot 3 reach only the observer: it alone learns that
+    // block's certificate and finalizes the block of slot 1 (height 1).
+    // The producers only hold the certificate of slot 2, so they are
+    // locked on the block of slot 1 without seeing it final. In slot 4,
+    // node 0 builds on genesis. The producers refuse it because of the
+    // lock; without the lock they would certify it, extend it in slots
+    // 5, 6, 7 and finalize it, a second block at height 1.
+    let keys = dev_keys("dpos-test", 5);
+    let mut net = Net::new(keys.clone(), 4);
+    net.deaf[0] = true;
+    net.vote_reach.insert(3, vec![false, false, false, false, true]);
+    for s in 1..=4 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    assert_eq!(net.engines[4].lib().0, 1, "the observer finalized height 1");
+    assert_eq!(net.engines[1].lib().0, 0, "the producers did not");
+    let fork = net.metas.values().find(|m| m.producer == keys[0].public_key()).expect("node 0 built in slot 4");
+    assert_eq!(fork.parent, net.cfg.genesis_hash);
+    let fork = fork.hash;
+    let fork_certified = net.engines[1].is_certified(&fork);
+    net.deaf[0] = false;
+    net.resync();
+    for s in 5..=12 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    net.check_agreement();
+    assert!(!fork_certified);
+    for e in &net.engines {
+        assert!(e.lib().0 >= 5);
+    }
+}
+
+#[test]
+fn blocks_in_non_consecutive_slots_do_not_commit() {
+    // Two forks from the block b of slot 1, certified in interleaved
+    // slots: x1 (2) <- x2 (5) <- x3 (6) and y1 (3) <- y2 (4) <- y3 (7).
+    // Each is a chain of three certified blocks with a certificate on
+    // top, but neither is in consecutive slots. Were that enough, the
+    // observer (node 4, the only one to see the votes of slot 6) would
+    // finalize x1 and the producers y1, both at height 2. Leaders lead
+    // slot s % 4; deafness (hearing nothing) and votes that reach only
+    // some nodes set up what each knows: the votes of slot 4 reach only
+    // node 3 (the next leader of that fork), so the others stay locked
+    // low enough to vote for x2.
+    let keys = dev_keys("dpos-test", 5);
+    let mut net = Net::new(keys.clone(), 4);
+    let deaf_in = |s: u64| -> Vec<bool> {
+        match s {
+            2 => vec![false, false, false, true, false],     // 3 misses x1
+            3 | 4 => vec![false, true, false, false, false], // 1 misses y1, y2
+            5 | 6 => vec![false, false, false, true, false], // 3 misses x2, x3
+            _ => vec![false; 5],
+        }
+    };
+    net.vote_reach.insert(4, vec![false, false, false, true, false]);
+    net.vote_reach.insert(6, vec![false, false, false, false, true]);
+    for s in 1..=7 {
+        net.deaf = deaf_in(s);
+        net.slot(s, SEC * 6 / 10);
+    }
+    // The forks exist as described.
+    let by_slot: BTreeMap<u64, &BlockMeta> =
+        net.metas.values().map(|m| (net.cfg.slot_of(m.timestamp_ns).unwrap(), m)).collect();
+    let parent_slot = |s: u64| net.cfg.slot_of(net.metas[&by_slot[&s].parent].timestamp_ns).unwrap();
+    assert_eq!((parent_slot(2), parent_slot(5), parent_slot(6)), (1, 2, 5));
+    assert_eq!((parent_slot(3), parent_slot(4), parent_slot(7)), (1, 3, 4));
+    net.check_agreement();
+    for e in &net.engines {
+        assert_eq!(e.lib().0, 0, "nothing may be final yet");
+    }
+    // After the faults, the chain goes on and everyone agrees.
+    net.deaf = vec![false; 5];
+    net.vote_reach.clear();
+    net.resync();
+    for s in 8..=16 {
+        net.slot(s, SEC * 6 / 10);
+    }
+    net.check_agreement();
+    assert!(net.engines.iter().all(|e| e.lib().0 >= 3));
 }

@@ -315,7 +315,6 @@ pub struct DposConfig {
     /// Names the chain in vote signatures (e.g. the chain id hash).
     pub chain_tag: Hash,
     pub genesis_hash: Hash,
-    pub genesis_height: u64,
     /// Start of slot 0; the genesis block is in slot 0.
     pub genesis_timestamp_ns: i64,
     /// Slot length.
@@ -338,7 +337,6 @@ impl DposConfig {
         DposConfig {
             chain_tag,
             genesis_hash,
-            genesis_height: 0,
             genesis_timestamp_ns,
             block_interval_ms: 1_000,
             max_clock_drift_ms: 500,
