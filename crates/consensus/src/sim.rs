@@ -168,6 +168,10 @@ pub struct SimParams {
     /// Per slot: chance that a node goes deaf (receives nothing, still
     /// sends) for a few slots: a leader that builds on stale knowledge.
     pub deaf_permille: u32,
+    /// Per slot: chance that the votes of that slot reach only a random
+    /// subset of nodes, so nodes disagree about which blocks are
+    /// certified (and so about their locks).
+    pub partial_votes_permille: u32,
     /// Per epoch: chance that, a few slots before the boundary, the
     /// producers leaving the set (with some of those staying) are cut off
     /// from the rest: the split that would let two sets finalize two
@@ -218,6 +222,7 @@ impl SimParams {
             link_cut_permille: r.range(0, 300) as u32,
             deaf_permille: r.range(0, 150) as u32,
             boundary_partition_permille: r.range(0, 600) as u32,
+            partial_votes_permille: r.range(0, 300) as u32,
             produce_wait_percent: [0u8, 20, 50, 80][r.below(4) as usize],
             max_skew_ms: interval_ms / 20,
             txs_per_slot: 3,
@@ -504,6 +509,8 @@ pub struct Simulation<A: Application> {
     partition: Option<Vec<u8>>,
     /// Failed directed links (from, to) and when they come back.
     cut_links: BTreeMap<(usize, usize), i64>,
+    /// Slots whose votes reach only the marked nodes.
+    vote_reach: BTreeMap<u64, Vec<bool>>,
     healed: bool,
     checker: Checker,
     report: SimReport,
@@ -614,6 +621,7 @@ impl<A: Application> Simulation<A> {
             step: 0,
             partition: None,
             cut_links: BTreeMap::new(),
+            vote_reach: BTreeMap::new(),
             healed: false,
             checker: Checker::default(),
             next_tx: 1,
@@ -747,6 +755,7 @@ impl<A: Application> Simulation<A> {
                 self.healed = true;
                 self.partition = None;
                 self.cut_links.clear();
+                self.vote_reach.clear();
                 for i in 0..self.nodes.len() {
                     if self.nodes[i].engine.is_none() {
                         self.restart(i)?;
@@ -778,6 +787,13 @@ impl<A: Application> Simulation<A> {
         let chaos = !self.healed;
         if to == from || self.cut(from, to) {
             return;
+        }
+        if let Msg::Vote(bytes) = &msg {
+            // The slot is bytes 1..9 of an encoded vote.
+            let slot = bytes.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+            if slot.and_then(|s| self.vote_reach.get(&s)).is_some_and(|reach| !reach[to]) {
+                return;
+            }
         }
         if chaos && self.rng.chance(self.p.loss_permille) {
             self.report.messages_lost += 1;
@@ -835,6 +851,12 @@ impl<A: Application> Simulation<A> {
         }
         let n = self.nodes.len() as u64;
         self.maybe_split_at_boundary();
+        if self.rng.chance(self.p.partial_votes_permille) {
+            let slot = self.cfg.slot_of(self.now_ns).unwrap_or(0);
+            let reach: Vec<bool> = (0..n).map(|_| self.rng.chance(400)).collect();
+            self.trace(|| format!("votes of slot {slot} reach only {reach:?}"));
+            self.vote_reach.insert(slot, reach);
+        }
         if self.rng.chance(self.p.crash_permille) {
             let victim = self.rng.below(n) as usize;
             if self.nodes[victim].engine.is_some() {
