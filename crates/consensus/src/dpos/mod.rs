@@ -92,8 +92,7 @@
 //! `blocks_in_non_consecutive_slots_do_not_commit` finalize two blocks at
 //! one height, and the simulation too in 8 of 200 seeds. Likewise
 //! without the lock rule, `a_deaf_leader_cannot_fork_a_final_block`
-//! finalizes two blocks at one height (random simulation seeds rarely
-//! build that case: none in 600).
+//! finalizes two blocks at one height (and 2 of 200 simulation seeds).
 //!
 //! # Producer set changes
 //!
@@ -125,7 +124,7 @@
 //! taking over at once, a partition between the leaving and the joining
 //! producers around the boundary finalizes two forks even when the
 //! election was final long before (test
-//! `a_set_change_during_a_partition_cannot_fork`, and 1 of 200
+//! `a_set_change_during_a_partition_cannot_fork`, and 2 of 600
 //! simulation seeds).
 //!
 //! # Liveness
