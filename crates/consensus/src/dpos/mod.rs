@@ -90,7 +90,7 @@
 //! case hold: with a gap, a conflicting block certified inside the gap
 //! could be extended later. Removing it from the engine makes the test
 //! `blocks_in_non_consecutive_slots_do_not_commit` finalize two blocks at
-//! one height, and the simulation too in 8 of 200 seeds. Likewise
+//! one height, and the simulation too in 9 of 200 seeds. Likewise
 //! without the lock rule, `a_deaf_leader_cannot_fork_a_final_block`
 //! finalizes two blocks at one height (and 2 of 200 simulation seeds).
 //!
