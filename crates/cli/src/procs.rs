@@ -14,7 +14,6 @@
 //! and signals go to its process group (the node and anything it started).
 //! Elsewhere on Unix, existence of the pid is all that can be checked.
 
-use std::ffi::OsStr;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -142,11 +141,9 @@ pub fn is_running(pid: u32, marker: &Path) -> bool {
         }
         std::thread::sleep(Duration::from_millis(CMDLINE_RETRY_MS));
     }
-    let marker = marker.as_os_str();
-    cmdline.split(|b| *b == 0).any(|arg| {
-        use std::os::unix::ffi::OsStrExt;
-        OsStr::from_bytes(arg) == marker
-    })
+    use std::os::unix::ffi::OsStrExt;
+    let marker = marker.as_os_str().as_bytes();
+    cmdline.split(|b| *b == 0).any(|arg| arg == marker)
 }
 
 /// True when `pid` exists (the marker cannot be checked here).

@@ -118,6 +118,29 @@ fn receipt(url: &str, hash: &str) -> Option<Value> {
     r.ok.then(|| r.json())
 }
 
+/// `GET /metrics` of the node at `url` (plain HTTP/1.0, read to the end).
+fn metrics(url: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(conn, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
+    text
+}
+
+/// The value of one metric in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn producer_address(peer_id: &str) -> String {
     aergo_crypto::PublicKey::from_peer_id(peer_id).unwrap().address().to_string()
 }
@@ -168,7 +191,7 @@ fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
         let s = h.status();
         let ready = s.iter().all(|n| {
             n["up"] == true
-                && n["peers"].as_u64() == Some((PRODUCERS + CANDIDATES - 1) as u64)
+                && n["peers"].as_u64().unwrap_or(0) >= (PRODUCERS + CANDIDATES - 1) as u64
                 && n["height"].as_u64().unwrap_or(0) >= 5
                 && n["lib"].as_u64().unwrap_or(0) >= 1
         });
@@ -178,6 +201,16 @@ fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
         let expected = if i < PRODUCERS { "producer" } else { "follower" };
         assert_eq!(n["role"], expected, "node{i}: {n}");
         assert!(u64_of(n, "lib") <= u64_of(n, "height"), "{n}");
+    }
+    // Every node exports its figures for Prometheus.
+    for i in 0..PRODUCERS + CANDIDATES {
+        let m = metrics(&h.rpc(i));
+        assert!(metric(&m, "aergo_height") >= 5.0, "node{i}:\n{m}");
+        assert!(metric(&m, "aergo_lib_height") >= 1.0, "node{i}:\n{m}");
+        assert!(metric(&m, "aergo_peers") >= (PRODUCERS + CANDIDATES - 1) as f64, "node{i}:\n{m}");
+        for name in ["aergo_mempool_txs", "aergo_block_interval_seconds", "aergo_tps"] {
+            assert!(metric(&m, name) >= 0.0, "node{i}: {name}");
+        }
     }
     let lib_start = u64_of(&first[0], "lib");
     let height_start = u64_of(&first[0], "height");
