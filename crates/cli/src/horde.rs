@@ -356,11 +356,26 @@ pub fn absolute(dir: &Path) -> Result<PathBuf> {
 /// Writes a new network into `dir` (which must be empty or new): keys,
 /// data directories, genesis, manifest. Starts nothing.
 pub fn create(dir: &Path, spec: &HordeSpec, timestamp_ns: i64) -> Result<Manifest> {
-    spec.validate()?;
+    create_in(dir, spec, timestamp_ns, true)
+}
+
+/// [`create`]; with `require_empty` false, other files may stay in the
+/// folder (a `--reset` keeps the user's files), but nothing `create` would
+/// write may exist.
+fn create_in(dir: &Path, spec: &HordeSpec, timestamp_ns: i64, require_empty: bool) -> Result<Manifest> {
+    let ports = spec.plan(&vec![String::new(); spec.total_nodes() as usize])?;
     let mut entries =
         std::fs::read_dir(dir).map_err(|source| CliError::Io { what: "listing", path: dir.to_path_buf(), source })?;
-    if entries.next().is_some() {
+    if require_empty && entries.next().is_some() {
         return Err(horde_err(dir, "is not empty and holds no network: choose a new or empty folder with --dir"));
+    }
+    let ours = ports.nodes.iter().map(|n| n.name.as_str()).chain([MANIFEST_FILE, GENESIS_FILE]);
+    if let Some(taken) = ours.into_iter().find(|name| dir.join(name).exists()) {
+        return Err(horde_err(dir, format!("{taken} already exists here; remove it or choose another folder")));
+    }
+    // Ports before keys and files: a conflict leaves nothing behind.
+    for entry in &ports.nodes {
+        check_ports_free(entry)?;
     }
     let keys = (0..spec.total_nodes()).map(|_| PrivateKey::generate()).collect::<std::result::Result<Vec<_>, _>>()?;
     let peer_ids: Vec<String> = keys.iter().map(|k| k.public_key().peer_id()).collect();
@@ -542,7 +557,7 @@ pub async fn up(req: &UpRequest) -> Result<UpReport> {
             }
             if req.reset {
                 remove(&dir, &m)?;
-                (create(&dir, &req.spec, req.timestamp_ns)?, false)
+                (create_in(&dir, &req.spec, req.timestamp_ns, false)?, false)
             } else if req.spec_given {
                 return Err(horde_err(
                     &dir,
@@ -921,6 +936,7 @@ mod tests {
 
         // A second create into the same folder is refused.
         assert!(create(&dir, &spec(2, 1), 5).unwrap_err().to_string().contains("not empty"));
+        assert!(create_in(&dir, &spec(2, 1), 5, false).unwrap_err().to_string().contains("node0 already exists"));
         std::fs::write(dir.join("mine.txt"), "user file").unwrap();
         remove(&dir, &m).unwrap();
         assert!(load(&dir).unwrap().is_none());
@@ -928,6 +944,23 @@ mod tests {
         assert_eq!(left, vec![std::ffi::OsString::from("mine.txt")], "only what create wrote is removed");
         let e = load_existing(&dir).unwrap_err().to_string();
         assert!(e.contains("no network here"), "{e}");
+        // What --reset does after removing: the user's file stays.
+        create_in(&dir, &spec(1, 0), 5, false).unwrap();
+        assert!(dir.join("mine.txt").exists() && dir.join("node0").exists());
+    }
+
+    #[test]
+    fn a_taken_port_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        // Node 1's p2p port is base + 3.
+        let s = HordeSpec { base_port: port - 3, ..spec(2, 0) };
+        let e = create(tmp.path(), &s, 5).unwrap_err().to_string();
+        // (Another program may hold one of the lower ports too; then that
+        // one is named.)
+        assert!(e.contains("cannot listen there") && e.contains("another program uses it"), "{e}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 
     #[test]
