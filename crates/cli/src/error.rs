@@ -45,6 +45,15 @@ pub enum CliError {
     #[error("{what} failed: {reason}")]
     Task { what: &'static str, reason: String },
 
+    #[error("{call} not sent: {reason}")]
+    GovRefused { call: &'static str, reason: String },
+
+    #[error("transaction {hash} was dropped by the node without a receipt: {reason}")]
+    TxDropped { hash: String, reason: String },
+
+    #[error("horde {}: {reason}", dir.display())]
+    Horde { dir: PathBuf, reason: String },
+
     #[error(transparent)]
     Crypto(#[from] aergo_crypto::CryptoError),
 

@@ -17,7 +17,12 @@
 //! - [`demo`]: the one-command tour (dev chain, transfer, books checked);
 //! - [`bench`]: the end-to-end transfer benchmark against the machine's
 //!   signature verification rate;
-//! - [`format`]: friendly text for the node's JSON answers.
+//! - [`format`]: friendly text for the node's JSON answers;
+//! - [`gov`]: staking, producer votes and governance parameters
+//!   (`aergo.system` calls, their checks, and the DPoS reads);
+//! - [`horde`]: a local multi-node DPoS network (`aergo horde`), whose
+//!   node processes [`procs`] starts and stops;
+//! - [`syncbar`]: the progress of a node catching up with its peers.
 //!
 //! The CLI talks to a node only through its public JSON-RPC API (and, for
 //! `node`, `demo` and `bench`, starts one through `aergo_node`'s public
@@ -29,7 +34,11 @@ pub mod demo;
 pub mod devnode;
 mod error;
 pub mod format;
+pub mod gov;
+pub mod horde;
 pub mod keys;
+pub mod procs;
+pub mod syncbar;
 pub mod transfer;
 
 pub use error::{CliError, Result};

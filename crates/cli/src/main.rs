@@ -22,6 +22,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
+mod cmd_gov;
+mod cmd_horde;
+
 #[derive(Parser)]
 #[command(name = "aergo", version, about = "AERGO node and command line", propagate_version = true)]
 struct Cli {
@@ -83,6 +86,13 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    #[command(flatten)]
+    Gov(cmd_gov::GovCommand),
+    /// A local multi-node DPoS network on loopback ports.
+    Horde {
+        #[command(subcommand)]
+        command: cmd_horde::HordeCommand,
     },
 }
 
@@ -344,6 +354,8 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             let text = format::status(&s.raw);
             out(s.raw, text)
         }
+        Command::Gov(c) => cmd_gov::run(c, &client()?).await?,
+        Command::Horde { command } => cmd_horde::run(command).await?,
         Command::Demo => {
             let r = aergo_cli::demo::run_demo().await?;
             out(r.json, r.text)
@@ -490,7 +502,9 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
             return Err(e);
         }
     }
+    let sync = aergo_cli::syncbar::spawn_watch(url.clone());
     let why = shutdown_signal().await;
+    sync.abort();
     tracing::info!(signal = why, "shutting down");
     running.shutdown().await;
     tracing::info!("stopped");

@@ -1,0 +1,199 @@
+//! Arguments and output of `stake`, `unstake`, `vote`, `bp` and `param`
+//! (part of the binary; the work is in `aergo_cli::gov`).
+
+use aergo_cli::client::RpcClient;
+use aergo_cli::format;
+use aergo_cli::gov::{self, GovCall, GovTx, Param};
+use aergo_cli::keys::{self, KeyOptions, KeySource};
+use aergo_cli::transfer::parse_amount;
+use aergo_types::{Amount, Unit};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{out, KeystoreArgs, Output};
+
+#[derive(Subcommand)]
+pub enum GovCommand {
+    /// Stake AERGO: it weighs your votes (`stake show ADDR` shows a stake).
+    Stake(StakeArgs),
+    /// Move staked AERGO back to the balance (once its lock has passed).
+    Unstake {
+        #[command(flatten)]
+        tx: GovTxArgs,
+        /// Amount, e.g. "1000 aergo".
+        #[arg(long)]
+        amount: String,
+    },
+    /// Vote for block producers: 1 to 30 peer ids, replacing your last vote.
+    Vote {
+        #[command(flatten)]
+        tx: GovTxArgs,
+        /// Peer ids of the candidates (`aergo bp list` shows some).
+        #[arg(required = true, num_args = 1..)]
+        peers: Vec<String>,
+    },
+    /// Block producers.
+    Bp {
+        #[command(subcommand)]
+        command: BpCommand,
+    },
+    /// Governance parameters (BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE,
+    /// STAKINGLOCK).
+    Param {
+        #[command(subcommand)]
+        command: ParamCommand,
+    },
+}
+
+/// Signing and sending a governance transaction.
+#[derive(Args)]
+pub struct GovTxArgs {
+    /// Sender: an Am... address or dev:N.
+    #[arg(long, required = true)]
+    from: Option<String>,
+    /// Nonce (default: the node's next nonce for the sender).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Gas limit (default: what the call needs).
+    #[arg(long, default_value_t = 0)]
+    gas_limit: u64,
+    /// Wait for the receipt (and report a rejection).
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// Send without first checking the stake rules against the chain (the
+    /// chain checks them anyway).
+    #[arg(long)]
+    no_check: bool,
+    /// Private key to sign with (hex or base58check text).
+    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
+    key: Option<String>,
+    #[command(flatten)]
+    ks: KeystoreArgs,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct StakeArgs {
+    #[command(subcommand)]
+    show: Option<StakeShow>,
+    #[command(flatten)]
+    tx: GovTxArgs,
+    /// Amount, e.g. "1000 aergo".
+    #[arg(long, required = true)]
+    amount: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum StakeShow {
+    /// The stake of an account and when it unlocks.
+    Show {
+        /// An Am... address or dev:N.
+        address: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BpCommand {
+    /// The elected producers (rank, peer id, votes, rating) and the
+    /// candidates with the most votes.
+    List {
+        /// Candidates to print (--json gives all the node returns).
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ParamCommand {
+    /// The parameters in force.
+    List,
+    /// Vote a value for a parameter (weighed by your stake; it passes with
+    /// two thirds of all stake).
+    Vote {
+        #[command(flatten)]
+        tx: GovTxArgs,
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE or STAKINGLOCK.
+        name: String,
+        /// A count, or for prices and STAKINGMIN an amount ("50 gaer").
+        value: String,
+    },
+    /// The values voted for a parameter and the stake behind each.
+    Votes {
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE or STAKINGLOCK.
+        name: String,
+    },
+}
+
+pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Output> {
+    match command {
+        GovCommand::Stake(StakeArgs { show: Some(StakeShow::Show { address }), .. }) => {
+            let addr = keys::parse_account(&address)?;
+            let (stake, raw) = gov::stake_of(client, &addr).await?;
+            let head = client.status().await?.height;
+            Ok(out(raw, gov::format_stake(&addr, &stake, head)))
+        }
+        GovCommand::Stake(StakeArgs { show: None, tx, amount }) => {
+            let amount = parse_amount(amount.as_deref().unwrap_or_default())?;
+            send(client, tx, GovCall::Stake, amount).await
+        }
+        GovCommand::Unstake { tx, amount } => send(client, tx, GovCall::Unstake, parse_amount(&amount)?).await,
+        GovCommand::Vote { tx, peers } => send(client, tx, GovCall::vote_bp(&peers)?, Amount::ZERO).await,
+        GovCommand::Bp { command: BpCommand::List { top } } => {
+            let (producers, raw) = gov::producers(client).await?;
+            Ok(out(raw, producers.format(top)))
+        }
+        GovCommand::Param { command: ParamCommand::List } => {
+            let (params, raw) = gov::params(client).await?;
+            Ok(out(raw, gov::format_params(&params)))
+        }
+        GovCommand::Param { command: ParamCommand::Vote { tx, name, value } } => {
+            send(client, tx, GovCall::vote_param(&name, &value)?, Amount::ZERO).await
+        }
+        GovCommand::Param { command: ParamCommand::Votes { name } } => {
+            let param = Param::parse(&name)?;
+            let (tallies, raw) = gov::param_votes(client, param).await?;
+            Ok(out(raw, gov::format_param_votes(param, &tallies)))
+        }
+    }
+}
+
+async fn send(client: &RpcClient, a: GovTxArgs, call: GovCall, amount: Amount) -> anyhow::Result<Output> {
+    // clap requires --from for sending; only `stake show` goes without.
+    let Some(from) = a.from.as_deref() else { anyhow::bail!("--from is required: the account that signs") };
+    let opts = KeyOptions { key: a.key.as_deref(), keystore_dir: a.ks.dir()?, password: a.ks.password.as_deref() };
+    let (from, key, source) = keys::resolve_signer(from, &opts)?;
+    match &source {
+        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
+        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
+        KeySource::Given => {}
+    }
+    let t = GovTx { call, amount, nonce: a.nonce, gas_limit: a.gas_limit };
+    let sent = gov::preflight_and_send(client, &key, &t, a.no_check, a.wait.then_some(a.timeout_ms)).await?;
+    let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
+    let what = match &t.call {
+        GovCall::Stake => format!("stake of {} from {from}", amount.format(Unit::Aergo)),
+        GovCall::Unstake => format!("unstake of {} to {from}", amount.format(Unit::Aergo)),
+        GovCall::VoteBp(ids) => format!("vote of {from} for {} candidate(s)", ids.len()),
+        GovCall::VoteParam { param, value } => {
+            format!("vote of {from} for {} = {}", param.id(), param.describe(*value))
+        }
+    };
+    let json = json!({
+        "hash": sent.hash.to_string(),
+        "from": from.to_string(),
+        "to": aergo_types::address::AERGO_SYSTEM,
+        "call": t.call.name(),
+        "args": t.call.args(),
+        "amount": amount.aer().to_string(),
+        "nonce": nonce,
+        "receipt": sent.receipt,
+    });
+    let mut text = format!("sent {what} (nonce {nonce})\ntx {}", sent.hash);
+    if let Some(r) = &sent.receipt {
+        text.push_str(&format!("\n\nreceipt\n{}", format::receipt(r)));
+    }
+    Ok(out(json, text))
+}
