@@ -25,11 +25,13 @@
 
 pub mod bench;
 pub mod client;
+pub mod contract;
 pub mod demo;
 pub mod devnode;
 mod error;
 pub mod format;
 pub mod keys;
+pub mod shell;
 pub mod transfer;
 
 pub use error::{CliError, Result};
