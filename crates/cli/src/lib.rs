@@ -24,6 +24,7 @@
 //! API). It deliberately does not read a node's stores directly.
 
 pub mod bench;
+pub mod bench_contract;
 pub mod client;
 pub mod contract;
 pub mod demo;
@@ -31,6 +32,7 @@ pub mod devnode;
 mod error;
 pub mod format;
 pub mod keys;
+pub mod pg;
 pub mod shell;
 pub mod transfer;
 

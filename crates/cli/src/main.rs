@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aergo_cli::bench::{bench_transfer, BenchOptions};
+use aergo_cli::bench_contract::{bench_contract, ContractBenchOptions};
 use aergo_cli::client::RpcClient;
 use aergo_cli::contract::{self as contracts, TxOptions};
 use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
@@ -341,6 +342,35 @@ struct SqlArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The whitepaper's transfer() as signed contract calls through the
+    /// node, against the same function in PostgreSQL (pgbench, with
+    /// synchronous_commit on and off), in the same run. Installs
+    /// PostgreSQL with apt-get when it is missing and this runs as root.
+    Contract {
+        /// Rows of the accounts table (on both sides).
+        #[arg(long)]
+        accounts: Option<u64>,
+        /// Calls the node runs (signed up front, not timed).
+        #[arg(long)]
+        calls: Option<usize>,
+        /// Submitting connections to the node, and pgbench clients.
+        #[arg(long)]
+        clients: Option<usize>,
+        #[arg(long)]
+        block_interval_ms: Option<u64>,
+        /// Length of each pgbench run.
+        #[arg(long)]
+        pg_seconds: Option<u64>,
+        /// Measure the node only.
+        #[arg(long)]
+        no_postgres: bool,
+        /// Seed of the random sender/receiver ids.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A short run (2,000 accounts and calls, 3 s of pgbench).
+        #[arg(long)]
+        quick: bool,
+    },
     /// End-to-end signed transfer throughput against the signature
     /// verification rate of this machine.
     Transfer {
@@ -485,6 +515,33 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         Command::Demo => {
             let r = aergo_cli::demo::run_demo().await?;
             out(r.json, r.text)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Contract { accounts, calls, clients, block_interval_ms, pg_seconds, no_postgres, seed, quick },
+        } => {
+            let mut o = if quick { ContractBenchOptions::quick() } else { ContractBenchOptions::full() };
+            if let Some(a) = accounts {
+                o.accounts = a;
+            }
+            if let Some(c) = calls {
+                o.calls = c;
+            }
+            if let Some(c) = clients {
+                o.clients = c;
+            }
+            if let Some(ms) = block_interval_ms {
+                o.block_interval_ms = ms;
+            }
+            if let Some(s) = pg_seconds {
+                o.pg_seconds = s;
+            }
+            if let Some(s) = seed {
+                o.seed = s;
+            }
+            o.postgres = !no_postgres;
+            let r = bench_contract(&o, &mut |line| eprintln!("{line}")).await?;
+            out(r.json(), r.text())
         }
         Command::Bench {
             command: BenchCommand::Transfer { txs, senders, block_interval_ms, connections, batch, quick },

@@ -356,3 +356,20 @@ async fn bad_input_is_refused_clearly_and_changes_nothing_but_fee_and_nonce() {
     let v = cli_fails(&url, &["contract", "deploy", &write(tmp.path(), "empty.sql", " \n"), "--from", "dev:1"]);
     assert!(error_text(&v).contains("the file is empty"), "{v}");
 }
+
+/// A tiny run of the node half of `aergo bench contract` (the benchmark
+/// itself, and PostgreSQL, never run in the test suite).
+#[test]
+fn contract_benchmark_node_half_smoke() {
+    let v =
+        aergo_json(&["--json", "bench", "contract", "--quick", "--no-postgres", "--accounts", "300", "--calls", "300"]);
+    assert_eq!(v["node"]["calls"], 300, "{v}");
+    assert!(v["node"]["tps"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["postgresql"]["error"], "skipped (--no-postgres)");
+    let line = v["bench"].as_str().unwrap();
+    assert!(line.starts_with("BENCH contract_transfer node_tps="), "{line}");
+    assert!(
+        line.contains(" pg_sync_tps=na pg_async_tps=na ratio_sync=na ratio_async=na accounts=300 calls=300 clients=8"),
+        "{line}"
+    );
+}
