@@ -231,18 +231,36 @@ pub struct ContractInfo {
     pub source: String,
 }
 
+/// The public function `name` names among `functions`: exact match first,
+/// then a match ignoring ASCII case if exactly one function has that name.
+fn public_function_in<'f>(functions: &'f [FunctionAbi], name: &str) -> Option<&'f FunctionAbi> {
+    if let Some(f) = functions.iter().find(|f| f.name == name) {
+        return Some(f);
+    }
+    let mut it = functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
+    match (it.next(), it.next()) {
+        (Some(f), None) => Some(f),
+        _ => None,
+    }
+}
+
+/// What calling a contract needs of its catalogue row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Callee<'a> {
+    pub address: &'a Address,
+    pub schema: &'a str,
+    pub functions: &'a [FunctionAbi],
+}
+
 impl ContractInfo {
     /// The public function `name` names: exact match first, then a match
     /// ignoring ASCII case if exactly one function has that name.
     pub fn public_function(&self, name: &str) -> Option<&FunctionAbi> {
-        if let Some(f) = self.functions.iter().find(|f| f.name == name) {
-            return Some(f);
-        }
-        let mut it = self.functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
-        match (it.next(), it.next()) {
-            (Some(f), None) => Some(f),
-            _ => None,
-        }
+        public_function_in(&self.functions, name)
+    }
+
+    pub(crate) fn callee(&self) -> Callee<'_> {
+        Callee { address: &self.address, schema: &self.schema, functions: &self.functions }
     }
 
     /// The ABI as JSON (`sys.contracts.functions`).
@@ -280,13 +298,7 @@ pub(crate) fn read_contract_at(
         return Err(corrupt(format!("unexpected row {row:?}")));
     };
     let parse_addr = |s: &str| Address::parse(s).map_err(|e| corrupt(format!("address {s:?}: {e}")));
-    let abi: serde_json::Value = serde_json::from_str(functions).map_err(|e| corrupt(format!("functions: {e}")))?;
-    let functions = abi
-        .as_array()
-        .ok_or_else(|| corrupt("functions is not a JSON array"))?
-        .iter()
-        .map(|f| FunctionAbi::from_json(f).ok_or_else(|| corrupt(format!("bad function entry {f}"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let functions = parse_functions(functions)?;
     if addr != address_text {
         return Err(corrupt(format!("the row of {address_text} names {addr}")));
     }
@@ -301,6 +313,37 @@ pub(crate) fn read_contract_at(
         deploy_tx: Hash::from_base58(deploy_tx).map_err(|e| corrupt(format!("deploy tx: {e}")))?,
         source: source.clone(),
     }))
+}
+
+fn parse_functions(json: &str) -> Result<Vec<FunctionAbi>, ExecError> {
+    let abi: serde_json::Value = serde_json::from_str(json).map_err(|e| corrupt(format!("functions: {e}")))?;
+    abi.as_array()
+        .ok_or_else(|| corrupt("functions is not a JSON array"))?
+        .iter()
+        .map(|f| FunctionAbi::from_json(f).ok_or_else(|| corrupt(format!("bad function entry {f}"))))
+        .collect()
+}
+
+/// The schema and public functions of the contract at `address` (whose
+/// text is `address_text`), without decoding the rest of its row: the
+/// part of the catalogue every call transaction reads.
+fn read_call_target(
+    view: &dyn TableStore,
+    address: &Address,
+    address_text: &str,
+) -> Result<Option<(String, Vec<FunctionAbi>)>, ExecError> {
+    if !address.is_contract() {
+        return Ok(None);
+    }
+    let key = encode_key(&[Value::Text(address_text.to_string())]);
+    let Some(bytes) = view.get(CONTRACTS, &key)? else { return Ok(None) };
+    let row = decode_row(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    match row.as_slice() {
+        [Value::Text(addr), _, Value::Text(schema), _, Value::Text(functions), ..] if addr == address_text => {
+            Ok(Some((schema.clone(), parse_functions(functions)?)))
+        }
+        _ => Err(corrupt(format!("unexpected row for {address_text}"))),
+    }
 }
 
 fn write_contract(view: &mut dyn TableStore, c: &ContractInfo) -> Result<(), ExecError> {
@@ -828,7 +871,7 @@ impl Run<'_> {
     }
 
     fn call(&self, view: &mut dyn TableStore, gas: &mut Gas) -> Result<Outcome, ExecError> {
-        let Some(info) = read_contract_at(view, self.contract, self.contract_text)? else {
+        let Some((schema, functions)) = read_call_target(view, self.contract, self.contract_text)? else {
             let reason =
                 if self.contract.is_contract() { "nothing is deployed there" } else { "an account, not a contract" };
             return Err(ExecError::NoContract { address: self.contract.to_string(), reason });
@@ -840,13 +883,14 @@ impl Run<'_> {
             return Ok(Outcome { status: ReceiptStatus::Success, ret: String::new() });
         }
         let call = parse_call_payload(payload)?;
+        let callee = Callee { address: self.contract, schema: &schema, functions: &functions };
         let v = call_public(
             self.engine,
             view,
-            &info,
+            callee,
             &call.name,
             &call.args,
-            &exec_context(self.block, &self.vtx.hash(), self.vtx.sender_text(), self.contract_text, &info.schema),
+            &exec_context(self.block, &self.vtx.hash(), self.vtx.sender_text(), self.contract_text, &schema),
             gas,
             &mut self.host(),
         )?;
@@ -860,23 +904,23 @@ impl Run<'_> {
 pub(crate) fn call_public(
     engine: &Engine,
     view: &mut dyn TableStore,
-    info: &ContractInfo,
+    callee: Callee<'_>,
     name: &str,
     args: &[&RawValue],
     ctx: &ExecContext,
     gas: &mut Gas,
     host: &mut ContractHost,
 ) -> Result<String, ExecError> {
-    let f = info.public_function(name).ok_or_else(|| unknown_function(info, name))?;
-    let sig = engine.function_signature(view, &info.schema, &f.name)?;
+    let f = public_function_in(callee.functions, name).ok_or_else(|| unknown_function(callee, name))?;
+    let sig = engine.function_signature(view, callee.schema, &f.name)?;
     let values = json_args_to_values(&sig, args)?;
-    let call = Call { schema: &info.schema, function: &f.name, args: values, call_depth: 0 };
+    let call = Call { schema: callee.schema, function: &f.name, args: values, call_depth: 0 };
     let v = engine.call(view, ctx, call, gas, Some(host))?;
     Ok(if sig.returns.is_some() { value_to_json(&v) } else { String::new() })
 }
 
-pub(crate) fn unknown_function(info: &ContractInfo, name: &str) -> ExecError {
-    let mut names: Vec<&str> = info.functions.iter().map(|f| f.name.as_str()).collect();
+pub(crate) fn unknown_function(callee: Callee<'_>, name: &str) -> ExecError {
+    let mut names: Vec<&str> = callee.functions.iter().map(|f| f.name.as_str()).collect();
     names.truncate(20);
     let hint = if name == CONSTRUCTOR {
         " (the constructor runs only at deploy)".to_string()
@@ -885,5 +929,5 @@ pub(crate) fn unknown_function(info: &ContractInfo, name: &str) -> ExecError {
     } else {
         format!(" (public functions: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
     };
-    ExecError::UnknownFunction { contract: info.address.to_string(), function: short(name), hint }
+    ExecError::UnknownFunction { contract: callee.address.to_string(), function: short(name), hint }
 }

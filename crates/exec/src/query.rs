@@ -145,7 +145,7 @@ pub fn query_call(
     let ret = contract::call_public(
         engine,
         view,
-        &info,
+        info.callee(),
         &call.name,
         &call.args,
         &ctx,
