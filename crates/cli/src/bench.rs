@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use aergo_crypto::{dev_category_key, dev_key, dev_keys, measure_verify_rate, sign_tx, PrivateKey};
 use aergo_node::{init_data_dir, InitOptions, NodeConfig};
-use aergo_types::{AllocationCategory, Amount, ChainId, Genesis, TxBody};
+use aergo_types::{Address, AllocationCategory, Amount, ChainId, Genesis, Hash, TxBody};
 use serde_json::{json, Value};
 
 use crate::client::{BlockSubscription, RpcClient};
@@ -193,9 +193,9 @@ pub fn bench_genesis(senders: u32) -> Result<(Genesis, Vec<PrivateKey>)> {
 }
 
 /// One prepared batch: its body and the ids of its calls.
-struct Batch {
-    body: String,
-    ids: Vec<(u64, &'static str)>,
+pub(crate) struct Batch {
+    pub body: String,
+    pub ids: Vec<(u64, &'static str)>,
 }
 
 /// Signs `txs` transfers round-robin over `keys` and packs them into batch
@@ -204,7 +204,24 @@ struct Batch {
 fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Vec<Batch> {
     let chain_hash = chain.hash();
     let sink = dev_key("bench-sink", 0).address();
+    prepare_signed(keys, txs, batch, |_, nonce, from| {
+        TxBody::transfer(nonce, from, &sink, Amount::ONE_GAER, &chain_hash)
+    })
+    .0
+}
+
+/// Signs `txs` transactions round-robin over `keys` (tx `i` from key
+/// `i % keys.len()`, nonces 1, 2, ... per key) with bodies from
+/// `body(i, nonce, sender)`, and packs them into `sendTx` batch bodies.
+/// Also returns the transaction hashes, in order.
+pub(crate) fn prepare_signed(
+    keys: &[PrivateKey],
+    txs: usize,
+    batch: usize,
+    mut body: impl FnMut(usize, u64, &Address) -> TxBody,
+) -> (Vec<Batch>, Vec<Hash>) {
     let mut out = Vec::with_capacity(txs.div_ceil(batch));
+    let mut hashes = Vec::with_capacity(txs);
     let mut calls = Vec::with_capacity(batch);
     let mut ids = Vec::with_capacity(batch);
     // Deriving an address is a curve multiplication: once per key.
@@ -212,8 +229,10 @@ fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Ve
     for i in 0..txs {
         let key = &keys[i % keys.len()];
         let nonce = (i / keys.len()) as u64 + 1;
-        let body = TxBody::transfer(nonce, &addresses[i % keys.len()], &sink, Amount::ONE_GAER, &chain_hash);
-        let tx = sign_tx(body, key);
+        let tx = sign_tx(body(i, nonce, &addresses[i % keys.len()]), key);
+        // sign_tx always sets the 32-byte hash; a default one would only
+        // make the receipt checks that use it fail loudly.
+        hashes.push(tx.hash().unwrap_or_default());
         let id = i as u64 + 1;
         calls.push(json!({"jsonrpc": "2.0", "id": id, "method": "sendTx", "params": [hex::encode(tx.encode())]}));
         ids.push((id, "sendTx"));
@@ -224,7 +243,7 @@ fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Ve
             });
         }
     }
-    out
+    (out, hashes)
 }
 
 /// Runs the benchmark. `progress` gets one line per phase.
@@ -300,7 +319,7 @@ pub async fn bench_transfer(opts: &BenchOptions, progress: &mut dyn FnMut(&str))
 
 /// Submits every batch and waits for the last transaction's block.
 /// Returns (total time, submission time, blocks, largest block).
-async fn drive(
+pub(crate) async fn drive(
     url: &str,
     keys: &[PrivateKey],
     batches: Vec<Batch>,

@@ -39,6 +39,13 @@ pub enum CliError {
     #[error("websocket {url}: {reason}")]
     WebSocket { url: String, reason: String },
 
+    /// A transaction that was included but failed (its fee is paid).
+    #[error("transaction {hash} failed ({status}): {message}")]
+    TxFailed { hash: String, status: String, message: String, receipt: Box<serde_json::Value> },
+
+    #[error("{what}: {reason}")]
+    PostgreSql { what: String, reason: String },
+
     #[error("benchmark: {reason}")]
     Bench { reason: String },
 

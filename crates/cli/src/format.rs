@@ -129,7 +129,7 @@ pub fn tx(v: &Value) -> String {
 }
 
 pub fn receipt(v: &Value) -> String {
-    lines(&[
+    let mut rows = vec![
         ("tx", scalar(v.get("txHash"))),
         ("status", scalar(v.get("status"))),
         ("block", format!("{} (height {})", scalar(v.get("blockHash")), scalar(v.get("blockHeight")))),
@@ -138,7 +138,177 @@ pub fn receipt(v: &Value) -> String {
         ("to", scalar(v.get("to"))),
         ("gas used", scalar(v.get("gasUsed"))),
         ("fee", amount(v.get("fee"))),
-    ])
+    ];
+    // Contract transactions: what they returned, created and emitted.
+    let ret = v.get("ret").and_then(Value::as_str).unwrap_or("");
+    if !ret.is_empty() {
+        rows.push(("result", cell_text(ret, 400)));
+    }
+    if v.get("status").and_then(Value::as_str) == Some("CREATED") {
+        rows.push(("contract", scalar(v.get("contractAddress"))));
+    }
+    let events = v.get("events").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for e in events {
+        rows.push(("event", format!("{} {}", scalar(e.get("name")), cell_text(&scalar(e.get("args")), 200))));
+    }
+    lines(&rows)
+}
+
+/// Untrusted text for one line: control characters escaped, at most
+/// `max_chars` characters (cut on a character boundary).
+pub fn cell_text(s: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_chars + 8));
+    for (n, c) in s.chars().enumerate() {
+        if n == max_chars {
+            out.push_str("...");
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Longest cell shown in a table, in characters (the JSON has it all).
+pub const MAX_CELL_CHARS: usize = 1000;
+
+/// A JSON value as a table cell: strings as they are, NULL as `NULL`.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".to_string(),
+        Value::String(s) => cell_text(s, MAX_CELL_CHARS),
+        other => cell_text(&other.to_string(), MAX_CELL_CHARS),
+    }
+}
+
+fn is_numeric_type(ty: Option<&str>) -> bool {
+    let t = ty.unwrap_or("").to_ascii_uppercase();
+    ["SMALLINT", "INTEGER", "BIGINT", "NUMERIC"].iter().any(|n| t.starts_with(n))
+}
+
+/// An aligned table, psql style: a header, a rule, the rows (numbers
+/// right-aligned), and `(N rows)`.
+pub fn table(columns: &[String], types: &[Option<String>], rows: &[Vec<Value>]) -> String {
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let ncols = columns.len().max(cells.iter().map(Vec::len).max().unwrap_or(0));
+    let header = |i: usize| columns.get(i).map(|c| cell_text(c, MAX_CELL_CHARS)).unwrap_or_default();
+    let width = |i: usize| {
+        let w = cells.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0);
+        w.max(header(i).chars().count())
+    };
+    let widths: Vec<usize> = (0..ncols).map(width).collect();
+    let right: Vec<bool> = (0..ncols)
+        .map(|i| {
+            is_numeric_type(types.get(i).and_then(|t| t.as_deref()))
+                || (!rows.is_empty() && rows.iter().all(|r| matches!(r.get(i), Some(Value::Number(_) | Value::Null))))
+        })
+        .collect();
+    let pad = |text: &str, i: usize, right_align: bool| {
+        let fill = widths[i].saturating_sub(text.chars().count());
+        if right_align {
+            format!("{}{text}", " ".repeat(fill))
+        } else {
+            format!("{text}{}", " ".repeat(fill))
+        }
+    };
+    let line = |texts: Vec<String>| format!(" {}", texts.join(" | ")).trim_end().to_string();
+    let mut out = Vec::with_capacity(rows.len() + 3);
+    out.push(line((0..ncols).map(|i| pad(&header(i), i, false)).collect()));
+    out.push(widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    for r in &cells {
+        out.push(line((0..ncols).map(|i| pad(r.get(i).map(String::as_str).unwrap_or(""), i, right[i])).collect()));
+    }
+    out.push(match rows.len() {
+        1 => "(1 row)".to_string(),
+        n => format!("({n} rows)"),
+    });
+    out.join("\n")
+}
+
+/// The answer of `query` as a table.
+pub fn query_result(v: &Value) -> String {
+    let columns: Vec<String> = v
+        .get("columns")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().map(|x| x.as_str().unwrap_or("?").to_string()).collect())
+        .unwrap_or_default();
+    let types: Vec<Option<String>> = v
+        .get("types")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let rows: Vec<Vec<Value>> = v
+        .get("rows")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().map(|row| row.as_array().cloned().unwrap_or_default()).collect())
+        .unwrap_or_default();
+    table(&columns, &types, &rows)
+}
+
+/// The answer of `getABI`: one signature per line.
+pub fn abi(v: &Value) -> String {
+    let mut out = vec![format!("contract {} ({})", scalar(v.get("address")), scalar(v.get("language")))];
+    match crate::contract::abi_functions(v) {
+        Ok(fs) if fs.is_empty() => out.push("no public functions".into()),
+        Ok(fs) => out.extend(fs.iter().map(|f| format!("  {}", crate::contract::signature(f)))),
+        Err(e) => out.push(format!("unreadable ABI: {e}")),
+    }
+    out.join("\n")
+}
+
+/// The answer of `getContract`.
+pub fn contract(v: &Value) -> String {
+    let functions = v.get("functions").and_then(Value::as_array).map(|f| f.len()).unwrap_or(0);
+    let mut text = lines(&[
+        ("address", scalar(v.get("address"))),
+        ("creator", scalar(v.get("creator"))),
+        ("schema", scalar(v.get("schema"))),
+        ("deployed at", scalar(v.get("deployedHeight"))),
+        ("deploy tx", scalar(v.get("deployTx"))),
+        ("source hash", scalar(v.get("sourceHash"))),
+        ("constructor", scalar(v.get("constructor"))),
+        ("functions", functions.to_string()),
+        ("balance", amount(v.get("balance"))),
+    ]);
+    if let Some(src) = v.get("source").and_then(Value::as_str) {
+        text.push_str("\n\nsource\n");
+        text.push_str(src.trim_end());
+    }
+    text
+}
+
+/// The answer of `getEvents`: one event per line.
+pub fn events(v: &Value) -> String {
+    let list = v.get("events").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let mut out: Vec<String> = list
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}:{}  {}  {}  {}  tx {}",
+                scalar(e.get("blockHeight")),
+                scalar(e.get("txIndex")),
+                scalar(e.get("index")),
+                scalar(e.get("contract")),
+                cell_text(&scalar(e.get("name")), 64),
+                cell_text(&scalar(e.get("args")), 400),
+                scalar(e.get("txHash")),
+            )
+        })
+        .collect();
+    out.push(format!(
+        "({} event{} in blocks {}..={}{})",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" },
+        scalar(v.get("fromHeight")),
+        scalar(v.get("toHeight")),
+        if v.get("truncated").and_then(Value::as_bool) == Some(true) { ", more matched: narrow the range" } else { "" }
+    ));
+    out.join("\n")
 }
 
 pub fn block(v: &Value) -> String {
@@ -183,6 +353,28 @@ mod tests {
         assert_eq!(time_ns(Some(&json!(0))), "1970-01-01 00:00:00.000 UTC");
         assert_eq!(time_ns(Some(&json!(1_700_000_000_123_000_000i64))), "2023-11-14 22:13:20.123 UTC");
         assert_eq!(time_ns(Some(&json!(951_782_400_000_000_000i64))), "2000-02-29 00:00:00.000 UTC");
+    }
+
+    #[test]
+    fn tables_align_and_escape() {
+        let cols = vec!["id".to_string(), "balance".to_string(), "note".to_string()];
+        let types = vec![Some("TEXT".to_string()), Some("NUMERIC(20,2)".to_string()), None];
+        let rows = vec![
+            vec![json!("alice"), json!("70.00"), json!(null)],
+            vec![json!("bob"), json!("1080.50"), json!("two\nlines")],
+        ];
+        let t = table(&cols, &types, &rows);
+        let want = " id    | balance | note\n\
+                    -------+---------+------------\n \
+                    alice |   70.00 | NULL\n \
+                    bob   | 1080.50 | two\\nlines\n\
+                    (2 rows)";
+        assert_eq!(t, want);
+        let one = table(&["n".to_string()], &[None], &[vec![json!(7)]]);
+        assert_eq!(one, " n\n---\n 7\n(1 row)");
+        assert_eq!(table(&["x".to_string()], &[], &[]), " x\n---\n(0 rows)");
+        assert_eq!(cell_text("a\u{1}b", 10), "a\\u{1}b");
+        assert_eq!(cell_text("héllo", 2), "hé...");
     }
 
     #[test]

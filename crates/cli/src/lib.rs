@@ -29,7 +29,9 @@
 //! API). It deliberately does not read a node's stores directly.
 
 pub mod bench;
+pub mod bench_contract;
 pub mod client;
+pub mod contract;
 pub mod demo;
 pub mod devnode;
 mod error;
@@ -37,7 +39,9 @@ pub mod format;
 pub mod gov;
 pub mod horde;
 pub mod keys;
+pub mod pg;
 pub mod procs;
+pub mod shell;
 pub mod syncbar;
 pub mod transfer;
 

@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aergo_cli::bench::{bench_transfer, BenchOptions};
+use aergo_cli::bench_contract::{bench_contract, ContractBenchOptions};
 use aergo_cli::client::RpcClient;
+use aergo_cli::contract::{self as contracts, TxOptions};
 use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
 use aergo_cli::keys::{self, KeyOptions, KeySource};
 use aergo_cli::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
 use aergo_cli::{format, CliError};
 use aergo_crypto::{Keystore, ScryptParams};
 use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
-use aergo_types::{Amount, Hash, Unit};
+use aergo_types::{Address, Amount, Hash, Unit};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
@@ -80,6 +82,16 @@ enum Command {
     },
     /// Chain id, head and pool of the node.
     Status,
+    /// SQL contracts: deploy, call, query, ABI, catalogue row.
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+    /// Contract events, in block order.
+    Events(EventsArgs),
+    /// Interactive read-only SQL shell over the chain (reads statements
+    /// from stdin when it is not a terminal).
+    Sql(SqlArgs),
     /// Start a throwaway dev node, send one transfer, show the books, stop.
     Demo,
     /// Benchmarks.
@@ -223,8 +235,152 @@ struct SendArgs {
     ks: KeystoreArgs,
 }
 
+/// Who signs a contract transaction and what it carries.
+#[derive(Args)]
+struct ContractTxArgs {
+    /// Sender: an Am... address or dev:N.
+    #[arg(long)]
+    from: String,
+    /// Amount sent with the transaction, e.g. "1 aergo" (default: none).
+    #[arg(long)]
+    amount: Option<String>,
+    /// Nonce (default: the node's next nonce for the sender).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Gas limit (default 0: the chain's default of 10,000,000, lowered to
+    /// what the sender can pay).
+    #[arg(long, default_value_t = 0)]
+    gas_limit: u64,
+    /// Wait for the receipt; a failed transaction is then an error.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// Private key to sign with (hex or base58check text).
+    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
+    key: Option<String>,
+    #[command(flatten)]
+    ks: KeystoreArgs,
+}
+
+#[derive(Subcommand)]
+enum ContractCommand {
+    /// Deploy the SQL source in FILE (tables, functions, initial rows);
+    /// prints the new contract's address.
+    Deploy {
+        /// The contract's SQL source: `;`-separated statements.
+        file: PathBuf,
+        /// Constructor arguments, a JSON array (e.g. '[100, "alice"]').
+        #[arg(long)]
+        args: Option<String>,
+        #[command(flatten)]
+        tx: ContractTxArgs,
+    },
+    /// Call a public function in a transaction.
+    ///
+    /// Each ARG is converted by the type of its parameter (from the
+    /// contract's ABI): `null` is NULL; for TEXT/VARCHAR parameters the
+    /// argument is the text as typed (quote it as JSON, '"..."', only to
+    /// pass a JSON string); for other parameters it is parsed as a JSON
+    /// value when it parses (30, 1.5, true), else passed as a string.
+    /// An unknown function is refused before anything is sent.
+    Call {
+        /// The contract's Am... address.
+        contract: String,
+        /// Function name.
+        function: String,
+        /// Arguments (see above).
+        #[arg(allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// All arguments as one JSON array, sent as is (no ABI lookup).
+        #[arg(long, conflicts_with = "args")]
+        args_json: Option<String>,
+        #[command(flatten)]
+        tx: ContractTxArgs,
+    },
+    /// Run one read-only SELECT; bare table names are the contract's.
+    Query {
+        /// The contract's Am... address.
+        contract: String,
+        /// One SELECT statement.
+        sql: String,
+        /// Read the state at this block height instead of the head.
+        #[arg(long)]
+        at: Option<u64>,
+    },
+    /// The contract's public functions.
+    Abi {
+        contract: String,
+        #[arg(long)]
+        at: Option<u64>,
+    },
+    /// The contract's catalogue row: creator, schema, source, balance.
+    Info {
+        contract: String,
+        #[arg(long)]
+        at: Option<u64>,
+    },
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Only events of this contract.
+    #[arg(long)]
+    contract: Option<String>,
+    /// Only events of this name.
+    #[arg(long)]
+    name: Option<String>,
+    /// First block (default: as many blocks back from --to-height as the
+    /// node allows in one listing).
+    #[arg(long)]
+    from_height: Option<u64>,
+    /// Last block (default: the head).
+    #[arg(long)]
+    to_height: Option<u64>,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// Read the state at this block height instead of the head.
+    #[arg(long)]
+    at: Option<u64>,
+    /// Bare table names resolve in this contract's schema.
+    #[arg(long)]
+    contract: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The whitepaper's transfer() as signed contract calls through the
+    /// node, against the same function in PostgreSQL (pgbench, with
+    /// synchronous_commit on and off), in the same run. Installs
+    /// PostgreSQL with apt-get when it is missing and this runs as root.
+    Contract {
+        /// Rows of the accounts table (on both sides).
+        #[arg(long)]
+        accounts: Option<u64>,
+        /// Calls the node runs (signed up front, not timed).
+        #[arg(long)]
+        calls: Option<usize>,
+        /// Submitting connections to the node, and pgbench clients.
+        #[arg(long)]
+        clients: Option<usize>,
+        #[arg(long)]
+        block_interval_ms: Option<u64>,
+        /// Length of each pgbench run.
+        #[arg(long)]
+        pg_seconds: Option<u64>,
+        /// Measure the node only.
+        #[arg(long)]
+        no_postgres: bool,
+        /// Seed of the random sender/receiver ids.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A short run (2,000 accounts and calls, 3 s of pgbench).
+        #[arg(long)]
+        quick: bool,
+    },
     /// End-to-end signed transfer throughput against the signature
     /// verification rate of this machine.
     Transfer {
@@ -290,8 +446,14 @@ fn main() -> ExitCode {
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
             if json_mode {
-                let code = e.downcast_ref::<CliError>().and_then(CliError::rpc_code);
-                print_stdout(&json!({ "error": { "message": format!("{e:#}"), "code": code } }).to_string());
+                let cli = e.downcast_ref::<CliError>();
+                let code = cli.and_then(CliError::rpc_code);
+                let mut doc = json!({ "error": { "message": format!("{e:#}"), "code": code } });
+                if let Some(CliError::TxFailed { hash, receipt, .. }) = cli {
+                    doc["hash"] = json!(hash);
+                    doc["receipt"] = (**receipt).clone();
+                }
+                print_stdout(&doc.to_string());
             }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -356,9 +518,42 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         }
         Command::Gov(c) => cmd_gov::run(c, &client()?).await?,
         Command::Horde { command } => cmd_horde::run(command).await?,
+        Command::Contract { command } => contract(command, &client()?).await?,
+        Command::Events(a) => events(a, &client()?).await?,
+        Command::Sql(a) => {
+            sql_shell(a, client()?, json_mode).await?;
+            return Ok(None);
+        }
         Command::Demo => {
             let r = aergo_cli::demo::run_demo().await?;
             out(r.json, r.text)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Contract { accounts, calls, clients, block_interval_ms, pg_seconds, no_postgres, seed, quick },
+        } => {
+            let mut o = if quick { ContractBenchOptions::quick() } else { ContractBenchOptions::full() };
+            if let Some(a) = accounts {
+                o.accounts = a;
+            }
+            if let Some(c) = calls {
+                o.calls = c;
+            }
+            if let Some(c) = clients {
+                o.clients = c;
+            }
+            if let Some(ms) = block_interval_ms {
+                o.block_interval_ms = ms;
+            }
+            if let Some(s) = pg_seconds {
+                o.pg_seconds = s;
+            }
+            if let Some(s) = seed {
+                o.seed = s;
+            }
+            o.postgres = !no_postgres;
+            let r = bench_contract(&o, &mut |line| eprintln!("{line}")).await?;
+            out(r.json(), r.text())
         }
         Command::Bench {
             command: BenchCommand::Transfer { txs, senders, block_interval_ms, connections, batch, quick },
@@ -683,4 +878,153 @@ fn account(command: AccountCommand) -> anyhow::Result<Output> {
             Ok(out(json!({ "address": addr.to_string(), "exported": text }), text))
         }
     }
+}
+
+fn contract_address(text: &str) -> anyhow::Result<Address> {
+    Ok(contracts::parse_contract_address(text)?)
+}
+
+fn signer(tx: &ContractTxArgs) -> anyhow::Result<(Address, aergo_crypto::PrivateKey, TxOptions)> {
+    let opts = KeyOptions { key: tx.key.as_deref(), keystore_dir: tx.ks.dir()?, password: tx.ks.password.as_deref() };
+    let (from, key, source) = keys::resolve_signer(&tx.from, &opts)?;
+    match &source {
+        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
+        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
+        KeySource::Given => {}
+    }
+    let amount = match &tx.amount {
+        Some(a) => parse_amount(a)?,
+        None => Amount::ZERO,
+    };
+    let options = TxOptions {
+        amount,
+        nonce: tx.nonce,
+        gas_limit: tx.gas_limit,
+        wait_timeout_ms: tx.wait.then_some(tx.timeout_ms),
+    };
+    Ok((from, key, options))
+}
+
+fn sent_output(what: &str, from: &Address, sent: &contracts::SentContractTx) -> Output {
+    let json = json!({
+        "hash": sent.hash.to_string(),
+        "contract": sent.contract.to_string(),
+        "from": from.to_string(),
+        "nonce": sent.nonce,
+        "receipt": sent.receipt,
+    });
+    let mut text = format!(
+        "{what} {}
+from {from} (nonce {})
+tx {}",
+        sent.contract, sent.nonce, sent.hash
+    );
+    match &sent.receipt {
+        Some(r) => text.push_str(&format!("\n\nreceipt\n{}", format::receipt(r))),
+        None => text.push_str(&format!("\n(not waited for: `aergo receipt {}` shows the outcome)", sent.hash)),
+    }
+    out(json, text)
+}
+
+async fn contract(command: ContractCommand, client: &RpcClient) -> anyhow::Result<Output> {
+    match command {
+        ContractCommand::Deploy { file, args, tx } => {
+            let source = contracts::read_source(&file)?;
+            let args = args.as_deref().map(contracts::parse_args_array).transpose()?;
+            let (from, key, opts) = signer(&tx)?;
+            let sent = contracts::deploy(client, &key, &source, args.as_deref(), &opts).await?;
+            Ok(sent_output("contract", &from, &sent))
+        }
+        ContractCommand::Call { contract, function, args, args_json, tx } => {
+            let address = contract_address(&contract)?;
+            let (name, values) = match args_json {
+                Some(j) => (function, contracts::parse_args_array(&j)?),
+                None => {
+                    let abi = contracts::abi(client, &address, None).await?;
+                    contracts::call_args(&abi, &address, &function, &args)?
+                }
+            };
+            let (from, key, opts) = signer(&tx)?;
+            let sent = contracts::call(client, &key, &address, &name, &values, &opts).await?;
+            Ok(sent_output(&format!("called {name} of"), &from, &sent))
+        }
+        ContractCommand::Query { contract, sql, at } => {
+            let address = contract_address(&contract)?;
+            let v = contracts::query(client, Some(&address), &sql, at).await?;
+            let text = format::query_result(&v);
+            Ok(out(v, text))
+        }
+        ContractCommand::Abi { contract, at } => {
+            let v = contracts::abi(client, &contract_address(&contract)?, at).await?;
+            let text = format::abi(&v);
+            Ok(out(v, text))
+        }
+        ContractCommand::Info { contract, at } => {
+            let address = contract_address(&contract)?;
+            let params = match at {
+                Some(h) => json!([address.to_string(), h]),
+                None => json!([address.to_string()]),
+            };
+            let v = client.call("getContract", params).await?;
+            let text = format::contract(&v);
+            Ok(out(v, text))
+        }
+    }
+}
+
+async fn events(a: EventsArgs, client: &RpcClient) -> anyhow::Result<Output> {
+    let mut filter = serde_json::Map::new();
+    if let Some(c) = &a.contract {
+        filter.insert("contract".into(), json!(contract_address(c)?.to_string()));
+    }
+    if let Some(n) = a.name {
+        filter.insert("name".into(), json!(n));
+    }
+    if let Some(h) = a.from_height {
+        filter.insert("fromHeight".into(), json!(h));
+    }
+    if let Some(h) = a.to_height {
+        filter.insert("toHeight".into(), json!(h));
+    }
+    let v = client.call("getEvents", json!([filter])).await?;
+    let text = format::events(&v);
+    Ok(out(v, text))
+}
+
+async fn sql_shell(a: SqlArgs, client: RpcClient, json_mode: bool) -> anyhow::Result<()> {
+    use aergo_cli::shell::{self, Shell};
+    let contract = a.contract.as_deref().map(contract_address).transpose()?.map(|c| c.to_string());
+    // Fail now, not at the first statement, if the node is not there.
+    client.status().await?;
+    let mut sh = Shell::new(client, a.at, contract, json_mode);
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let history = keys::aergo_home().ok().map(|h| h.join(shell::HISTORY_FILE));
+        shell::run_interactive(&mut sh, history).await?;
+        return Ok(());
+    }
+    // Scripted input: one line at a time, each bounded.
+    let mut reader = std::io::BufReader::new(std::io::stdin());
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    loop {
+        let mut line = String::new();
+        let n = tokio::task::block_in_place(|| {
+            use std::io::{BufRead, Read};
+            (&mut reader).take(shell::MAX_STATEMENT_BYTES as u64 + 1).read_line(&mut line)
+        })
+        .context("reading stdin")?;
+        if n == 0 {
+            break;
+        }
+        if line.len() > shell::MAX_STATEMENT_BYTES {
+            bail!("an input line is longer than {} bytes", shell::MAX_STATEMENT_BYTES);
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        if sh.line(line, &mut stdout, &mut stderr).await == shell::Step::Quit {
+            break;
+        }
+    }
+    if sh.errors() > 0 {
+        bail!("{} statement(s) or command(s) failed", sh.errors());
+    }
+    Ok(())
 }

@@ -231,18 +231,36 @@ pub struct ContractInfo {
     pub source: String,
 }
 
+/// The public function `name` names among `functions`: exact match first,
+/// then a match ignoring ASCII case if exactly one function has that name.
+fn public_function_in<'f>(functions: &'f [FunctionAbi], name: &str) -> Option<&'f FunctionAbi> {
+    if let Some(f) = functions.iter().find(|f| f.name == name) {
+        return Some(f);
+    }
+    let mut it = functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
+    match (it.next(), it.next()) {
+        (Some(f), None) => Some(f),
+        _ => None,
+    }
+}
+
+/// What calling a contract needs of its catalogue row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Callee<'a> {
+    pub address: &'a Address,
+    pub schema: &'a str,
+    pub functions: &'a [FunctionAbi],
+}
+
 impl ContractInfo {
     /// The public function `name` names: exact match first, then a match
     /// ignoring ASCII case if exactly one function has that name.
     pub fn public_function(&self, name: &str) -> Option<&FunctionAbi> {
-        if let Some(f) = self.functions.iter().find(|f| f.name == name) {
-            return Some(f);
-        }
-        let mut it = self.functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
-        match (it.next(), it.next()) {
-            (Some(f), None) => Some(f),
-            _ => None,
-        }
+        public_function_in(&self.functions, name)
+    }
+
+    pub(crate) fn callee(&self) -> Callee<'_> {
+        Callee { address: &self.address, schema: &self.schema, functions: &self.functions }
     }
 
     /// The ABI as JSON (`sys.contracts.functions`).
@@ -255,16 +273,24 @@ fn corrupt(reason: impl Into<String>) -> ExecError {
     ExecError::CorruptState { table: CONTRACTS, reason: reason.into() }
 }
 
-fn contract_key(address: &Address) -> Vec<u8> {
-    encode_key(&[Value::Text(address.to_string())])
-}
-
 /// Reads a contract's catalogue row.
 pub fn read_contract(view: &dyn TableStore, address: &Address) -> Result<Option<ContractInfo>, ExecError> {
+    read_contract_at(view, address, &address.to_string())
+}
+
+/// [`read_contract`] with the address's text already formatted: base58check
+/// formatting costs more than the rest of a call's bookkeeping, so a
+/// transaction formats its contract's address once.
+pub(crate) fn read_contract_at(
+    view: &dyn TableStore,
+    address: &Address,
+    address_text: &str,
+) -> Result<Option<ContractInfo>, ExecError> {
     if !address.is_contract() {
         return Ok(None);
     }
-    let Some(bytes) = view.get(CONTRACTS, &contract_key(address))? else { return Ok(None) };
+    let key = encode_key(&[Value::Text(address_text.to_string())]);
+    let Some(bytes) = view.get(CONTRACTS, &key)? else { return Ok(None) };
     let row = decode_row(&bytes).map_err(|e| corrupt(e.to_string()))?;
     let [Value::Text(addr), Value::Text(creator), Value::Text(schema), Value::Text(source_hash), Value::Text(functions), constructor, Value::Int(height), Value::Text(deploy_tx), Value::Text(source)] =
         row.as_slice()
@@ -272,15 +298,12 @@ pub fn read_contract(view: &dyn TableStore, address: &Address) -> Result<Option<
         return Err(corrupt(format!("unexpected row {row:?}")));
     };
     let parse_addr = |s: &str| Address::parse(s).map_err(|e| corrupt(format!("address {s:?}: {e}")));
-    let abi: serde_json::Value = serde_json::from_str(functions).map_err(|e| corrupt(format!("functions: {e}")))?;
-    let functions = abi
-        .as_array()
-        .ok_or_else(|| corrupt("functions is not a JSON array"))?
-        .iter()
-        .map(|f| FunctionAbi::from_json(f).ok_or_else(|| corrupt(format!("bad function entry {f}"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let functions = parse_functions(functions)?;
+    if addr != address_text {
+        return Err(corrupt(format!("the row of {address_text} names {addr}")));
+    }
     Ok(Some(ContractInfo {
-        address: parse_addr(addr)?,
+        address: address.clone(),
         creator: parse_addr(creator)?,
         schema: schema.clone(),
         source_hash: Hash::from_hex(source_hash).map_err(|e| corrupt(format!("source hash: {e}")))?,
@@ -290,6 +313,37 @@ pub fn read_contract(view: &dyn TableStore, address: &Address) -> Result<Option<
         deploy_tx: Hash::from_base58(deploy_tx).map_err(|e| corrupt(format!("deploy tx: {e}")))?,
         source: source.clone(),
     }))
+}
+
+fn parse_functions(json: &str) -> Result<Vec<FunctionAbi>, ExecError> {
+    let abi: serde_json::Value = serde_json::from_str(json).map_err(|e| corrupt(format!("functions: {e}")))?;
+    abi.as_array()
+        .ok_or_else(|| corrupt("functions is not a JSON array"))?
+        .iter()
+        .map(|f| FunctionAbi::from_json(f).ok_or_else(|| corrupt(format!("bad function entry {f}"))))
+        .collect()
+}
+
+/// The schema and public functions of the contract at `address` (whose
+/// text is `address_text`), without decoding the rest of its row: the
+/// part of the catalogue every call transaction reads.
+fn read_call_target(
+    view: &dyn TableStore,
+    address: &Address,
+    address_text: &str,
+) -> Result<Option<(String, Vec<FunctionAbi>)>, ExecError> {
+    if !address.is_contract() {
+        return Ok(None);
+    }
+    let key = encode_key(&[Value::Text(address_text.to_string())]);
+    let Some(bytes) = view.get(CONTRACTS, &key)? else { return Ok(None) };
+    let row = decode_row(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    match row.as_slice() {
+        [Value::Text(addr), _, Value::Text(schema), _, Value::Text(functions), ..] if addr == address_text => {
+            Ok(Some((schema.clone(), parse_functions(functions)?)))
+        }
+        _ => Err(corrupt(format!("unexpected row for {address_text}"))),
+    }
 }
 
 fn write_contract(view: &mut dyn TableStore, c: &ContractInfo) -> Result<(), ExecError> {
@@ -305,7 +359,7 @@ fn write_contract(view: &mut dyn TableStore, c: &ContractInfo) -> Result<(), Exe
         Value::Text(c.deploy_tx.to_base58()),
         Value::Text(c.source.clone()),
     ]);
-    view.put(CONTRACTS, contract_key(&c.address), row)?;
+    view.put(CONTRACTS, encode_key(&[Value::Text(c.address.to_string())]), row)?;
     Ok(())
 }
 
@@ -574,8 +628,8 @@ struct Outcome {
 pub(crate) fn exec_context(
     block: &BlockContext,
     tx_hash: &Hash,
-    caller: &Address,
-    contract: &Address,
+    caller: &str,
+    contract: &str,
     schema: &str,
 ) -> ExecContext {
     ExecContext {
@@ -628,18 +682,23 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
     if !offered.is_zero() && offered < price {
         return Err(ExecError::GasPriceTooLow { offered: offered.to_string(), required: price.to_string() });
     }
-    let mut from = system::read_account(view, sender)?;
+    let mut from = system::read_account_at(view, &vtx.sender_key)?;
     if body.nonce != from.nonce + 1 {
-        return Err(ExecError::Nonce { account: sender.to_string(), expected: from.nonce + 1, got: body.nonce });
+        return Err(ExecError::Nonce {
+            account: vtx.sender_text().to_string(),
+            expected: from.nonce + 1,
+            got: body.nonce,
+        });
     }
     let amount = body.amount()?;
     let poor = |needed: Amount| ExecError::InsufficientBalance {
-        account: sender.to_string(),
+        account: vtx.sender_text().to_string(),
         needed: needed.to_string(),
         available: from.balance.to_string(),
     };
-    let intrinsic_fee =
-        price.checked_mul(intrinsic as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+    let intrinsic_fee = price
+        .checked_mul(intrinsic as u128)
+        .ok_or(ExecError::BalanceOverflow { account: vtx.sender_text().to_string() })?;
     let available = from
         .balance
         .checked_sub(amount)
@@ -652,7 +711,9 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
         let affordable = u64::try_from(available.aer() / price.aer()).unwrap_or(u64::MAX);
         DEFAULT_TX_GAS_LIMIT.min(affordable)
     };
-    let max_fee = price.checked_mul(limit as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
+    let max_fee = price
+        .checked_mul(limit as u128)
+        .ok_or(ExecError::BalanceOverflow { account: vtx.sender_text().to_string() })?;
     if limit < intrinsic || available < max_fee {
         let needed = amount.checked_add(max_fee.max(intrinsic_fee)).unwrap_or(Amount::TOTAL_SUPPLY);
         return Err(poor(needed));
@@ -660,14 +721,15 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
 
     // Included from here on: the nonce is used and the fee will be paid.
     from.nonce += 1;
-    system::write_account(view, sender, from)?;
+    system::write_account_at(view, &vtx.sender_key, from)?;
     let mut gas = Gas::new(limit - intrinsic);
     let contract = match &kind {
         ContractTx::Deploy => Address::contract_from(sender, body.nonce),
         ContractTx::Call(a) => a.clone(),
     };
+    let contract_text = contract.to_string();
     let sp = view.savepoint();
-    let run = Run { engine, block, tx_index, vtx, sender, contract: &contract, amount };
+    let run = Run { engine, block, tx_index, vtx, sender, contract: &contract, contract_text: &contract_text, amount };
     let result = match kind {
         ContractTx::Deploy => run.deploy(view, &mut gas),
         ContractTx::Call(_) => run.call(view, &mut gas),
@@ -686,16 +748,18 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
         }
     };
     let gas_used = intrinsic + gas.used();
-    let fee = price.checked_mul(gas_used as u128).ok_or(ExecError::BalanceOverflow { account: sender.to_string() })?;
-    let mut payer = system::read_account(view, sender)?;
+    let fee = price
+        .checked_mul(gas_used as u128)
+        .ok_or(ExecError::BalanceOverflow { account: vtx.sender_text().to_string() })?;
+    let mut payer = system::read_account_at(view, &vtx.sender_key)?;
     // The balance check above reserved `limit x price` >= fee, and a
     // contract can only add to the sender's balance.
     payer.balance = payer.balance.checked_sub(fee).ok_or_else(|| ExecError::InsufficientBalance {
-        account: sender.to_string(),
+        account: vtx.sender_text().to_string(),
         needed: fee.to_string(),
         available: payer.balance.to_string(),
     })?;
-    system::write_account(view, sender, payer)?;
+    system::write_account_at(view, &vtx.sender_key, payer)?;
     let cumulative = fees_before.checked_add(fee).unwrap_or(Amount::TOTAL_SUPPLY);
     Ok(Receipt {
         contract_address: contract.to_vec(),
@@ -735,6 +799,8 @@ struct Run<'r> {
     vtx: &'r VerifiedTx,
     sender: &'r Address,
     contract: &'r Address,
+    /// The contract's address in base58check, formatted once.
+    contract_text: &'r str,
     amount: Amount,
 }
 
@@ -749,12 +815,12 @@ impl Run<'_> {
             return Err(bad_payload("the SQL source has no statements"));
         }
         let args = payload.args.map(parse_args).transpose()?;
-        if read_contract(view, self.contract)?.is_some() {
+        if read_contract_at(view, self.contract, self.contract_text)?.is_some() {
             return Err(bad_payload(format!("a contract already exists at {}", self.contract)));
         }
         let schema = schema_name(self.contract)?;
         transfer(view, self.sender, self.contract, self.amount)?;
-        let ctx = exec_context(self.block, &self.vtx.hash(), self.sender, self.contract, &schema);
+        let ctx = exec_context(self.block, &self.vtx.hash(), self.vtx.sender_text(), self.contract_text, &schema);
         let mut host = self.host();
         let engine = self.engine;
         engine.execute_batch_hosted(view, &ctx, payload.source, gas, &mut host)?;
@@ -805,7 +871,7 @@ impl Run<'_> {
     }
 
     fn call(&self, view: &mut dyn TableStore, gas: &mut Gas) -> Result<Outcome, ExecError> {
-        let Some(info) = read_contract(view, self.contract)? else {
+        let Some((schema, functions)) = read_call_target(view, self.contract, self.contract_text)? else {
             let reason =
                 if self.contract.is_contract() { "nothing is deployed there" } else { "an account, not a contract" };
             return Err(ExecError::NoContract { address: self.contract.to_string(), reason });
@@ -817,13 +883,14 @@ impl Run<'_> {
             return Ok(Outcome { status: ReceiptStatus::Success, ret: String::new() });
         }
         let call = parse_call_payload(payload)?;
+        let callee = Callee { address: self.contract, schema: &schema, functions: &functions };
         let v = call_public(
             self.engine,
             view,
-            &info,
+            callee,
             &call.name,
             &call.args,
-            &exec_context(self.block, &self.vtx.hash(), self.sender, self.contract, &info.schema),
+            &exec_context(self.block, &self.vtx.hash(), self.vtx.sender_text(), self.contract_text, &schema),
             gas,
             &mut self.host(),
         )?;
@@ -837,23 +904,23 @@ impl Run<'_> {
 pub(crate) fn call_public(
     engine: &Engine,
     view: &mut dyn TableStore,
-    info: &ContractInfo,
+    callee: Callee<'_>,
     name: &str,
     args: &[&RawValue],
     ctx: &ExecContext,
     gas: &mut Gas,
     host: &mut ContractHost,
 ) -> Result<String, ExecError> {
-    let f = info.public_function(name).ok_or_else(|| unknown_function(info, name))?;
-    let sig = engine.function_signature(view, &info.schema, &f.name)?;
+    let f = public_function_in(callee.functions, name).ok_or_else(|| unknown_function(callee, name))?;
+    let sig = engine.function_signature(view, callee.schema, &f.name)?;
     let values = json_args_to_values(&sig, args)?;
-    let call = Call { schema: &info.schema, function: &f.name, args: values, call_depth: 0 };
+    let call = Call { schema: callee.schema, function: &f.name, args: values, call_depth: 0 };
     let v = engine.call(view, ctx, call, gas, Some(host))?;
     Ok(if sig.returns.is_some() { value_to_json(&v) } else { String::new() })
 }
 
-pub(crate) fn unknown_function(info: &ContractInfo, name: &str) -> ExecError {
-    let mut names: Vec<&str> = info.functions.iter().map(|f| f.name.as_str()).collect();
+pub(crate) fn unknown_function(callee: Callee<'_>, name: &str) -> ExecError {
+    let mut names: Vec<&str> = callee.functions.iter().map(|f| f.name.as_str()).collect();
     names.truncate(20);
     let hint = if name == CONSTRUCTOR {
         " (the constructor runs only at deploy)".to_string()
@@ -862,5 +929,5 @@ pub(crate) fn unknown_function(info: &ContractInfo, name: &str) -> ExecError {
     } else {
         format!(" (public functions: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
     };
-    ExecError::UnknownFunction { contract: info.address.to_string(), function: short(name), hint }
+    ExecError::UnknownFunction { contract: callee.address.to_string(), function: short(name), hint }
 }

@@ -235,7 +235,7 @@ impl ContractHost {
             .ok_or_else(|| host_err(F, format!("no contract at {callee}")))?;
         let f = info
             .public_function(&fname)
-            .ok_or_else(|| exec_to_sql(F, contract::unknown_function(&info, &fname)))?
+            .ok_or_else(|| exec_to_sql(F, contract::unknown_function(info.callee(), &fname)))?
             .name
             .clone();
         let schema = schema_name(&callee).map_err(|e| exec_to_sql(F, e))?;

@@ -13,6 +13,8 @@
 //! | `getContract` | `[address, height?]` | catalogue row: creator, schema, source hash and source, functions, balance |
 //! | `getABI` | `[address, height?]` | `{"language": "sql", "functions": [{"name", "arguments": [{"name", "type"}], "returns"}]}` |
 //! | `getEvents` | `[{contract?, name?, fromHeight?, toHeight?}]` | events in height order, `truncated` when more matched |
+//! | `listTables` | `[{height?}]` | every table, view, index and function of the snapshot, all schemas: `relations` (`schema`, `name`, `kind`, `table` of an index), `truncated` past `query.max_rows` |
+//! | `describeTable` | `[name, {height?, contract?}]` | one object: a table's `columns` (`name`, `type`, `notNull`, `default`), `primaryKey`, `indexes`, `checks`; a view's `columns` and `query`; a function's `params`, `returns`, `source` |
 //!
 //! Contract queries run on the snapshot of the head or of `height` in a
 //! read-only session (writes fail with error -32602 and change nothing),
@@ -33,7 +35,9 @@
 use std::sync::Arc;
 
 use aergo_exec::events::{list_events, EventFilter, ListLimits};
-use aergo_exec::query::{query_call, query_engine, query_sql, QueryContext};
+use aergo_exec::query::{
+    describe_relation, list_relations, query_call, query_engine, query_sql, QueryContext, RelationDetail,
+};
 use aergo_exec::ExecError;
 use aergo_rpc::{Handler, RpcError};
 use aergo_store::Snapshot;
@@ -509,6 +513,62 @@ impl Api {
     }
 }
 
+impl Api {
+    fn list_tables(&self, params: &Value) -> Result<Value, RpcError> {
+        let opts = options(param(params, 0, "options"), "options", &["height"])?;
+        let (height, _, snap) = self.snapshot_at(opt(opts, "height"))?;
+        let list = list_relations(&snap, self.node.config().query.max_rows).map_err(contract_error)?;
+        let relations: Vec<Value> = list
+            .relations
+            .iter()
+            .map(|r| json!({ "schema": r.schema, "name": r.name, "kind": r.kind.as_str(), "table": r.table }))
+            .collect();
+        Ok(json!({ "relations": relations, "truncated": list.truncated, "height": height }))
+    }
+
+    fn describe_table(&self, params: &Value) -> Result<Value, RpcError> {
+        let name = required(params, 0, "name")?
+            .as_str()
+            .ok_or_else(|| RpcError::invalid_params("name: expected NAME, SCHEMA.NAME or NAME()"))?;
+        let opts = options(param(params, 1, "options"), "options", &["height", "contract"])?;
+        let contract = opt(opts, "contract").map(|v| parse_address(v, "contract")).transpose()?;
+        let (height, timestamp_ns, snap) = self.snapshot_at(opt(opts, "height"))?;
+        let qc = QueryContext { height, timestamp_ns, contract };
+        let d = describe_relation(&self.queries, &snap, &qc, name)
+            .map_err(contract_error)?
+            .ok_or_else(|| RpcError::not_found(format!("no table, view or function {name:?} at height {height}")))?;
+        let mut v = json!({ "schema": d.schema, "name": d.name, "height": height });
+        match d.detail {
+            RelationDetail::Table { columns, primary_key, indexes, checks } => {
+                v["kind"] = json!("table");
+                v["columns"] = columns
+                    .iter()
+                    .map(|c| json!({ "name": c.name, "type": c.ty, "notNull": c.not_null, "default": c.default }))
+                    .collect();
+                v["primaryKey"] = json!(primary_key);
+                v["indexes"] = indexes
+                    .iter()
+                    .map(|i| json!({ "name": i.name, "columns": i.columns, "unique": i.unique }))
+                    .collect();
+                v["checks"] = checks.iter().map(|(n, e)| json!({ "name": n, "expr": e })).collect();
+            }
+            RelationDetail::View { columns, query } => {
+                v["kind"] = json!("view");
+                v["columns"] = columns.iter().map(|c| json!({ "name": c, "type": null })).collect();
+                v["query"] = json!(query);
+            }
+            RelationDetail::Function { params, returns, language, source } => {
+                v["kind"] = json!("function");
+                v["params"] = params.iter().map(|(n, t, d)| json!({ "name": n, "type": t, "hasDefault": d })).collect();
+                v["returns"] = json!(returns);
+                v["language"] = json!(language);
+                v["source"] = json!(source);
+            }
+        }
+        Ok(v)
+    }
+}
+
 impl Handler for Api {
     fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         match method {
@@ -523,6 +583,8 @@ impl Handler for Api {
             "getContract" => self.get_contract(&params),
             "getABI" => self.get_abi(&params),
             "getEvents" => self.get_events(&params),
+            "listTables" => self.list_tables(&params),
+            "describeTable" => self.describe_table(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }

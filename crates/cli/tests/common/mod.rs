@@ -164,6 +164,36 @@ pub fn aergo(args: &[&str]) -> Run {
     }
 }
 
+/// Runs `aergo <args>` like [`aergo`], with `input` on its stdin.
+pub fn aergo_stdin(args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(AERGO)
+        .args(args)
+        .env_remove("AERGO_RPC")
+        .env_remove("AERGO_PASSWORD")
+        .env_remove("AERGO_EXPORT_PASSWORD")
+        .env_remove("AERGO_KEY")
+        .env("AERGO_HOME", std::env::temp_dir().join("aergo-cli-tests-no-home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run aergo");
+    let mut stdin = child.stdin.take().unwrap();
+    let text = input.to_string();
+    // Written from a thread so a full stdout pipe cannot deadlock us.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(text.as_bytes());
+    });
+    let out = child.wait_with_output().expect("wait for aergo");
+    let _ = writer.join();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Runs `aergo <args>`, requires success, returns its JSON.
 pub fn aergo_json(args: &[&str]) -> Value {
     let r = aergo(args);
