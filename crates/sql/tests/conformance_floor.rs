@@ -8,13 +8,17 @@ use std::path::PathBuf;
 use aergo_sql::conformance::run_file;
 
 /// The corpus: `$AERGO_SLT_DIR`, else `../shared/sqllogictest` beside the
-/// repository.
+/// repository. The crate directory is taken from cargo's environment at run
+/// time first: a test binary reused from a shared target directory may have
+/// been compiled in a checkout at another path.
 fn corpus() -> Option<PathBuf> {
-    let dir = match std::env::var_os("AERGO_SLT_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sqllogictest"),
-    };
-    dir.is_dir().then_some(dir)
+    if let Some(d) = std::env::var_os("AERGO_SLT_DIR") {
+        let dir = PathBuf::from(d);
+        return dir.is_dir().then_some(dir);
+    }
+    let crate_dirs =
+        [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), Some(env!("CARGO_MANIFEST_DIR").into())];
+    crate_dirs.into_iter().flatten().map(|d| d.join("../../../shared/sqllogictest")).find(|d| d.is_dir())
 }
 
 #[test]
