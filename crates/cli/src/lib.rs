@@ -30,6 +30,7 @@
 
 pub mod bench;
 pub mod bench_contract;
+pub mod bench_network;
 pub mod client;
 pub mod contract;
 pub mod demo;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use aergo_cli::bench::{bench_transfer, BenchOptions};
 use aergo_cli::bench_contract::{bench_contract, ContractBenchOptions};
+use aergo_cli::bench_network::{bench_network, NetBenchOptions};
 use aergo_cli::client::RpcClient;
 use aergo_cli::contract::{self as contracts, TxOptions};
 use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
@@ -381,6 +382,29 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// A DPoS network of node processes on loopback (`aergo horde`):
+    /// throughput, time to inclusion and to finality (p50/p99) at each
+    /// block interval, and sync speed of a fresh node.
+    Network {
+        /// Producers.
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Block intervals to measure, comma-separated (default 1000,250).
+        #[arg(long, value_delimiter = ',')]
+        interval_ms: Vec<u64>,
+        /// Transfers sent one by one for the latency figures.
+        #[arg(long)]
+        latency_txs: Option<usize>,
+        /// Transfers each of the 10 dev accounts sends for the throughput figure.
+        #[arg(long)]
+        txs_per_sender: Option<usize>,
+        /// First port of the networks (two per node).
+        #[arg(long)]
+        base_port: Option<u16>,
+        /// A short run.
+        #[arg(long)]
+        quick: bool,
+    },
     /// End-to-end signed transfer throughput against the signature
     /// verification rate of this machine.
     Transfer {
@@ -553,6 +577,28 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             }
             o.postgres = !no_postgres;
             let r = bench_contract(&o, &mut |line| eprintln!("{line}")).await?;
+            out(r.json(), r.text())
+        }
+        Command::Bench {
+            command: BenchCommand::Network { nodes, interval_ms, latency_txs, txs_per_sender, base_port, quick },
+        } => {
+            let mut o = if quick { NetBenchOptions::quick() } else { NetBenchOptions::full() };
+            if let Some(n) = nodes {
+                o.nodes = n;
+            }
+            if !interval_ms.is_empty() {
+                o.intervals_ms = interval_ms;
+            }
+            if let Some(n) = latency_txs {
+                o.latency_txs = n;
+            }
+            if let Some(n) = txs_per_sender {
+                o.txs_per_sender = n;
+            }
+            if let Some(p) = base_port {
+                o.base_port = p;
+            }
+            let r = bench_network(&o, &mut |line| eprintln!("{line}")).await?;
             out(r.json(), r.text())
         }
         Command::Bench {
