@@ -21,7 +21,38 @@ pub struct NodeConfig {
     pub pool: PoolSettings,
     pub producer: ProducerConfig,
     pub query: QueryConfig,
+    pub p2p: P2pConfig,
 }
+
+/// The peer-to-peer network (`[p2p]`). Off by default: a dev node runs
+/// alone; DPoS nodes and local networks turn it on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    pub enabled: bool,
+    /// libp2p multiaddr to listen on (`/ip4/<addr>/tcp/<port>`; port 0
+    /// picks a free one).
+    pub listen: String,
+    /// Peers dialled at start and re-dialled while disconnected:
+    /// multiaddrs ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// Most connections (both directions).
+    pub max_peers: u32,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig {
+            enabled: false,
+            listen: format!("/ip4/127.0.0.1/tcp/{DEFAULT_P2P_PORT}"),
+            bootstrap: Vec::new(),
+            max_peers: 50,
+        }
+    }
+}
+
+/// Default peer-to-peer port (the Go node's).
+pub const DEFAULT_P2P_PORT: u16 = 7846;
 
 /// Caps of the read-only contract API (`query`, `queryContract`,
 /// `getEvents`): every query ends within them or fails saying which.

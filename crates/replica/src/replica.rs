@@ -743,9 +743,9 @@ impl Replica {
             }
         };
         // Double production: the block is in the tree (the engine stays
-        // safe), but it is not relayed, and a producer that sent it itself
-        // is penalised. Relayers are not: honest nodes relay whichever of
-        // the two blocks they saw first.
+        // safe) but is not relayed. A producer that sent it itself is
+        // penalised; relayers are not (honest nodes relay whichever of the
+        // two blocks they saw first), so for them it is only ignored.
         let double = actions.iter().any(
             |a| matches!(a, Action::Evidence(Evidence::DoubleProduction { producer, .. }) if *producer == f.producer),
         );
@@ -757,8 +757,9 @@ impl Replica {
                     offence: Offence::Equivocation,
                     reason: format!("block {}: a second block of its producer in one slot", f.hash),
                 });
+                return Ok((Verdict::Reject, Some(f.hash)));
             }
-            return Ok((Verdict::Reject, Some(f.hash)));
+            return Ok((Verdict::Ignore, Some(f.hash)));
         }
         Ok((Verdict::Accept, Some(f.hash)))
     }

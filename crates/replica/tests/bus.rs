@@ -176,6 +176,12 @@ fn double_production_is_evidence_and_not_relayed() {
         .penalties
         .iter()
         .any(|x| x.by == victim && x.offence == Offence::Equivocation && x.peer == bus.members[p].peer));
+    // Relayed by someone else (an honest node that saw the twin first), it
+    // is only not relayed further: the relayer is not to blame.
+    let third = (p + 2) % 4;
+    let penalties = bus.penalties.len();
+    assert_eq!(bus.inject_block(victim, third, &twin.block.encode()), Verdict::Ignore);
+    assert_eq!(bus.penalties.len(), penalties, "{:?}", &bus.penalties[penalties..]);
     // The network goes on.
     let lib = bus.min_lib();
     bus.run_slots(8);
