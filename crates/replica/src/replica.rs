@@ -89,7 +89,8 @@ pub enum Role {
     Solo,
     /// In the producer set at the head.
     Producer,
-    /// Not in the producer set: follows.
+    /// Not in the producer set (DPoS) or not in a solo chain's `bps`:
+    /// follows.
     Follower,
 }
 
@@ -198,6 +199,9 @@ pub struct Replica {
     key: PrivateKey,
     peer_id: String,
     kind: EngineKind,
+    /// Solo chains: the genesis `bps` allowed to seal blocks (empty: any
+    /// key, the dev default of a node running alone).
+    solo_producers: Vec<String>,
     config: ReplicaConfig,
     core: Mutex<Core>,
 }
@@ -209,10 +213,12 @@ struct BlockFacts {
     height: u64,
     timestamp_ns: i64,
     producer: PublicKey,
-    qc: Qc,
+    /// DPoS: the parent's certificate from the header's `consensus` bytes.
+    /// Solo blocks carry none (their `consensus` must be empty).
+    qc: Option<Qc>,
 }
 
-fn facts_of(block: &Block) -> std::result::Result<BlockFacts, (Offence, String)> {
+fn facts_of(block: &Block, kind: EngineKind) -> std::result::Result<BlockFacts, (Offence, String)> {
     let hash = block.computed_hash().map_err(|e| (Offence::Malformed, format!("block hash: {e}")))?;
     let header = block.header().map_err(|e| (Offence::Malformed, format!("block {hash}: {e}")))?;
     let producer = aergo_crypto::verify_block_header(header)
@@ -223,19 +229,28 @@ fn facts_of(block: &Block) -> std::result::Result<BlockFacts, (Offence, String)>
         Hash::from_slice("prev block hash", &header.prev_block_hash)
             .map_err(|e| (Offence::Malformed, format!("block {hash}: {e}")))?
     };
-    let qc = Qc::decode(&header.consensus)
-        .map_err(|e| (Offence::InvalidBlock, format!("block {hash}: consensus field: {e}")))?;
+    let qc = match kind {
+        EngineKind::Dpos => Some(
+            Qc::decode(&header.consensus)
+                .map_err(|e| (Offence::InvalidBlock, format!("block {hash}: consensus field: {e}")))?,
+        ),
+        EngineKind::Solo if header.consensus.is_empty() => None,
+        EngineKind::Solo => {
+            let reason = format!("block {hash}: {} consensus bytes, a solo block carries none", header.consensus.len());
+            return Err((Offence::InvalidBlock, reason));
+        }
+    };
     Ok(BlockFacts { hash, parent, height: header.block_no, timestamp_ns: header.timestamp, producer, qc })
 }
 
-fn meta(f: &BlockFacts) -> BlockMeta {
+fn meta(f: &BlockFacts, qc: &Qc) -> BlockMeta {
     BlockMeta {
         hash: f.hash,
         parent: f.parent,
         height: f.height,
         timestamp_ns: f.timestamp_ns,
         producer: f.producer,
-        qc: f.qc.clone(),
+        qc: qc.clone(),
     }
 }
 
@@ -295,7 +310,9 @@ impl Replica {
             EngineKind::Dpos => Engine::Solo(Solo::new(SoloConfig::default())?),
         };
         let peer_id = key.public_key().peer_id();
+        let solo_producers = if kind == EngineKind::Solo { chain.genesis().bps.clone() } else { Vec::new() };
         let replica = Replica {
+            solo_producers,
             pool: Mutex::new(Pool::new(config.pool.clone())),
             chain,
             key,
@@ -388,7 +405,10 @@ impl Replica {
             let Some(block) = blocks.block_by_height(height)? else {
                 return Err(ReplicaError::Restart { reason: format!("no main-chain block at height {height}") });
             };
-            let facts = facts_of(&block).map_err(|(_, reason)| ReplicaError::Restart { reason })?;
+            let facts = facts_of(&block, EngineKind::Dpos).map_err(|(_, reason)| ReplicaError::Restart { reason })?;
+            let Some(qc) = facts.qc.clone() else {
+                return Err(ReplicaError::Restart { reason: format!("block {}: no certificate", facts.hash) });
+            };
             let elected = {
                 let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
                 schedule
@@ -396,7 +416,7 @@ impl Replica {
                     .map_err(|reason| ReplicaError::ProducerSet { block: facts.parent.to_string(), reason })?
             };
             let Engine::Dpos(engine) = &mut core.engine else { break };
-            match engine.on_block(meta(&facts), &elected) {
+            match engine.on_block(meta(&facts, &qc), &elected) {
                 Ok(actions) => self.run_actions(core, actions, out)?,
                 Err(e) if e.is_benign() => {}
                 Err(e) => {
@@ -459,7 +479,8 @@ impl Replica {
     /// Whether this node produces at the head.
     pub fn role(&self) -> Result<Role> {
         Ok(match self.kind {
-            EngineKind::Solo => Role::Solo,
+            EngineKind::Solo if self.may_seal_solo(&self.peer_id) => Role::Solo,
+            EngineKind::Solo => Role::Follower,
             EngineKind::Dpos if self.producers()?.contains(&self.peer_id) => Role::Producer,
             EngineKind::Dpos => Role::Follower,
         })
@@ -680,8 +701,11 @@ impl Replica {
         from: Option<&Peer>,
         out: &mut Vec<Output>,
     ) -> Result<(Verdict, Option<Hash>)> {
-        let f = match facts_of(&block) {
-            Ok(f) => f,
+        let (f, qc) = match facts_of(&block, EngineKind::Dpos) {
+            Ok(f) => match f.qc.clone() {
+                Some(qc) => (f, qc),
+                None => return Ok((Verdict::Ignore, None)),
+            },
             Err((offence, reason)) => return Ok((self.reject(from, offence, reason, out), None)),
         };
         let Engine::Dpos(engine) = &core.engine else { return Ok((Verdict::Ignore, None)) };
@@ -692,9 +716,8 @@ impl Replica {
             self.orphan(core, block, &f, from, out);
             return Ok((Verdict::Ignore, None));
         }
-        if f.qc.block != f.parent {
-            let reason =
-                format!("block {}: its certificate is for {}, not its parent {}", f.hash, f.qc.block, f.parent);
+        if qc.block != f.parent {
+            let reason = format!("block {}: its certificate is for {}, not its parent {}", f.hash, qc.block, f.parent);
             return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
         }
         // Not executed before its time: the engine would refuse it anyway.
@@ -726,7 +749,7 @@ impl Replica {
             }
         };
         let Engine::Dpos(engine) = &mut core.engine else { return Ok((Verdict::Ignore, None)) };
-        let actions = match engine.on_block(meta(&f), &elected) {
+        let actions = match engine.on_block(meta(&f, &qc), &elected) {
             Ok(a) => a,
             Err(ConsensusError::FutureBlock { .. }) => {
                 self.defer_future(core, block, &f, from);
@@ -771,12 +794,17 @@ impl Replica {
         from: Option<&Peer>,
         out: &mut Vec<Output>,
     ) -> Result<(Verdict, Option<Hash>)> {
-        let f = match facts_of(&block) {
+        let f = match facts_of(&block, EngineKind::Solo) {
             Ok(f) => f,
             Err((offence, reason)) => return Ok((self.reject(from, offence, reason, out), None)),
         };
         if self.chain.known(&f.hash).is_some() || f.height <= self.chain.lib().height {
             return Ok((Verdict::Ignore, None));
+        }
+        let producer = f.producer.peer_id();
+        if !self.may_seal_solo(&producer) {
+            let reason = format!("block {}: producer {producer} is not in the solo chain's genesis bps", f.hash);
+            return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
         }
         if self.chain.known(&f.parent).is_none() {
             self.orphan(core, block, &f, from, out);
@@ -803,6 +831,13 @@ impl Replica {
         Ok((Verdict::Accept, Some(f.hash)))
     }
 
+    /// Solo chains: whether `peer_id` may seal blocks. With `bps` empty any
+    /// key may (one node alone); otherwise only those listed, so followers
+    /// of a solo network never fork it with blocks of their own.
+    fn may_seal_solo(&self, peer_id: &str) -> bool {
+        self.solo_producers.is_empty() || self.solo_producers.iter().any(|p| p == peer_id)
+    }
+
     fn reject(&self, from: Option<&Peer>, offence: Offence, reason: String, out: &mut Vec<Output>) -> Verdict {
         if let Some(peer) = from {
             out.push(Output::Penalise { peer: peer.clone(), offence, reason });
@@ -823,6 +858,7 @@ impl Replica {
         let lib_before = self.chain.lib().height;
         let mut out = Vec::new();
         match &mut core.engine {
+            Engine::Solo(_) if !self.may_seal_solo(&self.peer_id) => {}
             Engine::Solo(solo) => {
                 let solo = solo.clone();
                 self.produce_solo(&solo, now_ns, &mut out)?;

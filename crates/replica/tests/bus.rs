@@ -46,7 +46,7 @@ fn a_transaction_is_included_once_and_final_everywhere() {
     assert!(bus.replica(0).with_pool(|p| p.get(&hash).is_some()));
     bus.run_slots(12);
     for i in 0..4 {
-        assert_eq!(inclusions(&bus, i, &hash), 1, "member {i}");
+        assert_eq!(inclusions(&bus, i, &hash), 1, "member {i}: {:?} {:?}", bus.penalties, bus.warnings);
         let loc = bus.chain(i).blocks().tx_location(&hash).unwrap().expect("indexed");
         let height = bus.chain(i).blocks().block_by_hash(&loc.block_hash).unwrap().unwrap().header().unwrap().block_no;
         assert!(height <= bus.chain(i).lib().height, "member {i}: tx at {height} not final yet");
@@ -243,4 +243,41 @@ fn a_member_that_missed_many_blocks_catches_up_by_sync() {
     assert!(libs[4] > ahead, "{libs:?}");
     assert_eq!(bus.chain(4).head().hash, bus.chain(0).head().hash);
     assert!(bus.penalties.is_empty(), "{:?}", bus.penalties);
+}
+
+/// A solo chain whose genesis names its producer: other nodes follow it,
+/// never seal blocks of their own, and refuse blocks sealed by others.
+#[test]
+fn a_solo_network_has_one_producer_and_followers() {
+    let producer = aergo_crypto::dev_key("solo", 0);
+    let follower = aergo_crypto::dev_key("solo", 1);
+    let chain_id = aergo_types::ChainId::new(0, false, false, "solo.test", "sbp").unwrap();
+    let bps = vec![producer.public_key().peer_id()];
+    let (g, accounts) = aergo_crypto::dev_genesis(chain_id, T0, 2, Amount::from_aergo(1_000).unwrap(), bps).unwrap();
+    let mut bus = Bus::new(g, vec![producer, follower.clone()], None);
+    assert_eq!(bus.replica(0).role().unwrap(), aergo_replica::Role::Solo);
+    assert_eq!(bus.replica(1).role().unwrap(), aergo_replica::Role::Follower);
+    // Sent to the follower, gossiped to the producer, sealed there.
+    let tx = transfer(&bus, &accounts[0], &accounts[1], 1);
+    let (hash, out) = bus.replica(1).submit_tx(tx).unwrap();
+    bus.carry_out(1, out);
+    bus.drain();
+    bus.run_slots(8);
+    for i in 0..2 {
+        assert_eq!(inclusions(&bus, i, &hash), 1, "member {i}: {:?} {:?}", bus.penalties, bus.warnings);
+    }
+    let head = bus.chain(0).head();
+    assert_eq!(bus.chain(1).head().hash, head.hash);
+    assert_eq!(bus.chain(1).lib().hash, head.hash, "solo blocks are final at once, also at followers");
+    // A block sealed by the follower's key is refused and its sender blamed.
+    let block = bus.block_at(0, head.height);
+    let mut h = block.header().unwrap().clone();
+    h.block_no += 1;
+    h.prev_block_hash = head.hash.to_vec();
+    h.timestamp += 1_000_000_000;
+    sign_block_header(&mut h, &follower);
+    let forged = Block::new(h, block.txs().to_vec()).unwrap().encode();
+    assert_eq!(bus.inject_block(1, 0, &forged), Verdict::Reject);
+    assert!(bus.penalties.iter().any(|p| p.by == 0 && p.reason.contains("genesis bps")), "{:?}", bus.penalties);
+    assert_eq!(bus.chain(0).head().hash, head.hash);
 }
