@@ -184,3 +184,30 @@ impl NodeConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p2p_section_parses_and_round_trips() {
+        let text = r#"
+            [p2p]
+            enabled = true
+            listen = "/ip4/0.0.0.0/tcp/7846"
+            bootstrap = ["/ip4/10.0.0.2/tcp/7846/p2p/16Uiu2HAmRDHMWPA5h32jNagUBP2py2xGrEppPjFWbetLsttcdTCZ"]
+            max_peers = 7
+        "#;
+        let c: NodeConfig = toml::from_str(text).unwrap();
+        assert!(c.p2p.enabled);
+        assert_eq!(c.p2p.bootstrap.len(), 1);
+        assert_eq!(c.p2p.max_peers, 7);
+        assert_eq!(toml::from_str::<NodeConfig>(&c.to_toml()).unwrap(), c);
+        // Off by default, on the Go node's port.
+        let d: NodeConfig = toml::from_str("").unwrap();
+        assert!(!d.p2p.enabled);
+        assert!(d.p2p.listen.ends_with(&format!("/tcp/{DEFAULT_P2P_PORT}")));
+        let err = toml::from_str::<NodeConfig>("[p2p]\nenable = true\n").unwrap_err();
+        assert!(err.to_string().contains("enable"), "{err}");
+    }
+}

@@ -200,3 +200,18 @@ async fn dpos_nodes_produce_finalize_gossip_and_sync() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_p2p_address_is_a_clear_error() {
+    let (g, _) = genesis();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::default();
+    config.rpc.listen = "127.0.0.1:0".parse().unwrap();
+    config.p2p.enabled = true;
+    config.p2p.listen = "/ip4/127.0.0.1/tcp/0".into();
+    config.p2p.bootstrap = vec!["not a multiaddr".into()];
+    init_data_dir(dir.path(), InitOptions { genesis: g, node_key: dev_key("bp", 0), config: config.clone() }).unwrap();
+    let node = Arc::new(Node::open_with_config(dir.path(), config).unwrap());
+    let err = node.start().await.err().expect("refused");
+    assert!(err.to_string().contains("p2p.bootstrap"), "{err}");
+}
