@@ -24,7 +24,11 @@ fn now_ns() -> i64 {
 }
 
 fn genesis() -> (Genesis, Vec<PrivateKey>) {
-    let bps = (0..PRODUCERS).map(|i| dev_key("bp", i).public_key().peer_id()).collect();
+    genesis_with(PRODUCERS)
+}
+
+fn genesis_with(producers: u32) -> (Genesis, Vec<PrivateKey>) {
+    let bps = (0..producers).map(|i| dev_key("bp", i).public_key().peer_id()).collect();
     let chain_id = ChainId::new(0, false, false, "dpos.net.test", "dpos").unwrap();
     let (mut g, accounts) = dev_genesis(chain_id, now_ns(), 4, Amount::from_aergo(1_000_000).unwrap(), bps).unwrap();
     g.dpos = Some(DposGenesis { block_interval_ms: Some(SLOT_MS), ..Default::default() });
@@ -214,4 +218,82 @@ async fn a_bad_p2p_address_is_a_clear_error() {
     let node = Arc::new(Node::open_with_config(dir.path(), config).unwrap());
     let err = node.start().await.err().expect("refused");
     assert!(err.to_string().contains("p2p.bootstrap"), "{err}");
+}
+
+/// What a raw network peer claims about itself: the victim's genesis, at
+/// height 0, with no blocks to serve.
+struct Claim(aergo_net::PeerStatus);
+
+impl aergo_net::SyncProvider for Claim {
+    fn status(&self) -> aergo_net::PeerStatus {
+        self.0.clone()
+    }
+    fn blocks(&self, _: u64, _: u32, _: usize) -> aergo_net::Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A raw peer gossips undecodable blocks: the node rejects them, its
+/// network penalises and disconnects the sender, and the chain goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_sending_garbage_is_disconnected_and_the_node_goes_on() {
+    let (g, _) = genesis_with(1);
+    let dir = tempfile::tempdir().unwrap();
+    let victim = start(dir.path(), &g, dev_key("bp", 0), Vec::new()).await;
+    let chain = victim.node.chain().clone();
+    let status = aergo_net::PeerStatus {
+        chain_id_hash: chain.rules().chain_id_hash,
+        genesis_hash: chain.genesis_hash(),
+        best_height: 0,
+        best_hash: chain.genesis_hash(),
+        lib_height: 0,
+    };
+    let mut cfg = aergo_net::NetConfig::new(dev_key("attacker", 0), chain.rules().chain_id_hash);
+    cfg.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    cfg.bootstrap = vec![victim.p2p_addrs[0].parse().unwrap()];
+    let (attacker, mut events) = aergo_net::Network::start(cfg, Arc::new(Claim(status))).await.unwrap();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let attacker_id = attacker.local_peer_id().to_base58();
+    wait_for(
+        "the attacker connected",
+        Duration::from_secs(60),
+        || victim.node.peers().iter().any(|p| p.peer_id == attacker_id),
+        || format!("{:?}", victim.node.peers()),
+    )
+    .await;
+    let lib_before = victim.node.chain().lib().height;
+    // Distinct garbage each time (gossip drops duplicates), until the
+    // victim has cut the attacker off.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sent = 0u32;
+    loop {
+        let gone = match attacker.peers().await {
+            Ok(p) => p.is_empty(),
+            Err(_) => true,
+        };
+        if gone && !victim.node.peers().iter().any(|p| p.peer_id == attacker_id) && sent > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the attacker was not disconnected after {sent} garbage blocks");
+        let mut garbage = b"\x0a\xff\xff\xff\xff\x0f not a block ".to_vec();
+        garbage.extend_from_slice(&sent.to_be_bytes());
+        if attacker.publish_block(garbage).await.is_ok() {
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Two invalid blocks reach the ban threshold; a few more may be in
+    // flight before the disconnect shows.
+    println!("attacker cut off after {sent} garbage blocks");
+    assert!(sent <= 10, "{sent} garbage blocks before the disconnect");
+    // The node keeps producing and finalizing.
+    wait_for(
+        "the LIB to advance after the attack",
+        Duration::from_secs(60),
+        || victim.node.chain().lib().height >= lib_before + 3,
+        || heights(&[&victim]),
+    )
+    .await;
+    let _ = attacker.shutdown().await;
+    victim.shutdown().await;
 }
