@@ -226,7 +226,7 @@ struct Claim(aergo_net::PeerStatus);
 
 impl aergo_net::SyncProvider for Claim {
     fn status(&self) -> aergo_net::PeerStatus {
-        self.0.clone()
+        self.0
     }
     fn blocks(&self, _: u64, _: u32, _: usize) -> aergo_net::Result<Vec<Vec<u8>>> {
         Ok(Vec::new())
