@@ -78,6 +78,23 @@
 //! - Every loop and queue is bounded (actions per step, orphans, future
 //!   blocks, adoptions per step).
 //!
+//! ## Tests
+//!
+//! - `tests/bus.rs`: several replicas wired by an in-test message bus (no
+//!   network, a simulated clock, real blocks, execution and stores): DPoS
+//!   produces and finalizes; a transaction is included once and final
+//!   everywhere; blocks with a bad signature, a wrong slot owner, a slot
+//!   their producer does not own, a bad state root or certificate, and
+//!   garbage or oversized bytes are rejected and their sender penalised;
+//!   double production is evidence; restart from the persisted safety
+//!   state; catch-up by sync after a long gap; a solo network with
+//!   followers.
+//! - `tests/sim.rs`: `aergo_consensus::sim` over real execution (memory
+//!   stores, real transfers, the real block builder): four seeds in CI;
+//!   `SEED=<n> cargo test -p aergo-replica --test sim sim_real_execution_replay -- --nocapture`
+//!   replays one; `SIM_SEEDS=<n> cargo test -p aergo-replica --release --test sim -- --ignored --nocapture`
+//!   runs many.
+//!
 //! ## Not here
 //!
 //! Networking, timers, peer scoring and sync scheduling (the node's
