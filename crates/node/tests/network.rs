@@ -297,3 +297,77 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_goes_on() {
     let _ = attacker.shutdown().await;
     victim.shutdown().await;
 }
+
+fn gov_tx(node: &Node, key: &PrivateKey, nonce: u64, amount: Amount, payload: serde_json::Value) -> aergo_types::Tx {
+    let chain_id_hash = node.chain().rules().chain_id_hash;
+    let system = aergo_types::Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
+    let body =
+        TxBody::new(aergo_types::TxType::Governance, nonce, &key.address(), Some(&system), amount, &chain_id_hash)
+            .with_payload(payload.to_string().into_bytes());
+    sign_tx(body, key)
+}
+
+/// Staking and votes sent as ordinary transactions show in `getStake`,
+/// `getProducers`, `getParams` and `getParamVotes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_transactions_show_in_the_dpos_api() {
+    let (g, accounts) = genesis_with(1);
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), &g, dev_key("bp", 0), Vec::new()).await;
+    let node = running.node.clone();
+    let api = Api::new(node.clone());
+    let bp = dev_key("bp", 0).public_key().peer_id();
+    let stake = Amount::from_aergo(20_000).unwrap();
+    let name_price = "2000000000000000000";
+    let txs = [
+        gov_tx(&node, &accounts[0], 1, stake, json!({"Name": "v1stake"})),
+        gov_tx(&node, &accounts[0], 2, Amount::ZERO, json!({"Name": "v1voteBP", "Args": [bp]})),
+        gov_tx(&node, &accounts[0], 3, Amount::ZERO, json!({"Name": "v1voteDAO", "Args": ["NAMEPRICE", name_price]})),
+    ];
+    let hashes: Vec<Hash> = txs.into_iter().map(|tx| node.submit(tx).unwrap()).collect();
+    wait_for(
+        "the governance transactions final",
+        Duration::from_secs(90),
+        || {
+            hashes.iter().all(|h| {
+                let chain = node.chain();
+                chain.blocks().tx_location(h).unwrap().is_some_and(|loc| {
+                    chain
+                        .blocks()
+                        .block_by_hash(&loc.block_hash)
+                        .unwrap()
+                        .is_some_and(|b| b.header().unwrap().block_no <= chain.lib().height)
+                })
+            })
+        },
+        || heights(&[&running]),
+    )
+    .await;
+    for h in &hashes {
+        let r = api.call("getReceipt", json!([h.to_string()])).unwrap();
+        assert_eq!(r["status"], json!("SUCCESS"), "{r}");
+    }
+    let s = api.call("getStake", json!([accounts[0].address().to_string()])).unwrap();
+    assert_eq!(s["amount"], json!(stake.aer().to_string()), "{s}");
+    let since = s["sinceHeight"].as_u64().unwrap();
+    assert!(since >= 1, "{s}");
+    assert_eq!(
+        s["unlockHeight"].as_u64().unwrap(),
+        since + aergo_types::genesis::DposSettings::DEFAULT_STAKE_LOCK_BLOCKS
+    );
+    let p = api.call("getProducers", json!([])).unwrap();
+    assert_eq!(p["candidates"], json!([{"peerId": bp, "votes": stake.aer().to_string()}]), "{p}");
+    assert_eq!(p["producers"][0]["peerId"], json!(bp), "{p}");
+    assert_eq!(p["producers"][0]["votes"], json!(stake.aer().to_string()), "{p}");
+    let votes = api.call("getParamVotes", json!(["NAMEPRICE"])).unwrap();
+    assert_eq!(votes, json!([{"value": name_price, "votes": stake.aer().to_string()}]));
+    assert_eq!(api.call("getParamVotes", json!(["BPCOUNT"])).unwrap(), json!([]));
+    let err = api.call("getParamVotes", json!(["NOPE"])).unwrap_err();
+    assert_eq!(err.code, aergo_rpc::INVALID_PARAMS, "{}", err.message);
+    let params = api.call("getParams", json!([])).unwrap();
+    let names: Vec<&str> = params.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for n in ["BPCOUNT", "STAKINGMIN", "GASPRICE", "NAMEPRICE", "STAKINGLOCK"] {
+        assert!(names.contains(&n), "{n} missing from {params}");
+    }
+    running.shutdown().await;
+}
