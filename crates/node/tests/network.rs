@@ -28,10 +28,14 @@ fn genesis() -> (Genesis, Vec<PrivateKey>) {
 }
 
 fn genesis_with(producers: u32) -> (Genesis, Vec<PrivateKey>) {
+    genesis_with_slot(producers, SLOT_MS)
+}
+
+fn genesis_with_slot(producers: u32, slot_ms: u64) -> (Genesis, Vec<PrivateKey>) {
     let bps = (0..producers).map(|i| dev_key("bp", i).public_key().peer_id()).collect();
     let chain_id = ChainId::new(0, false, false, "dpos.net.test", "dpos").unwrap();
     let (mut g, accounts) = dev_genesis(chain_id, now_ns(), 4, Amount::from_aergo(1_000_000).unwrap(), bps).unwrap();
-    g.dpos = Some(DposGenesis { block_interval_ms: Some(SLOT_MS), ..Default::default() });
+    g.dpos = Some(DposGenesis { block_interval_ms: Some(slot_ms), ..Default::default() });
     g.validate().unwrap();
     (g, accounts)
 }
@@ -370,4 +374,44 @@ async fn governance_transactions_show_in_the_dpos_api() {
         assert!(names.contains(&n), "{n} missing from {params}");
     }
     running.shutdown().await;
+}
+
+/// A node far behind (more blocks than one sync batch) catches up in
+/// batches and then follows the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_far_behind_syncs_in_batches() {
+    let (g, _) = genesis_with_slot(1, 250);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let producer = start(dirs[0].path(), &g, dev_key("bp", 0), Vec::new()).await;
+    // More than one batch of 64 blocks.
+    wait_for(
+        "the producer at height 80",
+        Duration::from_secs(120),
+        || producer.node.chain().lib().height >= 80,
+        || heights(&[&producer]),
+    )
+    .await;
+    let target = producer.node.chain().lib().height;
+    let late = start(dirs[1].path(), &g, dev_key("follower", 1), producer.p2p_addrs.clone()).await;
+    wait_for(
+        "the late node at the producer's LIB",
+        Duration::from_secs(120),
+        || late.node.chain().lib().height >= target,
+        || format!("late: {:?}; {}", late.node.sync_progress(), heights(&[&producer])),
+    )
+    .await;
+    let lib = late.node.chain().lib();
+    assert_eq!(producer.node.chain().blocks().hash_at(lib.height).unwrap(), Some(lib.hash));
+    // And it follows: new blocks arrive by gossip.
+    wait_for(
+        "the late node following the head",
+        Duration::from_secs(60),
+        || late.node.chain().head().height >= target + 8,
+        || format!("late: {:?}", late.node.sync_progress()),
+    )
+    .await;
+    let progress = late.node.sync_progress();
+    assert!(progress.target >= target && progress.current >= target, "{progress:?}");
+    late.shutdown().await;
+    producer.shutdown().await;
 }
