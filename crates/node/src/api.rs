@@ -15,6 +15,16 @@
 //! | `getEvents` | `[{contract?, name?, fromHeight?, toHeight?}]` | events in height order, `truncated` when more matched |
 //! | `listTables` | `[{height?}]` | every table, view, index and function of the snapshot, all schemas: `relations` (`schema`, `name`, `kind`, `table` of an index), `truncated` past `query.max_rows` |
 //! | `describeTable` | `[name, {height?, contract?}]` | one object: a table's `columns` (`name`, `type`, `notNull`, `default`), `primaryKey`, `indexes`, `checks`; a view's `columns` and `query`; a function's `params`, `returns`, `source` |
+//! | `getPeers` | `[]` | `[{"peerId", "address", "height", "lib"}]`: connected peers and their heads |
+//! | `getProducers` | `[]` | DPoS: `epochBlocks`, `bpCount`, `producers` (`rank`, `peerId`, `votes`, `rating` %), top 100 `candidates` |
+//! | `getStake` | `[address]` | DPoS: `amount`, `sinceHeight`, `unlockHeight` |
+//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`) |
+//! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
+//!
+//! `status` also reports the consensus: `lib` (height, hash), `peers`,
+//! `role` (`producer`, `follower` or `solo`), `consensus` (`sbp`, `dpos`),
+//! `peerId` (the node key's libp2p id) and `sync` (`syncing`, `target`: the
+//! best head height seen among peers).
 //!
 //! Contract queries run on the snapshot of the head or of `height` in a
 //! read-only session (writes fail with error -32602 and change nothing),
@@ -46,6 +56,8 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::{Node, NodeError};
+
+mod consensus;
 
 /// Largest raw transaction accepted by `sendTx`, in hex characters.
 const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
@@ -189,7 +201,7 @@ impl Api {
         let gas_price = aergo_exec::system::gas_price(&state).map_err(internal)?;
         let (pool_txs, pool_bytes) = self.node.pool_size();
         let g = chain.genesis();
-        Ok(json!({
+        let mut status = json!({
             "chainId": {
                 "magic": g.chain_id.magic,
                 "public": g.chain_id.public,
@@ -206,7 +218,11 @@ impl Api {
             "gasPrice": amount_json(gas_price),
             "producer": self.node.producer_key().address().to_string(),
             "pool": { "txs": pool_txs, "bytes": pool_bytes },
-        }))
+        });
+        if let (Some(v), Value::Object(extra)) = (status.as_object_mut(), self.consensus_status()?) {
+            v.extend(extra);
+        }
+        Ok(status)
     }
 
     fn get_block(&self, params: &Value) -> Result<Value, RpcError> {
@@ -585,6 +601,11 @@ impl Handler for Api {
             "getEvents" => self.get_events(&params),
             "listTables" => self.list_tables(&params),
             "describeTable" => self.describe_table(&params),
+            "getPeers" => self.get_peers(),
+            "getProducers" => self.get_producers(),
+            "getStake" => self.get_stake(&params),
+            "getParams" => self.get_params(),
+            "getParamVotes" => self.get_param_votes(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }
@@ -600,7 +621,15 @@ impl Handler for Api {
         };
         metric("aergo_height", "gauge", "Height of the head block.", chain.head().height.to_string());
         metric("aergo_lib_height", "gauge", "Height of the last irreversible block.", chain.lib().height.to_string());
-        metric("aergo_peers", "gauge", "Connected peers.", "0".into());
+        metric("aergo_peers", "gauge", "Connected peers.", self.node.peers().len().to_string());
+        let sync = self.node.sync_progress();
+        metric("aergo_sync_target_height", "gauge", "Best head height seen among peers.", sync.target.to_string());
+        metric(
+            "aergo_syncing",
+            "gauge",
+            "1 while fetching blocks from a peer that is ahead.",
+            u8::from(sync.syncing).to_string(),
+        );
         metric("aergo_mempool_txs", "gauge", "Transactions in the pool.", pool_txs.to_string());
         metric("aergo_mempool_bytes", "gauge", "Bytes of transactions in the pool.", pool_bytes.to_string());
         metric("aergo_block_interval_seconds", "gauge", "Mean time between recent blocks.", format!("{interval:.3}"));

@@ -21,7 +21,38 @@ pub struct NodeConfig {
     pub pool: PoolSettings,
     pub producer: ProducerConfig,
     pub query: QueryConfig,
+    pub p2p: P2pConfig,
 }
+
+/// The peer-to-peer network (`[p2p]`). Off by default: a dev node runs
+/// alone; DPoS nodes and local networks turn it on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    pub enabled: bool,
+    /// libp2p multiaddr to listen on (`/ip4/<addr>/tcp/<port>`; port 0
+    /// picks a free one).
+    pub listen: String,
+    /// Peers dialled at start and re-dialled while disconnected:
+    /// multiaddrs ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// Most connections (both directions).
+    pub max_peers: u32,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig {
+            enabled: false,
+            listen: format!("/ip4/127.0.0.1/tcp/{DEFAULT_P2P_PORT}"),
+            bootstrap: Vec::new(),
+            max_peers: 50,
+        }
+    }
+}
+
+/// Default peer-to-peer port (the Go node's).
+pub const DEFAULT_P2P_PORT: u16 = 7846;
 
 /// Caps of the read-only contract API (`query`, `queryContract`,
 /// `getEvents`): every query ends within them or fails saying which.
@@ -151,5 +182,32 @@ impl NodeConfig {
             max_nonce_gap: self.pool.max_nonce_gap,
             max_payload_bytes: self.pool.max_payload_bytes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p2p_section_parses_and_round_trips() {
+        let text = r#"
+            [p2p]
+            enabled = true
+            listen = "/ip4/0.0.0.0/tcp/7846"
+            bootstrap = ["/ip4/10.0.0.2/tcp/7846/p2p/16Uiu2HAmRDHMWPA5h32jNagUBP2py2xGrEppPjFWbetLsttcdTCZ"]
+            max_peers = 7
+        "#;
+        let c: NodeConfig = toml::from_str(text).unwrap();
+        assert!(c.p2p.enabled);
+        assert_eq!(c.p2p.bootstrap.len(), 1);
+        assert_eq!(c.p2p.max_peers, 7);
+        assert_eq!(toml::from_str::<NodeConfig>(&c.to_toml()).unwrap(), c);
+        // Off by default, on the Go node's port.
+        let d: NodeConfig = toml::from_str("").unwrap();
+        assert!(!d.p2p.enabled);
+        assert!(d.p2p.listen.ends_with(&format!("/tcp/{DEFAULT_P2P_PORT}")));
+        let err = toml::from_str::<NodeConfig>("[p2p]\nenable = true\n").unwrap_err();
+        assert!(err.to_string().contains("enable"), "{err}");
     }
 }

@@ -1,43 +1,67 @@
-//! aergo-node: a running node, wired from the crates below it.
+//! aergo-node: a running node, the async shell around the deterministic
+//! core of `aergo-replica`.
 //!
-//! Bird's-eye view: a [`Node`] holds the [`Chain`] (state and block stores),
-//! the transaction [`Pool`], the producer key and the consensus engine. Its
-//! work happens on three paths:
+//! Bird's-eye view: a [`Node`] holds the [`Chain`] (state and block stores)
+//! and a [`Replica`] (the transaction pool and the consensus engine the
+//! genesis names: `sbp` solo or `dpos` BFT-DPoS). The replica decides; the
+//! node supplies time, carries the network, and serves the API. Its work
+//! happens on these paths:
 //!
-//! 1. **Submit** (RPC `sendTx`): decode, verify chain id, hash and signature
-//!    ([`aergo_exec::verify_tx`]), then admit to the pool against the head
-//!    state of the sender. Rejections return at once with the reason.
-//! 2. **Produce** (the producer loop, one tokio task): every tick, ask the
-//!    engine whether to seal a block; if so, take ready transactions from
-//!    the pool, build and sign the block on the blocking pool, commit it,
-//!    update the pool, and notify subscribers.
-//! 3. **Read** (RPC queries): blocks, transactions, receipts and accounts at
-//!    the head or any height, from the stores' snapshots.
+//! 1. **Submit** (RPC `sendTx`): [`Node::submit`] hands the transaction to
+//!    the replica (verify chain id, hash, signature; admit to the pool
+//!    against the head state); rejections return at once with the reason;
+//!    an accepted one is also gossiped when the network runs.
+//! 2. **Tick** (the producer loop, one tokio task): every `producer.tick_ms`
+//!    it calls [`Replica::on_tick`] on the blocking pool with the wall
+//!    clock. A solo node seals a block when one is due; a DPoS node
+//!    produces in its slot, votes, and retries blocks that were early.
+//! 3. **Network** (only with `[p2p] enabled`, see `network.rs`): starts
+//!    `aergo_net` with the node key as peer identity and
+//!    `GossipValidation::ByNode`; gossip goes to two workers (transactions;
+//!    blocks and votes) that run the replica on the blocking pool and
+//!    answer validation with its verdict; a carrier task publishes the
+//!    replica's blocks, votes and transactions and reports penalised peers;
+//!    a syncer fetches main-chain blocks in bounded batches from the peer
+//!    with the highest head above ours (learnt from status handshakes,
+//!    periodic status polls and unknown-parent requests) and reports
+//!    [`Node::sync_progress`]. Peers are served our main chain by height
+//!    from the block store, and our head and LIB as status.
+//! 4. **Read** (RPC queries, metrics): blocks, transactions, receipts,
+//!    accounts and DPoS state at the head or any height straight from the
+//!    stores' snapshots, never through the replica's lock.
 //!
-//! The pool lock is held while a block is committed and the pool updated,
-//! and while a transaction is admitted, so admission always sees a head and
-//! a pool that agree.
+//! Outputs of the replica are carried out in the order given: local ones
+//! (new-block notifications for subscribers, block-rate statistics, logs)
+//! at once, network ones through a bounded outbox (a full outbox drops
+//! the output with a warning rather than stall consensus; gossip and sync
+//! repair what is lost).
+//!
+//! Solo dev mode is unchanged: without `[p2p]` no network starts, and the
+//! solo replica seals, commits and finalizes each block in one step.
 //!
 //! A data directory holds `config.toml`, `genesis.json`, `node.key` (the
-//! producer's private key, hex, mode 0600), `chain/` (the stores) and
-//! `keystore/` (encrypted account keys, used by the CLI).
+//! producer's private key, hex, mode 0600; also the libp2p identity),
+//! `chain/` (the stores, including the persisted consensus safety state)
+//! and `keystore/` (encrypted account keys, used by the CLI).
+//!
+//! Not here: consensus rules and block validity (the replica, the engine,
+//! the chain); peer scoring thresholds (the net crate); a raft engine.
 
 pub mod api;
 pub mod config;
 mod datadir;
+mod network;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use aergo_chain::{Chain, ChainError, Head};
-use aergo_consensus::{ConsensusKind, Decision, Solo};
 use aergo_crypto::PrivateKey;
-use aergo_exec::{verify_tx, ExecError};
-use aergo_pool::{Pool, PoolError};
+use aergo_replica::{EngineKind, Output, Peer, Replica, ReplicaConfig, ReplicaError, Role, Verdict};
 use aergo_types::{Hash, Tx};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub use config::NodeConfig;
 pub use datadir::{init_data_dir, init_dev_data_dir, DataDir, InitOptions, DEV_ACCOUNTS, DEV_ACCOUNT_BALANCE_AERGO};
@@ -55,23 +79,22 @@ pub enum NodeError {
     Chain(#[from] ChainError),
     #[error("consensus: {0}")]
     Consensus(#[from] aergo_consensus::ConsensusError),
+    #[error("replica: {0}")]
+    Replica(ReplicaError),
+    #[error("network: {0}")]
+    Network(String),
     #[error("rpc server: {0}")]
     Io(#[from] std::io::Error),
 }
 
-impl From<ExecError> for NodeError {
-    fn from(e: ExecError) -> Self {
-        if e.is_rejection() {
-            NodeError::Rejected(e.to_string())
-        } else {
-            NodeError::Chain(ChainError::Exec(e))
+impl From<ReplicaError> for NodeError {
+    fn from(e: ReplicaError) -> Self {
+        match e {
+            ReplicaError::TxRejected { reason } => NodeError::Rejected(reason),
+            ReplicaError::Chain(c) => NodeError::Chain(c),
+            ReplicaError::Consensus(c) => NodeError::Consensus(c),
+            other => NodeError::Replica(other),
         }
-    }
-}
-
-impl From<PoolError> for NodeError {
-    fn from(e: PoolError) -> Self {
-        NodeError::Rejected(e.to_string())
     }
 }
 
@@ -79,15 +102,46 @@ impl From<PoolError> for NodeError {
 /// told how many notifications they missed.
 const BLOCK_NOTIFY_CAPACITY: usize = 256;
 
-/// A node: chain, pool, producer key and engine.
+/// How far this node is from the best head its peers report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Fetching blocks from a peer that is ahead.
+    pub syncing: bool,
+    /// Our head height.
+    pub current: u64,
+    /// The best head height seen among peers (0 without peers).
+    pub target: u64,
+}
+
+/// A connected peer as the API reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSummary {
+    pub peer_id: String,
+    pub address: Option<String>,
+    pub height: u64,
+    pub lib: u64,
+}
+
+#[derive(Default)]
+struct SyncState {
+    syncing: bool,
+    target: u64,
+}
+
+/// A node: chain, replica (pool and consensus), configuration, and what
+/// the shell around them keeps (notifications, metrics, peers, sync).
 pub struct Node {
-    chain: Chain,
-    pool: Mutex<Pool>,
-    key: PrivateKey,
-    solo: Solo,
+    chain: Arc<Chain>,
+    replica: Arc<Replica>,
     config: NodeConfig,
     blocks_tx: broadcast::Sender<serde_json::Value>,
     stats: Mutex<Stats>,
+    peers: Mutex<Vec<PeerSummary>>,
+    sync: Mutex<SyncState>,
+    /// Network outputs go here while the network runs.
+    outbox: Mutex<Option<mpsc::Sender<Output>>>,
+    /// What the replica's restart produced, carried out once started.
+    startup: Mutex<Vec<Output>>,
 }
 
 /// Blocks remembered for the rate metrics.
@@ -132,20 +186,32 @@ impl Stats {
     }
 }
 
-/// A started node: its RPC server and producer loop.
+/// A started node: its RPC server, producer loop and, with `[p2p]`
+/// enabled, its network.
 pub struct RunningNode {
     pub rpc_addr: SocketAddr,
     pub node: Arc<Node>,
+    /// Where the network listens, as multiaddrs ending in `/p2p/<peer id>`
+    /// (empty without `[p2p] enabled`): what other nodes put in their
+    /// `bootstrap` list.
+    pub p2p_addrs: Vec<String>,
     rpc: aergo_rpc::RpcServerHandle,
-    producer: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    net: Option<aergo_net::NetworkHandle>,
     stop: watch::Sender<bool>,
 }
 
 impl RunningNode {
-    /// Stops the producer loop and the RPC server.
+    /// Stops the producer loop, the network and the RPC server.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.producer.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.node.set_outbox(None);
+        if let Some(net) = &self.net {
+            let _ = net.shutdown().await;
+        }
         self.rpc.shutdown().await;
     }
 }
@@ -172,16 +238,35 @@ impl Node {
 
     fn open_parts(dd: DataDir, config: Option<NodeConfig>) -> Result<Node, NodeError> {
         let config = config.unwrap_or(dd.config);
-        ConsensusKind::parse(&dd.genesis.chain_id.consensus)?.require_built()?;
-        let solo = Solo::new(config.solo.clone())?;
-        let chain = Chain::open(&dd.path.join("chain"), dd.genesis)?;
-        let pool = Mutex::new(Pool::new(config.pool_config()));
+        let chain = Arc::new(Chain::open(&dd.path.join("chain"), dd.genesis)?);
+        let rcfg = ReplicaConfig {
+            max_block_txs: config.producer.max_block_txs,
+            solo: config.solo.clone(),
+            pool: config.pool_config(),
+            ..ReplicaConfig::default()
+        };
+        let (replica, startup) = Replica::open(chain.clone(), dd.node_key, rcfg, now_ns())?;
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
-        Ok(Node { chain, pool, key: dd.node_key, solo, config, blocks_tx, stats: Mutex::new(Stats::default()) })
+        Ok(Node {
+            chain,
+            replica: Arc::new(replica),
+            config,
+            blocks_tx,
+            stats: Mutex::new(Stats::default()),
+            peers: Mutex::new(Vec::new()),
+            sync: Mutex::new(SyncState::default()),
+            outbox: Mutex::new(None),
+            startup: Mutex::new(startup),
+        })
     }
 
-    pub fn chain(&self) -> &Chain {
+    pub fn chain(&self) -> &Arc<Chain> {
         &self.chain
+    }
+
+    /// The deterministic core: pool and consensus. Writes go through it.
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
     }
 
     pub fn config(&self) -> &NodeConfig {
@@ -189,49 +274,58 @@ impl Node {
     }
 
     pub fn producer_key(&self) -> &PrivateKey {
-        &self.key
+        self.replica.producer_key()
     }
 
-    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    /// The node key's libp2p peer id (`16Uiu2...`).
+    pub fn peer_id(&self) -> &str {
+        self.replica.peer_id()
+    }
+
+    /// The consensus engine the genesis names.
+    pub fn engine_kind(&self) -> EngineKind {
+        self.replica.kind()
+    }
+
+    /// Producer, follower or solo.
+    pub fn role(&self) -> Result<Role, NodeError> {
+        Ok(self.replica.role()?)
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Pending transactions and their bytes.
     pub fn pool_size(&self) -> (usize, usize) {
-        let p = self.lock_pool();
-        (p.len(), p.size_bytes())
+        self.replica.with_pool(|p| (p.len(), p.size_bytes()))
     }
 
-    /// Verifies and admits a transaction; returns its hash.
+    /// Verifies and admits a transaction (and gossips it when the network
+    /// runs); returns its hash.
     pub fn submit(&self, tx: Tx) -> Result<Hash, NodeError> {
-        let vtx = verify_tx(tx, self.chain.rules())?;
-        let hash = vtx.hash();
-        let mut pool = self.lock_pool();
-        let state = self.chain.head_state();
-        let committed = aergo_exec::account(&state, vtx.sender())?;
-        let gas_price = aergo_exec::system::gas_price(&state)?;
-        pool.admit(vtx, committed, gas_price)?;
+        let (hash, outputs) = self.replica.submit_tx(tx)?;
+        self.handle_outputs(outputs, None);
         Ok(hash)
     }
 
     /// A pending transaction, if the pool holds it.
     pub fn pending_tx(&self, hash: &Hash) -> Option<Tx> {
-        self.lock_pool().get(hash).map(|v| v.tx().clone())
+        self.replica.with_pool(|p| p.get(hash).map(|v| v.tx().clone()))
     }
 
     /// The nonce the account's next transaction should carry, counting
     /// pending ones.
     pub fn next_nonce(&self, address: &aergo_types::Address) -> Result<u64, NodeError> {
-        let pool = self.lock_pool();
-        if let Some(n) = pool.next_nonce(address) {
+        if let Some(n) = self.replica.with_pool(|p| p.next_nonce(address)) {
             return Ok(n);
         }
-        Ok(aergo_exec::account(&self.chain.head_state(), address)?.nonce + 1)
+        Ok(aergo_exec::account(&self.chain.head_state(), address).map_err(ChainError::Exec)?.nonce + 1)
     }
 
     /// Runs `f` on the metrics counters.
     pub fn with_stats<R>(&self, f: impl FnOnce(&Stats) -> R) -> R {
-        f(&self.stats.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&Self::lock(&self.stats))
     }
 
     /// Subscribes to new-block notifications (block summaries as JSON).
@@ -239,49 +333,119 @@ impl Node {
         self.blocks_tx.subscribe()
     }
 
-    /// One step of the producer: seals and commits a block if the engine
-    /// says so at `now_ns`. Returns the new head if a block was made.
-    pub fn produce_once(&self, now_ns: i64) -> Result<Option<Head>, NodeError> {
-        let max_txs = self.config.producer.max_block_txs;
-        let candidates = self.lock_pool().select(max_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
-        let head = self.chain.head();
-        let timestamp_ns = match self.solo.decide(now_ns, head.timestamp_ns, candidates.len()) {
-            Decision::Wait => return Ok(None),
-            Decision::Produce { timestamp_ns } => timestamp_ns,
-        };
-        let built = self.chain.build_block(&head.hash, candidates, &self.key, timestamp_ns, Vec::new())?;
-        let mut pool = self.lock_pool();
-        let new_head = self.chain.commit(&built.block, &built.receipts)?;
-        // Solo: one producer, nobody to disagree; a block is final at once.
-        self.chain.set_lib(&new_head.hash)?;
-        let state = self.chain.head_state();
-        let mut senders: Vec<aergo_types::Address> =
-            built.block.txs().iter().filter_map(|tx| tx.body.as_ref()?.sender().ok()).collect();
-        senders.sort();
-        senders.dedup();
-        for sender in &senders {
-            let nonce = aergo_exec::account(&state, sender)?.nonce;
-            pool.on_committed(sender, nonce);
-        }
-        for (hash, reason) in &built.rejected {
-            tracing::info!(tx = %hash, %reason, "dropped from the pool at block building");
-            pool.remove_with_successors(hash);
-        }
-        drop(pool);
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).record(new_head.timestamp_ns, built.block.txs().len());
-        let _ = self.blocks_tx.send(api::block_json(&built.block, false));
-        tracing::info!(height = new_head.height, hash = %new_head.hash, txs = built.block.txs().len(), "block");
-        Ok(Some(new_head))
+    /// How far this node is behind its peers.
+    pub fn sync_progress(&self) -> SyncProgress {
+        let s = Self::lock(&self.sync);
+        let current = self.chain.head().height;
+        SyncProgress { syncing: s.syncing, current, target: s.target.max(current) }
     }
 
-    /// Starts the RPC server and the producer loop.
+    /// The connected peers (refreshed every second while the network runs).
+    pub fn peers(&self) -> Vec<PeerSummary> {
+        Self::lock(&self.peers).clone()
+    }
+
+    pub(crate) fn set_peers(&self, peers: Vec<PeerSummary>) {
+        *Self::lock(&self.peers) = peers;
+    }
+
+    pub(crate) fn set_sync_target(&self, target: u64) {
+        Self::lock(&self.sync).target = target;
+    }
+
+    pub(crate) fn set_syncing(&self, syncing: bool) {
+        Self::lock(&self.sync).syncing = syncing;
+    }
+
+    pub(crate) fn set_outbox(&self, outbox: Option<mpsc::Sender<Output>>) {
+        *Self::lock(&self.outbox) = outbox;
+    }
+
+    /// Carries out the replica's outputs: local effects (notifications,
+    /// metrics, logs) here, network effects through the outbox when the
+    /// network runs. `gossip` names the sender of the message the outputs
+    /// answer and the verdict given: a rejection already penalises it
+    /// through gossip validation, so the same penalty is not repeated.
+    pub(crate) fn handle_outputs(&self, outputs: Vec<Output>, gossip: Option<(&Peer, Verdict)>) {
+        for o in outputs {
+            match o {
+                Output::NewHead { head, adopted, abandoned } => {
+                    {
+                        let mut stats = Self::lock(&self.stats);
+                        for b in &adopted {
+                            if let Ok(h) = b.header() {
+                                stats.record(h.timestamp, b.txs().len());
+                            }
+                        }
+                    }
+                    for b in &adopted {
+                        let _ = self.blocks_tx.send(api::block_json(b, false));
+                    }
+                    if abandoned > 0 {
+                        tracing::info!(height = head.height, hash = %head.hash, abandoned, "head switched branch");
+                    }
+                    if let Some(b) = adopted.last() {
+                        tracing::info!(height = head.height, hash = %head.hash, txs = b.txs().len(), "block");
+                    }
+                }
+                Output::NewLib { lib } => tracing::debug!(height = lib.height, hash = %lib.hash, "irreversible"),
+                Output::Evidence(e) => tracing::warn!(evidence = ?e, "producer misbehaviour"),
+                Output::Warning(w) => tracing::warn!("{w}"),
+                Output::Penalise { peer, offence, .. }
+                    if gossip.is_some_and(|(from, v)| v == Verdict::Reject && *from == peer)
+                        && offence != aergo_replica::Offence::Equivocation => {}
+                net => {
+                    let outbox = Self::lock(&self.outbox).clone();
+                    if let Some(outbox) = outbox {
+                        if outbox.try_send(net).is_err() {
+                            tracing::warn!("network outbox full: an output was dropped");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step of the producer: lets the engine produce if it is due at
+    /// `now_ns`. Returns the new head if a block was made or adopted.
+    pub fn produce_once(&self, now_ns: i64) -> Result<Option<Head>, NodeError> {
+        let outputs = self.replica.on_tick(now_ns)?;
+        let head = outputs.iter().rev().find_map(|o| match o {
+            Output::NewHead { head, .. } => Some(head.clone()),
+            _ => None,
+        });
+        self.handle_outputs(outputs, None);
+        Ok(head)
+    }
+
+    /// Starts the RPC server, the producer loop and, with `[p2p]
+    /// enabled`, the network, its workers and the syncer.
     pub async fn start(self: Arc<Self>) -> Result<RunningNode, NodeError> {
         let handler = Arc::new(api::Api::new(self.clone()));
         let rpc = aergo_rpc::serve(self.config.rpc.listen, handler, self.config.rpc_limits()).await?;
-        let (stop, mut stop_rx) = watch::channel(false);
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut net = None;
+        let mut p2p_addrs = Vec::new();
+        if self.config.p2p.enabled {
+            match network::start(self.clone(), stop_rx.clone()).await {
+                Ok(started) => {
+                    tasks.extend(started.tasks);
+                    p2p_addrs = started.addrs;
+                    net = Some(started.handle);
+                }
+                Err(e) => {
+                    rpc.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
+        let startup = std::mem::take(&mut *Self::lock(&self.startup));
+        self.handle_outputs(startup, None);
         let node = self.clone();
         let tick = Duration::from_millis(self.config.producer.tick_ms.max(1));
-        let producer = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        tasks.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -296,7 +460,7 @@ impl Node {
                     Err(e) => tracing::error!(error = %e, "block production task failed"),
                 }
             }
-        });
-        Ok(RunningNode { rpc_addr: rpc.local_addr, node: self, rpc, producer, stop })
+        }));
+        Ok(RunningNode { rpc_addr: rpc.local_addr, node: self, p2p_addrs, rpc, tasks, net, stop })
     }
 }

@@ -1,0 +1,1112 @@
+//! The replica: one node's chain, pool and consensus engine, turning
+//! inputs into outputs (see the crate documentation for the design).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aergo_chain::{Chain, ChainError, HeadChange};
+use aergo_consensus::dpos::{Action, Anchor, BlockMeta, DposConfig, Evidence, Proposal, Qc, SafetyState, Vote};
+use aergo_consensus::{ConsensusError, ConsensusKind, DposEngine, Solo, SoloConfig};
+use aergo_crypto::{PrivateKey, PublicKey};
+use aergo_exec::{verify_tx, VerifiedTx};
+use aergo_pool::{Pool, PoolConfig, PoolError};
+use aergo_types::{Address, Block, Hash, Tx};
+
+use crate::error::{ReplicaError, Result};
+use crate::output::{Offence, Output, Peer, Step, Verdict};
+use crate::schedule::{ChainSchedule, ScheduleCache};
+
+/// Block-store meta entry holding the DPoS safety state (57 bytes).
+pub const SAFETY_META: &str = "consensus";
+/// Block-store meta entry holding the DPoS restart anchor.
+pub const ANCHOR_META: &str = "consensus_anchor";
+
+/// Blocks kept while their parent is unknown.
+pub const MAX_ORPHANS: usize = 256;
+/// Blocks kept because their timestamp is ahead of the local clock.
+pub const MAX_FUTURE_BLOCKS: usize = 64;
+/// Actions carried out in one step at most (a produced block's follow-up
+/// actions included): far above what one engine call emits.
+const MAX_ACTIONS_PER_STEP: usize = 100_000;
+/// Orphans adopted in one step at most.
+const MAX_ADOPTIONS_PER_STEP: usize = MAX_ORPHANS;
+
+/// The replica's settings (from the node's configuration).
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    /// Most transactions a block built here holds.
+    pub max_block_txs: usize,
+    /// Settings of the solo engine (block interval, empty blocks).
+    pub solo: SoloConfig,
+    /// Bounds of the transaction pool.
+    pub pool: PoolConfig,
+    /// DPoS: how far a block's timestamp may be ahead of the local clock.
+    pub max_clock_drift_ms: u64,
+    /// DPoS: how long into its slot a leader waits for the previous slot's
+    /// certificate, in percent of the slot.
+    pub produce_wait_percent: u8,
+    /// DPoS: vote only for blocks at most this many slots old.
+    pub max_vote_age_slots: u64,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        ReplicaConfig {
+            max_block_txs: 10_000,
+            solo: SoloConfig::default(),
+            pool: PoolConfig::default(),
+            max_clock_drift_ms: 500,
+            produce_wait_percent: 50,
+            max_vote_age_slots: 4,
+        }
+    }
+}
+
+/// The engines a replica can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// `sbp`: one producer, every block final at once.
+    Solo,
+    /// `dpos`: BFT-DPoS.
+    Dpos,
+}
+
+impl EngineKind {
+    /// The name the chain id uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Solo => "sbp",
+            EngineKind::Dpos => "dpos",
+        }
+    }
+}
+
+/// This node's part in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The single producer of a solo chain.
+    Solo,
+    /// In the producer set at the head.
+    Producer,
+    /// Not in the producer set (DPoS) or not in a solo chain's `bps`:
+    /// follows.
+    Follower,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Solo => "solo",
+            Role::Producer => "producer",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+/// What [`Replica::dpos_status`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DposStatus {
+    pub lib: (u64, Hash),
+    pub head: Hash,
+    pub highest_certified: Hash,
+    pub safety: SafetyState,
+    pub current_slot: u64,
+    pub tree_blocks: usize,
+    pub pending_votes: usize,
+}
+
+enum Engine {
+    Solo(Solo),
+    Dpos(Box<DposEngine>),
+}
+
+/// A block waiting for something: its parent, or the clock.
+struct Waiting {
+    block: Block,
+    hash: Hash,
+    height: u64,
+    from: Option<Peer>,
+}
+
+/// Blocks whose parent is unknown, by parent; bounded.
+#[derive(Default)]
+struct Orphans {
+    by_parent: BTreeMap<Hash, Vec<Waiting>>,
+    hashes: BTreeSet<Hash>,
+}
+
+impl Orphans {
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    fn insert(&mut self, parent: Hash, w: Waiting) -> bool {
+        if self.hashes.contains(&w.hash) || self.hashes.len() >= MAX_ORPHANS {
+            return false;
+        }
+        self.hashes.insert(w.hash);
+        self.by_parent.entry(parent).or_default().push(w);
+        true
+    }
+
+    fn take_children(&mut self, parent: &Hash) -> Vec<Waiting> {
+        let children = self.by_parent.remove(parent).unwrap_or_default();
+        for c in &children {
+            self.hashes.remove(&c.hash);
+        }
+        children
+    }
+
+    /// Drops orphans at or below the LIB: they can never be adopted.
+    fn prune(&mut self, lib_height: u64) {
+        let hashes = &mut self.hashes;
+        self.by_parent.retain(|_, list| {
+            list.retain(|w| {
+                let keep = w.height > lib_height;
+                if !keep {
+                    hashes.remove(&w.hash);
+                }
+                keep
+            });
+            !list.is_empty()
+        });
+    }
+}
+
+struct Core {
+    engine: Engine,
+    cache: RefCell<ScheduleCache>,
+    orphans: Orphans,
+    future: Vec<Waiting>,
+    /// Latest time seen by `on_tick` (never goes back).
+    now_ns: i64,
+    /// Set while a restart feeds the stored main chain to the engine: the
+    /// engine's head switches then walk that chain block by block, which
+    /// must not rewrite the stored main chain being read; the head is set
+    /// once at the end.
+    replaying: bool,
+}
+
+/// One node's deterministic core. All methods take `&self`: the replica
+/// locks its own parts (the consensus core, then the pool; never the
+/// other way round), so a shell can share it between tasks. Transaction
+/// admission only takes the pool's lock and never waits for a block being
+/// built.
+pub struct Replica {
+    chain: Arc<Chain>,
+    pool: Mutex<Pool>,
+    key: PrivateKey,
+    peer_id: String,
+    kind: EngineKind,
+    /// Solo chains: the genesis `bps` allowed to seal blocks (empty: any
+    /// key, the dev default of a node running alone).
+    solo_producers: Vec<String>,
+    config: ReplicaConfig,
+    core: Mutex<Core>,
+}
+
+/// Decoded header facts the engine needs.
+struct BlockFacts {
+    hash: Hash,
+    parent: Hash,
+    height: u64,
+    timestamp_ns: i64,
+    producer: PublicKey,
+    /// DPoS: the parent's certificate from the header's `consensus` bytes.
+    /// Solo blocks carry none (their `consensus` must be empty).
+    qc: Option<Qc>,
+}
+
+fn facts_of(block: &Block, kind: EngineKind) -> std::result::Result<BlockFacts, (Offence, String)> {
+    let hash = block.computed_hash().map_err(|e| (Offence::Malformed, format!("block hash: {e}")))?;
+    let header = block.header().map_err(|e| (Offence::Malformed, format!("block {hash}: {e}")))?;
+    let producer = aergo_crypto::verify_block_header(header)
+        .map_err(|e| (Offence::InvalidBlock, format!("block {hash}: producer signature: {e}")))?;
+    let parent = if header.block_no == 0 {
+        Hash::ZERO
+    } else {
+        Hash::from_slice("prev block hash", &header.prev_block_hash)
+            .map_err(|e| (Offence::Malformed, format!("block {hash}: {e}")))?
+    };
+    let qc = match kind {
+        EngineKind::Dpos => Some(
+            Qc::decode(&header.consensus)
+                .map_err(|e| (Offence::InvalidBlock, format!("block {hash}: consensus field: {e}")))?,
+        ),
+        EngineKind::Solo if header.consensus.is_empty() => None,
+        EngineKind::Solo => {
+            let reason = format!("block {hash}: {} consensus bytes, a solo block carries none", header.consensus.len());
+            return Err((Offence::InvalidBlock, reason));
+        }
+    };
+    Ok(BlockFacts { hash, parent, height: header.block_no, timestamp_ns: header.timestamp, producer, qc })
+}
+
+fn meta(f: &BlockFacts, qc: &Qc) -> BlockMeta {
+    BlockMeta {
+        hash: f.hash,
+        parent: f.parent,
+        height: f.height,
+        timestamp_ns: f.timestamp_ns,
+        producer: f.producer,
+        qc: qc.clone(),
+    }
+}
+
+/// Errors a peer's block can cause in the chain that are its fault.
+fn chain_rejection(e: &ChainError) -> Option<String> {
+    match e {
+        ChainError::InvalidBlock { .. } | ChainError::Types(_) | ChainError::Crypto(_) => Some(e.to_string()),
+        ChainError::Exec(x) if x.is_rejection() => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// Chain errors that are neither the peer's fault nor a local failure:
+/// the block does not fit this node's view (a fork below the LIB, a parent
+/// this node's chain no longer tracks) or a local bound.
+fn chain_benign(e: &ChainError) -> bool {
+    matches!(e, ChainError::UnknownParent { .. } | ChainError::BelowLib { .. } | ChainError::TreeFull { .. })
+}
+
+/// Engine errors that say the block or vote itself is invalid.
+fn engine_rejects_block(e: &ConsensusError) -> bool {
+    matches!(
+        e,
+        ConsensusError::BadHeight { .. }
+            | ConsensusError::BeforeGenesis { .. }
+            | ConsensusError::SlotNotAfterParent { .. }
+            | ConsensusError::WrongSlotOwner { .. }
+            | ConsensusError::BadQc { .. }
+            | ConsensusError::Decode { .. }
+    )
+}
+
+impl Replica {
+    /// Opens the replica of `chain`: picks the engine the genesis names,
+    /// and on DPoS chains loads the persisted safety state and anchor and
+    /// feeds the engine the stored main chain above the anchor again.
+    /// `now_ns` is the local clock. The outputs are what the restart
+    /// produced (votes, a head switch) for the shell to carry out.
+    pub fn open(
+        chain: Arc<Chain>,
+        key: PrivateKey,
+        config: ReplicaConfig,
+        now_ns: i64,
+    ) -> Result<(Replica, Vec<Output>)> {
+        if config.max_block_txs == 0 {
+            return Err(ReplicaError::Config { field: "max_block_txs", reason: "0, expected at least 1".into() });
+        }
+        let consensus = chain.genesis().chain_id.consensus.clone();
+        let kind = match ConsensusKind::parse(&consensus)? {
+            ConsensusKind::Solo => EngineKind::Solo,
+            ConsensusKind::Dpos => EngineKind::Dpos,
+            ConsensusKind::Raft => return Err(ReplicaError::NotBuilt { name: consensus }),
+        };
+        let engine = match kind {
+            EngineKind::Solo => Engine::Solo(Solo::new(config.solo.clone())?),
+            // Built below, once the replica exists to carry out the replay.
+            EngineKind::Dpos => Engine::Solo(Solo::new(SoloConfig::default())?),
+        };
+        let peer_id = key.public_key().peer_id();
+        let solo_producers = if kind == EngineKind::Solo { chain.genesis().bps.clone() } else { Vec::new() };
+        let replica = Replica {
+            solo_producers,
+            pool: Mutex::new(Pool::new(config.pool.clone())),
+            chain,
+            key,
+            peer_id,
+            kind,
+            config,
+            core: Mutex::new(Core {
+                engine,
+                cache: RefCell::new(ScheduleCache::default()),
+                orphans: Orphans::default(),
+                future: Vec::new(),
+                now_ns,
+                replaying: false,
+            }),
+        };
+        let mut out = Vec::new();
+        if kind == EngineKind::Dpos {
+            replica.start_dpos(now_ns, &mut out)?;
+        }
+        Ok((replica, out))
+    }
+
+    /// The DPoS engine's configuration from the genesis and local tuning.
+    fn dpos_config(&self) -> Result<DposConfig> {
+        let settings = self.chain.dpos().ok_or_else(|| ReplicaError::Config {
+            field: "genesis",
+            reason: "consensus \"dpos\" without DPoS settings".into(),
+        })?;
+        let genesis = self.chain.genesis();
+        let mut cfg = DposConfig::new(self.chain.rules().chain_id_hash, self.chain.genesis_hash(), genesis.timestamp);
+        cfg.block_interval_ms = settings.block_interval_ms;
+        cfg.max_clock_drift_ms = self.config.max_clock_drift_ms;
+        cfg.produce_wait_percent = self.config.produce_wait_percent;
+        cfg.max_vote_age_slots = self.config.max_vote_age_slots;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn start_dpos(&self, now_ns: i64, out: &mut Vec<Output>) -> Result<()> {
+        let cfg = self.dpos_config()?;
+        let blocks = self.chain.blocks();
+        let genesis_hash = self.chain.genesis_hash();
+        let safety = match blocks.meta(SAFETY_META)? {
+            Some(b) => SafetyState::decode(&b)
+                .map_err(|e| ReplicaError::Persisted { what: "safety state", reason: e.to_string() })?,
+            None => SafetyState::genesis(genesis_hash),
+        };
+        let mut core = self.lock_core();
+        let anchor = match blocks.meta(ANCHOR_META)? {
+            Some(b) => {
+                Anchor::decode(&b).map_err(|e| ReplicaError::Persisted { what: "anchor", reason: e.to_string() })?
+            }
+            None => {
+                let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
+                let set = schedule
+                    .elected_after(&genesis_hash)
+                    .map_err(|reason| ReplicaError::ProducerSet { block: genesis_hash.to_string(), reason })?;
+                Anchor::genesis(genesis_hash, 0, set)
+            }
+        };
+        if blocks.hash_at(anchor.height)? != Some(anchor.hash) {
+            return Err(ReplicaError::Persisted {
+                what: "anchor",
+                reason: format!("block {} at height {} is not on the stored main chain", anchor.hash, anchor.height),
+            });
+        }
+        let head = self.chain.head();
+        if head.height < anchor.height {
+            return Err(ReplicaError::Persisted {
+                what: "anchor",
+                reason: format!("height {} is above the stored head {}", anchor.height, head.height),
+            });
+        }
+        let anchor_height = anchor.height;
+        let engine = DposEngine::new(cfg, Some(self.key.clone()), safety, anchor, now_ns)?;
+        core.engine = Engine::Dpos(Box::new(engine));
+        let lib_before = self.chain.lib().height;
+        // Feed the main chain above the anchor again, parents first. Side
+        // branches are not kept across restarts; peers resend what matters.
+        core.replaying = true;
+        let replayed = self.replay(&mut core, anchor_height + 1, head.height, out);
+        core.replaying = false;
+        replayed?;
+        self.finish(&mut core, lib_before, out)
+    }
+
+    fn replay(&self, core: &mut Core, from: u64, to: u64, out: &mut Vec<Output>) -> Result<()> {
+        let blocks = self.chain.blocks();
+        for height in from..=to {
+            let Some(block) = blocks.block_by_height(height)? else {
+                return Err(ReplicaError::Restart { reason: format!("no main-chain block at height {height}") });
+            };
+            let facts = facts_of(&block, EngineKind::Dpos).map_err(|(_, reason)| ReplicaError::Restart { reason })?;
+            let Some(qc) = facts.qc.clone() else {
+                return Err(ReplicaError::Restart { reason: format!("block {}: no certificate", facts.hash) });
+            };
+            let elected = {
+                let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
+                schedule
+                    .elected_after(&facts.parent)
+                    .map_err(|reason| ReplicaError::ProducerSet { block: facts.parent.to_string(), reason })?
+            };
+            let Engine::Dpos(engine) = &mut core.engine else { break };
+            match engine.on_block(meta(&facts, &qc), &elected) {
+                Ok(actions) => self.run_actions(core, actions, out)?,
+                Err(e) if e.is_benign() => {}
+                Err(e) => {
+                    // The stored chain above here is not acceptable to the
+                    // engine now (e.g. the clock went back): stop, and let
+                    // the head follow the engine.
+                    out.push(Output::Warning(format!("restart: stored block {} at height {height}: {e}", facts.hash)));
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // --- accessors ------------------------------------------------------------
+
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+
+    /// This node's peer id (from its key).
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    pub fn producer_key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    fn lock_core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the pool (reads for the API).
+    pub fn with_pool<R>(&self, f: impl FnOnce(&Pool) -> R) -> R {
+        f(&self.lock_pool())
+    }
+
+    /// The producer set in force after the head block (empty on solo
+    /// chains), as peer ids in schedule order.
+    pub fn producers(&self) -> Result<Vec<String>> {
+        if self.kind != EngineKind::Dpos {
+            return Ok(Vec::new());
+        }
+        Ok(aergo_exec::dpos::producers(&self.chain.head_state())?)
+    }
+
+    /// Whether this node produces at the head.
+    pub fn role(&self) -> Result<Role> {
+        Ok(match self.kind {
+            EngineKind::Solo if self.may_seal_solo(&self.peer_id) => Role::Solo,
+            EngineKind::Solo => Role::Follower,
+            EngineKind::Dpos if self.producers()?.contains(&self.peer_id) => Role::Producer,
+            EngineKind::Dpos => Role::Follower,
+        })
+    }
+
+    /// The engine's view (DPoS chains only).
+    pub fn dpos_status(&self) -> Option<DposStatus> {
+        let core = self.lock_core();
+        let Engine::Dpos(e) = &core.engine else { return None };
+        Some(DposStatus {
+            lib: e.lib(),
+            head: e.head(),
+            highest_certified: e.highest_qc().0,
+            safety: e.safety_state(),
+            current_slot: e.current_slot(),
+            tree_blocks: e.block_count(),
+            pending_votes: e.pending_vote_count(),
+        })
+    }
+
+    /// Blocks waiting for their parent.
+    pub fn orphan_count(&self) -> usize {
+        self.lock_core().orphans.len()
+    }
+
+    // --- transactions ---------------------------------------------------------
+
+    fn admit(&self, vtx: VerifiedTx) -> Result<std::result::Result<(), PoolError>> {
+        let mut pool = self.lock_pool();
+        let state = self.chain.head_state();
+        let committed = aergo_exec::account(&state, vtx.sender())?;
+        let gas_price = aergo_exec::system::gas_price(&state)?;
+        Ok(pool.admit(vtx, committed, gas_price).map(|_| ()))
+    }
+
+    /// A transaction from a local client: verified, admitted to the pool
+    /// against the head state, and published.
+    pub fn submit_tx(&self, tx: Tx) -> Result<(Hash, Vec<Output>)> {
+        let bytes = tx.encode();
+        let vtx = verify_tx(tx, self.chain.rules()).map_err(|e| {
+            if e.is_rejection() {
+                ReplicaError::TxRejected { reason: e.to_string() }
+            } else {
+                ReplicaError::Exec(e)
+            }
+        })?;
+        let hash = vtx.hash();
+        self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected { reason: e.to_string() })?;
+        Ok((hash, vec![Output::PublishTx(bytes)]))
+    }
+
+    /// A transaction from gossip. Undecodable or unverifiable ones are
+    /// rejected and their sender penalised; ones the pool refuses (known,
+    /// stale nonce, not affordable at this node's head, pool full) are
+    /// ignored: another node's view may differ honestly.
+    pub fn on_gossip_tx(&self, bytes: &[u8], from: &Peer) -> Result<Step> {
+        let tx = match Tx::decode_bounded(bytes) {
+            Ok(tx) => tx,
+            Err(e) => return Ok(Step::reject(Some(from), Offence::Malformed, format!("gossiped tx: {e}"))),
+        };
+        let vtx = match verify_tx(tx, self.chain.rules()) {
+            Ok(v) => v,
+            Err(e) if e.is_rejection() => {
+                return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(match self.admit(vtx)? {
+            Ok(()) => Step::new(Verdict::Accept, Vec::new()),
+            Err(PoolError::Invalid { reason }) => {
+                Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {reason}"))
+            }
+            Err(_) => Step::ignore(),
+        })
+    }
+
+    // --- consensus messages -----------------------------------------------------
+
+    /// A consensus message (a vote) from gossip.
+    pub fn on_consensus_msg(&self, bytes: &[u8], from: &Peer) -> Result<Step> {
+        let mut core = self.lock_core();
+        let Engine::Dpos(engine) = &mut core.engine else { return Ok(Step::ignore()) };
+        let vote = match Vote::decode(bytes) {
+            Ok(v) => v,
+            Err(e) => return Ok(Step::reject(Some(from), Offence::Malformed, format!("vote: {e}"))),
+        };
+        let lib_before = self.chain.lib().height;
+        let actions = match engine.on_vote(vote) {
+            Ok(a) => a,
+            Err(e @ ConsensusError::BadVoteSignature { .. }) => {
+                return Ok(Step::reject(Some(from), Offence::InvalidVote, e.to_string()))
+            }
+            // Duplicates, stale or early votes, votes a relayer could not
+            // judge (its block unknown to it): honest peers send these.
+            Err(_) => return Ok(Step::ignore()),
+        };
+        let mut out = Vec::new();
+        self.run_actions(&mut core, actions, &mut out)?;
+        self.finish(&mut core, lib_before, &mut out)?;
+        Ok(Step::new(Verdict::Accept, out))
+    }
+
+    // --- blocks -----------------------------------------------------------------
+
+    /// An encoded block from a peer (gossip).
+    pub fn on_block_bytes(&self, bytes: &[u8], from: &Peer) -> Result<Step> {
+        match Block::decode_bounded(bytes) {
+            Ok(block) => self.on_block(block, Some(from)),
+            Err(e) => Ok(Step::reject(Some(from), Offence::Malformed, format!("gossiped block: {e}"))),
+        }
+    }
+
+    /// A block from a peer (`from`) or from a local source (`None`).
+    pub fn on_block(&self, block: Block, from: Option<&Peer>) -> Result<Step> {
+        let mut core = self.lock_core();
+        let lib_before = self.chain.lib().height;
+        let mut out = Vec::new();
+        let verdict = self.accept_block(&mut core, block, from, &mut out)?;
+        self.finish(&mut core, lib_before, &mut out)?;
+        Ok(Step::new(verdict, out))
+    }
+
+    /// Blocks fetched from `from` by height, in height order. Processing
+    /// stops at the first block the peer should not have sent.
+    pub fn on_sync_blocks(&self, from: &Peer, blocks: Vec<Vec<u8>>) -> Result<SyncStep> {
+        let mut core = self.lock_core();
+        let lib_before = self.chain.lib().height;
+        let mut out = Vec::new();
+        let mut step = SyncStep::default();
+        for bytes in blocks {
+            let block = match Block::decode_bounded(&bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    out.push(Output::Penalise {
+                        peer: from.clone(),
+                        offence: Offence::Malformed,
+                        reason: format!("synced block: {e}"),
+                    });
+                    step.rejected += 1;
+                    break;
+                }
+            };
+            match self.accept_block(&mut core, block, Some(from), &mut out)? {
+                Verdict::Accept => step.accepted += 1,
+                Verdict::Ignore => step.ignored += 1,
+                Verdict::Reject => {
+                    step.rejected += 1;
+                    break;
+                }
+            }
+        }
+        self.finish(&mut core, lib_before, &mut out)?;
+        step.outputs = out;
+        Ok(step)
+    }
+
+    fn accept_block(
+        &self,
+        core: &mut Core,
+        block: Block,
+        from: Option<&Peer>,
+        out: &mut Vec<Output>,
+    ) -> Result<Verdict> {
+        let mut work = vec![(block, from.cloned())];
+        let mut first_verdict = None;
+        let mut adopted = 0usize;
+        while let Some((block, from)) = work.pop() {
+            let (verdict, hash) = match self.kind {
+                EngineKind::Dpos => self.accept_dpos_block(core, block, from.as_ref(), out)?,
+                EngineKind::Solo => self.accept_solo_block(core, block, from.as_ref(), out)?,
+            };
+            first_verdict.get_or_insert(verdict);
+            if verdict == Verdict::Accept {
+                if let Some(h) = hash {
+                    for w in core.orphans.take_children(&h) {
+                        adopted += 1;
+                        if adopted > MAX_ADOPTIONS_PER_STEP {
+                            break;
+                        }
+                        work.push((w.block, w.from));
+                    }
+                }
+            }
+        }
+        Ok(first_verdict.unwrap_or(Verdict::Ignore))
+    }
+
+    /// Keeps a block whose parent is unknown and asks its sender for the
+    /// missing range; `Ignore` either way (this node cannot judge it yet).
+    fn orphan(&self, core: &mut Core, block: Block, f: &BlockFacts, from: Option<&Peer>, out: &mut Vec<Output>) {
+        let lib = self.chain.lib();
+        if f.height <= lib.height + 1 {
+            // Its parent would be at or below the LIB and is not the LIB:
+            // a fork this node can never take.
+            return;
+        }
+        let fresh =
+            core.orphans.insert(f.parent, Waiting { block, hash: f.hash, height: f.height, from: from.cloned() });
+        if let (true, Some(peer)) = (fresh, from) {
+            out.push(Output::RequestBlocks {
+                peer: peer.clone(),
+                from_height: lib.height + 1,
+                to_height: f.height - 1,
+            });
+        }
+    }
+
+    fn defer_future(&self, core: &mut Core, block: Block, f: &BlockFacts, from: Option<&Peer>) {
+        if core.future.len() < MAX_FUTURE_BLOCKS && !core.future.iter().any(|w| w.hash == f.hash) {
+            core.future.push(Waiting { block, hash: f.hash, height: f.height, from: from.cloned() });
+        }
+    }
+
+    fn accept_dpos_block(
+        &self,
+        core: &mut Core,
+        block: Block,
+        from: Option<&Peer>,
+        out: &mut Vec<Output>,
+    ) -> Result<(Verdict, Option<Hash>)> {
+        let (f, qc) = match facts_of(&block, EngineKind::Dpos) {
+            Ok(f) => match f.qc.clone() {
+                Some(qc) => (f, qc),
+                None => return Ok((Verdict::Ignore, None)),
+            },
+            Err((offence, reason)) => return Ok((self.reject(from, offence, reason, out), None)),
+        };
+        let Engine::Dpos(engine) = &core.engine else { return Ok((Verdict::Ignore, None)) };
+        if engine.contains(&f.hash) || f.height <= self.chain.lib().height {
+            return Ok((Verdict::Ignore, None));
+        }
+        if !engine.contains(&f.parent) {
+            self.orphan(core, block, &f, from, out);
+            return Ok((Verdict::Ignore, None));
+        }
+        if qc.block != f.parent {
+            let reason = format!("block {}: its certificate is for {}, not its parent {}", f.hash, qc.block, f.parent);
+            return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
+        }
+        // Not executed before its time: the engine would refuse it anyway.
+        let drift_ns = (self.config.max_clock_drift_ms as i64).saturating_mul(1_000_000);
+        if f.timestamp_ns > core.now_ns.saturating_add(drift_ns) {
+            self.defer_future(core, block, &f, from);
+            return Ok((Verdict::Ignore, None));
+        }
+        // Full check and execution: producer signature again, every
+        // transaction, the slot owner under the parent's producer table,
+        // and the state, receipts and transactions roots.
+        if let Err(e) = self.chain.import(&block) {
+            if let Some(reason) = chain_rejection(&e) {
+                return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
+            }
+            if chain_benign(&e) {
+                return Ok((Verdict::Ignore, None));
+            }
+            return Err(e.into());
+        }
+        let elected = {
+            let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
+            match schedule.elected_after(&f.parent) {
+                Ok(s) => s,
+                Err(reason) => {
+                    out.push(Output::Warning(format!("block {}: producer set of its parent: {reason}", f.hash)));
+                    return Ok((Verdict::Ignore, None));
+                }
+            }
+        };
+        let Engine::Dpos(engine) = &mut core.engine else { return Ok((Verdict::Ignore, None)) };
+        let actions = match engine.on_block(meta(&f, &qc), &elected) {
+            Ok(a) => a,
+            Err(ConsensusError::FutureBlock { .. }) => {
+                self.defer_future(core, block, &f, from);
+                return Ok((Verdict::Ignore, None));
+            }
+            Err(e) if engine_rejects_block(&e) => {
+                return Ok((self.reject(from, Offence::InvalidBlock, format!("block {}: {e}", f.hash), out), None))
+            }
+            Err(e) => {
+                if !e.is_benign() {
+                    out.push(Output::Warning(format!("block {} not taken: {e}", f.hash)));
+                }
+                return Ok((Verdict::Ignore, None));
+            }
+        };
+        // Double production: the block is in the tree (the engine stays
+        // safe) but is not relayed. A producer that sent it itself is
+        // penalised; relayers are not (honest nodes relay whichever of the
+        // two blocks they saw first), so for them it is only ignored.
+        let double = actions.iter().any(
+            |a| matches!(a, Action::Evidence(Evidence::DoubleProduction { producer, .. }) if *producer == f.producer),
+        );
+        self.run_actions(core, actions, out)?;
+        if double {
+            if let Some(peer) = from.filter(|p| p.0 == f.producer.peer_id()) {
+                out.push(Output::Penalise {
+                    peer: peer.clone(),
+                    offence: Offence::Equivocation,
+                    reason: format!("block {}: a second block of its producer in one slot", f.hash),
+                });
+                return Ok((Verdict::Reject, Some(f.hash)));
+            }
+            return Ok((Verdict::Ignore, Some(f.hash)));
+        }
+        Ok((Verdict::Accept, Some(f.hash)))
+    }
+
+    fn accept_solo_block(
+        &self,
+        core: &mut Core,
+        block: Block,
+        from: Option<&Peer>,
+        out: &mut Vec<Output>,
+    ) -> Result<(Verdict, Option<Hash>)> {
+        let f = match facts_of(&block, EngineKind::Solo) {
+            Ok(f) => f,
+            Err((offence, reason)) => return Ok((self.reject(from, offence, reason, out), None)),
+        };
+        if self.chain.known(&f.hash).is_some() || f.height <= self.chain.lib().height {
+            return Ok((Verdict::Ignore, None));
+        }
+        let producer = f.producer.peer_id();
+        if !self.may_seal_solo(&producer) {
+            let reason = format!("block {}: producer {producer} is not in the solo chain's genesis bps", f.hash);
+            return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
+        }
+        if self.chain.known(&f.parent).is_none() {
+            self.orphan(core, block, &f, from, out);
+            return Ok((Verdict::Ignore, None));
+        }
+        match self.chain.import(&block) {
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(reason) = chain_rejection(&e) {
+                    return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
+                }
+                if chain_benign(&e) {
+                    return Ok((Verdict::Ignore, None));
+                }
+                return Err(e.into());
+            }
+        }
+        // A solo chain has one producer and no forks: a block extending the
+        // head is final at once.
+        if self.chain.head().hash == f.parent {
+            self.switch_head(&f.hash, out)?;
+            self.chain.set_lib(&f.hash)?;
+        }
+        Ok((Verdict::Accept, Some(f.hash)))
+    }
+
+    /// Solo chains: whether `peer_id` may seal blocks. With `bps` empty any
+    /// key may (one node alone); otherwise only those listed, so followers
+    /// of a solo network never fork it with blocks of their own.
+    fn may_seal_solo(&self, peer_id: &str) -> bool {
+        self.solo_producers.is_empty() || self.solo_producers.iter().any(|p| p == peer_id)
+    }
+
+    fn reject(&self, from: Option<&Peer>, offence: Offence, reason: String, out: &mut Vec<Output>) -> Verdict {
+        if let Some(peer) = from {
+            out.push(Output::Penalise { peer: peer.clone(), offence, reason });
+        } else {
+            out.push(Output::Warning(format!("local block rejected: {reason}")));
+        }
+        Verdict::Reject
+    }
+
+    // --- time -------------------------------------------------------------------
+
+    /// Time passes: a solo producer seals a block when one is due; a DPoS
+    /// leader produces in its slot; blocks that were ahead of the clock
+    /// are tried again.
+    pub fn on_tick(&self, now_ns: i64) -> Result<Vec<Output>> {
+        let mut core = self.lock_core();
+        core.now_ns = core.now_ns.max(now_ns);
+        let lib_before = self.chain.lib().height;
+        let mut out = Vec::new();
+        match &mut core.engine {
+            Engine::Solo(_) if !self.may_seal_solo(&self.peer_id) => {}
+            Engine::Solo(solo) => {
+                let solo = solo.clone();
+                self.produce_solo(&solo, now_ns, &mut out)?;
+            }
+            Engine::Dpos(_) => {
+                let actions = {
+                    let Core { engine, cache, .. } = &mut *core;
+                    let schedule = ChainSchedule { chain: &self.chain, cache };
+                    match engine {
+                        Engine::Dpos(e) => e.on_tick(now_ns, &schedule),
+                        Engine::Solo(_) => Ok(Vec::new()),
+                    }
+                };
+                match actions {
+                    Ok(actions) => self.run_actions(&mut core, actions, &mut out)?,
+                    Err(e) => out.push(Output::Warning(format!("consensus tick: {e}"))),
+                }
+                let drift_ns = (self.config.max_clock_drift_ms as i64).saturating_mul(1_000_000);
+                let now = core.now_ns;
+                let due: Vec<Waiting> = {
+                    let (due, later): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut core.future)
+                        .into_iter()
+                        .partition(|w| w.block.header().map(|h| h.timestamp).unwrap_or(i64::MAX) <= now + drift_ns);
+                    core.future = later;
+                    due
+                };
+                for w in due {
+                    self.accept_block(&mut core, w.block, w.from.as_ref(), &mut out)?;
+                }
+            }
+        }
+        self.finish(&mut core, lib_before, &mut out)?;
+        Ok(out)
+    }
+
+    fn produce_solo(&self, solo: &Solo, now_ns: i64, out: &mut Vec<Output>) -> Result<()> {
+        let candidates = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
+        let head = self.chain.head();
+        let timestamp_ns = match solo.decide(now_ns, head.timestamp_ns, candidates.len()) {
+            aergo_consensus::Decision::Wait => return Ok(()),
+            aergo_consensus::Decision::Produce { timestamp_ns } => timestamp_ns,
+        };
+        let built = self.chain.build_block(&head.hash, candidates, &self.key, timestamp_ns, Vec::new())?;
+        let mut pool = self.lock_pool();
+        let new_head = self.chain.commit(&built.block, &built.receipts)?;
+        // Solo: one producer, nobody to disagree; a block is final at once.
+        self.chain.set_lib(&new_head.hash)?;
+        let change = HeadChange { abandoned: Vec::new(), adopted: vec![built.block.clone()] };
+        self.update_pool(&mut pool, &change)?;
+        for (hash, _) in &built.rejected {
+            pool.remove_with_successors(hash);
+        }
+        drop(pool);
+        out.push(Output::PublishBlock(built.block.encode()));
+        out.push(Output::NewHead { head: new_head, adopted: change.adopted, abandoned: 0 });
+        Ok(())
+    }
+
+    // --- carrying out the engine's actions --------------------------------------
+
+    fn run_actions(&self, core: &mut Core, actions: Vec<Action>, out: &mut Vec<Output>) -> Result<()> {
+        let mut queue: VecDeque<Action> = actions.into();
+        let mut done = 0usize;
+        while let Some(action) = queue.pop_front() {
+            done += 1;
+            if done > MAX_ACTIONS_PER_STEP {
+                return Err(ReplicaError::Config {
+                    field: "actions",
+                    reason: format!("more than {MAX_ACTIONS_PER_STEP} consensus actions in one step"),
+                });
+            }
+            match action {
+                // Durable before anything after it: a vote or a block that
+                // depends on this state only leaves after the write.
+                Action::Persist(s) => self.chain.blocks().set_meta(SAFETY_META, &s.encode())?,
+                Action::Anchor(a) => self.chain.blocks().set_meta(ANCHOR_META, &a.encode())?,
+                Action::SendVote(v) => out.push(Output::PublishVote(v.encode())),
+                Action::Produce(p) => {
+                    let follow = self.produce_dpos(core, p, out)?;
+                    for a in follow.into_iter().rev() {
+                        queue.push_front(a);
+                    }
+                }
+                Action::SwitchHead { .. } if core.replaying => {}
+                Action::SwitchHead { hash, .. } => self.switch_head(&hash, out)?,
+                Action::Commit { hash, height, .. } => self.commit(core, hash, height, out)?,
+                Action::Evidence(e) => out.push(Output::Evidence(Box::new(e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the block of a proposal on its parent's state, stores it and
+    /// hands it to the engine; returns the engine's follow-up actions (this
+    /// node's vote, the head switch).
+    fn produce_dpos(&self, core: &mut Core, p: Proposal, out: &mut Vec<Output>) -> Result<Vec<Action>> {
+        let head = self.chain.head();
+        // The pool's view is the head's; building on another parent (the
+        // head is an uncertified block) may leave some candidates out,
+        // which is harmless: they stay pending.
+        let candidates = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
+        let built = match self.chain.build_block(&p.parent, candidates, &self.key, p.timestamp_ns, p.qc.encode()) {
+            Ok(b) => b,
+            Err(e) => {
+                let local = match &e {
+                    ChainError::Exec(x) => !x.is_rejection(),
+                    ChainError::UnknownParent { .. } | ChainError::TreeFull { .. } => false,
+                    _ => true,
+                };
+                if local {
+                    return Err(e.into());
+                }
+                out.push(Output::Warning(format!("slot {}: cannot build on {}: {e}", p.slot, p.parent)));
+                return Ok(Vec::new());
+            }
+        };
+        self.chain.store_block(&built.block, &built.receipts)?;
+        if p.parent == head.hash {
+            let mut pool = self.lock_pool();
+            for (hash, _) in &built.rejected {
+                pool.remove_with_successors(hash);
+            }
+        }
+        let hash = built.block.computed_hash()?;
+        let elected = {
+            let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
+            schedule
+                .elected_after(&p.parent)
+                .map_err(|reason| ReplicaError::ProducerSet { block: p.parent.to_string(), reason })?
+        };
+        let meta = BlockMeta {
+            hash,
+            parent: p.parent,
+            height: p.height,
+            timestamp_ns: p.timestamp_ns,
+            producer: self.key.public_key(),
+            qc: p.qc,
+        };
+        let Engine::Dpos(engine) = &mut core.engine else { return Ok(Vec::new()) };
+        match engine.on_block(meta, &elected) {
+            Ok(actions) => {
+                out.push(Output::PublishBlock(built.block.encode()));
+                Ok(actions)
+            }
+            Err(e) => {
+                out.push(Output::Warning(format!("slot {}: own block {hash} refused by the engine: {e}", p.slot)));
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Moves the head and brings the pool in line with it.
+    fn switch_head(&self, hash: &Hash, out: &mut Vec<Output>) -> Result<()> {
+        if self.chain.head().hash == *hash {
+            return Ok(());
+        }
+        let mut pool = self.lock_pool();
+        let change = self.chain.set_head(hash)?;
+        self.update_pool(&mut pool, &change)?;
+        drop(pool);
+        out.push(Output::NewHead {
+            head: self.chain.head(),
+            abandoned: change.abandoned.len(),
+            adopted: change.adopted,
+        });
+        Ok(())
+    }
+
+    /// After a head change: senders' committed nonces follow the new head,
+    /// and the transactions of abandoned blocks go back to the pool (those
+    /// the new branch already holds are refused as stale).
+    fn update_pool(&self, pool: &mut Pool, change: &HeadChange) -> Result<()> {
+        let state = self.chain.head_state();
+        let mut senders: BTreeSet<Address> = BTreeSet::new();
+        for b in change.adopted.iter().chain(&change.abandoned) {
+            senders.extend(b.txs().iter().filter_map(|tx| tx.body.as_ref()?.sender().ok()));
+        }
+        for sender in &senders {
+            let nonce = aergo_exec::account(&state, sender)?.nonce;
+            pool.on_committed(sender, nonce);
+        }
+        if change.abandoned.is_empty() {
+            return Ok(());
+        }
+        let gas_price = aergo_exec::system::gas_price(&state)?;
+        // Abandoned blocks come newest first; re-admit oldest first so
+        // nonces arrive in order.
+        for block in change.abandoned.iter().rev() {
+            for tx in block.txs() {
+                let Ok(vtx) = verify_tx(tx.clone(), self.chain.rules()) else { continue };
+                let committed = aergo_exec::account(&state, vtx.sender())?;
+                let _ = pool.admit(vtx, committed, gas_price);
+            }
+        }
+        Ok(())
+    }
+
+    /// A block became final.
+    fn commit(&self, core: &Core, hash: Hash, height: u64, out: &mut Vec<Output>) -> Result<()> {
+        let lib = self.chain.lib();
+        if height <= lib.height {
+            // A restart commits again what the chain already holds final.
+            let stored = self.chain.blocks().hash_at(height)?;
+            if stored != Some(hash) {
+                return Err(ReplicaError::Restart {
+                    reason: format!("height {height} finalized as {hash}, but the stored final block is {stored:?}"),
+                });
+            }
+            return Ok(());
+        }
+        if self.chain.blocks().hash_at(height)? != Some(hash) && !core.replaying {
+            // Commits come before the head switch in the engine's list; the
+            // engine's head descends from every block it commits.
+            if let Engine::Dpos(e) = &core.engine {
+                self.switch_head(&e.head(), out)?;
+            }
+        }
+        self.chain.set_lib(&hash)?;
+        Ok(())
+    }
+
+    /// End of every step: the chain's head is the engine's, and a moved LIB
+    /// is reported.
+    fn finish(&self, core: &mut Core, lib_before: u64, out: &mut Vec<Output>) -> Result<()> {
+        if let Engine::Dpos(e) = &core.engine {
+            let want = e.head();
+            if self.chain.head().hash != want && self.chain.known(&want).is_some() {
+                self.switch_head(&want, out)?;
+            }
+        }
+        let lib = self.chain.lib();
+        if lib.height != lib_before {
+            core.orphans.prune(lib.height);
+            core.future.retain(|w| w.height > lib.height);
+            out.push(Output::NewLib { lib });
+        }
+        Ok(())
+    }
+}
+
+/// The result of [`Replica::on_sync_blocks`].
+#[derive(Clone, Debug, Default)]
+pub struct SyncStep {
+    pub outputs: Vec<Output>,
+    /// Blocks taken (new and valid).
+    pub accepted: usize,
+    /// Blocks skipped without blame (known, below the LIB, waiting).
+    pub ignored: usize,
+    /// Blocks refused (processing stopped at the first).
+    pub rejected: usize,
+}
