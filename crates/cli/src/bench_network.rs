@@ -15,8 +15,9 @@
 //!    block seen − submit. Median and p99 are reported. Node 0's view adds
 //!    its gossip delay to blocks other producers built; that is what a
 //!    client of node 0 waits for.
-//! 2. **Throughput.** Every dev account signs `--txs-per-sender` transfers
-//!    up front (not timed); one task per account keeps at most
+//! 2. **Throughput.** The dev accounts fund `--senders` fresh accounts (not
+//!    timed); each signs `--txs-per-sender` transfers up front (not timed);
+//!    one task per account keeps at most
 //!    [`IN_FLIGHT_PER_SENDER`] of them pending (the pool's per-account
 //!    slots bound this) and submits in batches to "its" producer. Timed from
 //!    the first submission until the watcher has seen the last one in a
@@ -52,6 +53,13 @@ pub const IN_FLIGHT_PER_SENDER: usize = 200;
 const BATCH: usize = 50;
 /// How often the watcher polls node 0.
 const WATCH_POLL_MS: u64 = 10;
+/// Blocks the watcher reads back from the head in one poll at most.
+const WATCH_MAX_WALK: usize = 10_000;
+/// Consecutive failed polls after which the watcher gives up.
+const WATCH_MAX_FAILURES: u32 = 100;
+/// Most throughput senders (each is funded by a dev account, which holds
+/// at most `IN_FLIGHT_PER_SENDER` pending funding transfers).
+pub const MAX_SENDERS: u32 = DEV_ACCOUNTS * IN_FLIGHT_PER_SENDER as u32;
 /// Most transactions one run may sign per sender.
 pub const MAX_TXS_PER_SENDER: usize = 100_000;
 /// Genesis time of bench networks: a fixed past time (the first slot is
@@ -66,7 +74,10 @@ pub struct NetBenchOptions {
     /// Transfers sent one by one for the latency figures.
     pub latency_txs: usize,
     pub latency_rate_per_s: u32,
-    /// Transfers each dev account sends in the throughput phase.
+    /// Accounts sending in the throughput phase (funded by the dev
+    /// accounts first, not timed).
+    pub senders: u32,
+    /// Transfers each of them sends.
     pub txs_per_sender: usize,
     pub base_port: u16,
     /// Give up on any phase after this long.
@@ -80,7 +91,8 @@ impl NetBenchOptions {
             intervals_ms: vec![1000, 250],
             latency_txs: 200,
             latency_rate_per_s: 20,
-            txs_per_sender: 2_000,
+            senders: 100,
+            txs_per_sender: 400,
             base_port: 18_700,
             timeout_ms: 180_000,
         }
@@ -88,7 +100,7 @@ impl NetBenchOptions {
 
     /// A short run (well under a minute per interval).
     pub fn quick() -> NetBenchOptions {
-        NetBenchOptions { latency_txs: 60, txs_per_sender: 300, ..NetBenchOptions::full() }
+        NetBenchOptions { latency_txs: 60, senders: 40, txs_per_sender: 200, ..NetBenchOptions::full() }
     }
 
     fn check(&self) -> Result<()> {
@@ -98,6 +110,9 @@ impl NetBenchOptions {
         }
         if self.latency_txs == 0 || self.latency_rate_per_s == 0 {
             return bad("the latency phase needs at least one transaction and a rate above 0".into());
+        }
+        if self.senders == 0 || self.senders > MAX_SENDERS {
+            return bad(format!("--senders {} is outside 1..={MAX_SENDERS}", self.senders));
         }
         if self.txs_per_sender == 0 || self.txs_per_sender > MAX_TXS_PER_SENDER {
             return bad(format!("--txs-per-sender {} is outside 1..={MAX_TXS_PER_SENDER}", self.txs_per_sender));
@@ -235,25 +250,60 @@ impl Watcher {
         let task = tokio::spawn({
             let (seen, stop) = (seen.clone(), stop.clone());
             async move {
-                let mut next_height = from_height + 1;
+                let mut known: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+                let mut failures = 0u32;
                 while !stop.load(Ordering::Relaxed) {
-                    let status = client.call("status", json!([])).await?;
+                    // A busy node may miss an answer now and then; only a
+                    // node that stops answering ends the run.
+                    let status = match client.call("status", json!([])).await {
+                        Ok(s) => {
+                            failures = 0;
+                            s
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            if failures >= WATCH_MAX_FAILURES {
+                                return Err(e);
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
                     let now = Instant::now();
                     let head = status.get("height").and_then(Value::as_u64).unwrap_or(0);
                     let lib = status.get("lib").and_then(|l| l.get("height")).and_then(Value::as_u64).unwrap_or(0);
-                    while next_height <= head {
-                        let block = client.call("getBlock", json!([next_height])).await?;
-                        let hashes: Vec<String> = block
+                    let head_hash = status.get("hash").and_then(Value::as_str).unwrap_or_default().to_string();
+                    // Walk back from the head to the first block already
+                    // known at its height: a head switch replaces blocks
+                    // above the LIB, and their transactions must be seen
+                    // in the blocks that replaced them.
+                    let mut fresh: Vec<(u64, Vec<String>)> = Vec::new();
+                    let mut cursor = (head, head_hash);
+                    while cursor.0 > from_height
+                        && known.get(&cursor.0) != Some(&cursor.1)
+                        && fresh.len() < WATCH_MAX_WALK
+                    {
+                        let Ok(block) = client.call("getBlock", json!([cursor.1])).await else { break };
+                        let txs: Vec<String> = block
                             .get("txs")
                             .and_then(Value::as_array)
                             .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_string)).collect())
                             .unwrap_or_default();
+                        let parent = block.get("prevHash").and_then(Value::as_str).unwrap_or_default().to_string();
+                        known.insert(cursor.0, cursor.1.clone());
+                        fresh.push((cursor.0, txs));
+                        cursor = (cursor.0 - 1, parent);
+                    }
+                    known.retain(|&h, _| h <= head);
+                    {
                         let mut s = lock(&seen)?;
-                        for h in hashes {
-                            s.included.entry(h).or_insert((next_height, now));
+                        for (height, txs) in fresh.into_iter().rev() {
+                            for h in txs {
+                                // First seen time; the height it ends up at.
+                                s.included.entry(h).and_modify(|e| e.0 = height).or_insert((height, now));
+                            }
                         }
-                        s.head = next_height;
-                        next_height += 1;
+                        s.head = head;
                     }
                     {
                         let mut s = lock(&seen)?;
@@ -396,9 +446,39 @@ async fn run_interval(
     };
 
     // 2. Throughput.
+    progress(&format!("throughput: funding {} sending accounts (not timed)...", opts.senders));
+    let senders: Vec<PrivateKey> = (0..opts.senders).map(|i| dev_key("netbench-sender", i)).collect();
+    let mut funding = Vec::with_capacity(senders.len());
+    for (i, to) in senders.iter().enumerate() {
+        let s = i % keys.len();
+        nonces[s] += 1;
+        let amount = Amount::from_aergo(100).map_err(|e| CliError::Bench { reason: e.to_string() })?;
+        let tx = sign_tx(TxBody::transfer(nonces[s], &keys[s].address(), &to.address(), amount, &chain_hash), &keys[s]);
+        funding.push(hex::encode(tx.encode()));
+        if funding.len() == BATCH || i + 1 == senders.len() {
+            let calls: Vec<(&str, Value)> = funding.iter().map(|hex| ("sendTx", json!([hex]))).collect();
+            for outcome in node0.batch(&calls).await? {
+                outcome?;
+            }
+            funding.clear();
+        }
+    }
+    let addresses: Vec<String> = senders.iter().map(|k| k.address().to_string()).collect();
+    wait_until(opts.timeout_ms, "the sending accounts to be funded", || async {
+        for chunk in addresses.chunks(BATCH) {
+            let calls: Vec<(&str, Value)> = chunk.iter().map(|a| ("getAccount", json!([a]))).collect();
+            for outcome in node0.batch(&calls).await? {
+                if outcome?.get("balance").and_then(Value::as_str).is_none_or(|b| b == "0") {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    })
+    .await?;
     progress(&format!("throughput: signing {} transfers per account (not timed)...", opts.txs_per_sender));
     let per_sender: Vec<Vec<(String, String)>> = {
-        let (keys, nonces, n, sink) = (keys.clone(), nonces.clone(), opts.txs_per_sender, sink.clone());
+        let (keys, nonces, n, sink) = (senders.clone(), vec![0u64; senders.len()], opts.txs_per_sender, sink.clone());
         tokio::task::spawn_blocking(move || {
             keys.iter()
                 .zip(nonces)
@@ -421,8 +501,11 @@ async fn run_interval(
     let owner: Arc<HashMap<String, usize>> = Arc::new(
         per_sender.iter().enumerate().flat_map(|(s, txs)| txs.iter().map(move |(h, _)| (h.clone(), s))).collect(),
     );
-    let included_per_sender: Arc<Vec<AtomicUsize>> = Arc::new((0..keys.len()).map(|_| AtomicUsize::new(0)).collect());
-    progress(&format!("throughput: {total} transfers from {} accounts over {producers} nodes...", keys.len()));
+    let hashes_by_sender: Vec<Vec<String>> =
+        per_sender.iter().map(|txs| txs.iter().map(|(h, _)| h.clone()).collect()).collect();
+    let included_per_sender: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..senders.len()).map(|_| AtomicUsize::new(0)).collect());
+    progress(&format!("throughput: {total} transfers from {} accounts over {producers} nodes...", senders.len()));
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_millis(opts.timeout_ms);
     let mut tasks = Vec::new();
@@ -456,10 +539,27 @@ async fn run_interval(
     let mut counted: usize = 0;
     let mut counted_hashes: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut last_included_at = t0;
+    let mut next_report = t0 + Duration::from_secs(5);
     while counted < total {
+        if watcher.task.is_finished() {
+            return Err(watcher
+                .finish()
+                .await
+                .err()
+                .unwrap_or_else(|| CliError::Bench { reason: "the block watcher stopped".into() }));
+        }
+        if Instant::now() >= next_report {
+            next_report += Duration::from_secs(5);
+            let (head, lib) = lock(&watcher.seen).map(|s| (s.head, s.lib))?;
+            progress(&format!("  {counted} of {total} included; node 0 head {head}, LIB {lib}"));
+        }
         if Instant::now() > deadline {
+            let stuck = stuck_report(&clients, &senders, &hashes_by_sender, &included_per_sender).await;
             return Err(CliError::Bench {
-                reason: format!("only {counted} of {total} transfers were included after {} ms", opts.timeout_ms),
+                reason: format!(
+                    "only {counted} of {total} transfers were included after {} ms; {stuck}",
+                    opts.timeout_ms
+                ),
             });
         }
         if let Some(t) = tasks.iter().position(|t| t.is_finished()) {
@@ -507,6 +607,36 @@ async fn run_interval(
         sync_blocks: target,
         sync_blocks_per_s: target as f64 / sync_s.max(1e-9),
     })
+}
+
+/// Where the first sender whose transfers are not all in has its next
+/// one: for a run that failed, so the report says which node lost what.
+async fn stuck_report(
+    clients: &[Arc<RpcClient>],
+    senders: &[PrivateKey],
+    hashes: &[Vec<String>],
+    included: &[AtomicUsize],
+) -> String {
+    let Some(s) = (0..senders.len()).find(|&s| included[s].load(Ordering::Relaxed) < hashes[s].len()) else {
+        return "no sender is missing a transfer".into();
+    };
+    let address = senders[s].address();
+    let committed = match clients[0].account(&address, None).await {
+        Ok(a) => a.nonce,
+        Err(e) => return format!("sender {s}: getAccount failed: {e}"),
+    };
+    let Some(next) = usize::try_from(committed).ok().and_then(|n| hashes[s].get(n)) else {
+        return format!("sender {s} has committed nonce {committed}, past its transfers");
+    };
+    let mut views = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        let view = match c.call("getTx", json!([next])).await {
+            Ok(v) => v.get("status").and_then(Value::as_str).unwrap_or("?").to_string(),
+            Err(e) => format!("{e}"),
+        };
+        views.push(format!("node{i}: {view}"));
+    }
+    format!("sender {s} ({address}) is at nonce {committed}; its next transfer {next}: {}", views.join(", "))
 }
 
 fn lib_of(status: &Value) -> u64 {

@@ -395,7 +395,10 @@ enum BenchCommand {
         /// Transfers sent one by one for the latency figures.
         #[arg(long)]
         latency_txs: Option<usize>,
-        /// Transfers each of the 10 dev accounts sends for the throughput figure.
+        /// Accounts sending for the throughput figure (funded first).
+        #[arg(long)]
+        senders: Option<u32>,
+        /// Transfers each of them sends.
         #[arg(long)]
         txs_per_sender: Option<usize>,
         /// First port of the networks (two per node).
@@ -580,7 +583,8 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             out(r.json(), r.text())
         }
         Command::Bench {
-            command: BenchCommand::Network { nodes, interval_ms, latency_txs, txs_per_sender, base_port, quick },
+            command:
+                BenchCommand::Network { nodes, interval_ms, latency_txs, senders, txs_per_sender, base_port, quick },
         } => {
             let mut o = if quick { NetBenchOptions::quick() } else { NetBenchOptions::full() };
             if let Some(n) = nodes {
@@ -591,6 +595,9 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             }
             if let Some(n) = latency_txs {
                 o.latency_txs = n;
+            }
+            if let Some(n) = senders {
+                o.senders = n;
             }
             if let Some(n) = txs_per_sender {
                 o.txs_per_sender = n;

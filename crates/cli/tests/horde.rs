@@ -5,16 +5,11 @@
 //! finality, a restarted one syncs back, and a stake-and-vote changes the
 //! producer set at the next epoch.
 //!
-//! The network needs the DPoS node (BFT-DPoS over libp2p, the `[p2p]`
-//! configuration and the DPoS JSON-RPC fields), so the test is ignored
-//! until that lands. Run it with:
+//! Run it alone with:
 //!
 //! ```text
-//! cargo test -p aergo-cli --test horde -- --ignored --nocapture
+//! cargo test -p aergo-cli --test horde -- --nocapture
 //! ```
-//!
-//! The fast checks at the end of the file (argument and folder refusals)
-//! run always.
 
 mod common;
 
@@ -173,7 +168,6 @@ fn horde_up(tmp: &Path) -> Horde {
 }
 
 #[test]
-#[ignore = "needs the BFT-DPoS node over libp2p (the [p2p] config, DPoS status fields); run with --ignored once it lands"]
 fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
     let tmp = tempfile::tempdir().unwrap();
     let h = horde_up(tmp.path());
