@@ -344,10 +344,8 @@ pub async fn bench_network(opts: &NetBenchOptions, progress: &mut dyn FnMut(&str
         .map_err(|e| CliError::Task { what: "measuring verification", reason: e.to_string() })?;
     let mut intervals = Vec::new();
     for &interval_ms in &opts.intervals_ms {
-        let tmp = tempfile::Builder::new().prefix("aergo-netbench-").tempdir().map_err(|source| CliError::Io {
-            what: "creating a temporary directory in",
-            path: std::env::temp_dir(),
-            source,
+        let tmp = tempfile::Builder::new().prefix("aergo-netbench-").tempdir().map_err(|source| {
+            CliError::Io { what: "creating a temporary directory in", path: std::env::temp_dir(), source }
         })?;
         let spec = HordeSpec {
             nodes: opts.nodes,
@@ -525,12 +523,27 @@ async fn run_interval(
                 }
                 let chunk = &txs[sent..(sent + BATCH).min(txs.len())];
                 let calls: Vec<(&str, Value)> = chunk.iter().map(|(_, hex)| ("sendTx", json!([hex]))).collect();
+                // The submitting node may lag the node the flow control
+                // watches: a full account or a nonce too far ahead of its
+                // head means "later", so resend from there after a pause.
+                let mut accepted = chunk.len();
                 for (j, outcome) in client.batch(&calls).await?.into_iter().enumerate() {
-                    if let Err(e) = outcome {
-                        return Err(CliError::Bench { reason: format!("sender {s} tx {} rejected: {e}", sent + j) });
+                    match outcome {
+                        Ok(_) => {}
+                        Err(e) if is_known(&e) => {}
+                        Err(e) if is_backpressure(&e) => {
+                            accepted = accepted.min(j);
+                        }
+                        Err(_) if accepted <= j => {}
+                        Err(e) => {
+                            return Err(CliError::Bench { reason: format!("sender {s} tx {} rejected: {e}", sent + j) })
+                        }
                     }
                 }
-                sent += chunk.len();
+                sent += accepted;
+                if accepted < chunk.len() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
             Ok(())
         }));
@@ -637,6 +650,19 @@ async fn stuck_report(
         views.push(format!("node{i}: {view}"));
     }
     format!("sender {s} ({address}) is at nonce {committed}; its next transfer {next}: {}", views.join(", "))
+}
+
+/// A rejection that says the node is not ready for this transaction yet.
+fn is_backpressure(e: &CliError) -> bool {
+    let text = e.to_string();
+    ["is too far ahead", "pending transactions, the limit", "the pool is full"].iter().any(|m| text.contains(m))
+}
+
+/// A rejection of a transaction the node already has or has included (a
+/// resent one).
+fn is_known(e: &CliError) -> bool {
+    let text = e.to_string();
+    text.contains("is already in the pool") || text.contains("was already used")
 }
 
 fn lib_of(status: &Value) -> u64 {

@@ -32,9 +32,12 @@
 //!
 //! Outputs of the replica are carried out in the order given: local ones
 //! (new-block notifications for subscribers, block-rate statistics, logs)
-//! at once, network ones through a bounded outbox (a full outbox drops
-//! the output with a warning rather than stall consensus; gossip and sync
-//! repair what is lost).
+//! at once, network ones through two bounded outboxes: consensus (blocks,
+//! votes, penalties, block requests) and transaction gossip, which the
+//! carrier drains consensus first, so a flood of submissions never delays
+//! a block or a vote. A full outbox drops the output (with a warning for
+//! consensus) rather than stall the replica; gossip and sync repair what
+//! is lost.
 //!
 //! Solo dev mode is unchanged: without `[p2p]` no network starts, and the
 //! solo replica seals, commits and finalizes each block in one step.
@@ -128,6 +131,13 @@ struct SyncState {
     target: u64,
 }
 
+/// Where the network shell takes the replica's network outputs from.
+#[derive(Clone)]
+pub(crate) struct Outboxes {
+    pub consensus: mpsc::Sender<Output>,
+    pub txs: mpsc::Sender<Output>,
+}
+
 /// A node: chain, replica (pool and consensus), configuration, and what
 /// the shell around them keeps (notifications, metrics, peers, sync).
 pub struct Node {
@@ -139,7 +149,7 @@ pub struct Node {
     peers: Mutex<Vec<PeerSummary>>,
     sync: Mutex<SyncState>,
     /// Network outputs go here while the network runs.
-    outbox: Mutex<Option<mpsc::Sender<Output>>>,
+    outbox: Mutex<Option<Outboxes>>,
     /// What the replica's restart produced, carried out once started.
     startup: Mutex<Vec<Output>>,
 }
@@ -357,7 +367,7 @@ impl Node {
         Self::lock(&self.sync).syncing = syncing;
     }
 
-    pub(crate) fn set_outbox(&self, outbox: Option<mpsc::Sender<Output>>) {
+    pub(crate) fn set_outbox(&self, outbox: Option<Outboxes>) {
         *Self::lock(&self.outbox) = outbox;
     }
 
@@ -397,8 +407,12 @@ impl Node {
                 net => {
                     let outbox = Self::lock(&self.outbox).clone();
                     if let Some(outbox) = outbox {
-                        if outbox.try_send(net).is_err() {
-                            tracing::warn!("network outbox full: an output was dropped");
+                        if matches!(net, Output::PublishTx(_)) {
+                            if outbox.txs.try_send(net).is_err() {
+                                tracing::debug!("transaction gossip queue full: one was not gossiped");
+                            }
+                        } else if outbox.consensus.try_send(net).is_err() {
+                            tracing::warn!("network outbox full: a consensus output was dropped");
                         }
                     }
                 }

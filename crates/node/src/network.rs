@@ -37,8 +37,14 @@ use crate::{Node, NodeError, PeerSummary};
 
 /// Gossip messages waiting for a worker, per worker.
 const WORKER_QUEUE_LEN: usize = 1024;
-/// Outputs waiting for the carrier.
+/// Consensus outputs (blocks, votes, penalties, block requests) waiting
+/// for the carrier.
 pub(crate) const OUTBOX_LEN: usize = 4096;
+/// Transactions waiting to be gossiped. Separate from the consensus
+/// outbox so a flood of submissions never crowds out a block or a vote;
+/// a full queue drops the gossip (the transaction stays in this node's
+/// pool and goes into its next block).
+pub(crate) const TX_OUTBOX_LEN: usize = 4096;
 /// Block-request hints waiting for the syncer.
 const SYNC_HINTS_LEN: usize = 256;
 /// Blocks asked for per sync request (the network clamps to its own bound).
@@ -154,7 +160,8 @@ pub(crate) async fn start(node: Arc<Node>, stop: watch::Receiver<bool>) -> Resul
         .collect();
 
     let (outbox_tx, outbox_rx) = mpsc::channel(OUTBOX_LEN);
-    node.set_outbox(Some(outbox_tx));
+    let (tx_outbox_tx, tx_outbox_rx) = mpsc::channel(TX_OUTBOX_LEN);
+    node.set_outbox(Some(crate::Outboxes { consensus: outbox_tx, txs: tx_outbox_tx }));
     let (hints_tx, hints_rx) = mpsc::channel(SYNC_HINTS_LEN);
     let (tx_work, tx_rx) = mpsc::channel(WORKER_QUEUE_LEN);
     let (chain_work, chain_rx) = mpsc::channel(WORKER_QUEUE_LEN);
@@ -162,7 +169,7 @@ pub(crate) async fn start(node: Arc<Node>, stop: watch::Receiver<bool>) -> Resul
         tokio::spawn(event_loop(handle.clone(), events, tx_work, chain_work, hints_tx.clone(), stop.clone())),
         tokio::spawn(worker(node.clone(), handle.clone(), tx_rx, stop.clone())),
         tokio::spawn(worker(node.clone(), handle.clone(), chain_rx, stop.clone())),
-        tokio::spawn(carrier(handle.clone(), outbox_rx, hints_tx, stop.clone())),
+        tokio::spawn(carrier(handle.clone(), outbox_rx, tx_outbox_rx, hints_tx, stop.clone())),
         tokio::spawn(syncer(node.clone(), handle.clone(), hints_rx, stop)),
     ];
     Ok(Started { handle, tasks, addrs })
@@ -252,13 +259,17 @@ async fn worker(node: Arc<Node>, handle: NetworkHandle, mut rx: mpsc::Receiver<W
 async fn carrier(
     handle: NetworkHandle,
     mut outbox: mpsc::Receiver<Output>,
+    mut tx_outbox: mpsc::Receiver<Output>,
     hints: mpsc::Sender<SyncHint>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        // Consensus first: a block or vote never waits behind transactions.
         let o = tokio::select! {
-            o = outbox.recv() => match o { Some(o) => o, None => break },
+            biased;
             _ = stop.changed() => break,
+            o = outbox.recv() => match o { Some(o) => o, None => break },
+            o = tx_outbox.recv() => match o { Some(o) => o, None => break },
         };
         let published = match o {
             Output::PublishTx(b) => handle.publish_tx(b).await,

@@ -86,6 +86,13 @@ pub enum PoolError {
     Invalid { reason: String },
 }
 
+/// Whether the pool's size bounds apply to an insertion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bounds {
+    Enforced,
+    Waived,
+}
+
 struct Entry {
     vtx: VerifiedTx,
     /// Arrival order, for fairness between accounts.
@@ -169,6 +176,32 @@ impl Pool {
         committed: AccountState,
         chain_gas_price: Amount,
     ) -> Result<Admitted, PoolError> {
+        self.insert(vtx, committed, chain_gas_price, Bounds::Enforced)
+    }
+
+    /// Takes back a transaction of a block the head switched away from.
+    /// It was valid in a block, and its sender may meanwhile have filled
+    /// its slots with later nonces that cannot go in without it: refusing
+    /// it would lose it (and strand every later nonce), so the per-account
+    /// and pool-size bounds do not apply. What this adds is bounded by the
+    /// blocks above the last irreversible block; every other check
+    /// (nonce, balance, payload) still does.
+    pub fn readmit(
+        &mut self,
+        vtx: VerifiedTx,
+        committed: AccountState,
+        chain_gas_price: Amount,
+    ) -> Result<Admitted, PoolError> {
+        self.insert(vtx, committed, chain_gas_price, Bounds::Waived)
+    }
+
+    fn insert(
+        &mut self,
+        vtx: VerifiedTx,
+        committed: AccountState,
+        chain_gas_price: Amount,
+        bounds: Bounds,
+    ) -> Result<Admitted, PoolError> {
         let hash = vtx.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::Duplicate { hash: hash.to_string() });
@@ -212,7 +245,7 @@ impl Pool {
             Some(_) => return Err(PoolError::ReplacementUnderpriced { account, nonce }),
             None => None,
         };
-        if replaced.is_none() && queue.txs.len() >= self.config.max_per_account {
+        if bounds == Bounds::Enforced && replaced.is_none() && queue.txs.len() >= self.config.max_per_account {
             return Err(PoolError::AccountFull { account, limit: self.config.max_per_account });
         }
         let mut needed = cost;
@@ -227,10 +260,10 @@ impl Pool {
             });
         }
         let old_size = replaced.and_then(|h| self.get(&h)).map_or(0, VerifiedTx::size_bytes);
-        if replaced.is_none() && self.by_hash.len() >= self.config.max_txs {
+        if bounds == Bounds::Enforced && replaced.is_none() && self.by_hash.len() >= self.config.max_txs {
             return Err(PoolError::PoolFull { what: "transactions", limit: self.config.max_txs });
         }
-        if self.total_bytes - old_size + size > self.config.max_bytes {
+        if bounds == Bounds::Enforced && self.total_bytes - old_size + size > self.config.max_bytes {
             return Err(PoolError::PoolFull { what: "bytes", limit: self.config.max_bytes });
         }
 

@@ -114,3 +114,35 @@ fn select_interleaves_accounts_fairly() {
     p.remove_with_successors(&one[0].hash());
     assert_eq!(p.len(), 3, "account 0's three transactions are gone");
 }
+
+/// A head switch gives back transactions of abandoned blocks while their
+/// sender's slots are full of later nonces: they must come back anyway,
+/// or every later nonce is stranded.
+#[test]
+fn readmit_waives_size_bounds_not_validity() {
+    let k = dev_keys("pool", 2);
+    let mut p = Pool::new(PoolConfig { max_per_account: 2, max_txs: 2, ..PoolConfig::default() });
+    // Nonces 1 and 2 went into a block; 3 and 4 wait in the pool.
+    let committed = AccountState { nonce: 2, ..rich() };
+    p.admit(tx(&k[0], &k[1], 3, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    p.admit(tx(&k[0], &k[1], 4, 1, Amount::ZERO), committed, GENESIS_GAS_PRICE).unwrap();
+    // The block is abandoned: the committed nonce goes back to 0.
+    p.on_committed(&k[0].address(), 0);
+    let back = || tx(&k[0], &k[1], 1, 1, Amount::ZERO);
+    assert!(matches!(p.admit(back(), rich(), GENESIS_GAS_PRICE), Err(PoolError::AccountFull { .. })));
+    p.readmit(back(), rich(), GENESIS_GAS_PRICE).unwrap();
+    p.readmit(tx(&k[0], &k[1], 2, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    let ready: Vec<u64> = p.select(10, 1 << 20).iter().map(VerifiedTx::nonce).collect();
+    assert_eq!(ready, vec![1, 2, 3, 4]);
+    // Validity still holds: a used nonce or an unaffordable one is refused.
+    let poor = AccountState { balance: Amount::from_aer(1), nonce: 0 };
+    assert!(matches!(
+        p.readmit(tx(&k[1], &k[0], 1, 1, Amount::ZERO), poor, GENESIS_GAS_PRICE),
+        Err(PoolError::InsufficientBalance { .. })
+    ));
+    let used = AccountState { nonce: 4, ..rich() };
+    assert!(matches!(
+        p.readmit(tx(&k[1], &k[0], 3, 1, Amount::ZERO), used, GENESIS_GAS_PRICE),
+        Err(PoolError::NonceTooLow { got: 3, committed: 4, .. })
+    ));
+}

@@ -978,7 +978,8 @@ impl Replica {
         self.chain.store_block(&built.block, &built.receipts)?;
         if p.parent == head.hash {
             let mut pool = self.lock_pool();
-            for (hash, _) in &built.rejected {
+            for (hash, reason) in &built.rejected {
+                out.push(Output::Warning(format!("slot {}: dropping tx {hash} from the pool: {reason}", p.slot)));
                 pool.remove_with_successors(hash);
             }
         }
@@ -1017,8 +1018,13 @@ impl Replica {
         }
         let mut pool = self.lock_pool();
         let change = self.chain.set_head(hash)?;
-        self.update_pool(&mut pool, &change)?;
+        let lost = self.update_pool(&mut pool, &change)?;
         drop(pool);
+        if let Some((count, first)) = lost {
+            out.push(Output::Warning(format!(
+                "head switch: {count} transactions of abandoned blocks not re-admitted, first: {first}"
+            )));
+        }
         out.push(Output::NewHead {
             head: self.chain.head(),
             abandoned: change.abandoned.len(),
@@ -1030,7 +1036,7 @@ impl Replica {
     /// After a head change: senders' committed nonces follow the new head,
     /// and the transactions of abandoned blocks go back to the pool (those
     /// the new branch already holds are refused as stale).
-    fn update_pool(&self, pool: &mut Pool, change: &HeadChange) -> Result<()> {
+    fn update_pool(&self, pool: &mut Pool, change: &HeadChange) -> Result<Option<(usize, String)>> {
         let state = self.chain.head_state();
         let mut senders: BTreeSet<Address> = BTreeSet::new();
         for b in change.adopted.iter().chain(&change.abandoned) {
@@ -1041,8 +1047,9 @@ impl Replica {
             pool.on_committed(sender, nonce);
         }
         if change.abandoned.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
+        let mut lost: Option<(usize, String)> = None;
         let gas_price = aergo_exec::system::gas_price(&state)?;
         // Abandoned blocks come newest first; re-admit oldest first so
         // nonces arrive in order.
@@ -1050,10 +1057,16 @@ impl Replica {
             for tx in block.txs() {
                 let Ok(vtx) = verify_tx(tx.clone(), self.chain.rules()) else { continue };
                 let committed = aergo_exec::account(&state, vtx.sender())?;
-                let _ = pool.admit(vtx, committed, gas_price);
+                match pool.readmit(vtx, committed, gas_price) {
+                    Ok(_) | Err(PoolError::NonceTooLow { .. } | PoolError::Duplicate { .. }) => {}
+                    Err(e) => {
+                        let l = lost.get_or_insert_with(|| (0, e.to_string()));
+                        l.0 += 1;
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(lost)
     }
 
     /// A block became final.
