@@ -343,14 +343,18 @@ pub async fn bench_network(opts: &NetBenchOptions, progress: &mut dyn FnMut(&str
         .await
         .map_err(|e| CliError::Task { what: "measuring verification", reason: e.to_string() })?;
     let mut intervals = Vec::new();
-    for &interval_ms in &opts.intervals_ms {
-        let tmp = tempfile::Builder::new().prefix("aergo-netbench-").tempdir().map_err(|source| {
-            CliError::Io { what: "creating a temporary directory in", path: std::env::temp_dir(), source }
+    for (run, &interval_ms) in opts.intervals_ms.iter().enumerate() {
+        let tmp = tempfile::Builder::new().prefix("aergo-netbench-").tempdir().map_err(|source| CliError::Io {
+            what: "creating a temporary directory in",
+            path: std::env::temp_dir(),
+            source,
         })?;
         let spec = HordeSpec {
             nodes: opts.nodes,
             candidates: 1,
-            base_port: opts.base_port,
+            // Each run on ports of its own: the previous run's sockets may
+            // linger for a moment after its processes are gone.
+            base_port: run_base_port(opts.base_port, opts.nodes, run)?,
             block_interval_ms: interval_ms,
             // No election during the run: the set stays the genesis one.
             epoch_blocks: 100_000,
@@ -663,6 +667,14 @@ fn is_backpressure(e: &CliError) -> bool {
 fn is_known(e: &CliError) -> bool {
     let text = e.to_string();
     text.contains("is already in the pool") || text.contains("was already used")
+}
+
+/// First port of run `run`: runs are laid side by side (two ports per node).
+fn run_base_port(base: u16, nodes: u32, run: usize) -> Result<u16> {
+    let span = 2 * (u64::from(nodes) + 1);
+    let port = u64::from(base) + span * run as u64;
+    u16::try_from(port)
+        .map_err(|_| CliError::Bench { reason: format!("--base-port {base} leaves no ports for run {run}") })
 }
 
 fn lib_of(status: &Value) -> u64 {
