@@ -182,10 +182,11 @@ impl Pool {
     /// Takes back a transaction of a block the head switched away from.
     /// It was valid in a block, and its sender may meanwhile have filled
     /// its slots with later nonces that cannot go in without it: refusing
-    /// it would lose it (and strand every later nonce), so the per-account
-    /// and pool-size bounds do not apply. What this adds is bounded by the
-    /// blocks above the last irreversible block; every other check
-    /// (nonce, balance, payload) still does.
+    /// it would lose it (and strand every later nonce), so the per-account,
+    /// nonce-gap and pool-size bounds do not apply (a switch across several
+    /// blocks can put a sender far behind its abandoned nonces). What this
+    /// adds is bounded by the blocks above the last irreversible block;
+    /// every other check (used nonce, balance, payload) still applies.
     pub fn readmit(
         &mut self,
         vtx: VerifiedTx,
@@ -222,7 +223,7 @@ impl Pool {
         if nonce <= committed.nonce {
             return Err(PoolError::NonceTooLow { account, got: nonce, committed: committed.nonce });
         }
-        if nonce - committed.nonce > self.config.max_nonce_gap {
+        if bounds == Bounds::Enforced && nonce - committed.nonce > self.config.max_nonce_gap {
             return Err(PoolError::NonceGap {
                 account,
                 got: nonce,

@@ -134,6 +134,11 @@ fn readmit_waives_size_bounds_not_validity() {
     p.readmit(tx(&k[0], &k[1], 2, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
     let ready: Vec<u64> = p.select(10, 1 << 20).iter().map(VerifiedTx::nonce).collect();
     assert_eq!(ready, vec![1, 2, 3, 4]);
+    // A switch across many blocks: far ahead of the committed nonce.
+    let mut p2 = Pool::new(PoolConfig { max_nonce_gap: 5, ..PoolConfig::default() });
+    let far = || tx(&k[0], &k[1], 50, 1, Amount::ZERO);
+    assert!(matches!(p2.admit(far(), rich(), GENESIS_GAS_PRICE), Err(PoolError::NonceGap { .. })));
+    p2.readmit(far(), rich(), GENESIS_GAS_PRICE).unwrap();
     // Validity still holds: a used nonce or an unaffordable one is refused.
     let poor = AccountState { balance: Amount::from_aer(1), nonce: 0 };
     assert!(matches!(
