@@ -12,27 +12,8 @@ use rusqlite::{params, Connection};
 
 const ACCOUNTS: usize = 100_000;
 
-const TRANSFER: &str = "CREATE OR REPLACE FUNCTION transfer(sender VARCHAR, to VARCHAR, amount NUMERIC)
-RETURNS VARCHAR AS $$
-DECLARE
-    sender_balance NUMERIC;
-BEGIN
-    SELECT balance INTO sender_balance FROM accounts WHERE id = sender;
-    IF NOT FOUND THEN
-        RETURN 'Sender not found';
-    END IF;
-    IF sender_balance < amount THEN
-        RETURN 'Not enough balance';
-    END IF;
-    PERFORM id FROM accounts WHERE id = to;
-    IF NOT FOUND THEN
-        RETURN 'Receiver not found';
-    END IF;
-    UPDATE accounts SET balance = balance - amount WHERE id = sender;
-    UPDATE accounts SET balance = balance + amount WHERE id = to;
-    RETURN 'OK';
-END;
-$$ LANGUAGE plpgsql";
+/// The whitepaper's `transfer`, the file the engine's tests run.
+const TRANSFER: &str = include_str!("../../tests/whitepaper_fn.sql");
 
 /// A fixed pseudo-random sequence of account pairs (same for both engines).
 fn pairs(n: usize) -> Vec<(String, String)> {
