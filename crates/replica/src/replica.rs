@@ -729,14 +729,8 @@ impl Replica {
         // Full check and execution: producer signature again, every
         // transaction, the slot owner under the parent's producer table,
         // and the state, receipts and transactions roots.
-        if let Err(e) = self.chain.import(&block) {
-            if let Some(reason) = chain_rejection(&e) {
-                return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
-            }
-            if chain_benign(&e) {
-                return Ok((Verdict::Ignore, None));
-            }
-            return Err(e.into());
+        if let Some(verdict) = self.import_or_verdict(&block, from, out)? {
+            return Ok((verdict, None));
         }
         let elected = {
             let schedule = ChainSchedule { chain: &self.chain, cache: &core.cache };
@@ -810,17 +804,8 @@ impl Replica {
             self.orphan(core, block, &f, from, out);
             return Ok((Verdict::Ignore, None));
         }
-        match self.chain.import(&block) {
-            Ok(_) => {}
-            Err(e) => {
-                if let Some(reason) = chain_rejection(&e) {
-                    return Ok((self.reject(from, Offence::InvalidBlock, reason, out), None));
-                }
-                if chain_benign(&e) {
-                    return Ok((Verdict::Ignore, None));
-                }
-                return Err(e.into());
-            }
+        if let Some(verdict) = self.import_or_verdict(&block, from, out)? {
+            return Ok((verdict, None));
         }
         // A solo chain has one producer and no forks: a block extending the
         // head is final at once.
@@ -836,6 +821,20 @@ impl Replica {
     /// of a solo network never fork it with blocks of their own.
     fn may_seal_solo(&self, peer_id: &str) -> bool {
         self.solo_producers.is_empty() || self.solo_producers.iter().any(|p| p == peer_id)
+    }
+
+    /// Imports (fully checks and executes) `block`; `Some(verdict)` when
+    /// it goes no further: rejected (and its sender penalised) or a benign
+    /// duplicate. Local failures are errors.
+    fn import_or_verdict(&self, block: &Block, from: Option<&Peer>, out: &mut Vec<Output>) -> Result<Option<Verdict>> {
+        match self.chain.import(block) {
+            Ok(_) => Ok(None),
+            Err(e) => match chain_rejection(&e) {
+                Some(reason) => Ok(Some(self.reject(from, Offence::InvalidBlock, reason, out))),
+                None if chain_benign(&e) => Ok(Some(Verdict::Ignore)),
+                None => Err(e.into()),
+            },
+        }
     }
 
     fn reject(&self, from: Option<&Peer>, offence: Offence, reason: String, out: &mut Vec<Output>) -> Verdict {
