@@ -83,20 +83,26 @@ impl Drop for Horde {
     }
 }
 
+/// Lowest and highest port tried: below the kernel's ephemeral range
+/// (32768 and up on Linux), where any outgoing connection may take a port
+/// while a node is down, so the restarted node could not listen again.
+const PORTS_FROM: u32 = 20_000;
+const PORTS_TO: u32 = 32_000;
+
 /// A first port such that the next `count` loopback ports are free now.
 fn free_ports(count: u16) -> u16 {
-    for _ in 0..100 {
-        let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let base = probe.local_addr().unwrap().port();
-        drop(probe);
-        if base.checked_add(count).is_none() {
-            continue;
-        }
+    let count32 = u32::from(count);
+    let slots = (PORTS_TO - PORTS_FROM) / count32;
+    // Spread concurrent runs by process id.
+    let first = std::process::id() % slots;
+    for i in 0..slots {
+        let base = PORTS_FROM + ((first + i) % slots) * count32;
+        let base = u16::try_from(base).unwrap();
         if (base..base + count).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok()) {
             return base;
         }
     }
-    panic!("no {count} free consecutive loopback ports");
+    panic!("no {count} free consecutive loopback ports in {PORTS_FROM}..{PORTS_TO}");
 }
 
 fn u64_of(v: &Value, field: &str) -> u64 {
