@@ -39,8 +39,8 @@ use std::sync::RwLock;
 
 use aergo_crypto::PrivateKey;
 use aergo_exec::{
-    contract, from_store_hash, genesis_state, slots, to_store_hash, verify_tx, BlockBuilder, BlockContext,
-    BlockOutcome, ChainRules, ExecError, SlotInfo, VerifiedTx,
+    genesis_state, slots, verify_tx, BlockBuilder, BlockContext, BlockOutcome, ChainRules, ExecError, Executor,
+    SlotInfo, VerifiedTx,
 };
 use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
@@ -105,9 +105,9 @@ pub struct Chain {
     /// DPoS settings when the genesis names `dpos`: every block then runs
     /// the producer hooks (ratings, elections) before its transactions.
     dpos: Option<DposSettings>,
-    /// One SQL engine for every block, so contract functions compiled once
-    /// are reused (its configuration is a consensus rule).
-    engine: aergo_sql::Engine,
+    /// Shared by every block, so contract functions compiled once are
+    /// reused.
+    executor: Executor,
     inner: RwLock<Inner>,
 }
 
@@ -116,7 +116,7 @@ fn head_of(block: &Block) -> Result<Head, ChainError> {
     Ok(Head {
         height: h.block_no,
         hash: block.computed_hash()?,
-        state_root: Hash::from_slice("state root", &h.blocks_root_hash)?,
+        state_root: h.state_root()?,
         timestamp_ns: h.timestamp,
     })
 }
@@ -126,7 +126,7 @@ fn parent_of(block: &Block) -> Result<Hash, ChainError> {
     if h.block_no == 0 {
         return Ok(Hash::ZERO);
     }
-    Ok(Hash::from_slice("prev block hash", &h.prev_block_hash)?)
+    Ok(h.prev_hash()?)
 }
 
 impl Chain {
@@ -155,7 +155,7 @@ impl Chain {
         // it to learn the genesis block hash (its nodes are already stored if
         // the chain exists; staging them again is harmless).
         let genesis_root = genesis_state(&store, &genesis)?;
-        let genesis_block = genesis.block(&from_store_hash(&genesis_root))?;
+        let genesis_block = genesis.block(&genesis_root)?;
         let genesis_hash = genesis_block.computed_hash()?;
         match blocks.genesis_hash()? {
             None => {
@@ -181,7 +181,7 @@ impl Chain {
         let lib = head_of(&load(lib_hash, "lib")?)?;
         // The head's state must be present: reading its catalogue fails with
         // a missing-node error naming the hash otherwise.
-        aergo_store::TableStore::tables(&Snapshot::open(&store, to_store_hash(&head.state_root)))?;
+        aergo_store::TableStore::tables(&Snapshot::open(&store, head.state_root))?;
         // The tree starts as the main chain from the LIB to the head; side
         // branches are not kept across restarts.
         let mut tree = BTreeMap::new();
@@ -193,7 +193,6 @@ impl Chain {
             let block = load(hash, "main chain")?;
             tree.insert(hash, TreeNode { info: head_of(&block)?, parent: parent_of(&block)? });
         }
-        let engine = aergo_sql::Engine::new(contract::engine_config());
         Ok(Chain {
             store,
             blocks,
@@ -201,7 +200,7 @@ impl Chain {
             genesis_hash,
             rules,
             dpos,
-            engine,
+            executor: Executor::default(),
             inner: RwLock::new(Inner { head, lib, tree }),
         })
     }
@@ -278,19 +277,19 @@ impl Chain {
 
     /// The state after the head block.
     pub fn head_state(&self) -> Snapshot {
-        Snapshot::open(&self.store, to_store_hash(&self.head().state_root))
+        Snapshot::open(&self.store, self.head().state_root)
     }
 
     /// The state after the main-chain block at `height`.
     pub fn state_at(&self, height: u64) -> Result<Option<Snapshot>, ChainError> {
         let Some(block) = self.blocks.block_by_height(height)? else { return Ok(None) };
-        let root = Hash::from_slice("state root", &block.header()?.blocks_root_hash)?;
-        Ok(Some(Snapshot::open(&self.store, to_store_hash(&root))))
+        let root = block.header()?.state_root()?;
+        Ok(Some(Snapshot::open(&self.store, root)))
     }
 
     /// The state after any known block at or above the LIB.
     pub fn state_of(&self, hash: &Hash) -> Option<Snapshot> {
-        self.known(hash).map(|h| Snapshot::open(&self.store, to_store_hash(&h.state_root)))
+        self.known(hash).map(|h| Snapshot::open(&self.store, h.state_root))
     }
 
     /// Executes `candidates` on the state of `parent` in order, leaving out
@@ -329,7 +328,7 @@ impl Chain {
     }
 
     fn builder(&self, parent: &Head, ctx: BlockContext) -> Result<BlockBuilder, ExecError> {
-        Ok(BlockBuilder::new(&self.store, to_store_hash(&parent.state_root), ctx)?.with_engine(self.engine.clone()))
+        self.executor.builder(&self.store, parent.state_root, ctx)
     }
 
     fn header_for(&self, parent: &Head, timestamp_ns: i64, coinbase: &Address, outcome: &BlockOutcome) -> BlockHeader {
@@ -338,7 +337,7 @@ impl Chain {
             prev_block_hash: parent.hash.to_vec(),
             block_no: parent.height + 1,
             timestamp: timestamp_ns,
-            blocks_root_hash: from_store_hash(&outcome.state_root).to_vec(),
+            blocks_root_hash: outcome.state_root.to_vec(),
             txs_root_hash: outcome.txs_root.to_vec(),
             receipts_root_hash: outcome.receipts_root.to_vec(),
             coinbase_account: coinbase.to_vec(),
@@ -371,7 +370,7 @@ impl Chain {
         }
         // State nodes first, then the block: a stored block's state is
         // always complete.
-        self.store.commit(&[], &[to_store_hash(&info.state_root)])?;
+        self.store.commit(&[], &[info.state_root])?;
         self.blocks.put_block(block, receipts)?;
         self.write().tree.insert(info.hash, TreeNode { info: info.clone(), parent });
         Ok(info)
@@ -446,7 +445,7 @@ impl Chain {
                 Err(invalid(format!("{what} mismatch: header says {}, execution gives {got}", hash_or_len(want))))
             }
         };
-        check("state root", from_store_hash(&outcome.state_root), &header.blocks_root_hash)?;
+        check("state root", outcome.state_root, &header.blocks_root_hash)?;
         check("receipts root", outcome.receipts_root, &header.receipts_root_hash)?;
         check("txs root", outcome.txs_root, &header.txs_root_hash)?;
         self.store_block(block, &outcome.receipts)
@@ -524,8 +523,7 @@ impl Chain {
             .zip(&adopted)
             .map(|((height, hash), b)| MainBlock { height: *height, hash: *hash, txs: b.txs() })
             .collect();
-        self.store
-            .commit(&[RefUpdate { name: MAIN_REF.into(), target: Some(to_store_hash(&new_head.state_root)) }], &[])?;
+        self.store.commit(&[RefUpdate { name: MAIN_REF.into(), target: Some(new_head.state_root) }], &[])?;
         self.blocks.switch_main(&old_refs, &new_refs, &new_head.hash, None)?;
         self.write().head = new_head;
         Ok(HeadChange { abandoned, adopted })

@@ -17,14 +17,14 @@ use std::time::Instant;
 
 use aergo_crypto::{dev_genesis, dev_key, sign_tx, PrivateKey};
 use aergo_exec::{dpos, genesis_state, verify_tx, BlockBuilder, BlockContext, ChainRules, SlotInfo, VerifiedTx};
-use aergo_store::{Direction, Hash as StoreHash, Snapshot, Store, TableStore};
+use aergo_store::{Direction, Hash, Snapshot, Store, TableStore};
 use aergo_types::address::AERGO_SYSTEM;
 use aergo_types::genesis::DposGenesis;
 use aergo_types::{Address, Amount, ChainId, TxBody, TxType};
 
 struct Net {
     store: Store,
-    root: StoreHash,
+    root: Hash,
     height: u64,
     slot: u64,
     keys: Vec<PrivateKey>,

@@ -9,7 +9,7 @@ use crate::events::{list_events, EventFilter, ListLimits};
 use crate::query::{query_call, query_engine, query_sql, QueryContext, QueryLimits};
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_store::Snapshot;
-use aergo_types::{ChainId, TxBody};
+use aergo_types::{receipts_root, ChainId, Receipt, TxBody, TxType};
 use serde_json::json;
 
 const WHITEPAPER_DDL: &str = include_str!("../../sql/tests/whitepaper_ddl.sql");
@@ -26,7 +26,7 @@ fn whitepaper_source() -> String {
 
 struct Chain {
     store: Store,
-    root: StoreHash,
+    root: Hash,
     height: u64,
     keys: Vec<PrivateKey>,
     rules: ChainRules,
@@ -122,7 +122,7 @@ impl Chain {
 
     fn query_at(
         &self,
-        root: StoreHash,
+        root: Hash,
         contract: Option<&Address>,
         sql: &str,
     ) -> Result<Vec<Vec<serde_json::Value>>, ExecError> {
@@ -248,7 +248,7 @@ fn whitepaper_contract_end_to_end() {
 
 /// The state root after charging `fee` to `payer` (and using one nonce)
 /// and crediting the coinbase: what a failed contract tx must leave.
-fn root_with_only_fee(c: &Chain, parent: StoreHash, payer: &Address, fee: Amount) -> StoreHash {
+fn root_with_only_fee(c: &Chain, parent: Hash, payer: &Address, fee: Amount) -> Hash {
     let mut o = aergo_store::Overlay::new(&c.store, parent);
     let mut a = system::read_account(&o, payer).unwrap();
     a.balance = a.balance.checked_sub(fee).unwrap();

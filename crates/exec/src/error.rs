@@ -1,7 +1,7 @@
 //! The one error enum of the exec crate.
 
 use aergo_store::StoreError;
-use aergo_types::TypesError;
+use aergo_types::{RejectReason, TypesError};
 
 /// Why a transaction or block could not be applied.
 ///
@@ -70,6 +70,43 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    /// The stable reason code of a rejection (meaningful when
+    /// [`ExecError::is_rejection`]; node failures say `None`).
+    pub fn reason(&self) -> Option<RejectReason> {
+        use RejectReason as R;
+        if !self.is_rejection() {
+            return None;
+        }
+        Some(match self {
+            ExecError::Invalid(e) => e.reason(),
+            ExecError::Signature(aergo_crypto::CryptoError::Types(e)) => e.reason(),
+            ExecError::Signature(_) => R::BadSignature,
+            ExecError::Nonce { expected, got, .. } if got < expected => R::NonceTooLow,
+            ExecError::Nonce { .. } => R::NonceTooHigh,
+            ExecError::InsufficientBalance { .. } => R::InsufficientBalance,
+            ExecError::GasLimitTooLow { .. } => R::GasLimitTooLow,
+            ExecError::GasPriceTooLow { .. } => R::GasPriceTooLow,
+            ExecError::BalanceOverflow { .. } => R::Overflow,
+            ExecError::Unsupported { .. } => R::Unsupported,
+            ExecError::BlockFull { .. } => R::BlockFull,
+            ExecError::BadPayload { .. } | ExecError::UnknownSystemCall { .. } => R::BadPayload,
+            ExecError::GovernanceRejected { .. }
+            | ExecError::StakeBelowMinimum { .. }
+            | ExecError::StakeLocked { .. }
+            | ExecError::UnstakeExceedsStake { .. }
+            | ExecError::NotStaked { .. } => R::GovernanceRejected,
+            ExecError::WrongProducer { .. } | ExecError::BadSlot { .. } | ExecError::BadGenesis { .. } => {
+                R::InvalidFormat
+            }
+            ExecError::NoContract { .. } => R::NoContract,
+            ExecError::UnknownFunction { .. } => R::UnknownFunction,
+            ExecError::BadArguments { .. } => R::BadArguments,
+            ExecError::Sql(_) => R::ContractFailed,
+            ExecError::LimitExceeded { .. } => R::TooLarge,
+            ExecError::Storage(_) | ExecError::CorruptState { .. } | ExecError::DposHookMissing { .. } => return None,
+        })
+    }
+
     /// True when the error says the transaction (or block) is bad, not the
     /// node or its caller.
     pub fn is_rejection(&self) -> bool {

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use aergo_crypto::{dev_genesis, dev_key, sign_tx, PrivateKey};
 use aergo_store::{Snapshot, TableStore, Value};
+use aergo_types::address::AERGO_SYSTEM;
 use aergo_types::genesis::DposGenesis;
-use aergo_types::{ChainId, TxBody};
+use aergo_types::{ChainId, Receipt, TxBody, TxType};
 use proptest::prelude::*;
 
 use super::*;
@@ -49,7 +50,7 @@ impl Default for Setup {
 /// later one) and produced by that slot's owner.
 struct Sim {
     store: Store,
-    root: StoreHash,
+    root: Hash,
     height: u64,
     slot: u64,
     keys: Vec<PrivateKey>,
@@ -154,7 +155,7 @@ impl Sim {
     }
 
     /// The root a block in the next slot would have without transactions.
-    fn empty_block_root(&self) -> StoreHash {
+    fn empty_block_root(&self) -> Hash {
         let (b, _) = self.begin();
         b.finish().unwrap().state_root
     }
@@ -649,7 +650,7 @@ fn an_unreliable_producer_drops_out_at_the_next_election() {
 
 // ---------------------------------------------------------------- determinism
 
-fn scripted_run() -> Vec<StoreHash> {
+fn scripted_run() -> Vec<Hash> {
     let mut sim = Sim::new(Setup::default());
     let mut roots = Vec::new();
     sim.block(&[(1, aergo(500), STAKE), (2, aergo(400), STAKE), (3, aergo(300), STAKE)]);

@@ -185,24 +185,23 @@
 //! deployment and calls (SQL contracts), `aergo.name` and
 //! `aergo.enterprise` calls, fee delegation.
 
+mod block;
 pub mod contract;
 pub mod dpos;
 mod error;
 pub mod events;
 pub mod gov;
+pub mod gov_read;
 pub mod host;
 pub mod query;
 mod rows;
 pub mod slots;
 pub mod system;
 
-use std::collections::BTreeMap;
+use aergo_store::{Overlay, Store, TableStore};
+use aergo_types::{Address, Amount, Genesis, Hash, Tx};
 
-use aergo_store::{Hash as StoreHash, Overlay, Store, TableStore};
-use aergo_types::address::AERGO_SYSTEM;
-use aergo_types::block::{BLOCK_MAX_SIZE_BYTES, BLOCK_MAX_TXS};
-use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Genesis, Hash, Receipt, ReceiptStatus, Tx, TxType};
-
+pub use block::{execute_block, execute_dpos_block, BlockBuilder, BlockOutcome, Executor};
 pub use dpos::SlotInfo;
 pub use error::ExecError;
 pub use gov::{GovCall, GovParam};
@@ -215,16 +214,6 @@ pub const PAYLOAD_GAS_PER_BYTE: u64 = 5;
 /// Gas price at genesis: 50 gaer per unit of gas, so a plain transfer costs
 /// 0.005 AERGO.
 pub const GENESIS_GAS_PRICE: Amount = Amount::from_aer(50 * 1_000_000_000);
-
-/// Converts between the store's and the chain's hash types (both SHA-256).
-pub fn to_store_hash(h: &Hash) -> StoreHash {
-    StoreHash(*h.as_bytes())
-}
-
-/// See [`to_store_hash`].
-pub fn from_store_hash(h: &StoreHash) -> Hash {
-    Hash(h.0)
-}
 
 /// The rules of one chain that transactions are checked against.
 #[derive(Clone, Debug)]
@@ -311,9 +300,9 @@ pub fn account(view: &dyn TableStore, address: &Address) -> Result<AccountState,
 
 /// The state after genesis: system tables, parameters and the allocation.
 /// Returns the state root (nodes staged in `store`; commit to persist).
-pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<StoreHash, ExecError> {
+pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<Hash, ExecError> {
     genesis.validate()?;
-    let mut overlay = Overlay::new(store, StoreHash::ZERO);
+    let mut overlay = Overlay::new(store, Hash::ZERO);
     system::create_tables(&mut overlay)?;
     contract::create_tables(&mut overlay)?;
     system::write_param(&mut overlay, system::PARAM_GAS_PRICE, GENESIS_GAS_PRICE)?;
@@ -324,361 +313,6 @@ pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<StoreHash, Exec
         dpos::init_genesis(&mut overlay, &settings, &genesis.bps)?;
     }
     Ok(overlay.flush()?)
-}
-
-/// The result of building or executing a block.
-#[derive(Debug)]
-pub struct BlockOutcome {
-    pub state_root: StoreHash,
-    pub txs: Vec<Tx>,
-    pub receipts: Vec<Receipt>,
-    pub txs_root: Hash,
-    pub receipts_root: Hash,
-    /// Fees credited to the coinbase.
-    pub fees: Amount,
-}
-
-/// Applies verified transactions one at a time on top of a parent state.
-///
-/// On a DPoS chain (a state with the producer tables) every block must
-/// start with [`BlockBuilder::begin_dpos`]; `push` and `finish` refuse to
-/// go on without it, so a block can never be built or replayed without its
-/// producer bookkeeping.
-pub struct BlockBuilder {
-    overlay: Overlay,
-    ctx: BlockContext,
-    gas_price: Amount,
-    txs: Vec<Tx>,
-    receipts: Vec<Receipt>,
-    fees: Amount,
-    size_bytes: usize,
-    dpos: bool,
-    dpos_begun: bool,
-    /// Parameters a governance vote changed in this block, written to
-    /// `sys.params` by `finish` so they apply from the next block.
-    passed_params: BTreeMap<&'static str, Amount>,
-    engine: aergo_sql::Engine,
-}
-
-impl BlockBuilder {
-    pub fn new(store: &Store, parent_state_root: StoreHash, ctx: BlockContext) -> Result<BlockBuilder, ExecError> {
-        let overlay = Overlay::new(store, parent_state_root);
-        let gas_price = system::gas_price(&overlay)?;
-        let dpos = dpos::is_enabled(&overlay)?;
-        Ok(BlockBuilder {
-            overlay,
-            ctx,
-            gas_price,
-            txs: Vec::new(),
-            receipts: Vec::new(),
-            fees: Amount::ZERO,
-            size_bytes: 0,
-            dpos,
-            dpos_begun: false,
-            passed_params: BTreeMap::new(),
-            engine: aergo_sql::Engine::new(contract::engine_config()),
-        })
-    }
-
-    /// Uses `engine` (built with [`contract::engine_config`]) for contract
-    /// code, so its cache of compiled functions outlives this block.
-    pub fn with_engine(mut self, engine: aergo_sql::Engine) -> BlockBuilder {
-        self.engine = engine;
-        self
-    }
-
-    /// Runs the DPoS block hook ([`dpos::begin_block`]): must come first,
-    /// once, on DPoS chains only. On error the state is as before.
-    pub fn begin_dpos(&mut self, info: &SlotInfo) -> Result<(), ExecError> {
-        if !self.dpos {
-            return Err(ExecError::BadSlot { reason: "this chain's state has no DPoS producer tables".into() });
-        }
-        if self.dpos_begun || !self.txs.is_empty() {
-            return Err(ExecError::BadSlot { reason: "begin_dpos must be called once, before any transaction".into() });
-        }
-        if info.height != self.ctx.height {
-            return Err(ExecError::BadSlot {
-                reason: format!("slot info is for height {}, the block is at {}", info.height, self.ctx.height),
-            });
-        }
-        let savepoint = self.overlay.savepoint();
-        match dpos::begin_block(&mut self.overlay, info) {
-            Ok(()) => {
-                self.overlay.release_savepoint(savepoint)?;
-                self.dpos_begun = true;
-                Ok(())
-            }
-            Err(e) => {
-                self.overlay.rollback_to(savepoint)?;
-                Err(e)
-            }
-        }
-    }
-
-    fn check_dpos_begun(&self, what: &'static str) -> Result<(), ExecError> {
-        if self.dpos && !self.dpos_begun {
-            return Err(ExecError::DposHookMissing { what });
-        }
-        Ok(())
-    }
-
-    /// Number of transactions applied so far.
-    pub fn len(&self) -> usize {
-        self.txs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
-    }
-
-    /// The current state (parent plus the transactions applied so far).
-    pub fn view(&self) -> &dyn TableStore {
-        &self.overlay
-    }
-
-    /// Applies one transaction. On error the state is exactly as before and
-    /// the transaction is not part of the block.
-    pub fn push(&mut self, vtx: VerifiedTx) -> Result<&Receipt, ExecError> {
-        self.check_dpos_begun("transactions")?;
-        if self.txs.len() >= BLOCK_MAX_TXS {
-            return Err(ExecError::BlockFull { what: "transaction count" });
-        }
-        let size = vtx.size_bytes();
-        if self.size_bytes + size > BLOCK_MAX_SIZE_BYTES {
-            return Err(ExecError::BlockFull { what: "block size" });
-        }
-        let savepoint = self.overlay.savepoint();
-        match self.apply(&vtx) {
-            Ok((receipt, passed)) => {
-                self.overlay.release_savepoint(savepoint)?;
-                for (param, value) in passed {
-                    self.passed_params.insert(param.param_name(), value);
-                }
-                self.size_bytes += size;
-                self.fees = self
-                    .fees
-                    .checked_add(receipt_fee(&receipt))
-                    .ok_or_else(|| ExecError::BalanceOverflow { account: self.ctx.coinbase.to_string() })?;
-                self.txs.push(vtx.into_tx());
-                self.receipts.push(receipt);
-                Ok(self.receipts.last().expect("just pushed"))
-            }
-            Err(e) => {
-                self.overlay.rollback_to(savepoint)?;
-                Err(e)
-            }
-        }
-    }
-
-    fn apply(&mut self, vtx: &VerifiedTx) -> Result<(Receipt, Vec<(GovParam, Amount)>), ExecError> {
-        let body = vtx.tx.body()?;
-        let tx_type = body.tx_type()?;
-        if let Some(kind) = contract::classify(tx_type, body.recipient()?.as_ref()) {
-            let env = contract::TxEnv {
-                view: &mut self.overlay,
-                engine: &self.engine,
-                block: &self.ctx,
-                gas_price: self.gas_price,
-                fees_before: self.fees,
-                tx_index: self.txs.len(),
-            };
-            return contract::apply(env, vtx, kind).map(|r| (r, Vec::new()));
-        }
-        let kind = match (tx_type, body.recipient()?) {
-            (TxType::Normal | TxType::Transfer, Some(r)) => {
-                if !r.is_account() {
-                    return Err(ExecError::Unsupported {
-                        what: format!("recipient {r}"),
-                        reason: "names are not supported as recipients yet",
-                    });
-                }
-                TxKind::Transfer(r)
-            }
-            (TxType::Normal | TxType::Transfer, None) => {
-                return Err(ExecError::Unsupported {
-                    what: "a transfer without recipient".into(),
-                    reason: "a deploy carries SQL source in its payload",
-                })
-            }
-            (TxType::Governance, Some(Address::Name(n))) if n == AERGO_SYSTEM => {
-                TxKind::System(GovCall::parse(&body.payload)?)
-            }
-            (TxType::Governance, r) => {
-                return Err(ExecError::Unsupported {
-                    what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
-                    reason: "only aergo.system (staking and voting) is implemented; names and enterprise are not yet",
-                })
-            }
-            (other, _) => {
-                return Err(ExecError::Unsupported {
-                    what: format!("transaction type {}", other.name()),
-                    reason: "only transfers and aergo.system calls are executed so far",
-                })
-            }
-        };
-        let gas = intrinsic_gas(&vtx.tx);
-        if body.gas_limit != 0 && body.gas_limit < gas {
-            return Err(ExecError::GasLimitTooLow { limit: body.gas_limit, needed: gas });
-        }
-        let offered = body.gas_price()?;
-        if !offered.is_zero() && offered < self.gas_price {
-            return Err(ExecError::GasPriceTooLow {
-                offered: offered.to_string(),
-                required: self.gas_price.to_string(),
-            });
-        }
-        let sender = &vtx.sender;
-        let sender_key = &vtx.sender_key;
-        let overflow = |account: &str| ExecError::BalanceOverflow { account: account.to_string() };
-        let mut from = system::read_account_at(&self.overlay, sender_key)?;
-        if body.nonce != from.nonce + 1 {
-            return Err(ExecError::Nonce {
-                account: sender_key.text().to_string(),
-                expected: from.nonce + 1,
-                got: body.nonce,
-            });
-        }
-        let amount = body.amount()?;
-        let fee = self.gas_price.checked_mul(gas as u128).ok_or_else(|| overflow(sender_key.text()))?;
-        // What leaves the sender's balance: the amount for a transfer or a
-        // stake (an unstake's amount comes back, a vote moves none).
-        let spent = match &kind {
-            TxKind::Transfer(_) | TxKind::System(GovCall::Stake) => amount,
-            TxKind::System(_) => Amount::ZERO,
-        };
-        let needed = spent.checked_add(fee).ok_or_else(|| overflow(sender_key.text()))?;
-        if from.balance < needed {
-            return Err(ExecError::InsufficientBalance {
-                account: sender_key.text().to_string(),
-                needed: needed.to_string(),
-                available: from.balance.to_string(),
-            });
-        }
-        // A transfer debits amount and fee in one write; a system call pays
-        // the fee here and lets the system contract move the amount.
-        let debit = match &kind {
-            TxKind::Transfer(_) => needed,
-            TxKind::System(_) => fee,
-        };
-        from.balance = from.balance.checked_sub(debit).ok_or_else(|| overflow(sender_key.text()))?;
-        from.nonce += 1;
-        system::write_account_at(&mut self.overlay, sender_key, from)?;
-
-        let mut events = Vec::new();
-        let mut passed = Vec::new();
-        let to = match kind {
-            TxKind::Transfer(recipient) => {
-                let recipient_key = system::AccountKey::new(&recipient);
-                let mut to = system::read_account_at(&self.overlay, &recipient_key)?;
-                to.balance = to.balance.checked_add(amount).ok_or_else(|| overflow(recipient_key.text()))?;
-                system::write_account_at(&mut self.overlay, &recipient_key, to)?;
-                recipient.to_vec()
-            }
-            TxKind::System(call) => {
-                let outcome = gov::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
-                if let Some((name, json_args)) = outcome.event {
-                    events.push(Event {
-                        contract_address: AERGO_SYSTEM.as_bytes().to_vec(),
-                        event_name: name.to_string(),
-                        json_args,
-                        event_idx: 0,
-                        tx_hash: vtx.hash.to_vec(),
-                        block_hash: Vec::new(),
-                        block_no: self.ctx.height,
-                        tx_index: self.txs.len() as i32,
-                    });
-                }
-                passed = outcome.passed;
-                AERGO_SYSTEM.as_bytes().to_vec()
-            }
-        };
-
-        let cumulative = self.fees.checked_add(fee).unwrap_or(Amount::TOTAL_SUPPLY);
-        let receipt = Receipt {
-            status: ReceiptStatus::Success.as_str().to_string(),
-            tx_hash: vtx.hash.to_vec(),
-            fee_used: fee.to_be_bytes_minimal(),
-            cumulative_fee_used: cumulative.to_be_bytes_minimal(),
-            block_no: self.ctx.height,
-            tx_index: self.txs.len() as i32,
-            from: sender.to_vec(),
-            to,
-            gas_used: gas,
-            events,
-            ..Receipt::default()
-        };
-        Ok((receipt, passed))
-    }
-
-    /// Credits the fees to the coinbase and flushes the state.
-    pub fn finish(mut self) -> Result<BlockOutcome, ExecError> {
-        self.check_dpos_begun("finishing")?;
-        for (name, value) in &self.passed_params {
-            system::write_param(&mut self.overlay, name, *value)?;
-        }
-        if !self.fees.is_zero() {
-            let coinbase = self.ctx.coinbase.clone();
-            let mut acct = system::read_account(&self.overlay, &coinbase)?;
-            acct.balance = acct
-                .balance
-                .checked_add(self.fees)
-                .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
-            system::write_account(&mut self.overlay, &coinbase, acct)?;
-        }
-        let state_root = self.overlay.flush()?;
-        let txs_root = txs_root(&self.txs)?;
-        let receipts_root = receipts_root(&self.receipts)?;
-        Ok(BlockOutcome {
-            state_root,
-            txs: self.txs,
-            receipts: self.receipts,
-            txs_root,
-            receipts_root,
-            fees: self.fees,
-        })
-    }
-}
-
-/// What a transaction does, decided before any state is touched.
-enum TxKind {
-    Transfer(Address),
-    System(GovCall),
-}
-
-fn receipt_fee(receipt: &Receipt) -> Amount {
-    Amount::from_be_bytes(&receipt.fee_used).unwrap_or(Amount::ZERO)
-}
-
-/// Replays a whole block of already verified transactions; any rejected
-/// transaction makes the block invalid.
-pub fn execute_block(
-    store: &Store,
-    parent_state_root: StoreHash,
-    ctx: BlockContext,
-    txs: Vec<VerifiedTx>,
-) -> Result<BlockOutcome, (usize, ExecError)> {
-    let mut builder = BlockBuilder::new(store, parent_state_root, ctx).map_err(|e| (0, e))?;
-    for (i, tx) in txs.into_iter().enumerate() {
-        builder.push(tx).map_err(|e| (i, e))?;
-    }
-    builder.finish().map_err(|e| (usize::MAX, e))
-}
-
-/// [`execute_block`] for a DPoS chain: runs the block hook with `slot`
-/// first. Errors from the hook are reported at index 0.
-pub fn execute_dpos_block(
-    store: &Store,
-    parent_state_root: StoreHash,
-    ctx: BlockContext,
-    slot: &SlotInfo,
-    txs: Vec<VerifiedTx>,
-) -> Result<BlockOutcome, (usize, ExecError)> {
-    let mut builder = BlockBuilder::new(store, parent_state_root, ctx).map_err(|e| (0, e))?;
-    builder.begin_dpos(slot).map_err(|e| (0, e))?;
-    for (i, tx) in txs.into_iter().enumerate() {
-        builder.push(tx).map_err(|e| (i, e))?;
-    }
-    builder.finish().map_err(|e| (usize::MAX, e))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use aergo_types::{ChainId, TxBody};
 
 struct Fixture {
     store: Store,
-    root: StoreHash,
+    root: Hash,
     keys: Vec<PrivateKey>,
     rules: ChainRules,
 }

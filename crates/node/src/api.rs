@@ -49,6 +49,7 @@ use aergo_exec::query::{
     describe_relation, list_relations, query_call, query_engine, query_sql, QueryContext, RelationDetail,
 };
 use aergo_exec::ExecError;
+use aergo_replica::TxRejection;
 use aergo_rpc::{Handler, RpcError};
 use aergo_store::Snapshot;
 use aergo_types::{Address, Amount, Block, Event, Hash, Receipt, Tx, Unit};
@@ -314,10 +315,16 @@ impl Api {
         let tx = Tx::decode_bounded(&bytes).map_err(|e| RpcError::invalid_params(format!("tx: {e}")))?;
         match self.node.submit(tx) {
             Ok(hash) => Ok(json!({ "hash": hash.to_string() })),
-            Err(NodeError::Rejected(reason)) => Err(RpcError::rejected(reason)),
+            Err(NodeError::Rejected(r)) => Err(rejection(&r)),
             Err(e) => Err(internal(e)),
         }
     }
+}
+
+/// A refused transaction: -32000 with the message, and the stable reason
+/// code in `data.reason` for programs.
+fn rejection(r: &TxRejection) -> RpcError {
+    RpcError::rejected(r.to_string()).with_data(json!({ "reason": r.reason().as_str() }))
 }
 
 fn parse_address(v: &Value, what: &str) -> Result<Address, RpcError> {

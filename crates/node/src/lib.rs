@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use aergo_chain::{Chain, ChainError, Head};
 use aergo_crypto::PrivateKey;
-use aergo_replica::{EngineKind, Output, Peer, Replica, ReplicaConfig, ReplicaError, Role, Verdict};
+use aergo_replica::{EngineKind, Output, Peer, Replica, ReplicaConfig, ReplicaError, Role, TxRejection, Verdict};
 use aergo_types::{Hash, Tx};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -77,7 +77,7 @@ pub enum NodeError {
     #[error("data directory {path}: {reason}")]
     DataDir { path: PathBuf, reason: String },
     #[error("transaction rejected: {0}")]
-    Rejected(String),
+    Rejected(TxRejection),
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
     #[error("consensus: {0}")]
@@ -93,7 +93,7 @@ pub enum NodeError {
 impl From<ReplicaError> for NodeError {
     fn from(e: ReplicaError) -> Self {
         match e {
-            ReplicaError::TxRejected { reason } => NodeError::Rejected(reason),
+            ReplicaError::TxRejected(r) => NodeError::Rejected(r),
             ReplicaError::Chain(c) => NodeError::Chain(c),
             ReplicaError::Consensus(c) => NodeError::Consensus(c),
             other => NodeError::Replica(other),

@@ -33,6 +33,7 @@ fn submit_produce_query_restart() {
     let dup = call(&api, "sendTx", json!([raw])).unwrap_err();
     assert_eq!(dup.code, aergo_rpc::REJECTED);
     assert!(dup.message.contains("already in the pool"), "{}", dup.message);
+    assert_eq!(reason(&dup), "ALREADY_KNOWN");
     let acct = call(&api, "getAccount", json!([keys[0].address().to_string()])).unwrap();
     assert_eq!(acct["nextNonce"], json!(2));
 
@@ -59,6 +60,7 @@ fn submit_produce_query_restart() {
     // Replay of the committed transaction is refused.
     let replay = call(&api, "sendTx", json!([raw])).unwrap_err();
     assert!(replay.message.contains("already used"), "{}", replay.message);
+    assert_eq!(reason(&replay), "NONCE_TOO_LOW");
 
     let status = call(&api, "status", json!([])).unwrap();
     drop(api);
@@ -92,6 +94,35 @@ fn bad_requests_are_clear_errors() {
     );
     let err = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap_err();
     assert!(err.message.contains("insufficient balance"), "{}", err.message);
+    assert_eq!(reason(&err), "INSUFFICIENT_BALANCE");
+
+    // Each refusal keeps its structured reason up to the API.
+    let send = |body: TxBody, key: &aergo_crypto::PrivateKey| {
+        call(&api, "sendTx", json!([hex::encode(sign_tx(body, key).encode())])).unwrap_err()
+    };
+    let one = Amount::ONE_AERGO;
+    let to = keys[1].address();
+    let forged = send(TxBody::transfer(1, &keys[0].address(), &to, one, &chain_id_hash), &keys[1]);
+    assert_eq!(reason(&forged), "BAD_SIGNATURE", "{}", forged.message);
+    let other_chain = aergo_types::ChainId::new(0, false, false, "other.chain", "sbp").unwrap().hash();
+    let wrong = send(TxBody::transfer(1, &keys[0].address(), &to, one, &other_chain), &keys[0]);
+    assert_eq!(reason(&wrong), "WRONG_CHAIN", "{}", wrong.message);
+    let far = send(TxBody::transfer(1000, &keys[0].address(), &to, one, &chain_id_hash), &keys[0]);
+    assert_eq!(reason(&far), "NONCE_TOO_HIGH", "{}", far.message);
+    let big = send(
+        TxBody::transfer(1, &keys[0].address(), &to, one, &chain_id_hash).with_payload(vec![7; 130 * 1024]),
+        &keys[0],
+    );
+    assert_eq!(reason(&big), "TOO_LARGE", "{}", big.message);
+    for e in [&forged, &wrong, &far, &big] {
+        assert_eq!(e.code, aergo_rpc::REJECTED, "{}", e.message);
+        assert!(aergo_types::RejectReason::parse(reason(e)).is_some());
+    }
+}
+
+/// The machine-readable reason of a rejected transaction.
+fn reason(e: &aergo_rpc::RpcError) -> &str {
+    e.data.as_ref().and_then(|d| d["reason"].as_str()).unwrap_or_else(|| panic!("no reason in {e:?}"))
 }
 
 #[test]

@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aergo_exec::{intrinsic_gas, AccountState, VerifiedTx};
-use aergo_types::{Address, Amount, Hash};
+use aergo_types::{Address, Amount, Hash, RejectReason, TypesError};
 
 /// Bounds of the pool.
 #[derive(Clone, Debug)]
@@ -82,8 +82,28 @@ pub enum PoolError {
     AccountFull { account: String, limit: usize },
     #[error("the pool is full ({what}: limit {limit}); retry later")]
     PoolFull { what: &'static str, limit: usize },
-    #[error("invalid transaction: {reason}")]
-    Invalid { reason: String },
+    #[error("invalid transaction: {0}")]
+    Invalid(#[from] TypesError),
+    #[error("amount plus maximum fee of {account}'s pending transactions overflows")]
+    Overflow { account: String },
+}
+
+impl PoolError {
+    /// The stable reason code of this refusal.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            PoolError::NonceTooLow { .. } => RejectReason::NonceTooLow,
+            PoolError::NonceGap { .. } => RejectReason::NonceTooHigh,
+            PoolError::Duplicate { .. } => RejectReason::AlreadyKnown,
+            PoolError::ReplacementUnderpriced { .. } => RejectReason::ReplacementUnderpriced,
+            PoolError::InsufficientBalance { .. } => RejectReason::InsufficientBalance,
+            PoolError::PayloadTooLarge { .. } => RejectReason::TooLarge,
+            PoolError::AccountFull { .. } => RejectReason::AccountFull,
+            PoolError::PoolFull { .. } => RejectReason::PoolFull,
+            PoolError::Invalid(e) => e.reason(),
+            PoolError::Overflow { .. } => RejectReason::Overflow,
+        }
+    }
 }
 
 /// Whether the pool's size bounds apply to an insertion.
@@ -207,7 +227,7 @@ impl Pool {
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::Duplicate { hash: hash.to_string() });
         }
-        let body = vtx.tx().body().map_err(|e| PoolError::Invalid { reason: e.to_string() })?;
+        let body = vtx.tx().body()?;
         if body.payload.len() > self.config.max_payload_bytes {
             return Err(PoolError::PayloadTooLarge { got: body.payload.len(), limit: self.config.max_payload_bytes });
         }
@@ -231,11 +251,11 @@ impl Pool {
                 max_gap: self.config.max_nonce_gap,
             });
         }
-        let amount = body.amount().map_err(|e| PoolError::Invalid { reason: e.to_string() })?;
-        let offered = body.gas_price().map_err(|e| PoolError::Invalid { reason: e.to_string() })?;
+        let amount = body.amount()?;
+        let offered = body.gas_price()?;
         let gas_price = if offered.is_zero() { chain_gas_price } else { offered.max(chain_gas_price) };
         let gas = if body.gas_limit == 0 { intrinsic_gas(vtx.tx()) } else { body.gas_limit };
-        let overflow = || PoolError::Invalid { reason: "amount plus fee overflows".into() };
+        let overflow = || PoolError::Overflow { account: vtx.sender_text().to_string() };
         let cost = gas_price.checked_mul(gas as u128).and_then(|fee| fee.checked_add(amount)).ok_or_else(overflow)?;
         let size = vtx.size_bytes();
 
@@ -271,6 +291,14 @@ impl Pool {
         let seq = self.next_seq;
         self.next_seq += 1;
         let queue = self.accounts.entry(sender.clone()).or_default();
+        // Invariant: a queue holds only nonces above the committed one, each
+        // entry under its own transaction's nonce (`select` relies on both).
+        assert!(
+            nonce > queue.committed_nonce && vtx.nonce() == nonce,
+            "bug: pool entry for {sender} at nonce {nonce} (tx nonce {}), committed nonce {}",
+            vtx.nonce(),
+            queue.committed_nonce
+        );
         if let Some(old) = queue.txs.insert(nonce, Entry { vtx, seq, cost, gas_price: offered }) {
             self.by_hash.remove(&old.vtx.hash());
             self.total_bytes -= old.vtx.size_bytes();
@@ -303,6 +331,14 @@ impl Pool {
             let Some(((round, _), (address, nonce))) = heads.pop_first() else { break };
             let q = &self.accounts[address];
             let e = &q.txs[&nonce];
+            // Invariant: per account, a block takes nonces in order from the
+            // committed one up, with no gap.
+            assert!(
+                e.vtx.nonce() == nonce && nonce > q.committed_nonce,
+                "bug: pool selects nonce {} of {address} under key {nonce}, committed nonce {}",
+                e.vtx.nonce(),
+                q.committed_nonce
+            );
             let size = e.vtx.size_bytes();
             if bytes + size > max_bytes {
                 // This account's next tx does not fit; others' may.

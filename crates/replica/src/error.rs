@@ -28,17 +28,40 @@ pub enum ReplicaError {
     ProducerSet { block: String, reason: String },
     #[error("restart: {reason}")]
     Restart { reason: String },
-    /// A transaction submitted locally was refused (the reason says why);
-    /// the caller's fault, not the node's.
-    #[error("{reason}")]
-    TxRejected { reason: String },
+    /// A transaction submitted locally was refused; the caller's fault,
+    /// not the node's. Keeps the refusing crate's error, so the reason
+    /// code reaches the client.
+    #[error(transparent)]
+    TxRejected(TxRejection),
+}
+
+/// Why a locally submitted transaction was refused: by the stateless
+/// checks and signature (`exec::verify_tx`) or by pool admission.
+#[derive(Debug, thiserror::Error)]
+pub enum TxRejection {
+    #[error(transparent)]
+    Verify(aergo_exec::ExecError),
+    #[error(transparent)]
+    Pool(#[from] aergo_pool::PoolError),
+}
+
+impl TxRejection {
+    /// The stable reason code for the client.
+    pub fn reason(&self) -> aergo_types::RejectReason {
+        match self {
+            // `verify_tx` refuses only for the transaction's own faults, all
+            // of which have a reason; the fallback is never reached.
+            TxRejection::Verify(e) => e.reason().unwrap_or(aergo_types::RejectReason::InvalidFormat),
+            TxRejection::Pool(e) => e.reason(),
+        }
+    }
 }
 
 impl ReplicaError {
     /// True for [`ReplicaError::TxRejected`]: the client sent something the
     /// chain does not accept, the node itself is fine.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, ReplicaError::TxRejected { .. })
+        matches!(self, ReplicaError::TxRejected(_))
     }
 }
 

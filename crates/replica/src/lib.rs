@@ -106,7 +106,7 @@ mod output;
 mod replica;
 mod schedule;
 
-pub use error::{ReplicaError, Result};
+pub use error::{ReplicaError, Result, TxRejection};
 pub use output::{Offence, Output, Peer, Step, Verdict};
 pub use replica::{
     DposStatus, EngineKind, Replica, ReplicaConfig, Role, SyncStep, ANCHOR_META, MAX_FUTURE_BLOCKS, MAX_ORPHANS,

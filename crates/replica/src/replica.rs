@@ -13,7 +13,7 @@ use aergo_exec::{verify_tx, VerifiedTx};
 use aergo_pool::{Pool, PoolConfig, PoolError};
 use aergo_types::{Address, Block, Hash, Tx};
 
-use crate::error::{ReplicaError, Result};
+use crate::error::{ReplicaError, Result, TxRejection};
 use crate::output::{Offence, Output, Peer, Step, Verdict};
 use crate::schedule::{ChainSchedule, ScheduleCache};
 
@@ -522,13 +522,13 @@ impl Replica {
         let bytes = tx.encode();
         let vtx = verify_tx(tx, self.chain.rules()).map_err(|e| {
             if e.is_rejection() {
-                ReplicaError::TxRejected { reason: e.to_string() }
+                ReplicaError::TxRejected(TxRejection::Verify(e))
             } else {
                 ReplicaError::Exec(e)
             }
         })?;
         let hash = vtx.hash();
-        self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected { reason: e.to_string() })?;
+        self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected(e.into()))?;
         Ok((hash, vec![Output::PublishTx(bytes)]))
     }
 
@@ -550,9 +550,7 @@ impl Replica {
         };
         Ok(match self.admit(vtx)? {
             Ok(()) => Step::new(Verdict::Accept, Vec::new()),
-            Err(PoolError::Invalid { reason }) => {
-                Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {reason}"))
-            }
+            Err(e @ PoolError::Invalid(_)) => Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")),
             Err(_) => Step::ignore(),
         })
     }
@@ -1100,6 +1098,14 @@ impl Replica {
             if self.chain.head().hash != want && self.chain.known(&want).is_some() {
                 self.switch_head(&want, out)?;
             }
+            // Architecture invariant: after every step the chain's head is
+            // the engine's head whenever the chain holds that block. A
+            // difference is a bug to report, not a state to repair.
+            assert!(
+                self.chain.known(&want).is_none() || self.chain.head().hash == want,
+                "bug: after a step the chain's head {} is not the engine's head {want}",
+                self.chain.head().hash
+            );
         }
         let lib = self.chain.lib();
         if lib.height != lib_before {

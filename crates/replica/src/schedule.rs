@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, VecDeque};
 use aergo_chain::Chain;
 use aergo_consensus::dpos::{ProducerId, ProducerSchedule};
 use aergo_crypto::PublicKey;
-use aergo_exec::to_store_hash;
 use aergo_store::Snapshot;
 use aergo_types::Hash;
 
@@ -73,7 +72,7 @@ impl ChainSchedule<'_> {
             return Ok(set);
         }
         let root = self.state_root(block)?;
-        let snap = Snapshot::open(self.chain.store(), to_store_hash(&root));
+        let snap = Snapshot::open(self.chain.store(), root);
         let ids = aergo_exec::dpos::producers(&snap).map_err(|e| format!("producer table of {block}: {e}"))?;
         let mut set = Vec::with_capacity(ids.len());
         for id in &ids {

@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 use aergo_consensus::sim::{Application, SimParams, SimReport, Simulation};
 use aergo_crypto::{dev_genesis, dev_key, sign_tx, PrivateKey};
-use aergo_exec::{from_store_hash, to_store_hash, verify_tx, BlockBuilder, BlockContext, ChainRules, VerifiedTx};
+use aergo_exec::{verify_tx, BlockBuilder, BlockContext, ChainRules, VerifiedTx};
 use aergo_store::Store;
 use aergo_types::{Address, Amount, ChainId, Genesis, Hash, TxBody};
 
@@ -89,7 +89,7 @@ impl RealApp {
     fn new(counters: Arc<Counters>) -> RealApp {
         let store = Store::memory();
         let root = aergo_exec::genesis_state(&store, &fixture().genesis).unwrap();
-        RealApp { store, genesis_root: from_store_hash(&root), counters }
+        RealApp { store, genesis_root: root, counters }
     }
 }
 
@@ -126,7 +126,7 @@ impl Application for RealApp {
             timestamp_ns: GENESIS_TS_NS.saturating_add(height as i64 * 1_000_000_000),
             coinbase: fixture().coinbase.clone(),
         };
-        let mut builder = BlockBuilder::new(&self.store, to_store_hash(parent_root), ctx)
+        let mut builder = BlockBuilder::new(&self.store, *parent_root, ctx)
             .map_err(|e| format!("execution at height {height}: {e}"))?;
         for tx in txs {
             match builder.push(tx.vtx.clone()) {
@@ -141,7 +141,7 @@ impl Application for RealApp {
         }
         let out = builder.finish().map_err(|e| format!("execution at height {height}: {e}"))?;
         self.counters.blocks_applied.fetch_add(1, Ordering::Relaxed);
-        Ok(from_store_hash(&out.state_root))
+        Ok(out.state_root)
     }
 }
 

@@ -116,31 +116,6 @@ pub use state_merge::{StateMergeOutcome, TableConflict};
 pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};
 pub use tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore};
 
-use std::fmt;
-
-/// A 32-byte content hash (SHA-256) naming a tree node or a state root.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Hash(pub [u8; 32]);
-
-impl Hash {
-    pub const ZERO: Hash = Hash([0; 32]);
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Display for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Hash({self})")
-    }
-}
+/// The content hash (SHA-256) naming a tree node or a state root: the same
+/// type as a block's or transaction's hash in `aergo-types`.
+pub use aergo_hash::Hash;

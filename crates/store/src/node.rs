@@ -411,7 +411,7 @@ mod tests {
         let n = leaf(&[(b"a", b"1"), (b"bc", b"")]);
         assert_eq!(hex::encode(n.bytes()), "0100000201610131026263 00".replace(' ', ""));
         assert_eq!(n.hash(), node_hash(n.bytes()));
-        assert_eq!(n.hash().to_string(), "9dcec33c915246b38c5ade8dcee11c76f96d857cdba7ecacc8d9d76db6c05105");
+        assert_eq!(n.hash().to_hex(), "9dcec33c915246b38c5ade8dcee11c76f96d857cdba7ecacc8d9d76db6c05105");
         assert_eq!(n.key(1), b"bc");
         assert_eq!(n.value(0), b"1");
         assert_eq!(n.value(1), b"");

@@ -134,19 +134,19 @@ impl BlockHeader {
     }
 
     pub fn prev_hash(&self) -> Result<Hash> {
-        Hash::from_slice("prev block hash", &self.prev_block_hash)
+        Hash::from_slice("prev block hash", &self.prev_block_hash).map_err(Into::into)
     }
 
     pub fn state_root(&self) -> Result<Hash> {
-        Hash::from_slice("blocks root hash", &self.blocks_root_hash)
+        Hash::from_slice("blocks root hash", &self.blocks_root_hash).map_err(Into::into)
     }
 
     pub fn txs_root(&self) -> Result<Hash> {
-        Hash::from_slice("txs root hash", &self.txs_root_hash)
+        Hash::from_slice("txs root hash", &self.txs_root_hash).map_err(Into::into)
     }
 
     pub fn receipts_root(&self) -> Result<Hash> {
-        Hash::from_slice("receipts root hash", &self.receipts_root_hash)
+        Hash::from_slice("receipts root hash", &self.receipts_root_hash).map_err(Into::into)
     }
 }
 

@@ -31,10 +31,8 @@ pub enum TypesError {
     AmountBytes { found: usize },
 
     // --- hashes and chain ids ----------------------------------------------
-    #[error("{what}: expected a 32-byte hash, got {found} bytes")]
-    HashLength { what: &'static str, found: usize },
-    #[error("hash {input:?}: {reason}")]
-    HashParse { input: String, reason: String },
+    #[error(transparent)]
+    Hash(#[from] aergo_hash::HashError),
     #[error("chain id: {reason}")]
     ChainId { reason: String },
 
@@ -67,6 +65,20 @@ pub enum TypesError {
     // --- genesis -------------------------------------------------------------
     #[error("genesis: {reason}")]
     Genesis { reason: String },
+}
+
+impl TypesError {
+    /// The reason code when this error refuses a transaction.
+    pub fn reason(&self) -> crate::RejectReason {
+        use crate::RejectReason as R;
+        match self {
+            TypesError::ChainIdMismatch { .. } => R::WrongChain,
+            TypesError::TxHashMismatch { .. } => R::BadHash,
+            TypesError::TooLarge { .. } => R::TooLarge,
+            TypesError::AmountOverflow { .. } => R::Overflow,
+            _ => R::InvalidFormat,
+        }
+    }
 }
 
 pub type Result<T, E = TypesError> = std::result::Result<T, E>;

@@ -16,6 +16,8 @@
 //!   `blocks_root_hash`;
 //! - receipts [`Receipt`]/[`Event`]: the Go V2 Merkle leaf and
 //!   [`receipts_root`];
+//! - [`RejectReason`]: the stable codes of why a transaction is refused,
+//!   shared by every crate that refuses one;
 //! - [`Genesis`]: the genesis JSON with the whitepaper allocation
 //!   (30/30/25/10/5% of 500,000,000 AERGO), its validation and the genesis
 //!   block.
@@ -41,6 +43,7 @@ pub mod genesis;
 pub mod hash;
 pub mod merkle;
 pub mod receipt;
+pub mod reject;
 pub mod tx;
 
 pub use address::Address;
@@ -52,6 +55,7 @@ pub use genesis::{AllocationCategory, Genesis, Grant};
 pub use hash::Hash;
 pub use merkle::merkle_root;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
+pub use reject::RejectReason;
 pub use tx::{Tx, TxBody, TxList, TxType, TX_MAX_SIZE_BYTES};
 
 /// The prost version our wire structs derive from, for crates (gRPC) that

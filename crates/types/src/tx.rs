@@ -229,7 +229,7 @@ impl Tx {
 
     /// The hash the tx claims (not recomputed; see [`Tx::validate`]).
     pub fn hash(&self) -> Result<Hash> {
-        Hash::from_slice("tx hash", &self.hash)
+        Hash::from_slice("tx hash", &self.hash).map_err(Into::into)
     }
 
     /// The hash computed from the body.
