@@ -21,9 +21,13 @@
 //!   [`VerifiedTx`], the only form the executor accepts, so a signature is
 //!   checked exactly once on every path (at pool admission for local
 //!   blocks, at import for blocks from elsewhere);
-//! - [`BlockBuilder`]: applies verified transactions one by one (the block
-//!   producer uses it to fill a block, dropping rejected transactions); on
-//!   DPoS chains [`BlockBuilder::begin_dpos`] must come first;
+//! - [`Executor`]: what every block of a chain shares (the SQL engine
+//!   and its cache of compiled contract functions); a chain builds every
+//!   block through [`Executor::builder`];
+//! - [`BlockBuilder`] (`block.rs`): applies verified transactions one by
+//!   one (the block producer uses it to fill a block, dropping rejected
+//!   transactions); on DPoS chains [`BlockBuilder::begin_dpos`] must come
+//!   first;
 //! - [`execute_block`] / [`execute_dpos_block`]: replay a complete block,
 //!   failing if any of its transactions is rejected (block import and
 //!   restart checks use them);
@@ -32,6 +36,10 @@
 //! - [`contract`], [`host`], [`events`], [`query`]: SQL smart contracts
 //!   (deploy and call transactions, the host functions contracts use, the
 //!   event table, read-only queries for the API).
+//! - [`gov_read`]: read-only views of governance and producer state for
+//!   the API (nothing outside this crate decodes a system-table row).
+//! - [`ExecError`]: why a transaction was refused; [`ExecError::reason`]
+//!   gives its stable [`aergo_types::RejectReason`] code.
 //!
 //! Fees are *stable*: `gas used x gas price`, where the gas price is a
 //! governance parameter in `sys.params`, not an auction. Every transaction,
@@ -181,9 +189,9 @@
 //! prints `BENCH` ratios for governance txs against transfers, the hook,
 //! and the election against a full candidate scan.
 //!
-//! Deliberately absent (each a clear [`ExecError::Unsupported`]): contract
-//! deployment and calls (SQL contracts), `aergo.name` and
-//! `aergo.enterprise` calls, fee delegation.
+//! Deliberately absent (each a clear [`ExecError::Unsupported`]): names as
+//! recipients, `aergo.name` and `aergo.enterprise` calls, fee delegation,
+//! EVM contracts.
 
 mod block;
 pub mod contract;

@@ -30,7 +30,7 @@
 //!
 //! * Transport: TCP, noise (XX) for encryption and authentication, yamux
 //!   for stream multiplexing. Default port [`DEFAULT_P2P_PORT`] (7846).
-//! * Gossip: gossipsub on two topics per chain,
+//! * Gossip: gossipsub on three topics per chain,
 //!   `/aergo/<chain id hash, base58>/txs`, `/aergo/<...>/blocks` and
 //!   `/aergo/<...>/consensus` (BFT-DPoS votes).
 //!   Messages are anonymous (no libp2p signature or sequence number: txs
@@ -40,7 +40,8 @@
 //!   judged: with [`GossipValidation::ByNode`] (recommended for a real
 //!   chain) the node's [`NetworkHandle::validate_gossip`] decides whether
 //!   it is relayed; with [`GossipValidation::Relay`] (the default) the
-//!   network relays whatever passes its size check.
+//!   network relays whatever passes its size check. The node uses
+//!   `ByNode`, so nothing it has not validated travels further.
 //! * Sync and status: request-response on `/aergo/sync/1.0.0` with this
 //!   crate's own length-checked codec (see [`wire`] for the byte format).
 //!   Right after a connection opens both sides send a status request
@@ -81,7 +82,8 @@
 //! # Hostile input
 //!
 //! Sync frames are length-checked before anything is read past the
-//! header and decoded by a strict, fuzzed decoder ([`wire`]). A request
+//! header and decoded by a strict decoder ([`wire`]) that a property test
+//! feeds random bytes (no coverage-guided fuzzer runs on it yet). A request
 //! that does not decode is still delivered to the event loop (as an `Err`
 //! value: libp2p would otherwise drop it silently), answered with a
 //! `BadRequest` refusal, and its sender penalised; a response that does
