@@ -100,6 +100,12 @@ pub struct RpcConfig {
     pub max_batch_len: usize,
     pub max_response_bytes: usize,
     pub max_ws_connections: usize,
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    pub max_requests_in_flight: usize,
+    pub max_requests_per_client: usize,
 }
 
 impl Default for RpcConfig {
@@ -111,6 +117,12 @@ impl Default for RpcConfig {
             max_batch_len: l.max_batch_len,
             max_response_bytes: l.max_response_bytes,
             max_ws_connections: l.max_ws_connections,
+            max_connections: l.max_connections,
+            max_connections_per_client: l.max_connections_per_client,
+            header_timeout_ms: l.header_timeout_ms,
+            body_timeout_ms: l.body_timeout_ms,
+            max_requests_in_flight: l.max_requests_in_flight,
+            max_requests_per_client: l.max_requests_per_client,
         }
     }
 }
@@ -157,7 +169,43 @@ impl NodeConfig {
     pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| NodeError::Config { reason: format!("cannot read {}: {e}", path.display()) })?;
-        toml::from_str(&text).map_err(|e| NodeError::Config { reason: format!("{}: {e}", path.display()) })
+        let config: NodeConfig =
+            toml::from_str(&text).map_err(|e| NodeError::Config { reason: format!("{}: {e}", path.display()) })?;
+        config.validate().map_err(|reason| NodeError::Config { reason: format!("{}: {reason}", path.display()) })?;
+        Ok(config)
+    }
+
+    /// Checks the bounds that a zero or an inverted pair would make
+    /// useless (a server that takes no connection, closes every one at
+    /// once, or lets one client hold more than all).
+    pub fn validate(&self) -> Result<(), String> {
+        let r = &self.rpc;
+        let positive: [(&str, u64); 6] = [
+            ("rpc.max_connections", r.max_connections as u64),
+            ("rpc.max_connections_per_client", r.max_connections_per_client as u64),
+            ("rpc.header_timeout_ms", r.header_timeout_ms),
+            ("rpc.body_timeout_ms", r.body_timeout_ms),
+            ("rpc.max_requests_in_flight", r.max_requests_in_flight as u64),
+            ("rpc.max_requests_per_client", r.max_requests_per_client as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1, got 0"));
+            }
+        }
+        if r.max_connections_per_client > r.max_connections {
+            return Err(format!(
+                "rpc.max_connections_per_client ({}) exceeds rpc.max_connections ({})",
+                r.max_connections_per_client, r.max_connections
+            ));
+        }
+        if r.max_requests_per_client > r.max_requests_in_flight {
+            return Err(format!(
+                "rpc.max_requests_per_client ({}) exceeds rpc.max_requests_in_flight ({})",
+                r.max_requests_per_client, r.max_requests_in_flight
+            ));
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {
@@ -170,6 +218,12 @@ impl NodeConfig {
             max_batch_len: self.rpc.max_batch_len,
             max_response_bytes: self.rpc.max_response_bytes,
             max_ws_connections: self.rpc.max_ws_connections,
+            max_connections: self.rpc.max_connections,
+            max_connections_per_client: self.rpc.max_connections_per_client,
+            header_timeout_ms: self.rpc.header_timeout_ms,
+            body_timeout_ms: self.rpc.body_timeout_ms,
+            max_requests_in_flight: self.rpc.max_requests_in_flight,
+            max_requests_per_client: self.rpc.max_requests_per_client,
             ..aergo_rpc::RpcLimits::default()
         }
     }
@@ -209,5 +263,22 @@ mod tests {
         assert!(d.p2p.listen.ends_with(&format!("/tcp/{DEFAULT_P2P_PORT}")));
         let err = toml::from_str::<NodeConfig>("[p2p]\nenable = true\n").unwrap_err();
         assert!(err.to_string().contains("enable"), "{err}");
+    }
+
+    #[test]
+    fn rpc_bounds_are_checked() {
+        assert_eq!(NodeConfig::default().validate(), Ok(()));
+        let c: NodeConfig = toml::from_str("[rpc]\nheader_timeout_ms = 0\n").unwrap();
+        assert_eq!(c.validate().unwrap_err(), "rpc.header_timeout_ms must be at least 1, got 0");
+        let c: NodeConfig = toml::from_str("[rpc]\nmax_requests_in_flight = 8\nmax_requests_per_client = 9\n").unwrap();
+        assert!(c.validate().unwrap_err().contains("exceeds rpc.max_requests_in_flight (8)"));
+        let c: NodeConfig = toml::from_str("[rpc]\nmax_connections = 4\nmax_connections_per_client = 4\n").unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.rpc_limits().max_connections_per_client, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[rpc]\nmax_connections = 0\n").unwrap();
+        let e = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("rpc.max_connections must be at least 1"), "{e}");
     }
 }

@@ -13,16 +13,25 @@
 //!   `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":id,"result":...}}`.
 //!
 //! Every size is bounded by [`RpcLimits`]: request bytes, batch length,
-//! response bytes, subscriptions per connection and concurrent connections.
+//! response bytes, subscriptions per connection, open connections and
+//! requests in flight (in total and per client IP, so one client's flood
+//! leaves room for others: see `admission.rs`), and time (a request head
+//! must arrive within `header_timeout_ms`, which also closes idle
+//! keep-alive connections; a body within `body_timeout_ms`).
 //! A request over a limit gets a JSON-RPC error naming the limit; nothing a
 //! client sends can panic the server.
 //!
 //! Handler calls are synchronous (they read the store) and run on tokio's
-//! blocking pool so a slow query never stalls the event loop.
+//! blocking pool so a slow query never stalls the event loop; the calls of
+//! a batch run one after another, so a batch is one request in flight.
+//!
+//! The server runs its own accept loop over hyper (not `axum::serve`) to
+//! count connections per client and to set hyper's header timeout.
 //!
 //! Deliberately absent: method semantics, authentication (the node binds to
 //! loopback by default), HTTP/2.
 
+mod admission;
 mod protocol;
 mod server;
 
@@ -89,6 +98,22 @@ pub struct RpcLimits {
     /// Notifications buffered per connection before the slowest client is
     /// disconnected rather than letting memory grow.
     pub ws_send_queue_len: usize,
+    /// Most TCP connections open at once (HTTP and WebSocket); past it a
+    /// new connection gets `503` and is closed.
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address.
+    pub max_connections_per_client: usize,
+    /// A request head (start line and headers) must arrive within this
+    /// time, and an idle keep-alive connection is closed after it.
+    pub header_timeout_ms: u64,
+    /// A request body must arrive within this time.
+    pub body_timeout_ms: u64,
+    /// Most requests executed at once (HTTP bodies and WebSocket messages,
+    /// a batch counting as one); past it a request gets HTTP 429 /
+    /// JSON-RPC -32005 at once.
+    pub max_requests_in_flight: usize,
+    /// Most requests executed at once for one IP address.
+    pub max_requests_per_client: usize,
 }
 
 impl Default for RpcLimits {
@@ -100,6 +125,12 @@ impl Default for RpcLimits {
             max_subscriptions_per_connection: 16,
             max_ws_connections: 256,
             ws_send_queue_len: 256,
+            max_connections: 2048,
+            max_connections_per_client: 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            max_requests_in_flight: 512,
+            max_requests_per_client: 256,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! HTTP and WebSocket transports for the JSON-RPC protocol.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -11,12 +12,14 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
+use crate::admission::{Refusal, Slot, Slots};
 use crate::protocol::{self, handle_payload, Reply, LIMIT_EXCEEDED};
 use crate::{Handler, RpcError, RpcLimits};
 
@@ -25,7 +28,14 @@ struct Shared {
     handler: Arc<dyn Handler>,
     limits: Arc<RpcLimits>,
     ws_connections: Arc<AtomicUsize>,
+    /// Requests being executed, in total and per client address.
+    requests: Slots,
 }
+
+/// The peer address of the connection a request came on, put in every
+/// request's extensions by the accept loop.
+#[derive(Clone, Copy, Debug)]
+struct ClientAddr(IpAddr);
 
 /// A running server; dropping it does not stop it, call [`RpcServerHandle::shutdown`].
 pub struct RpcServerHandle {
@@ -35,7 +45,8 @@ pub struct RpcServerHandle {
 }
 
 impl RpcServerHandle {
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections, closes the open ones and waits for the
+    /// server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -46,7 +57,13 @@ impl RpcServerHandle {
 
 /// Binds `addr` and serves the API until shut down.
 pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimits) -> std::io::Result<RpcServerHandle> {
-    let shared = Shared { handler, limits: Arc::new(limits), ws_connections: Arc::new(AtomicUsize::new(0)) };
+    let limits = Arc::new(limits);
+    let shared = Shared {
+        handler,
+        limits: limits.clone(),
+        ws_connections: Arc::new(AtomicUsize::new(0)),
+        requests: Slots::new(limits.max_requests_in_flight, limits.max_requests_per_client),
+    };
     let app = Router::new()
         .route("/", post(http_call))
         .route("/ws", get(ws_upgrade))
@@ -58,28 +75,127 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let join = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "rpc server stopped");
+    let connections = Slots::new(limits.max_connections, limits.max_connections_per_client);
+    let join = tokio::spawn(accept_loop(listener, app, connections, limits, rx));
+    Ok(RpcServerHandle { local_addr, shutdown: Some(tx), join })
+}
+
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the
+/// loop does not spin while the condition lasts.
+const ACCEPT_ERROR_BACKOFF_MS: u64 = 50;
+
+/// Accepts connections while connection slots are free; each connection
+/// is served by its own task, which holds its slot until it closes.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    connections: Slots,
+    limits: Arc<RpcLimits>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        // Reap finished connections: the set holds at most the open ones.
+        while tasks.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "rpc accept failed");
+                tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)).await;
+                continue;
+            }
+        };
+        match connections.try_take(peer.ip()) {
+            Ok(slot) => {
+                tasks.spawn(serve_connection(stream, ClientAddr(peer.ip()), app.clone(), limits.clone(), slot));
+            }
+            Err(refusal) => refuse_connection(&stream, &refusal.describe("open connections")),
+        }
+    }
+    // Shutdown: every open connection (WebSockets included) ends now.
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Answers a connection over the limit with `503` and closes it. One
+/// non-blocking write: a refusal costs no task and no waiting, whatever the
+/// client does; if the socket cannot take the bytes at once, the client
+/// sees the connection close instead.
+fn refuse_connection(stream: &tokio::net::TcpStream, reason: &str) {
+    let body = protocol::error_object(Value::Null, &RpcError::new(LIMIT_EXCEEDED, reason)).to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
+}
+
+/// Serves one HTTP/1.1 connection (with upgrades, for WebSockets). The
+/// header timeout also bounds how long an idle keep-alive connection is
+/// kept: hyper arms it whenever it waits for a request head.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    client: ClientAddr,
+    app: Router,
+    limits: Arc<RpcLimits>,
+    _slot: Slot,
+) {
+    let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(client);
+        let mut app = app.clone();
+        async move {
+            type Req = axum::http::Request<hyper::body::Incoming>;
+            std::future::poll_fn(|cx| <Router as tower_service::Service<Req>>::poll_ready(&mut app, cx)).await?;
+            <Router as tower_service::Service<Req>>::call(&mut app, req).await
         }
     });
-    Ok(RpcServerHandle { local_addr, shutdown: Some(tx), join })
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
+        .max_buf_size(MAX_HEADER_BUF_BYTES);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(client = %client.0, error = %e, "rpc connection ended with an error");
+    }
+}
+
+/// hyper's read buffer, which bounds a request head (start line and
+/// headers); bodies are bounded separately by `max_request_bytes`.
+const MAX_HEADER_BUF_BYTES: usize = 64 * 1024;
+
+/// The refusal of a request over the in-flight bounds: HTTP 429, JSON-RPC
+/// -32005.
+fn too_many(refusal: &Refusal) -> Response {
+    let err = RpcError::new(LIMIT_EXCEEDED, refusal.describe("requests in flight"));
+    json_response(StatusCode::TOO_MANY_REQUESTS, protocol::error_object(Value::Null, &err).to_string())
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn http_call(State(shared): State<Shared>, body: Body) -> Response {
+async fn http_call(State(shared): State<Shared>, Extension(client): Extension<ClientAddr>, body: Body) -> Response {
+    let _slot = match shared.requests.try_take(client.0) {
+        Ok(slot) => slot,
+        Err(refusal) => return too_many(&refusal),
+    };
     let limit = shared.limits.max_request_bytes;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
+    let timeout = Duration::from_millis(shared.limits.body_timeout_ms);
+    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            let err = RpcError::new(
+                LIMIT_EXCEEDED,
+                format!("request body not received within {} ms", shared.limits.body_timeout_ms),
+            );
+            return json_response(StatusCode::REQUEST_TIMEOUT, protocol::error_object(Value::Null, &err).to_string());
+        }
+        Ok(Err(_)) => {
             let err = RpcError::new(
                 LIMIT_EXCEEDED,
                 format!("request body exceeds the limit of {limit} bytes (or could not be read)"),
@@ -107,7 +223,11 @@ async fn http_call(State(shared): State<Shared>, body: Body) -> Response {
     }
 }
 
-async fn metrics(State(shared): State<Shared>) -> Response {
+async fn metrics(State(shared): State<Shared>, Extension(client): Extension<ClientAddr>) -> Response {
+    let _slot = match shared.requests.try_take(client.0) {
+        Ok(slot) => slot,
+        Err(refusal) => return too_many(&refusal),
+    };
     let handler = shared.handler.clone();
     match tokio::task::spawn_blocking(move || handler.metrics()).await {
         Ok(Some(text)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
@@ -116,7 +236,11 @@ async fn metrics(State(shared): State<Shared>) -> Response {
     }
 }
 
-async fn ws_upgrade(State(shared): State<Shared>, ws: WebSocketUpgrade) -> Response {
+async fn ws_upgrade(
+    State(shared): State<Shared>,
+    Extension(client): Extension<ClientAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let open = shared.ws_connections.fetch_add(1, Ordering::SeqCst);
     if open >= shared.limits.max_ws_connections {
         shared.ws_connections.fetch_sub(1, Ordering::SeqCst);
@@ -126,7 +250,7 @@ async fn ws_upgrade(State(shared): State<Shared>, ws: WebSocketUpgrade) -> Respo
     }
     let max = shared.limits.max_request_bytes;
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
-        run_ws(socket, shared.clone()).await;
+        run_ws(socket, shared.clone(), client).await;
         shared.ws_connections.fetch_sub(1, Ordering::SeqCst);
     })
 }
@@ -134,7 +258,7 @@ async fn ws_upgrade(State(shared): State<Shared>, ws: WebSocketUpgrade) -> Respo
 /// Per-connection subscription table: id -> forwarding task.
 type Subscriptions = Arc<Mutex<BTreeMap<u64, JoinHandle<()>>>>;
 
-async fn run_ws(socket: WebSocket, shared: Shared) {
+async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(shared.limits.ws_send_queue_len);
     let writer = tokio::spawn(async move {
@@ -153,6 +277,19 @@ async fn run_ws(socket: WebSocket, shared: Shared) {
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
+        // Each message is one request: it needs a request slot like an
+        // HTTP call; over the bound the client gets the error and the
+        // connection stays open.
+        let slot = match shared.requests.try_take(client.0) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let err = RpcError::new(LIMIT_EXCEEDED, refusal.describe("requests in flight"));
+                if out_tx.try_send(protocol::error_object(Value::Null, &err).to_string()).is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
         let shared2 = shared.clone();
         let subs2 = subs.clone();
         let next_id2 = next_id.clone();
@@ -167,6 +304,7 @@ async fn run_ws(socket: WebSocket, shared: Shared) {
             })
         })
         .await;
+        drop(slot);
         let text = match reply {
             Ok(Reply::Json(s)) => s,
             Ok(Reply::None) => continue,

@@ -16,6 +16,11 @@ impl Handler for Echo {
     fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         match method {
             "echo" => Ok(params),
+            // Holds a request slot for a while, like a slow query.
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(params[0].as_u64().unwrap_or(0)));
+                Ok(json!("slept"))
+            }
             _ => Err(RpcError::method_not_found(method)),
         }
     }
@@ -93,5 +98,143 @@ async fn websocket_calls_and_subscriptions() {
         .await
         .unwrap();
     assert_eq!(next(&mut ws).await["result"], json!(true));
+    server.shutdown().await;
+}
+
+/// Reads from a raw connection until the server closes it or `limit_ms`
+/// passes; returns what came and whether the server closed.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit_ms: u64) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(limit_ms);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn stalled_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _tx) = start(RpcLimits { header_timeout_ms: 300, ..RpcLimits::default() }).await;
+    // Headers that never end.
+    let mut stalled = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+    stalled.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: appl").await.unwrap();
+    // A connection that never sends anything.
+    let mut silent = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let (_, closed) = read_until_closed(&mut stalled, 5_000).await;
+    assert!(closed, "a connection whose headers never end must be closed");
+    let (_, closed) = read_until_closed(&mut silent, 5_000).await;
+    assert!(closed, "a silent connection must be closed");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(4), "closed after {:?}", t0.elapsed());
+    // The server still serves.
+    let r: Value = reqwest::Client::new()
+        .post(format!("http://{}/", server.local_addr))
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["result"], json!([1]));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_client() {
+    use tokio::io::AsyncWriteExt;
+    let limits = RpcLimits { max_connections_per_client: 3, header_timeout_ms: 60_000, ..RpcLimits::default() };
+    let (server, _tx) = start(limits).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+        c.write_all(b"POST / HTTP/1.1\r\n").await.unwrap();
+        held.push(c);
+    }
+    // Give the accept loop time to count them.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut fourth = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+    let (text, closed) = read_until_closed(&mut fourth, 5_000).await;
+    assert!(closed, "{text}");
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("-32005") && text.contains("per-client limit"), "{text}");
+    // Another address is not affected (the whole 127/8 is loopback).
+    let other =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let r: Value = other
+        .post(format!("http://{}/", server.local_addr))
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[2]}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["result"], json!([2]));
+    // Closing one frees its slot.
+    drop(held.pop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut again = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+    again.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 53\r\n\r\n").await.unwrap();
+    again.write_all(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[3]}"#).await.unwrap();
+    let (text, _) = read_until_closed(&mut again, 1_000).await;
+    assert!(text.starts_with("HTTP/1.1 200") && text.contains("[3]"), "{text}");
+    server.shutdown().await;
+}
+
+/// One client floods slow requests; another's requests still run, and the
+/// flood is refused with 429 / -32005 beyond its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_client_does_not_starve_another() {
+    let limits = RpcLimits { max_requests_in_flight: 8, max_requests_per_client: 4, ..RpcLimits::default() };
+    let (server, _tx) = start(limits).await;
+    let url = format!("http://{}/", server.local_addr);
+    let flooder = reqwest::Client::new();
+    let mut flood = Vec::new();
+    for _ in 0..24 {
+        let (c, url) = (flooder.clone(), url.clone());
+        flood.push(tokio::spawn(async move {
+            let resp =
+                c.post(&url).body(r#"{"jsonrpc":"2.0","id":1,"method":"sleep","params":[400]}"#).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let polite =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    for i in 0..3 {
+        let resp = polite
+            .post(&url)
+            .body(format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"echo","params":[{i}]}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let r: Value = resp.json().await.unwrap();
+        assert_eq!(r["result"], json!([i]), "{r}");
+    }
+    let mut ok = 0;
+    let mut refused = 0;
+    for t in flood {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => ok += 1,
+            429 => {
+                assert_eq!(body["error"]["code"], json!(LIMIT_EXCEEDED), "{body}");
+                assert!(body["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(ok >= 4 && refused >= 1, "ok {ok}, refused {refused}");
     server.shutdown().await;
 }
