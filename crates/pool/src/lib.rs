@@ -163,6 +163,11 @@ impl Pool {
         self.by_hash.is_empty()
     }
 
+    /// Senders with at least one pending transaction.
+    pub fn senders(&self) -> usize {
+        self.accounts.len()
+    }
+
     /// Encoded bytes held.
     pub fn size_bytes(&self) -> usize {
         self.total_bytes
@@ -259,8 +264,11 @@ impl Pool {
         let cost = gas_price.checked_mul(gas as u128).and_then(|fee| fee.checked_add(amount)).ok_or_else(overflow)?;
         let size = vtx.size_bytes();
 
-        let queue = self.accounts.entry(sender.clone()).or_default();
-        queue.committed_nonce = committed.nonce;
+        // Checks read the sender's queue without creating it: a refused
+        // transaction of a sender the pool does not know leaves nothing
+        // behind.
+        let no_queue = AccountQueue::default();
+        let queue = self.accounts.get(&sender).unwrap_or(&no_queue);
         let replaced = match queue.txs.get(&nonce) {
             Some(old) if offered > old.gas_price => Some(old.vtx.hash()),
             Some(_) => return Err(PoolError::ReplacementUnderpriced { account, nonce }),
@@ -291,6 +299,7 @@ impl Pool {
         let seq = self.next_seq;
         self.next_seq += 1;
         let queue = self.accounts.entry(sender.clone()).or_default();
+        queue.committed_nonce = committed.nonce;
         // Invariant: a queue holds only nonces above the committed one, each
         // entry under its own transaction's nonce (`select` relies on both).
         assert!(

@@ -151,3 +151,34 @@ fn readmit_waives_size_bounds_not_validity() {
         Err(PoolError::NonceTooLow { got: 3, committed: 4, .. })
     ));
 }
+
+/// Refusals of senders the pool has never seen leave no queue behind
+/// (issue 11: they were created before the checks and kept until a commit).
+#[test]
+fn refused_strangers_leave_nothing_behind() {
+    let k = dev_keys("pool", 40);
+    let mut p = Pool::new(PoolConfig { max_nonce_gap: 5, max_per_account: 1, ..PoolConfig::default() });
+    let poor = AccountState { balance: Amount::from_aer(1), nonce: 0 };
+    for (i, key) in k.iter().enumerate().skip(1) {
+        let e = match i % 3 {
+            0 => p.admit(tx(key, &k[0], 1, 1, Amount::ZERO), poor, GENESIS_GAS_PRICE).unwrap_err(),
+            1 => p.admit(tx(key, &k[0], 50, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap_err(),
+            _ => p
+                .admit(tx(key, &k[0], 1, 1, Amount::ZERO), AccountState { nonce: 3, ..rich() }, GENESIS_GAS_PRICE)
+                .unwrap_err(),
+        };
+        assert!(
+            matches!(
+                e,
+                PoolError::InsufficientBalance { .. } | PoolError::NonceGap { .. } | PoolError::NonceTooLow { .. }
+            ),
+            "{e}"
+        );
+    }
+    assert_eq!((p.len(), p.senders(), p.size_bytes()), (0, 0, 0));
+    // A known sender's refused extra leaves its queue as it was.
+    p.admit(tx(&k[1], &k[0], 1, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap();
+    let full = p.admit(tx(&k[1], &k[0], 2, 1, Amount::ZERO), rich(), GENESIS_GAS_PRICE).unwrap_err();
+    assert!(matches!(full, PoolError::AccountFull { .. }), "{full}");
+    assert_eq!((p.len(), p.senders()), (1, 1));
+}
