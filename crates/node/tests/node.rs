@@ -136,3 +136,36 @@ fn metrics_expose_height_and_pool() {
         assert!(text.contains(name), "missing {name} in\n{text}");
     }
 }
+
+/// A transaction the pool admits but block building refuses (a staking
+/// call on a chain without DPoS) is dropped, and no empty block is sealed
+/// while empty blocks are off (issue 11, finding 5).
+#[test]
+fn refused_at_building_seals_no_empty_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, keys) = init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node.clone());
+    let chain_id_hash = node.chain().rules().chain_id_hash;
+    let system = aergo_types::Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
+    let body = TxBody::new(
+        aergo_types::TxType::Governance,
+        1,
+        &keys[0].address(),
+        Some(&system),
+        Amount::ONE_AERGO,
+        &chain_id_hash,
+    )
+    .with_payload(br#"{"Name":"v1stake"}"#.to_vec());
+    let sent = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap();
+    let hash = sent["hash"].as_str().unwrap().to_string();
+    assert!(node.produce_once(i64::MAX / 2).unwrap().is_none(), "no block from refused transactions");
+    let status = call(&api, "status", json!([])).unwrap();
+    assert_eq!(status["height"], json!(0));
+    assert_eq!(status["pool"]["txs"], json!(0), "{status}");
+    assert_eq!(call(&api, "getTx", json!([hash])).unwrap_err().code, aergo_rpc::NOT_FOUND);
+    // A good transfer after it still makes a block.
+    let body = TxBody::transfer(1, &keys[0].address(), &keys[1].address(), Amount::ONE_AERGO, &chain_id_hash);
+    call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap();
+    assert_eq!(node.produce_once(i64::MAX / 2).unwrap().expect("a block").height, 1);
+}

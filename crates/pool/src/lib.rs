@@ -76,6 +76,10 @@ pub enum PoolError {
         "insufficient balance in {account}: pending transactions up to this one need {needed}, balance is {available}"
     )]
     InsufficientBalance { account: String, needed: String, available: String },
+    #[error("gas limit {limit} is below the {needed} gas this transaction needs")]
+    GasLimitTooLow { limit: u64, needed: u64 },
+    #[error("gas price {offered} is below the chain's gas price {required}")]
+    GasPriceTooLow { offered: String, required: String },
     #[error("payload of {got} bytes exceeds the limit of {limit} bytes")]
     PayloadTooLarge { got: usize, limit: usize },
     #[error("{account} already has {limit} pending transactions, the limit")]
@@ -98,6 +102,8 @@ impl PoolError {
             PoolError::ReplacementUnderpriced { .. } => RejectReason::ReplacementUnderpriced,
             PoolError::InsufficientBalance { .. } => RejectReason::InsufficientBalance,
             PoolError::PayloadTooLarge { .. } => RejectReason::TooLarge,
+            PoolError::GasLimitTooLow { .. } => RejectReason::GasLimitTooLow,
+            PoolError::GasPriceTooLow { .. } => RejectReason::GasPriceTooLow,
             PoolError::AccountFull { .. } => RejectReason::AccountFull,
             PoolError::PoolFull { .. } => RejectReason::PoolFull,
             PoolError::Invalid(e) => e.reason(),
@@ -258,8 +264,20 @@ impl Pool {
         }
         let amount = body.amount()?;
         let offered = body.gas_price()?;
-        let gas_price = if offered.is_zero() { chain_gas_price } else { offered.max(chain_gas_price) };
-        let gas = if body.gas_limit == 0 { intrinsic_gas(vtx.tx()) } else { body.gas_limit };
+        // What block building would refuse whatever the state: admitting
+        // it would acknowledge a transaction that is then dropped.
+        let intrinsic = intrinsic_gas(vtx.tx());
+        if body.gas_limit != 0 && body.gas_limit < intrinsic {
+            return Err(PoolError::GasLimitTooLow { limit: body.gas_limit, needed: intrinsic });
+        }
+        if !offered.is_zero() && offered < chain_gas_price {
+            return Err(PoolError::GasPriceTooLow {
+                offered: offered.to_string(),
+                required: chain_gas_price.to_string(),
+            });
+        }
+        let gas_price = if offered.is_zero() { chain_gas_price } else { offered };
+        let gas = if body.gas_limit == 0 { intrinsic } else { body.gas_limit };
         let overflow = || PoolError::Overflow { account: vtx.sender_text().to_string() };
         let cost = gas_price.checked_mul(gas as u128).and_then(|fee| fee.checked_add(amount)).ok_or_else(overflow)?;
         let size = vtx.size_bytes();

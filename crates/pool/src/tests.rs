@@ -182,3 +182,28 @@ fn refused_strangers_leave_nothing_behind() {
     assert!(matches!(full, PoolError::AccountFull { .. }), "{full}");
     assert_eq!((p.len(), p.senders()), (1, 1));
 }
+
+/// What block building refuses whatever the state is refused at admission
+/// (issue 11: a gas limit below the intrinsic gas was acknowledged, then
+/// dropped).
+#[test]
+fn gas_limit_and_price_are_checked_at_admission() {
+    let k = dev_keys("pool", 2);
+    let mut p = Pool::new(PoolConfig::default());
+    let low_limit = {
+        let body = TxBody::transfer(1, &k[0].address(), &k[1].address(), Amount::from_aer(1), &rules().chain_id_hash)
+            .with_gas(aergo_exec::TX_BASE_GAS - 1, Amount::ZERO);
+        verify_tx(sign_tx(body, &k[0]), &rules()).unwrap()
+    };
+    let e = p.admit(low_limit, rich(), GENESIS_GAS_PRICE).unwrap_err();
+    assert!(matches!(e, PoolError::GasLimitTooLow { needed: aergo_exec::TX_BASE_GAS, .. }), "{e}");
+    assert_eq!(e.reason(), RejectReason::GasLimitTooLow);
+    let cheap = tx(&k[0], &k[1], 1, 1, Amount::from_aer(GENESIS_GAS_PRICE.aer() - 1));
+    let e = p.admit(cheap, rich(), GENESIS_GAS_PRICE).unwrap_err();
+    assert!(matches!(e, PoolError::GasPriceTooLow { .. }), "{e}");
+    assert_eq!((p.len(), p.senders()), (0, 0));
+    // Exactly the intrinsic gas and the chain's price are fine.
+    let body = TxBody::transfer(1, &k[0].address(), &k[1].address(), Amount::from_aer(1), &rules().chain_id_hash)
+        .with_gas(aergo_exec::TX_BASE_GAS, GENESIS_GAS_PRICE);
+    p.admit(verify_tx(sign_tx(body, &k[0]), &rules()).unwrap(), rich(), GENESIS_GAS_PRICE).unwrap();
+}

@@ -899,7 +899,18 @@ impl Replica {
             aergo_consensus::Decision::Produce { timestamp_ns } => timestamp_ns,
         };
         let built = self.chain.build_block(&head.hash, candidates, &self.key, timestamp_ns, Vec::new())?;
+        if let Some((count, first)) = rejected_summary(&built.rejected) {
+            out.push(Output::Warning(format!("block building refused {count} transactions, first: {first}")));
+        }
         let mut pool = self.lock_pool();
+        if built.block.txs().is_empty() && !solo.config().produce_empty_blocks {
+            // Every candidate was refused against the state: they leave the
+            // pool, and nothing is sealed (empty blocks are off).
+            for (hash, _) in &built.rejected {
+                pool.remove_with_successors(hash);
+            }
+            return Ok(());
+        }
         let new_head = self.chain.commit(&built.block, &built.receipts)?;
         // Solo: one producer, nobody to disagree; a block is final at once.
         self.chain.set_lib(&new_head.hash)?;
@@ -1115,6 +1126,13 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// How many transactions block building refused, and the first with its
+/// reason, for a warning.
+fn rejected_summary(rejected: &[(Hash, aergo_exec::ExecError)]) -> Option<(usize, String)> {
+    let (hash, e) = rejected.first()?;
+    Some((rejected.len(), format!("{hash}: {e}")))
 }
 
 /// The result of [`Replica::on_sync_blocks`].
