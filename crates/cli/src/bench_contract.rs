@@ -32,8 +32,8 @@
 use std::time::Instant;
 
 use aergo_crypto::PrivateKey;
-use aergo_exec::contract::encode_call_payload;
 use aergo_node::{init_data_dir, InitOptions, NodeConfig};
+use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, TxBody, TxType};
 use serde_json::{json, Value};
 

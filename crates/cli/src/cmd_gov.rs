@@ -3,9 +3,10 @@
 
 use aergo_cli::client::RpcClient;
 use aergo_cli::format;
-use aergo_cli::gov::{self, GovCall, GovTx, Param};
+use aergo_cli::gov::{self, GovTx, ParamText};
 use aergo_cli::keys::{self, KeyOptions, KeySource};
 use aergo_cli::transfer::parse_amount;
+use aergo_types::payload::GovCall;
 use aergo_types::{Amount, Unit};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -140,7 +141,7 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
             send(client, tx, GovCall::Stake, amount).await
         }
         GovCommand::Unstake { tx, amount } => send(client, tx, GovCall::Unstake, parse_amount(&amount)?).await,
-        GovCommand::Vote { tx, peers } => send(client, tx, GovCall::vote_bp(&peers)?, Amount::ZERO).await,
+        GovCommand::Vote { tx, peers } => send(client, tx, gov::vote_bp(&peers)?, Amount::ZERO).await,
         GovCommand::Bp { command: BpCommand::List { top } } => {
             let (producers, raw) = gov::producers(client).await?;
             Ok(out(raw, producers.format(top)))
@@ -150,10 +151,10 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
             Ok(out(raw, gov::format_params(&params)))
         }
         GovCommand::Param { command: ParamCommand::Vote { tx, name, value } } => {
-            send(client, tx, GovCall::vote_param(&name, &value)?, Amount::ZERO).await
+            send(client, tx, gov::vote_param(&name, &value)?, Amount::ZERO).await
         }
         GovCommand::Param { command: ParamCommand::Votes { name } } => {
-            let param = Param::parse(&name)?;
+            let param = gov::parse_param(&name)?;
             let (tallies, raw) = gov::param_votes(client, param).await?;
             Ok(out(raw, gov::format_param_votes(param, &tallies)))
         }
@@ -177,8 +178,8 @@ async fn send(client: &RpcClient, a: GovTxArgs, call: GovCall, amount: Amount) -
         GovCall::Stake => format!("stake of {} from {from}", amount.format(Unit::Aergo)),
         GovCall::Unstake => format!("unstake of {} to {from}", amount.format(Unit::Aergo)),
         GovCall::VoteBp(ids) => format!("vote of {from} for {} candidate(s)", ids.len()),
-        GovCall::VoteParam { param, value } => {
-            format!("vote of {from} for {} = {}", param.id(), param.describe(*value))
+        GovCall::VoteDao { param, value } => {
+            format!("vote of {from} for {} = {}", param.dao_id(), param.describe(*value))
         }
     };
     let json = json!({

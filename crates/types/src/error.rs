@@ -67,6 +67,10 @@ pub enum TypesError {
     // --- genesis -------------------------------------------------------------
     #[error("genesis: {reason}")]
     Genesis { reason: String },
+
+    // --- payloads (deploy, call, system call) --------------------------------
+    #[error(transparent)]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 pub type Result<T, E = TypesError> = std::result::Result<T, E>;
