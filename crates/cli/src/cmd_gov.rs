@@ -4,14 +4,14 @@
 use aergo_cli::client::RpcClient;
 use aergo_cli::format;
 use aergo_cli::gov::{self, GovTx, ParamText};
-use aergo_cli::keys::{self, KeyOptions, KeySource};
+use aergo_cli::keys;
 use aergo_cli::transfer::parse_amount;
 use aergo_types::payload::GovCall;
 use aergo_types::{Amount, Unit};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{out, KeystoreArgs, Output};
+use super::{out, Output, SignerArgs};
 
 #[derive(Subcommand)]
 pub enum GovCommand {
@@ -49,30 +49,12 @@ pub enum GovCommand {
 /// Signing and sending a governance transaction.
 #[derive(Args)]
 pub struct GovTxArgs {
-    /// Sender: an Am... address or dev:N.
-    #[arg(long, required = true)]
-    from: Option<String>,
-    /// Nonce (default: the node's next nonce for the sender).
-    #[arg(long)]
-    nonce: Option<u64>,
-    /// Gas limit (default: what the call needs).
-    #[arg(long, default_value_t = 0)]
-    gas_limit: u64,
-    /// Wait for the receipt (and report a rejection).
-    #[arg(long)]
-    wait: bool,
-    /// How long --wait waits.
-    #[arg(long, default_value_t = 30_000)]
-    timeout_ms: u64,
     /// Send without first checking the stake rules against the chain (the
     /// chain checks them anyway).
     #[arg(long)]
     no_check: bool,
-    /// Private key to sign with (hex or base58check text).
-    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
-    key: Option<String>,
     #[command(flatten)]
-    ks: KeystoreArgs,
+    signer: SignerArgs,
 }
 
 #[derive(Args)]
@@ -162,17 +144,9 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
 }
 
 async fn send(client: &RpcClient, a: GovTxArgs, call: GovCall, amount: Amount) -> anyhow::Result<Output> {
-    // clap requires --from for sending; only `stake show` goes without.
-    let Some(from) = a.from.as_deref() else { anyhow::bail!("--from is required: the account that signs") };
-    let opts = KeyOptions { key: a.key.as_deref(), keystore_dir: a.ks.dir()?, password: a.ks.password.as_deref() };
-    let (from, key, source) = keys::resolve_signer(from, &opts)?;
-    match &source {
-        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
-        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
-        KeySource::Given => {}
-    }
-    let t = GovTx { call, amount, nonce: a.nonce, gas_limit: a.gas_limit };
-    let sent = gov::preflight_and_send(client, &key, &t, a.no_check, a.wait.then_some(a.timeout_ms)).await?;
+    let (from, key) = a.signer.signer()?;
+    let t = GovTx { call, amount, nonce: a.signer.nonce, gas_limit: a.signer.gas_limit };
+    let sent = gov::preflight_and_send(client, &key, &t, a.no_check, a.signer.wait_timeout_ms()).await?;
     let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
     let what = match &t.call {
         GovCall::Stake => format!("stake of {} from {from}", amount.format(Unit::Aergo)),
