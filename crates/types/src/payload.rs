@@ -144,8 +144,8 @@ pub fn parse_deploy_payload(payload: &[u8]) -> Result<DeployPayload<'_>> {
     if len < 4 || len > payload.len() {
         return Err(PayloadError::DeployLength { prefix: len, found: payload.len() });
     }
-    let source = std::str::from_utf8(&payload[4..len])
-        .map_err(|e| PayloadError::SourceNotUtf8 { reason: e.to_string() })?;
+    let source =
+        std::str::from_utf8(&payload[4..len]).map_err(|e| PayloadError::SourceNotUtf8 { reason: e.to_string() })?;
     let rest = &payload[len..];
     Ok(DeployPayload { source, args: (!rest.is_empty()).then_some(rest) })
 }
@@ -348,7 +348,8 @@ impl GovCall {
     /// any other field is refused. Candidates of a `v1voteBP` are checked
     /// for count and type only (see the module docs).
     pub fn parse(payload: &[u8]) -> Result<GovCall> {
-        let value: Value = serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
+        let value: Value =
+            serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
         let Value::Object(map) = value else {
             return Err(PayloadError::NotObject);
         };
@@ -434,7 +435,10 @@ mod tests {
         assert_eq!(d.args, Some(&b"[1,\"a\"]"[..]));
         assert_eq!(parse_deploy_payload(&encode_deploy_payload("x", None)).unwrap().args, None);
         assert_eq!(parse_deploy_payload(b"ab"), Err(PayloadError::DeployTooShort { found: 2 }));
-        assert_eq!(parse_deploy_payload(b"\x09\x00\x00\x00abc"), Err(PayloadError::DeployLength { prefix: 9, found: 7 }));
+        assert_eq!(
+            parse_deploy_payload(b"\x09\x00\x00\x00abc"),
+            Err(PayloadError::DeployLength { prefix: 9, found: 7 })
+        );
         let e = parse_deploy_payload(b"\x05\x00\x00\x00\xff").unwrap_err();
         assert!(e.to_string().starts_with("the SQL source is not UTF-8"), "{e}");
     }
