@@ -1,11 +1,11 @@
 //! Arguments and output of `stake`, `unstake`, `vote`, `bp` and `param`
 //! (part of the binary; the work is in `aergo_cli::gov`).
 
-use aergo_cli::client::RpcClient;
 use aergo_cli::format;
 use aergo_cli::gov::{self, GovTx, ParamText};
-use aergo_cli::keys;
-use aergo_cli::transfer::parse_amount;
+use aergo_client::client::RpcClient;
+use aergo_client::keys;
+use aergo_client::transfer::parse_amount;
 use aergo_types::payload::GovCall;
 use aergo_types::{Amount, Unit};
 use clap::{Args, Subcommand};

@@ -27,9 +27,9 @@ use aergo_types::payload::{GovCall, GovParam, MAX_CANDIDATES_PER_VOTE};
 use aergo_types::{Address, Amount, Hash, Tx, TxBody, TxType, Unit};
 use serde_json::{json, Value};
 
-use crate::client::{amount_field, field, RpcClient};
-use crate::error::{CliError, Result};
-use crate::transfer::Sent;
+use aergo_client::client::{amount_field, field, RpcClient};
+use aergo_client::transfer::Sent;
+use aergo_client::{CliError, Result};
 
 /// How long a transaction must stay unknown to the node (no receipt, not
 /// pending) before [`wait_included`] calls it dropped: covers the moment
@@ -42,9 +42,8 @@ pub const MAX_LIST_ROWS: usize = 10_000;
 
 /// Parses a parameter id (`BPCOUNT`, ...), in any case.
 pub fn parse_param(text: &str) -> Result<GovParam> {
-    GovParam::from_dao_id(text.trim()).ok_or_else(|| {
-        CliError::invalid("parameter", text, format!("expected one of {}", GovParam::ids().join(", ")))
-    })
+    GovParam::from_dao_id(text.trim())
+        .ok_or_else(|| CliError::invalid("parameter", text, format!("expected one of {}", GovParam::ids().join(", "))))
 }
 
 /// A parameter's values as a person types and reads them.
@@ -274,7 +273,7 @@ fn u128_of(v: &Value) -> Option<u128> {
 }
 
 fn bad(client: &RpcClient, method: &str, reason: impl Into<String>) -> CliError {
-    crate::client::bad(method, client.url(), reason)
+    aergo_client::client::bad(method, client.url(), reason)
 }
 
 /// `getStake` of `address`.

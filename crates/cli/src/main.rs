@@ -9,16 +9,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aergo_cli::bench::{bench_transfer, BenchOptions};
-use aergo_cli::bench_contract::{bench_contract, ContractBenchOptions};
-use aergo_cli::bench_network::{bench_network, NetBenchOptions};
-use aergo_cli::client::RpcClient;
-use aergo_cli::contract::{self as contracts, TxOptions};
-use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
-use aergo_cli::keys::{self, KeyOptions, KeySource};
-use aergo_cli::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
-use aergo_cli::{format, CliError};
+use aergo_cli::format;
+use aergo_client::client::RpcClient;
+use aergo_client::contract::{self as contracts, TxOptions};
+use aergo_client::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
+use aergo_client::keys::{self, KeyOptions, KeySource};
+use aergo_client::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
+use aergo_client::CliError;
 use aergo_crypto::{Keystore, ScryptParams};
+use aergo_lab::contract::{bench_contract, ContractBenchOptions};
+use aergo_lab::network::{bench_network, NetBenchOptions};
+use aergo_lab::transfer::{bench_transfer, BenchOptions};
 use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
 use aergo_types::{Address, Amount, Hash, Unit};
 use anyhow::{bail, Context};
@@ -240,8 +241,11 @@ impl SignerArgs {
     pub(crate) fn signer(&self) -> anyhow::Result<(Address, aergo_crypto::PrivateKey)> {
         // clap requires --from for sending; only `stake show` goes without.
         let Some(from) = self.from.as_deref() else { bail!("--from is required: the account that signs") };
-        let opts =
-            KeyOptions { key: self.key.as_deref(), keystore_dir: self.ks.dir()?, password: self.ks.password.as_deref() };
+        let opts = KeyOptions {
+            key: self.key.as_deref(),
+            keystore_dir: self.ks.dir()?,
+            password: self.ks.password.as_deref(),
+        };
         let (from, key, source) = keys::resolve_signer(from, &opts)?;
         match &source {
             KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
@@ -897,8 +901,7 @@ async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
         None => Vec::new(),
     };
     let (from, key) = a.signer.signer()?;
-    let transfer =
-        Transfer { to: to.clone(), amount, nonce: a.signer.nonce, payload, gas_limit: a.signer.gas_limit };
+    let transfer = Transfer { to: to.clone(), amount, nonce: a.signer.nonce, payload, gas_limit: a.signer.gas_limit };
     let sent = send_transfer(client, &key, &transfer, a.signer.wait_timeout_ms()).await?;
     let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
     let json = json!({
@@ -1149,9 +1152,8 @@ mod tests {
 
     #[test]
     fn sending_commands_share_one_signer_group() {
-        let Command::Send(a) = parse(&["send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aer", "--wait"])
-            .unwrap()
-            .command
+        let Command::Send(a) =
+            parse(&["send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aer", "--wait"]).unwrap().command
         else {
             panic!("not send")
         };
@@ -1164,7 +1166,10 @@ mod tests {
         else {
             panic!("not contract call")
         };
-        assert_eq!((tx.signer.from.as_deref(), tx.signer.nonce, tx.signer.wait_timeout_ms()), (Some("dev:2"), Some(7), None));
+        assert_eq!(
+            (tx.signer.from.as_deref(), tx.signer.nonce, tx.signer.wait_timeout_ms()),
+            (Some("dev:2"), Some(7), None)
+        );
         for missing_from in [
             &["send", "--to", "dev:1", "--amount", "1 aer"][..],
             &["contract", "deploy", "x.sql"],
