@@ -1,16 +1,17 @@
 //! Arguments and output of `stake`, `unstake`, `vote`, `bp` and `param`
 //! (part of the binary; the work is in `aergo_cli::gov`).
 
-use aergo_cli::client::RpcClient;
 use aergo_cli::format;
-use aergo_cli::gov::{self, GovCall, GovTx, Param};
-use aergo_cli::keys::{self, KeyOptions, KeySource};
-use aergo_cli::transfer::parse_amount;
+use aergo_cli::gov::{self, GovTx, ParamText};
+use aergo_client::client::RpcClient;
+use aergo_client::keys;
+use aergo_client::transfer::parse_amount;
+use aergo_types::payload::GovCall;
 use aergo_types::{Amount, Unit};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{out, KeystoreArgs, Output};
+use super::{out, Output, SignerArgs};
 
 #[derive(Subcommand)]
 pub enum GovCommand {
@@ -48,30 +49,12 @@ pub enum GovCommand {
 /// Signing and sending a governance transaction.
 #[derive(Args)]
 pub struct GovTxArgs {
-    /// Sender: an Am... address or dev:N.
-    #[arg(long, required = true)]
-    from: Option<String>,
-    /// Nonce (default: the node's next nonce for the sender).
-    #[arg(long)]
-    nonce: Option<u64>,
-    /// Gas limit (default: what the call needs).
-    #[arg(long, default_value_t = 0)]
-    gas_limit: u64,
-    /// Wait for the receipt (and report a rejection).
-    #[arg(long)]
-    wait: bool,
-    /// How long --wait waits.
-    #[arg(long, default_value_t = 30_000)]
-    timeout_ms: u64,
     /// Send without first checking the stake rules against the chain (the
     /// chain checks them anyway).
     #[arg(long)]
     no_check: bool,
-    /// Private key to sign with (hex or base58check text).
-    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
-    key: Option<String>,
     #[command(flatten)]
-    ks: KeystoreArgs,
+    signer: SignerArgs,
 }
 
 #[derive(Args)]
@@ -140,7 +123,7 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
             send(client, tx, GovCall::Stake, amount).await
         }
         GovCommand::Unstake { tx, amount } => send(client, tx, GovCall::Unstake, parse_amount(&amount)?).await,
-        GovCommand::Vote { tx, peers } => send(client, tx, GovCall::vote_bp(&peers)?, Amount::ZERO).await,
+        GovCommand::Vote { tx, peers } => send(client, tx, gov::vote_bp(&peers)?, Amount::ZERO).await,
         GovCommand::Bp { command: BpCommand::List { top } } => {
             let (producers, raw) = gov::producers(client).await?;
             Ok(out(raw, producers.format(top)))
@@ -150,10 +133,10 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
             Ok(out(raw, gov::format_params(&params)))
         }
         GovCommand::Param { command: ParamCommand::Vote { tx, name, value } } => {
-            send(client, tx, GovCall::vote_param(&name, &value)?, Amount::ZERO).await
+            send(client, tx, gov::vote_param(&name, &value)?, Amount::ZERO).await
         }
         GovCommand::Param { command: ParamCommand::Votes { name } } => {
-            let param = Param::parse(&name)?;
+            let param = gov::parse_param(&name)?;
             let (tallies, raw) = gov::param_votes(client, param).await?;
             Ok(out(raw, gov::format_param_votes(param, &tallies)))
         }
@@ -161,24 +144,16 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
 }
 
 async fn send(client: &RpcClient, a: GovTxArgs, call: GovCall, amount: Amount) -> anyhow::Result<Output> {
-    // clap requires --from for sending; only `stake show` goes without.
-    let Some(from) = a.from.as_deref() else { anyhow::bail!("--from is required: the account that signs") };
-    let opts = KeyOptions { key: a.key.as_deref(), keystore_dir: a.ks.dir()?, password: a.ks.password.as_deref() };
-    let (from, key, source) = keys::resolve_signer(from, &opts)?;
-    match &source {
-        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
-        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
-        KeySource::Given => {}
-    }
-    let t = GovTx { call, amount, nonce: a.nonce, gas_limit: a.gas_limit };
-    let sent = gov::preflight_and_send(client, &key, &t, a.no_check, a.wait.then_some(a.timeout_ms)).await?;
+    let (from, key) = a.signer.signer()?;
+    let t = GovTx { call, amount, nonce: a.signer.nonce, gas_limit: a.signer.gas_limit };
+    let sent = gov::preflight_and_send(client, &key, &t, a.no_check, a.signer.wait_timeout_ms()).await?;
     let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
     let what = match &t.call {
         GovCall::Stake => format!("stake of {} from {from}", amount.format(Unit::Aergo)),
         GovCall::Unstake => format!("unstake of {} to {from}", amount.format(Unit::Aergo)),
         GovCall::VoteBp(ids) => format!("vote of {from} for {} candidate(s)", ids.len()),
-        GovCall::VoteParam { param, value } => {
-            format!("vote of {from} for {} = {}", param.id(), param.describe(*value))
+        GovCall::VoteDao { param, value } => {
+            format!("vote of {from} for {} = {}", param.dao_id(), param.describe(*value))
         }
     };
     let json = json!({

@@ -1,10 +1,10 @@
 //! Arguments and output of `aergo horde` (part of the binary; the work is
-//! in `aergo_cli::horde`).
+//! in `aergo_horde`).
 
 use std::path::PathBuf;
 
-use aergo_cli::horde::{self, HordeSpec, UpRequest};
-use aergo_cli::transfer::parse_amount;
+use aergo_client::transfer::parse_amount;
+use aergo_horde::{self as horde, HordeSpec, UpRequest};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;

@@ -11,10 +11,10 @@ use aergo_node::{init_dev_data_dir, NodeConfig};
 use aergo_types::{Address, Amount, Hash, Unit};
 use serde_json::{json, Value};
 
-use crate::client::{amount_field, RpcClient};
-use crate::error::{CliError, Result};
-use crate::keys::{dev_account, parse_account};
-use crate::transfer::{send_transfer, Transfer};
+use aergo_client::client::{amount_field, RpcClient};
+use aergo_client::keys::{dev_account, parse_account};
+use aergo_client::transfer::{send_transfer, Transfer};
+use aergo_client::{CliError, Result};
 
 /// Block interval of the demo chain: short, so the demo takes moments.
 pub const DEMO_BLOCK_INTERVAL_MS: u64 = 100;
@@ -57,7 +57,7 @@ pub async fn run_demo() -> Result<DemoReport> {
     config.rpc.listen = ([127, 0, 0, 1], 0).into();
     config.solo.block_interval_ms = DEMO_BLOCK_INTERVAL_MS;
     init_dev_data_dir(tmp.path(), config.clone())?;
-    let running = crate::devnode::start(tmp.path(), config).await?;
+    let running = aergo_client::devnode::start(tmp.path(), config).await?;
     let url = format!("http://{}", running.rpc_addr);
     let outcome = transfer_and_check(&url).await;
     running.shutdown().await;

@@ -253,9 +253,9 @@ pub fn query_result(v: &Value) -> String {
 /// The answer of `getABI`: one signature per line.
 pub fn abi(v: &Value) -> String {
     let mut out = vec![format!("contract {} ({})", scalar(v.get("address")), scalar(v.get("language")))];
-    match crate::contract::abi_functions(v) {
+    match aergo_client::contract::abi_functions(v) {
         Ok(fs) if fs.is_empty() => out.push("no public functions".into()),
-        Ok(fs) => out.extend(fs.iter().map(|f| format!("  {}", crate::contract::signature(f)))),
+        Ok(fs) => out.extend(fs.iter().map(|f| format!("  {}", aergo_client::contract::signature(f)))),
         Err(e) => out.push(format!("unreadable ABI: {e}")),
     }
     out.join("\n")

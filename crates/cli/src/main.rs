@@ -9,20 +9,21 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aergo_cli::bench::{bench_transfer, BenchOptions};
-use aergo_cli::bench_contract::{bench_contract, ContractBenchOptions};
-use aergo_cli::bench_network::{bench_network, NetBenchOptions};
-use aergo_cli::client::RpcClient;
-use aergo_cli::contract::{self as contracts, TxOptions};
-use aergo_cli::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
-use aergo_cli::keys::{self, KeyOptions, KeySource};
-use aergo_cli::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
-use aergo_cli::{format, CliError};
+use aergo_cli::format;
+use aergo_client::client::RpcClient;
+use aergo_client::contract::{self as contracts, TxOptions};
+use aergo_client::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
+use aergo_client::keys::{self, KeyOptions, KeySource};
+use aergo_client::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
+use aergo_client::CliError;
 use aergo_crypto::{Keystore, ScryptParams};
+use aergo_lab::contract::{bench_contract, ContractBenchOptions};
+use aergo_lab::network::{bench_network, NetBenchOptions};
+use aergo_lab::transfer::{bench_transfer, BenchOptions};
 use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
 use aergo_types::{Address, Amount, Hash, Unit};
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 mod cmd_gov;
@@ -203,27 +204,26 @@ enum AccountCommand {
     },
 }
 
+/// Who signs a transaction and whether to wait for it: the options every
+/// sending command (`send`, `contract deploy|call`, `stake`, `unstake`,
+/// `vote`, `param vote`) shares.
 #[derive(Args)]
-struct SendArgs {
+pub(crate) struct SignerArgs {
     /// Sender: an Am... address or dev:N.
-    #[arg(long)]
-    from: String,
-    /// Recipient: an Am... address or dev:N.
-    #[arg(long)]
-    to: String,
-    /// Amount, e.g. "1.5 aergo", "100 gaer", "7 aer".
-    #[arg(long)]
-    amount: String,
+    // An Option so that `stake show` (which negates it) parses; clap
+    // requires it everywhere else.
+    #[arg(long, required = true)]
+    from: Option<String>,
     /// Nonce (default: the node's next nonce for the sender).
     #[arg(long)]
     nonce: Option<u64>,
-    /// Payload bytes in hex.
-    #[arg(long)]
-    payload: Option<String>,
-    /// Gas limit (default: what the transfer needs).
+    /// Gas limit (default 0: what a transfer or system call needs; for a
+    /// contract transaction the chain's default of 10,000,000, lowered to
+    /// what the sender can pay).
     #[arg(long, default_value_t = 0)]
     gas_limit: u64,
-    /// Wait for the receipt.
+    /// Wait for the receipt; a failed (or dropped) transaction is then an
+    /// error.
     #[arg(long)]
     wait: bool,
     /// How long --wait waits.
@@ -236,33 +236,54 @@ struct SendArgs {
     ks: KeystoreArgs,
 }
 
+impl SignerArgs {
+    /// The sender and its key (saying on stderr where the key came from).
+    pub(crate) fn signer(&self) -> anyhow::Result<(Address, aergo_crypto::PrivateKey)> {
+        // clap requires --from for sending; only `stake show` goes without.
+        let Some(from) = self.from.as_deref() else { bail!("--from is required: the account that signs") };
+        let opts = KeyOptions {
+            key: self.key.as_deref(),
+            keystore_dir: self.ks.dir()?,
+            password: self.ks.password.as_deref(),
+        };
+        let (from, key, source) = keys::resolve_signer(from, &opts)?;
+        match &source {
+            KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
+            KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
+            KeySource::Given => {}
+        }
+        Ok((from, key))
+    }
+
+    /// How long to wait for the receipt, if at all.
+    pub(crate) fn wait_timeout_ms(&self) -> Option<u64> {
+        self.wait.then_some(self.timeout_ms)
+    }
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    signer: SignerArgs,
+    /// Recipient: an Am... address or dev:N.
+    #[arg(long)]
+    to: String,
+    /// Amount, e.g. "1.5 aergo", "100 gaer", "7 aer".
+    #[arg(long)]
+    amount: String,
+    /// Payload bytes in hex.
+    #[arg(long)]
+    payload: Option<String>,
+}
+
 /// Who signs a contract transaction and what it carries.
 #[derive(Args)]
 struct ContractTxArgs {
-    /// Sender: an Am... address or dev:N.
-    #[arg(long)]
-    from: String,
     /// Amount sent with the transaction, e.g. "1 aergo" (default: none).
     #[arg(long)]
     amount: Option<String>,
-    /// Nonce (default: the node's next nonce for the sender).
-    #[arg(long)]
-    nonce: Option<u64>,
-    /// Gas limit (default 0: the chain's default of 10,000,000, lowered to
-    /// what the sender can pay).
-    #[arg(long, default_value_t = 0)]
-    gas_limit: u64,
-    /// Wait for the receipt; a failed transaction is then an error.
-    #[arg(long)]
-    wait: bool,
-    /// How long --wait waits.
-    #[arg(long, default_value_t = 30_000)]
-    timeout_ms: u64,
-    /// Private key to sign with (hex or base58check text).
-    #[arg(long, env = "AERGO_KEY", hide_env_values = true)]
-    key: Option<String>,
     #[command(flatten)]
-    ks: KeystoreArgs,
+    signer: SignerArgs,
 }
 
 #[derive(Subcommand)]
@@ -449,8 +470,35 @@ fn print_stdout(text: &str) {
     let _ = stdout.flush();
 }
 
+/// `aergo node` serves JSON-RPC; the client option `--rpc` (which node to
+/// talk to) means nothing to it, and ignoring it would hide a mistaken
+/// `--rpc-listen`. (`AERGO_RPC` in the environment is not refused: it is
+/// meant for the client commands run from the same shell.)
+fn refuse_client_flags(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let Some(("node", sub)) = matches.subcommand() else { return Ok(()) };
+    let given = |m: &clap::ArgMatches| m.value_source("rpc") == Some(clap::parser::ValueSource::CommandLine);
+    if given(matches) || given(sub) {
+        let mut cmd = Cli::command();
+        let node = cmd.find_subcommand_mut("node").map(|c| c.clone().bin_name("aergo node"));
+        return Err(node.unwrap_or(cmd).error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "`aergo node` does not take --rpc: that option names the node a client command talks to. \
+             To choose where this node's JSON-RPC server listens, use --rpc-listen ADDR \
+             (e.g. --rpc-listen 127.0.0.1:7847)",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses the command line (exiting with clap's usage error, status 2, on
+/// a bad one).
+fn parse_args() -> Cli {
+    let matches = Cli::command().get_matches();
+    refuse_client_flags(&matches).and_then(|()| Cli::from_arg_matches(&matches)).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     let json_mode = cli.json;
     let default_log = if matches!(cli.command, Command::Node(_)) { "info" } else { "warn" };
     init_logging(default_log);
@@ -852,15 +900,9 @@ async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
         Some(p) => parse_payload(p)?,
         None => Vec::new(),
     };
-    let opts = KeyOptions { key: a.key.as_deref(), keystore_dir: a.ks.dir()?, password: a.ks.password.as_deref() };
-    let (from, key, source) = keys::resolve_signer(&a.from, &opts)?;
-    match &source {
-        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
-        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
-        KeySource::Given => {}
-    }
-    let transfer = Transfer { to: to.clone(), amount, nonce: a.nonce, payload, gas_limit: a.gas_limit };
-    let sent = send_transfer(client, &key, &transfer, a.wait.then_some(a.timeout_ms)).await?;
+    let (from, key) = a.signer.signer()?;
+    let transfer = Transfer { to: to.clone(), amount, nonce: a.signer.nonce, payload, gas_limit: a.signer.gas_limit };
+    let sent = send_transfer(client, &key, &transfer, a.signer.wait_timeout_ms()).await?;
     let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
     let json = json!({
         "hash": sent.hash.to_string(),
@@ -938,22 +980,16 @@ fn contract_address(text: &str) -> anyhow::Result<Address> {
 }
 
 fn signer(tx: &ContractTxArgs) -> anyhow::Result<(Address, aergo_crypto::PrivateKey, TxOptions)> {
-    let opts = KeyOptions { key: tx.key.as_deref(), keystore_dir: tx.ks.dir()?, password: tx.ks.password.as_deref() };
-    let (from, key, source) = keys::resolve_signer(&tx.from, &opts)?;
-    match &source {
-        KeySource::Dev(i) => eprintln!("signing with dev account dev:{i} (deterministic dev key)"),
-        KeySource::Keystore(p) => eprintln!("signing with the key in {}", p.display()),
-        KeySource::Given => {}
-    }
+    let (from, key) = tx.signer.signer()?;
     let amount = match &tx.amount {
         Some(a) => parse_amount(a)?,
         None => Amount::ZERO,
     };
     let options = TxOptions {
         amount,
-        nonce: tx.nonce,
-        gas_limit: tx.gas_limit,
-        wait_timeout_ms: tx.wait.then_some(tx.timeout_ms),
+        nonce: tx.signer.nonce,
+        gas_limit: tx.signer.gas_limit,
+        wait_timeout_ms: tx.signer.wait_timeout_ms(),
     };
     Ok((from, key, options))
 }
@@ -1080,4 +1116,70 @@ async fn sql_shell(a: SqlArgs, client: RpcClient, json_mode: bool) -> anyhow::Re
         bail!("{} statement(s) or command(s) failed", sh.errors());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches_from(std::iter::once("aergo").chain(args.iter().copied()))?;
+        refuse_client_flags(&matches)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn the_arguments_are_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn node_refuses_the_client_rpc_flag_and_points_at_rpc_listen() {
+        for args in [&["node", "--dev", "--rpc", "http://127.0.0.1:1"][..], &["--rpc", "http://127.0.0.1:1", "node"]] {
+            let e = parse(args).err().unwrap_or_else(|| panic!("{args:?} must be refused"));
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+            let text = e.to_string();
+            assert!(text.contains("--rpc-listen") && text.contains("does not take --rpc"), "{text}");
+        }
+        let Command::Node(a) = parse(&["node", "--dev", "--rpc-listen", "127.0.0.1:0"]).unwrap().command else {
+            panic!("not node")
+        };
+        assert_eq!(a.rpc_listen, Some("127.0.0.1:0".parse().unwrap()));
+        // The client commands keep --rpc, before or after the command.
+        assert_eq!(parse(&["status", "--rpc", "http://x:1"]).unwrap().rpc, "http://x:1");
+        assert_eq!(parse(&["--rpc", "http://x:1", "status"]).unwrap().rpc, "http://x:1");
+    }
+
+    #[test]
+    fn sending_commands_share_one_signer_group() {
+        let Command::Send(a) =
+            parse(&["send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aer", "--wait"]).unwrap().command
+        else {
+            panic!("not send")
+        };
+        assert_eq!(a.signer.from.as_deref(), Some("dev:0"));
+        assert_eq!(a.signer.wait_timeout_ms(), Some(30_000));
+        let Command::Contract { command: ContractCommand::Call { tx, .. } } =
+            parse(&["contract", "call", "Amx", "f", "--from", "dev:2", "--nonce", "7", "--timeout-ms", "5"])
+                .unwrap()
+                .command
+        else {
+            panic!("not contract call")
+        };
+        assert_eq!(
+            (tx.signer.from.as_deref(), tx.signer.nonce, tx.signer.wait_timeout_ms()),
+            (Some("dev:2"), Some(7), None)
+        );
+        for missing_from in [
+            &["send", "--to", "dev:1", "--amount", "1 aer"][..],
+            &["contract", "deploy", "x.sql"],
+            &["stake", "--amount", "1 aergo"],
+            &["vote", "16Uiu2x"],
+        ] {
+            let e = parse(missing_from).err().unwrap_or_else(|| panic!("{missing_from:?} needs --from"));
+            assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{missing_from:?}: {e}");
+        }
+        // `stake show` signs nothing.
+        assert!(parse(&["stake", "show", "dev:0"]).is_ok());
+    }
 }

@@ -31,9 +31,9 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::client::RpcClient;
-use crate::error::{CliError, Result};
 use crate::format;
+use aergo_client::client::RpcClient;
+use aergo_client::{CliError, Result};
 
 /// Longest statement the shell accumulates, in bytes (the node refuses
 /// larger requests anyway).

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::client::RpcClient;
+use aergo_client::client::RpcClient;
 
 /// How often the node is asked.
 pub const POLL_MS: u64 = 500;

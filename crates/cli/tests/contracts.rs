@@ -7,9 +7,9 @@
 
 mod common;
 
-use aergo_cli::keys::dev_account;
+use aergo_client::keys::dev_account;
 use aergo_crypto::sign_tx;
-use aergo_exec::contract::encode_call_payload;
+use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, TxBody, TxType};
 use common::*;
 use serde_json::{json, Value};

@@ -30,7 +30,7 @@ fn init_then_node_then_send_from_the_keystore_treasury() {
     assert_eq!(aer(&b["balance"]), Amount::TOTAL_SUPPLY.aer());
 
     // The treasury signs from the data directory's keystore.
-    let fresh = aergo_cli::keys::dev_account(7).unwrap().address().to_string();
+    let fresh = aergo_client::keys::dev_account(7).unwrap().address().to_string();
     let e = aergo_fails(&[
         "--rpc",
         &node.url,
@@ -150,7 +150,7 @@ fn account_new_list_export_import_round_trip() {
     assert!(e.contains("already exists"), "{e}");
 
     // A clear key imports too, and everything lists sorted.
-    let dev = aergo_cli::keys::dev_account(3).unwrap();
+    let dev = aergo_client::keys::dev_account(3).unwrap();
     let k = hex::encode(dev.to_bytes());
     let added = aergo_json(&["--json", "account", "import", "--key", &k, "--keystore", k3, "--password", "pw2"]);
     assert_eq!(added["address"].as_str(), Some(dev.address().to_string().as_str()));

@@ -3,8 +3,8 @@
 
 mod common;
 
-use aergo_cli::client::RpcClient;
-use aergo_cli::keys::dev_account;
+use aergo_client::client::RpcClient;
+use aergo_client::keys::dev_account;
 use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_types::{Amount, ChainId, Hash, Tx, TxBody};
 use common::*;

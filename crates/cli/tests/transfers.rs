@@ -4,8 +4,8 @@
 
 mod common;
 
-use aergo_cli::client::BlockSubscription;
-use aergo_cli::keys::dev_account;
+use aergo_client::client::BlockSubscription;
+use aergo_client::keys::dev_account;
 use aergo_crypto::sign_tx;
 use aergo_types::{Amount, TxBody};
 use common::*;

@@ -19,11 +19,14 @@
 //!   refuses it because the node does not run it yet.
 //! - `raft` is recognised and refused with a clear error.
 //!
-//! [`sim`] is a deterministic, seeded simulation of a DPoS network with
-//! crashes, restarts, partitions, link failures, loss, duplication, delay
-//! and reordering, checking safety after every step and liveness after the
-//! faults heal; it is generic over the [`sim::Application`] that executes
-//! blocks.
+//! `sim` (feature `sim`, off by default: the node does not link it) is a
+//! deterministic, seeded simulation of a DPoS network with crashes,
+//! restarts, partitions, link failures, loss, duplication, delay and
+//! reordering, checking safety after every step and liveness after the
+//! faults heal; it is generic over the `sim::Application` that executes
+//! blocks. This crate's tests and examples, and `aergo-replica`'s tests,
+//! turn the feature on through their dev-dependencies, so `cargo test`
+//! runs the simulations.
 //!
 //! Commands:
 //! - `cargo test -p aergo-consensus`: unit tests, encodings (golden
@@ -43,6 +46,7 @@
 
 pub mod dpos;
 mod error;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod solo;
 

@@ -141,7 +141,7 @@ fn main() {
     let mut parse_best = f64::MAX;
     for _ in 0..100 {
         let t = Instant::now();
-        aergo_exec::GovCall::parse(payload.as_bytes()).unwrap();
+        aergo_exec::gov::parse_call(payload.as_bytes()).unwrap();
         parse_best = parse_best.min(t.elapsed().as_secs_f64());
     }
     println!("parsing a 30-candidate v1voteBP payload (peer ids checked): {:.1} us", parse_best * 1e6);

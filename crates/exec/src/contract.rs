@@ -9,16 +9,12 @@
 //! | `CALL` | a contract | `{"Name": fn, "Args": [...]}` or empty | one public function (empty: nothing) |
 //! | `NORMAL` / `TRANSFER` | a contract | as for `CALL` | as for `CALL` |
 //!
-//! **Deploy framing** is the Go node's (`LuaCodePayload`): a 4-byte
-//! little-endian length `L` that counts itself (`L = 4 + code bytes`), the
-//! code, then optionally the constructor arguments as a JSON array. Here the
-//! code is the contract's SQL source text (UTF-8): `;`-separated DDL, `CREATE
-//! FUNCTION`s and initial rows. [`encode_deploy_payload`] builds one.
-//!
-//! **Call payload** is the Go node's `CallInfo` JSON: `Name` (a string) and
-//! `Args` (an array, optional); field names match case-insensitively, as
-//! Go's decoder does; other fields are refused. [`encode_call_payload`]
-//! builds one.
+//! **Deploy framing** and **call payload** are the Go node's
+//! (`LuaCodePayload`, `CallInfo`); their encoders and parsers live in
+//! [`aergo_types::payload`], shared with the clients. Here the deploy's
+//! code is the contract's SQL source text (UTF-8): `;`-separated DDL,
+//! `CREATE FUNCTION`s and initial rows. A payload that does not parse is a
+//! [`ExecError::BadPayload`] with the parser's reason.
 //!
 //! # Addresses and schemas
 //!
@@ -112,6 +108,7 @@
 use aergo_sql::{Call, Engine, ExecContext, FunctionSignature, Gas, SqlError, SqlType, Value as SqlValue};
 use aergo_store::codec::{decode_row, encode_key, encode_row};
 use aergo_store::{TableMeta, TableStore, Value};
+use aergo_types::payload::{abbreviate as short, find_function, parse_args, parse_deploy_payload, PayloadError};
 use aergo_types::receipt::RECEIPT_RET_MAX_BYTES;
 use aergo_types::{Address, Amount, Hash, Receipt, ReceiptStatus, TxType};
 use rust_decimal::Decimal;
@@ -120,6 +117,10 @@ use std::str::FromStr;
 
 use crate::host::ContractHost;
 use crate::{events, intrinsic_gas, system, BlockContext, ExecError, VerifiedTx};
+
+// Read-only calls (`query`) parse call payloads through this module, and
+// tests of other crates build payloads through it.
+pub use aergo_types::payload::{encode_call_payload, encode_deploy_payload, parse_call_payload};
 
 pub const CONTRACTS: &str = "sys.contracts";
 pub const CONTRACTS_DDL: &str = "CREATE TABLE sys.contracts (address TEXT PRIMARY KEY, creator TEXT NOT NULL, \
@@ -130,8 +131,6 @@ pub const CONTRACTS_DDL: &str = "CREATE TABLE sys.contracts (address TEXT PRIMAR
 pub const DEFAULT_TX_GAS_LIMIT: u64 = 10_000_000;
 /// Name of the function run at deploy.
 pub const CONSTRUCTOR: &str = "constructor";
-/// Most arguments a call may pass (PostgreSQL's limit on function arguments).
-pub const MAX_CALL_ARGS: usize = 100;
 /// Prefix of the contract schemas.
 pub const SCHEMA_PREFIX: &str = "c_";
 
@@ -231,17 +230,11 @@ pub struct ContractInfo {
     pub source: String,
 }
 
-/// The public function `name` names among `functions`: exact match first,
-/// then a match ignoring ASCII case if exactly one function has that name.
+/// The public function `name` names among `functions`: the chain's rule,
+/// [`find_function`] (exact match first, then a match ignoring ASCII case
+/// if exactly one function has that name).
 fn public_function_in<'f>(functions: &'f [FunctionAbi], name: &str) -> Option<&'f FunctionAbi> {
-    if let Some(f) = functions.iter().find(|f| f.name == name) {
-        return Some(f);
-    }
-    let mut it = functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
-    match (it.next(), it.next()) {
-        (Some(f), None) => Some(f),
-        _ => None,
-    }
+    find_function(functions, name, |f| f.name.as_str())
 }
 
 /// What calling a contract needs of its catalogue row.
@@ -365,104 +358,19 @@ fn write_contract(view: &mut dyn TableStore, c: &ContractInfo) -> Result<(), Exe
 
 // ----- payloads -----
 
-/// A parsed deploy payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeployPayload<'a> {
-    pub source: &'a str,
-    /// The constructor arguments' JSON text, if any bytes follow the code.
-    pub args: Option<&'a [u8]>,
-}
-
 fn bad_payload(reason: impl Into<String>) -> ExecError {
     ExecError::BadPayload { reason: reason.into() }
 }
 
-/// Splits a deploy payload (see the module docs).
-pub fn parse_deploy_payload(payload: &[u8]) -> Result<DeployPayload<'_>, ExecError> {
-    let Some(head) = payload.get(..4) else {
-        return Err(bad_payload(format!(
-            "a deploy payload starts with a 4-byte length, got {} bytes in all",
-            payload.len()
-        )));
-    };
-    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    if len < 4 || len > payload.len() {
-        return Err(bad_payload(format!(
-            "the length prefix says {len} bytes (prefix included), the payload has {} \
-             (the code must be framed as 4-byte little-endian length, code, JSON arguments)",
-            payload.len()
-        )));
-    }
-    let source =
-        std::str::from_utf8(&payload[4..len]).map_err(|e| bad_payload(format!("the SQL source is not UTF-8: {e}")))?;
-    let rest = &payload[len..];
-    Ok(DeployPayload { source, args: (!rest.is_empty()).then_some(rest) })
-}
-
-/// Builds a deploy payload from SQL source and optional JSON arguments.
-pub fn encode_deploy_payload(source: &str, args_json: Option<&str>) -> Vec<u8> {
-    let len = (4 + source.len()) as u32;
-    let mut out = Vec::with_capacity(len as usize + args_json.map_or(0, str::len));
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(source.as_bytes());
-    if let Some(a) = args_json {
-        out.extend_from_slice(a.as_bytes());
-    }
-    out
-}
-
-/// Builds a call payload `{"Name": name, "Args": args}`.
-pub fn encode_call_payload(name: &str, args: &[serde_json::Value]) -> Vec<u8> {
-    serde_json::json!({ "Name": name, "Args": args }).to_string().into_bytes()
-}
-
-/// A parsed call payload: the function name and the raw JSON arguments.
-#[derive(Debug)]
-pub struct CallInfo<'a> {
-    pub name: String,
-    pub args: Vec<&'a RawValue>,
-}
-
-/// Parses a JSON array of arguments.
-pub fn parse_args(json: &[u8]) -> Result<Vec<&RawValue>, ExecError> {
-    let args: Vec<&RawValue> =
-        serde_json::from_slice(json).map_err(|e| bad_payload(format!("arguments must be a JSON array: {e}")))?;
-    if args.len() > MAX_CALL_ARGS {
-        return Err(bad_payload(format!("{} arguments, at most {MAX_CALL_ARGS} are allowed", args.len())));
-    }
-    Ok(args)
-}
-
-/// Parses a call payload (see the module docs).
-pub fn parse_call_payload(payload: &[u8]) -> Result<CallInfo<'_>, ExecError> {
-    let fields: std::collections::BTreeMap<String, &RawValue> = serde_json::from_slice(payload)
-        .map_err(|e| bad_payload(format!("a call payload is a JSON object {{\"Name\": ..., \"Args\": [...]}}: {e}")))?;
-    let mut name = None;
-    let mut args = Vec::new();
-    for (k, v) in fields {
-        if k.eq_ignore_ascii_case("name") {
-            let n: String = serde_json::from_str(v.get())
-                .map_err(|_| bad_payload(format!("Name must be a string, got {}", short(v.get()))))?;
-            name = Some(n);
-        } else if k.eq_ignore_ascii_case("args") {
-            args = parse_args(v.get().as_bytes())?;
-        } else {
-            return Err(bad_payload(format!("unknown field {k:?} (a call payload has Name and Args)")));
+/// A payload that does not parse rejects the transaction with the
+/// parser's reason: a bad payload, or an unknown system call.
+impl From<PayloadError> for ExecError {
+    fn from(e: PayloadError) -> ExecError {
+        match e {
+            PayloadError::UnknownSystemCall { name } => ExecError::UnknownSystemCall { name },
+            other => bad_payload(other.to_string()),
         }
     }
-    let name = name.ok_or_else(|| bad_payload("the call payload has no Name"))?;
-    Ok(CallInfo { name, args })
-}
-
-fn short(s: &str) -> String {
-    if s.len() <= 40 {
-        return s.to_string();
-    }
-    let mut end = 40;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
 
 // ----- JSON <-> SQL values -----

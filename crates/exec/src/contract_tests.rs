@@ -2,13 +2,12 @@
 //! value transfer, cross-contract calls, events, read-only queries.
 
 use super::*;
-use crate::contract::{
-    encode_call_payload, encode_deploy_payload, parse_call_payload, parse_deploy_payload, read_contract, schema_name,
-};
+use crate::contract::{read_contract, schema_name};
 use crate::events::{list_events, EventFilter, ListLimits};
 use crate::query::{query_call, query_engine, query_sql, QueryContext, QueryLimits};
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_store::Snapshot;
+use aergo_types::payload::{encode_call_payload, encode_deploy_payload, parse_call_payload, parse_deploy_payload};
 use aergo_types::{receipts_root, ChainId, Receipt, TxBody, TxType};
 use serde_json::json;
 
@@ -695,7 +694,8 @@ fn payload_formats() {
     assert_eq!(d.args, Some(&b"[1,\"a\"]"[..]));
     assert_eq!(parse_deploy_payload(&encode_deploy_payload("x", None)).unwrap().args, None);
     for bad in [&b""[..], b"\x03\x00\x00\x00", b"\x09\x00\x00\x00abc", b"\x05\x00\x00\x00\xff"] {
-        assert!(matches!(parse_deploy_payload(bad), Err(ExecError::BadPayload { .. })), "{bad:?}");
+        let e = ExecError::from(parse_deploy_payload(bad).unwrap_err());
+        assert!(matches!(e, ExecError::BadPayload { .. }), "{bad:?}");
     }
     let call = parse_call_payload(b"{\"name\": \"f\", \"ARGS\": [1, \"x\", null, {\"a\": [1]}]}").unwrap();
     assert_eq!(call.name, "f");

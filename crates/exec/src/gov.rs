@@ -10,13 +10,17 @@
 
 use aergo_store::{TableMeta, TableStore, Value};
 use aergo_types::address::AERGO_SYSTEM;
-use aergo_types::genesis::{DPOS_MAX_BP_COUNT, DPOS_MAX_STAKE_LOCK_BLOCKS};
+use aergo_types::payload::MAX_CANDIDATES_PER_VOTE;
 use aergo_types::{Address, Amount};
 use serde_json::json;
 
 use crate::rows::{self, as_amount, as_text, as_u64, corrupt, text};
 use crate::system::{self, read_account, write_account};
 use crate::ExecError;
+
+// The system call's wire form lives with the other payloads; the crate
+// root re-exports both names.
+pub use aergo_types::payload::{GovCall, GovParam};
 
 pub const STAKES: &str = "sys.stakes";
 pub const VOTES: &str = "sys.votes";
@@ -48,16 +52,6 @@ pub const TOTALS_DDL: &str = "CREATE TABLE sys.totals (name TEXT PRIMARY KEY, va
 /// The `sys.totals` row holding all staked AERGO.
 pub const TOTAL_STAKED: &str = "staked";
 
-/// Most candidates one `v1voteBP` may name (the Go node's `MaxCandidates`).
-pub const MAX_CANDIDATES_PER_VOTE: usize = 30;
-/// Longest decimal value accepted in a `v1voteDAO` (u128 has 39 digits).
-const MAX_VALUE_DIGITS: usize = 39;
-
-pub const CALL_STAKE: &str = "v1stake";
-pub const CALL_UNSTAKE: &str = "v1unstake";
-pub const CALL_VOTE_BP: &str = "v1voteBP";
-pub const CALL_VOTE_DAO: &str = "v1voteDAO";
-
 /// Creates the staking and voting tables (DPoS chains only).
 pub fn create_tables(view: &mut dyn TableStore) -> Result<(), ExecError> {
     for (name, ddl) in [
@@ -75,177 +69,32 @@ pub fn create_tables(view: &mut dyn TableStore) -> Result<(), ExecError> {
     write_total_staked(view, Amount::ZERO)
 }
 
-/// A parameter that `v1voteDAO` can change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum GovParam {
-    BpCount,
-    MinStake,
-    GasPrice,
-    NamePrice,
-    StakeLockBlocks,
-}
-
-impl GovParam {
-    pub const ALL: [GovParam; 5] =
-        [GovParam::BpCount, GovParam::MinStake, GovParam::GasPrice, GovParam::NamePrice, GovParam::StakeLockBlocks];
-
-    /// The id a `v1voteDAO` names (case-insensitive on input). The first
-    /// four are the Go node's; `STAKINGLOCK` is ours.
-    pub fn dao_id(self) -> &'static str {
-        match self {
-            GovParam::BpCount => "BPCOUNT",
-            GovParam::MinStake => "STAKINGMIN",
-            GovParam::GasPrice => "GASPRICE",
-            GovParam::NamePrice => "NAMEPRICE",
-            GovParam::StakeLockBlocks => "STAKINGLOCK",
-        }
-    }
-
-    /// The parameter's row name in `sys.params`.
-    pub fn param_name(self) -> &'static str {
-        match self {
-            GovParam::BpCount => system::PARAM_BP_COUNT,
-            GovParam::MinStake => system::PARAM_MIN_STAKE,
-            GovParam::GasPrice => system::PARAM_GAS_PRICE,
-            GovParam::NamePrice => system::PARAM_NAME_PRICE,
-            GovParam::StakeLockBlocks => system::PARAM_STAKE_LOCK_BLOCKS,
-        }
-    }
-
-    pub fn from_dao_id(id: &str) -> Option<GovParam> {
-        GovParam::ALL.into_iter().find(|p| p.dao_id().eq_ignore_ascii_case(id))
-    }
-
-    /// Largest value a vote may propose (the smallest is 1 for all).
-    pub fn max_value(self) -> u128 {
-        match self {
-            GovParam::BpCount => DPOS_MAX_BP_COUNT as u128,
-            GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice => Amount::TOTAL_SUPPLY.aer(),
-            GovParam::StakeLockBlocks => DPOS_MAX_STAKE_LOCK_BLOCKS as u128,
-        }
-    }
-}
-
-/// A parsed `aergo.system` payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GovCall {
-    Stake,
-    Unstake,
-    /// Distinct secp256k1 peer ids, in the order given.
-    VoteBp(Vec<String>),
-    VoteDao {
-        param: GovParam,
-        value: u128,
-    },
-}
-
 fn bad_payload(reason: impl Into<String>) -> ExecError {
     ExecError::BadPayload { reason: reason.into() }
 }
 
-impl GovCall {
-    pub fn name(&self) -> &'static str {
-        match self {
-            GovCall::Stake => CALL_STAKE,
-            GovCall::Unstake => CALL_UNSTAKE,
-            GovCall::VoteBp(_) => CALL_VOTE_BP,
-            GovCall::VoteDao { .. } => CALL_VOTE_DAO,
-        }
-    }
+/// The executor's reading of a system-call payload: its wire form
+/// ([`GovCall::parse`]), then what needs the key code: each candidate of a
+/// `v1voteBP` named once and a canonical secp256k1 peer id.
+pub fn parse_call(payload: &[u8]) -> Result<GovCall, ExecError> {
+    let call = GovCall::parse(payload)?;
+    check_candidates(&call)?;
+    Ok(call)
+}
 
-    /// Parses the Go node's JSON payload: `{"Name": <call>, "Args": [...]}`.
-    /// Field names match case-insensitively, as Go's `encoding/json` does;
-    /// any other field is refused.
-    pub fn parse(payload: &[u8]) -> Result<GovCall, ExecError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(payload).map_err(|e| bad_payload(format!("not JSON: {e}")))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(bad_payload("expected a JSON object {\"Name\": ..., \"Args\": [...]}"));
-        };
-        let mut name = None;
-        let mut args = None;
-        for (k, v) in &map {
-            let slot = if k.eq_ignore_ascii_case("name") {
-                &mut name
-            } else if k.eq_ignore_ascii_case("args") {
-                &mut args
-            } else {
-                return Err(bad_payload(format!("unknown field {k:?}; expected Name and Args")));
-            };
-            if slot.replace(v).is_some() {
-                return Err(bad_payload(format!("field {k:?} is given twice (names match case-insensitively)")));
-            }
+/// The candidates of a `v1voteBP`: distinct, valid peer ids (checked in
+/// the order given; the first fault is the reason).
+fn check_candidates(call: &GovCall) -> Result<(), ExecError> {
+    let GovCall::VoteBp(ids) = call else { return Ok(()) };
+    let name = call.name();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            return Err(bad_payload(format!("{name}: candidate {id} is named twice")));
         }
-        let name = match name {
-            Some(serde_json::Value::String(s)) => s.as_str(),
-            Some(other) => return Err(bad_payload(format!("Name must be a string, got {other}"))),
-            None => return Err(bad_payload("Name is missing")),
-        };
-        let args: &[serde_json::Value] = match args {
-            None | Some(serde_json::Value::Null) => &[],
-            Some(serde_json::Value::Array(a)) => a,
-            Some(other) => return Err(bad_payload(format!("Args must be an array, got {other}"))),
-        };
-        let strings = || -> Result<Vec<&str>, ExecError> {
-            args.iter()
-                .map(|a| {
-                    a.as_str().ok_or_else(|| bad_payload(format!("{name}: every argument must be a string, got {a}")))
-                })
-                .collect()
-        };
-        match name {
-            CALL_STAKE | CALL_UNSTAKE => {
-                if !args.is_empty() {
-                    return Err(bad_payload(format!("{name} takes no arguments (the tx amount is the amount)")));
-                }
-                Ok(if name == CALL_STAKE { GovCall::Stake } else { GovCall::Unstake })
-            }
-            CALL_VOTE_BP => {
-                if args.is_empty() || args.len() > MAX_CANDIDATES_PER_VOTE {
-                    return Err(bad_payload(format!(
-                        "{name} names 1..={MAX_CANDIDATES_PER_VOTE} candidates, got {}",
-                        args.len()
-                    )));
-                }
-                let ids = strings()?;
-                let mut seen = std::collections::BTreeSet::new();
-                for id in &ids {
-                    if !seen.insert(*id) {
-                        return Err(bad_payload(format!("{name}: candidate {id} is named twice")));
-                    }
-                    aergo_crypto::PublicKey::from_peer_id(id)
-                        .map_err(|e| bad_payload(format!("{name}: candidate: {e}")))?;
-                }
-                Ok(GovCall::VoteBp(ids.into_iter().map(str::to_string).collect()))
-            }
-            CALL_VOTE_DAO => {
-                let a = strings()?;
-                let [id, value] = a.as_slice() else {
-                    return Err(bad_payload(format!(
-                        "{name} takes two arguments, a parameter id and one value; got {}",
-                        a.len()
-                    )));
-                };
-                let param = GovParam::from_dao_id(id).ok_or_else(|| {
-                    let ids: Vec<&str> = GovParam::ALL.iter().map(|p| p.dao_id()).collect();
-                    bad_payload(format!("{name}: unknown parameter {id:?}, expected one of {}", ids.join(", ")))
-                })?;
-                if value.is_empty() || value.len() > MAX_VALUE_DIGITS || !value.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad_payload(format!("{name}: value {value:?} is not a decimal integer")));
-                }
-                let v: u128 = value.parse().map_err(|_| bad_payload(format!("{name}: value {value} is too large")))?;
-                if v == 0 || v > param.max_value() {
-                    return Err(bad_payload(format!(
-                        "{name}: {} must be 1..={}, got {v}",
-                        param.dao_id(),
-                        param.max_value()
-                    )));
-                }
-                Ok(GovCall::VoteDao { param, value: v })
-            }
-            other => Err(ExecError::UnknownSystemCall { name: other.chars().take(64).collect() }),
-        }
+        aergo_crypto::PublicKey::from_peer_id(id).map_err(|e| bad_payload(format!("{name}: candidate: {e}")))?;
     }
+    Ok(())
 }
 
 /// The stake of one account.
@@ -494,6 +343,9 @@ pub(crate) fn execute(
     call: &GovCall,
     amount: Amount,
 ) -> Result<GovOutcome, ExecError> {
+    // The block builder parses the payload with `GovCall::parse` (the wire
+    // form); what needs keys is checked here, before anything else.
+    check_candidates(call)?;
     if !is_enabled(view)? {
         return Err(ExecError::Unsupported {
             what: format!("system call {}", call.name()),

@@ -12,7 +12,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::dpos::{producers, Rating};
-use crate::gov::{candidate_votes, param_leader, param_tally, param_vote, stake_of, total_staked, votes_of};
+use crate::gov::{
+    candidate_votes, param_leader, param_tally, param_vote, parse_call, stake_of, total_staked, votes_of,
+};
 
 const ACCOUNTS: u32 = 6;
 const GENESIS_TS: i64 = 1_600_000_000_000_000_000;
@@ -192,17 +194,17 @@ fn system_balance(view: &dyn TableStore) -> Amount {
 
 #[test]
 fn payloads_parse_as_the_go_node_writes_them() {
-    assert_eq!(GovCall::parse(STAKE.as_bytes()).unwrap(), GovCall::Stake);
-    assert_eq!(GovCall::parse(br#"{"name":"v1unstake","args":[]}"#).unwrap(), GovCall::Unstake);
-    assert_eq!(GovCall::parse(br#"{"Name":"v1stake","Args":null}"#).unwrap(), GovCall::Stake);
+    assert_eq!(parse_call(STAKE.as_bytes()).unwrap(), GovCall::Stake);
+    assert_eq!(parse_call(br#"{"name":"v1unstake","args":[]}"#).unwrap(), GovCall::Unstake);
+    assert_eq!(parse_call(br#"{"Name":"v1stake","Args":null}"#).unwrap(), GovCall::Stake);
     let ids = vec![bp_id(0), bp_id(1)];
-    assert_eq!(GovCall::parse(vote_bp(&ids).as_bytes()).unwrap(), GovCall::VoteBp(ids));
+    assert_eq!(parse_call(vote_bp(&ids).as_bytes()).unwrap(), GovCall::VoteBp(ids));
     assert_eq!(
-        GovCall::parse(vote_dao("bpcount", "13").as_bytes()).unwrap(),
+        parse_call(vote_dao("bpcount", "13").as_bytes()).unwrap(),
         GovCall::VoteDao { param: GovParam::BpCount, value: 13 }
     );
     assert_eq!(
-        GovCall::parse(vote_dao("GASPRICE", "50000000000").as_bytes()).unwrap(),
+        parse_call(vote_dao("GASPRICE", "50000000000").as_bytes()).unwrap(),
         GovCall::VoteDao { param: GovParam::GasPrice, value: 50_000_000_000 }
     );
 }
@@ -234,18 +236,33 @@ fn bad_payloads_are_rejected_with_reasons() {
         (r#"{"Name":"v1voteDAO","Args":["BPCOUNT","3","4"]}"#.into(), "two arguments"),
     ];
     for (payload, needle) in cases {
-        let err = GovCall::parse(payload.as_bytes()).unwrap_err();
+        let err = parse_call(payload.as_bytes()).unwrap_err();
         assert!(matches!(err, ExecError::BadPayload { .. }), "{payload}: {err}");
         assert!(err.to_string().contains(needle), "{payload}: {err} lacks {needle:?}");
     }
-    let err = GovCall::parse(br#"{"Name":"v1createName","Args":["x"]}"#).unwrap_err();
+    let err = parse_call(br#"{"Name":"v1createName","Args":["x"]}"#).unwrap_err();
     assert!(matches!(err, ExecError::UnknownSystemCall { ref name } if name == "v1createName"), "{err}");
+}
+
+#[test]
+fn system_params_are_the_rows_the_payload_names() {
+    let rows = [
+        (GovParam::BpCount, system::PARAM_BP_COUNT),
+        (GovParam::MinStake, system::PARAM_MIN_STAKE),
+        (GovParam::GasPrice, system::PARAM_GAS_PRICE),
+        (GovParam::NamePrice, system::PARAM_NAME_PRICE),
+        (GovParam::StakeLockBlocks, system::PARAM_STAKE_LOCK_BLOCKS),
+    ];
+    assert_eq!(rows.len(), GovParam::ALL.len());
+    for (p, row) in rows {
+        assert_eq!(p.param_name(), row);
+    }
 }
 
 proptest! {
     #[test]
     fn payload_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = GovCall::parse(&bytes);
+        let _ = parse_call(&bytes);
     }
 }
 

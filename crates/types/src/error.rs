@@ -65,6 +65,10 @@ pub enum TypesError {
     // --- genesis -------------------------------------------------------------
     #[error("genesis: {reason}")]
     Genesis { reason: String },
+
+    // --- payloads (deploy, call, system call) --------------------------------
+    #[error(transparent)]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 impl TypesError {

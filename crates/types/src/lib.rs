@@ -20,7 +20,10 @@
 //!   shared by every crate that refuses one;
 //! - [`Genesis`]: the genesis JSON with the whitepaper allocation
 //!   (30/30/25/10/5% of 500,000,000 AERGO), its validation and the genesis
-//!   block.
+//!   block;
+//! - [`payload`]: the payloads a contract deploy, a contract call and an
+//!   `aergo.system` call carry, built and parsed by the same code for the
+//!   executor and the clients.
 //!
 //! Wire structs are prost derives written by hand to match the Go node's
 //! `blockchain.proto` field numbers (no build script, no protoc), so stored
@@ -28,11 +31,13 @@
 //! prost re-encodes SDK-made txs byte for byte. Hashes are computed from
 //! fields, never from encoded bytes, exactly as the Go node computes them.
 //! Every decoder of untrusted bytes is size-bounded and returns
-//! [`TypesError`], never panics.
+//! [`TypesError`] (the payload parsers its part [`payload::PayloadError`]),
+//! never panics.
 //!
 //! Does not: sign or verify (that is `aergo-crypto`), hold or read state,
-//! or check anything that needs state (nonces, balances, names, governance
-//! payloads), or build the Go node's per-block bloom filter.
+//! or check anything that needs state (nonces, balances, names, stakes) or
+//! keys (a vote's candidates are peer ids: the executor checks them), or
+//! build the Go node's per-block bloom filter.
 
 pub mod address;
 pub mod amount;
@@ -42,6 +47,7 @@ mod error;
 pub mod genesis;
 pub mod hash;
 pub mod merkle;
+pub mod payload;
 pub mod receipt;
 pub mod reject;
 pub mod tx;

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aergo_cli::client::RpcClient;
+use aergo_client::client::RpcClient;
 use serde_json::Value;
 
 pub const AERGO: &str = env!("CARGO_BIN_EXE_aergo");

@@ -2,7 +2,7 @@
 //! chain as signed transactions, against the same function run by
 //! PostgreSQL, in the same run on the same machine.
 //!
-//! **Node side.** A bench chain (see [`crate::bench::bench_genesis`]) runs
+//! **Node side.** A bench chain (see [`crate::transfer::bench_genesis`]) runs
 //! in this process on a loopback port. Not timed: one account deploys the
 //! contract (the whitepaper's `accounts` table and `transfer` function as
 //! written, plus `create_accounts`, a loop of INSERTs) and calls
@@ -32,16 +32,17 @@
 use std::time::Instant;
 
 use aergo_crypto::PrivateKey;
-use aergo_exec::contract::encode_call_payload;
 use aergo_node::{init_data_dir, InitOptions, NodeConfig};
+use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, TxBody, TxType};
 use serde_json::{json, Value};
 
-use crate::bench::{bench_genesis, drive, prepare_signed, BenchOptions};
-use crate::client::RpcClient;
-use crate::contract::{self, TxOptions};
-use crate::error::{CliError, Result};
+use aergo_client::client::RpcClient;
+use aergo_client::contract::{self, TxOptions};
+use aergo_client::{CliError, Result};
+
 use crate::pg::{Cluster, PgBinaries};
+use crate::transfer::{bench_genesis, drive, prepare_signed, BenchOptions};
 
 /// The whitepaper's table, as written (the engine's tests run the same
 /// file).
@@ -122,18 +123,18 @@ impl ContractBenchOptions {
         if self.accounts < 2 || self.accounts > MAX_ACCOUNTS {
             return bad(format!("--accounts {} is outside 2..={MAX_ACCOUNTS}", self.accounts));
         }
-        if self.calls == 0 || self.calls > crate::bench::MAX_BENCH_TXS {
-            return bad(format!("--calls {} is outside 1..={}", self.calls, crate::bench::MAX_BENCH_TXS));
+        if self.calls == 0 || self.calls > crate::transfer::MAX_BENCH_TXS {
+            return bad(format!("--calls {} is outside 1..={}", self.calls, crate::transfer::MAX_BENCH_TXS));
         }
         if self.clients == 0 || self.clients > MAX_CLIENTS {
             return bad(format!("--clients {} is outside 1..={MAX_CLIENTS}", self.clients));
         }
         // One more account deploys and sets up.
-        if self.senders() >= crate::bench::MAX_BENCH_SENDERS {
+        if self.senders() >= crate::transfer::MAX_BENCH_SENDERS {
             return bad(format!(
                 "--calls {} needs more than {} signing accounts",
                 self.calls,
-                crate::bench::MAX_BENCH_SENDERS
+                crate::transfer::MAX_BENCH_SENDERS
             ));
         }
         if self.postgres && self.pg_seconds == 0 {
@@ -363,7 +364,7 @@ async fn node_side(opts: &ContractBenchOptions, progress: &mut dyn FnMut(&str)) 
         tmp.path(),
         InitOptions { genesis, node_key: aergo_crypto::dev_key("node", 0), config: config.clone() },
     )?;
-    let running = crate::devnode::start(tmp.path(), config).await?;
+    let running = aergo_client::devnode::start(tmp.path(), config).await?;
     let url = format!("http://{}", running.rpc_addr);
     let outcome = node_run(opts, &url, setup_key, call_keys, &chain, progress).await;
     running.shutdown().await;

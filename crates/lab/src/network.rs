@@ -42,9 +42,9 @@ use aergo_node::DEV_ACCOUNTS;
 use aergo_types::{Amount, TxBody};
 use serde_json::{json, Value};
 
-use crate::client::RpcClient;
-use crate::error::{CliError, Result};
-use crate::horde::{self, HordeSpec, Manifest, UpRequest};
+use aergo_client::client::RpcClient;
+use aergo_client::{CliError, Result};
+use aergo_horde::{self as horde, HordeSpec, Manifest, UpRequest};
 
 /// Pending transactions one sender keeps in the pool at most (the pool
 /// allows 256 per account by default).

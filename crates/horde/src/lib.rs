@@ -1,4 +1,14 @@
-//! `aergo horde`: a local DPoS network of node processes on loopback.
+//! aergo-horde: `aergo horde`, a local DPoS network of node processes on
+//! loopback; the network benchmark (`aergo-lab`) and the end-to-end tests
+//! build on it. Deployment manifests for remote hosts are meant to join it.
+//!
+//! Bird's-eye view: the crate root holds the network's manifest
+//! ([`Manifest`], `horde.json`), its creation ([`up`]) and its reports
+//! ([`status`], [`stop`], [`start`] and their text and JSON); [`procs`]
+//! starts and stops the detached node processes. Nodes are the `aergo`
+//! binary itself (its path comes with each request), talked to over
+//! JSON-RPC with `aergo-client`; argument parsing and printing are the
+//! binary's.
 //!
 //! `up` creates, in the network's folder (`--dir`, default `./horde`):
 //!
@@ -27,7 +37,7 @@
 //! (SIGTERM, then SIGKILL after a grace period); `start`/`stop` act on one
 //! node, so tests can crash a producer and bring it back.
 //!
-//! Not done here: remote hosts, containers and orchestrator manifests (a
+//! Not done yet: remote hosts, containers and orchestrator manifests (a
 //! deployment folder of its own), and adding nodes to a running network.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -41,9 +51,12 @@ use aergo_types::{Amount, ChainId, Genesis, Unit};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::client::RpcClient;
-use crate::error::{CliError, Result};
-use crate::procs::{self, StopOutcome, Target};
+use aergo_client::client::RpcClient;
+use aergo_client::{CliError, Result};
+
+use crate::procs::{StopOutcome, Target};
+
+pub mod procs;
 
 /// The manifest's file name in the network's folder.
 pub const MANIFEST_FILE: &str = "horde.json";
@@ -316,7 +329,7 @@ pub fn load(dir: &Path) -> Result<Option<Manifest>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = crate::devnode::read_bounded(&path, MANIFEST_MAX_BYTES)?;
+    let text = aergo_client::devnode::read_bounded(&path, MANIFEST_MAX_BYTES)?;
     let m: Manifest = serde_json::from_str(&text)
         .map_err(|e| horde_err(dir, format!("{MANIFEST_FILE} is not a horde manifest: {e}")))?;
     if m.version != MANIFEST_VERSION {
@@ -886,7 +899,7 @@ mod tests {
         let balances = g.balances().unwrap();
         let each = Amount::from_aergo(DEV_ACCOUNT_BALANCE_AERGO).unwrap();
         for i in 0..DEV_ACCOUNTS {
-            assert_eq!(balances[&crate::keys::dev_account(i).unwrap().address()], each);
+            assert_eq!(balances[&aergo_client::keys::dev_account(i).unwrap().address()], each);
         }
         // The same manifest and time give the same chain.
         assert_eq!(g.content_hash().unwrap(), m.genesis(1_234).unwrap().content_hash().unwrap());

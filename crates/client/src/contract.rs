@@ -1,10 +1,11 @@
 //! SQL contracts from the command line: deploy and call transactions, and
 //! the read-only contract API (queries, ABI, catalogue row, events).
 //!
-//! Payloads are built with the chain's own encoders
-//! ([`aergo_exec::contract::encode_deploy_payload`] and
-//! [`aergo_exec::contract::encode_call_payload`]), so the CLI and the
-//! executor cannot disagree on the framing.
+//! Payloads are built with the encoders the executor's parsers sit beside
+//! ([`aergo_types::payload::encode_deploy_payload`] and
+//! [`aergo_types::payload::encode_call_payload`]), so the CLI and the
+//! executor cannot disagree on the framing; a function name resolves by
+//! the chain's own rule ([`aergo_types::payload::find_function`]).
 //!
 //! **Call arguments** come from the command line as text. Each is turned
 //! into a JSON value by the type of the parameter it lands on, read from
@@ -24,7 +25,7 @@
 //! call that fails has an `ERROR` receipt and costs its fee.
 
 use aergo_crypto::{sign_tx, PrivateKey};
-use aergo_exec::contract::{encode_call_payload, encode_deploy_payload};
+use aergo_types::payload::{encode_call_payload, encode_deploy_payload, MAX_CALL_ARGS};
 use aergo_types::{Address, Amount, Hash, Tx, TxBody, TxType};
 use serde_json::{json, Value};
 
@@ -34,8 +35,6 @@ use crate::error::{CliError, Result};
 /// Largest SQL source file `deploy` reads (a transaction is at most 1 MiB,
 /// payload included).
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
-/// Most arguments a call may pass (the chain's limit).
-pub const MAX_CALL_ARGS: usize = aergo_exec::contract::MAX_CALL_ARGS;
 
 /// What every contract transaction carries besides its payload.
 #[derive(Clone, Debug, Default)]
@@ -147,19 +146,6 @@ pub fn abi_functions(abi: &Value) -> std::result::Result<Vec<AbiFunction>, Strin
         .collect()
 }
 
-/// The function `name` picks, with the chain's rule: the exact name, else
-/// the only one equal ignoring ASCII case.
-pub fn find_function<'a>(functions: &'a [AbiFunction], name: &str) -> Option<&'a AbiFunction> {
-    if let Some(f) = functions.iter().find(|f| f.name == name) {
-        return Some(f);
-    }
-    let mut it = functions.iter().filter(|f| f.name.eq_ignore_ascii_case(name));
-    match (it.next(), it.next()) {
-        (Some(f), None) => Some(f),
-        _ => None,
-    }
-}
-
 /// One line per function: `name(param TYPE, ...) -> TYPE`.
 pub fn signature(f: &AbiFunction) -> String {
     let params: Vec<String> = f.params.iter().map(|(n, t)| format!("{n} {t}")).collect();
@@ -170,7 +156,7 @@ pub fn signature(f: &AbiFunction) -> String {
 /// ABI is given. An unknown function is an error listing the public ones.
 pub fn call_args(abi: &Value, contract: &Address, function: &str, args: &[String]) -> Result<(String, Vec<Value>)> {
     let functions = abi_functions(abi).map_err(|reason| crate::client::bad("getABI", "", reason))?;
-    let Some(f) = find_function(&functions, function) else {
+    let Some(f) = aergo_types::payload::find_function(&functions, function, |f| f.name.as_str()) else {
         let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
         let list = if names.is_empty() { "none".to_string() } else { names.join(", ") };
         return Err(CliError::invalid(

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::error::{CliError, Result};
+use aergo_client::{CliError, Result};
 
 /// Longest a cluster may take to start or stop.
 const PG_CTL_TIMEOUT_S: u32 = 60;

@@ -27,8 +27,8 @@ use aergo_node::{init_data_dir, InitOptions, NodeConfig};
 use aergo_types::{Address, AllocationCategory, Amount, ChainId, Genesis, Hash, TxBody};
 use serde_json::{json, Value};
 
-use crate::client::{BlockSubscription, RpcClient};
-use crate::error::{CliError, Result};
+use aergo_client::client::{BlockSubscription, RpcClient};
+use aergo_client::{CliError, Result};
 
 /// Label of the bench accounts' dev keys.
 pub const BENCH_KEY_LABEL: &str = "bench";
@@ -281,7 +281,7 @@ pub async fn bench_transfer(opts: &BenchOptions, progress: &mut dyn FnMut(&str))
         source,
     })?;
     init_data_dir(tmp.path(), InitOptions { genesis, node_key: dev_key("node", 0), config: config.clone() })?;
-    let running = crate::devnode::start(tmp.path(), config).await?;
+    let running = aergo_client::devnode::start(tmp.path(), config).await?;
     let url = format!("http://{}", running.rpc_addr);
     progress(&format!(
         "node on {url}; submitting over {} connections in batches of {}, block interval {} ms...",

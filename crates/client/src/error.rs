@@ -1,4 +1,5 @@
-//! The one error enum of this crate's library.
+//! The one error enum of the tools: this crate, `aergo-horde`, `aergo-lab`
+//! and the `aergo` command line.
 
 use std::path::PathBuf;
 
@@ -80,7 +81,8 @@ impl CliError {
         }
     }
 
-    pub(crate) fn invalid(what: &'static str, input: &str, reason: impl Into<String>) -> CliError {
+    /// An input that does not parse or is out of range.
+    pub fn invalid(what: &'static str, input: &str, reason: impl Into<String>) -> CliError {
         // Inputs can be long (payloads); keep messages readable.
         let mut shown: String = input.chars().take(120).collect();
         if shown.len() < input.len() {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::error::{CliError, Result};
+use aergo_client::{CliError, Result};
 
 /// How often a stop looks whether the processes are gone.
 pub const STOP_POLL_MS: u64 = 50;

@@ -57,7 +57,7 @@ pub struct RpcClient {
     next_id: AtomicU64,
 }
 
-pub(crate) fn bad(method: &str, url: &str, reason: impl Into<String>) -> CliError {
+pub fn bad(method: &str, url: &str, reason: impl Into<String>) -> CliError {
     CliError::BadResponse { method: method.to_string(), url: url.to_string(), reason: reason.into() }
 }
 

@@ -1,0 +1,31 @@
+//! aergo-lab: the benchmarks behind `aergo bench`, each measured against a
+//! reference system in the same run on the same machine, and the
+//! reference systems themselves.
+//!
+//! Bird's-eye view:
+//!
+//! - [`transfer`] (`aergo bench transfer`): signed transfers through one
+//!   node in this process, against this machine's signature verification
+//!   rate;
+//! - [`contract`] (`aergo bench contract`): the whitepaper's `transfer()`
+//!   as signed contract calls, against the same function in PostgreSQL;
+//! - [`network`] (`aergo bench network`): a DPoS network of node
+//!   processes (an `aergo-horde` network), time to inclusion and to
+//!   finality, throughput and sync speed;
+//! - [`pg`]: a throwaway PostgreSQL cluster (found, or installed with
+//!   apt-get when this runs as root).
+//!
+//! Each benchmark takes options, reports progress lines through a
+//! callback and returns a report with its figures, text and JSON; the
+//! `aergo` binary parses the options and prints the report. A run whose
+//! checks fail (a lost transaction, a wrong balance) is an error, never a
+//! figure.
+//!
+//! Depends on `aergo-horde` (networks of node processes) and
+//! `aergo-client` (RPC, signing, in-process nodes); nothing depends on it
+//! but the `aergo` binary.
+
+pub mod contract;
+pub mod network;
+pub mod pg;
+pub mod transfer;

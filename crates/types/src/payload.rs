@@ -1,0 +1,505 @@
+//! Transaction payloads as they travel: the framing of a contract deploy,
+//! the JSON of a contract call, and the JSON of an `aergo.system` call
+//! (staking, producer votes, parameter votes). The executor parses them and
+//! clients build them with the same code, so the two cannot disagree.
+//!
+//! **Deploy framing** is the Go node's (`LuaCodePayload`): a 4-byte
+//! little-endian length `L` that counts itself (`L = 4 + code bytes`), the
+//! code, then optionally the constructor arguments as a JSON array. Here the
+//! code is a contract's SQL source text (UTF-8). [`encode_deploy_payload`]
+//! builds one, [`parse_deploy_payload`] splits one.
+//!
+//! **Call payload** is the Go node's `CallInfo` JSON: `Name` (a string) and
+//! `Args` (an array, optional); field names match case-insensitively, as
+//! Go's decoder does; other fields are refused. [`encode_call_payload`]
+//! builds one, [`parse_call_payload`] reads one (arguments stay raw JSON:
+//! only the callee's parameter types say what they mean). A call names a
+//! function exactly, or in any letter case if that is unambiguous
+//! ([`find_function`]).
+//!
+//! **System calls** ([`GovCall`]) are `{"Name": "v1stake"}` and its
+//! siblings (`v1unstake`, `v1voteBP` with 1 to [`MAX_CANDIDATES_PER_VOTE`]
+//! peer ids, `v1voteDAO` with a [`GovParam`] id and a value). Parsing
+//! checks the form; that each candidate is named once and is a valid
+//! secp256k1 peer id needs the key code, so the executor checks it.
+//!
+//! Parse errors are [`PayloadError`]s: each says what was expected and what
+//! came (the executor shows them as they are in its rejections).
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::genesis::{DPOS_MAX_BP_COUNT, DPOS_MAX_STAKE_LOCK_BLOCKS};
+use crate::Amount;
+
+/// Most arguments a call may pass (PostgreSQL's limit on function arguments).
+pub const MAX_CALL_ARGS: usize = 100;
+/// Most candidates one `v1voteBP` may name (the Go node's `MaxCandidates`).
+pub const MAX_CANDIDATES_PER_VOTE: usize = 30;
+/// Longest decimal value accepted in a `v1voteDAO` (u128 has 39 digits).
+pub const MAX_VALUE_DIGITS: usize = 39;
+
+pub const CALL_STAKE: &str = "v1stake";
+pub const CALL_UNSTAKE: &str = "v1unstake";
+pub const CALL_VOTE_BP: &str = "v1voteBP";
+pub const CALL_VOTE_DAO: &str = "v1voteDAO";
+
+/// Why a payload does not parse. The text of each is what the executor
+/// puts in its rejection, so it names what was expected and what came.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    // --- deploy ------------------------------------------------------------
+    #[error("a deploy payload starts with a 4-byte length, got {found} bytes in all")]
+    DeployTooShort { found: usize },
+    #[error(
+        "the length prefix says {prefix} bytes (prefix included), the payload has {found} \
+         (the code must be framed as 4-byte little-endian length, code, JSON arguments)"
+    )]
+    DeployLength { prefix: usize, found: usize },
+    #[error("the SQL source is not UTF-8: {reason}")]
+    SourceNotUtf8 { reason: String },
+
+    // --- contract calls ----------------------------------------------------
+    #[error("arguments must be a JSON array: {reason}")]
+    ArgsNotArray { reason: String },
+    #[error("{found} arguments, at most {} are allowed", MAX_CALL_ARGS)]
+    TooManyArgs { found: usize },
+    #[error("a call payload is a JSON object {{\"Name\": ..., \"Args\": [...]}}: {reason}")]
+    CallNotObject { reason: String },
+    #[error("unknown field {field:?} (a call payload has Name and Args)")]
+    UnknownCallField { field: String },
+    #[error("the call payload has no Name")]
+    CallWithoutName,
+
+    // --- system calls ------------------------------------------------------
+    #[error("not JSON: {reason}")]
+    NotJson { reason: String },
+    #[error("expected a JSON object {{\"Name\": ..., \"Args\": [...]}}")]
+    NotObject,
+    #[error("unknown field {field:?}; expected Name and Args")]
+    UnknownSystemField { field: String },
+    #[error("field {field:?} is given twice (names match case-insensitively)")]
+    FieldTwice { field: String },
+    #[error("Name is missing")]
+    NameMissing,
+    #[error("Args must be an array, got {found}")]
+    ArgsNotList { found: String },
+    #[error("{call}: every argument must be a string, got {found}")]
+    ArgNotString { call: &'static str, found: String },
+    #[error("{call} takes no arguments (the tx amount is the amount)")]
+    TakesNoArgs { call: &'static str },
+    #[error("{call} names 1..={} candidates, got {found}", MAX_CANDIDATES_PER_VOTE)]
+    CandidateCount { call: &'static str, found: usize },
+    #[error("{call} takes two arguments, a parameter id and one value; got {found}")]
+    DaoArgCount { call: &'static str, found: usize },
+    #[error("{call}: unknown parameter {found:?}, expected one of {}", GovParam::ids().join(", "))]
+    UnknownParam { call: &'static str, found: String },
+    #[error("{call}: value {found:?} is not a decimal integer")]
+    ValueNotDecimal { call: &'static str, found: String },
+    #[error("{call}: value {found} is too large")]
+    ValueTooLarge { call: &'static str, found: String },
+    #[error("{call}: {} must be 1..={}, got {found}", .param.dao_id(), .param.max_value())]
+    ValueOutOfRange { call: &'static str, param: GovParam, found: u128 },
+    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
+    UnknownSystemCall { name: String },
+
+    // --- both --------------------------------------------------------------
+    /// `Name` of a call or system call is not a JSON string (`found` is
+    /// the JSON given, shortened for a contract call).
+    #[error("Name must be a string, got {found}")]
+    NameNotString { found: String },
+}
+
+type Result<T> = std::result::Result<T, PayloadError>;
+
+/// At most 40 bytes of `s` (cut at a character boundary, `...` appended):
+/// how payload errors quote what came.
+pub fn abbreviate(s: &str) -> String {
+    if s.len() <= 40 {
+        return s.to_string();
+    }
+    let mut end = 40;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+// ----- deploy -----
+
+/// A parsed deploy payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployPayload<'a> {
+    pub source: &'a str,
+    /// The constructor arguments' JSON text, if any bytes follow the code.
+    pub args: Option<&'a [u8]>,
+}
+
+/// Splits a deploy payload (see the module docs).
+pub fn parse_deploy_payload(payload: &[u8]) -> Result<DeployPayload<'_>> {
+    let Some(head) = payload.get(..4) else {
+        return Err(PayloadError::DeployTooShort { found: payload.len() });
+    };
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    if len < 4 || len > payload.len() {
+        return Err(PayloadError::DeployLength { prefix: len, found: payload.len() });
+    }
+    let source =
+        std::str::from_utf8(&payload[4..len]).map_err(|e| PayloadError::SourceNotUtf8 { reason: e.to_string() })?;
+    let rest = &payload[len..];
+    Ok(DeployPayload { source, args: (!rest.is_empty()).then_some(rest) })
+}
+
+/// Builds a deploy payload from SQL source and optional JSON arguments.
+pub fn encode_deploy_payload(source: &str, args_json: Option<&str>) -> Vec<u8> {
+    let len = (4 + source.len()) as u32;
+    let mut out = Vec::with_capacity(len as usize + args_json.map_or(0, str::len));
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(source.as_bytes());
+    if let Some(a) = args_json {
+        out.extend_from_slice(a.as_bytes());
+    }
+    out
+}
+
+// ----- contract calls -----
+
+/// Builds a call payload `{"Name": name, "Args": args}`.
+pub fn encode_call_payload(name: &str, args: &[Value]) -> Vec<u8> {
+    serde_json::json!({ "Name": name, "Args": args }).to_string().into_bytes()
+}
+
+/// A parsed call payload: the function name and the raw JSON arguments.
+#[derive(Debug)]
+pub struct CallInfo<'a> {
+    pub name: String,
+    pub args: Vec<&'a RawValue>,
+}
+
+/// Parses a JSON array of at most [`MAX_CALL_ARGS`] arguments.
+pub fn parse_args(json: &[u8]) -> Result<Vec<&RawValue>> {
+    let args: Vec<&RawValue> =
+        serde_json::from_slice(json).map_err(|e| PayloadError::ArgsNotArray { reason: e.to_string() })?;
+    if args.len() > MAX_CALL_ARGS {
+        return Err(PayloadError::TooManyArgs { found: args.len() });
+    }
+    Ok(args)
+}
+
+/// Parses a call payload (see the module docs).
+pub fn parse_call_payload(payload: &[u8]) -> Result<CallInfo<'_>> {
+    let fields: std::collections::BTreeMap<String, &RawValue> =
+        serde_json::from_slice(payload).map_err(|e| PayloadError::CallNotObject { reason: e.to_string() })?;
+    let mut name = None;
+    let mut args = Vec::new();
+    for (k, v) in fields {
+        if k.eq_ignore_ascii_case("name") {
+            let n: String = serde_json::from_str(v.get())
+                .map_err(|_| PayloadError::NameNotString { found: abbreviate(v.get()) })?;
+            name = Some(n);
+        } else if k.eq_ignore_ascii_case("args") {
+            args = parse_args(v.get().as_bytes())?;
+        } else {
+            return Err(PayloadError::UnknownCallField { field: k });
+        }
+    }
+    let name = name.ok_or(PayloadError::CallWithoutName)?;
+    Ok(CallInfo { name, args })
+}
+
+/// The function `name` picks among `functions` (whose names `name_of`
+/// gives): the exact name first, else the only one equal ignoring ASCII
+/// case. The chain resolves calls this way; clients that check a name
+/// before sending use the same rule.
+pub fn find_function<'f, T>(functions: &'f [T], name: &str, name_of: impl Fn(&T) -> &str) -> Option<&'f T> {
+    if let Some(f) = functions.iter().find(|f| name_of(f) == name) {
+        return Some(f);
+    }
+    let mut it = functions.iter().filter(|f| name_of(f).eq_ignore_ascii_case(name));
+    match (it.next(), it.next()) {
+        (Some(f), None) => Some(f),
+        _ => None,
+    }
+}
+
+// ----- system calls -----
+
+/// A parameter that `v1voteDAO` can change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GovParam {
+    BpCount,
+    MinStake,
+    GasPrice,
+    NamePrice,
+    StakeLockBlocks,
+}
+
+impl GovParam {
+    pub const ALL: [GovParam; 5] =
+        [GovParam::BpCount, GovParam::MinStake, GovParam::GasPrice, GovParam::NamePrice, GovParam::StakeLockBlocks];
+
+    /// The id a `v1voteDAO` names (case-insensitive on input), as the
+    /// node's `getParams` shows it. The first four are the Go node's;
+    /// `STAKINGLOCK` is ours.
+    pub fn dao_id(self) -> &'static str {
+        match self {
+            GovParam::BpCount => "BPCOUNT",
+            GovParam::MinStake => "STAKINGMIN",
+            GovParam::GasPrice => "GASPRICE",
+            GovParam::NamePrice => "NAMEPRICE",
+            GovParam::StakeLockBlocks => "STAKINGLOCK",
+        }
+    }
+
+    /// Every id, in [`GovParam::ALL`] order.
+    pub fn ids() -> Vec<&'static str> {
+        GovParam::ALL.iter().map(|p| p.dao_id()).collect()
+    }
+
+    /// The parameter's row name in the state's `sys.params` table (the
+    /// executor's `system::PARAM_*` names, which its tests check against
+    /// these).
+    pub fn param_name(self) -> &'static str {
+        match self {
+            GovParam::BpCount => "bp_count",
+            GovParam::MinStake => "min_stake",
+            GovParam::GasPrice => "gas_price",
+            GovParam::NamePrice => "name_price",
+            GovParam::StakeLockBlocks => "stake_lock_blocks",
+        }
+    }
+
+    pub fn from_dao_id(id: &str) -> Option<GovParam> {
+        GovParam::ALL.into_iter().find(|p| p.dao_id().eq_ignore_ascii_case(id))
+    }
+
+    /// Whether the value is an amount of aer (else a count).
+    pub fn is_amount(self) -> bool {
+        matches!(self, GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice)
+    }
+
+    /// Largest value a vote may propose (the smallest is 1 for all).
+    pub fn max_value(self) -> u128 {
+        match self {
+            GovParam::BpCount => DPOS_MAX_BP_COUNT as u128,
+            GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice => Amount::TOTAL_SUPPLY.aer(),
+            GovParam::StakeLockBlocks => DPOS_MAX_STAKE_LOCK_BLOCKS as u128,
+        }
+    }
+}
+
+/// One `aergo.system` call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GovCall {
+    /// Moves the tx amount from the balance into the stake.
+    Stake,
+    /// Moves the tx amount from the stake back to the balance.
+    Unstake,
+    /// Replaces the sender's candidate list: peer ids, in the order given
+    /// (the executor requires them distinct and valid).
+    VoteBp(Vec<String>),
+    /// Votes a value for a parameter (aer for amounts).
+    VoteDao { param: GovParam, value: u128 },
+}
+
+impl GovCall {
+    /// The call's name in the payload.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GovCall::Stake => CALL_STAKE,
+            GovCall::Unstake => CALL_UNSTAKE,
+            GovCall::VoteBp(_) => CALL_VOTE_BP,
+            GovCall::VoteDao { .. } => CALL_VOTE_DAO,
+        }
+    }
+
+    /// The payload's arguments.
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            GovCall::Stake | GovCall::Unstake => Vec::new(),
+            GovCall::VoteBp(ids) => ids.clone(),
+            GovCall::VoteDao { param, value } => vec![param.dao_id().to_string(), value.to_string()],
+        }
+    }
+
+    /// Whether the tx carries an amount (stake and unstake do; votes
+    /// carry none).
+    pub fn takes_amount(&self) -> bool {
+        matches!(self, GovCall::Stake | GovCall::Unstake)
+    }
+
+    /// The payload bytes: `{"Name":"<call>"}` or
+    /// `{"Name":"<call>","Args":[...]}`, in this field order and without
+    /// spaces, as the Go tools write it (field order is part of the tx
+    /// hash, so it is built by hand rather than by a map).
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = format!("{{\"Name\":{}", Value::String(self.name().to_string()));
+        let args = self.args();
+        if !args.is_empty() {
+            let list: Vec<String> = args.into_iter().map(|a| Value::String(a).to_string()).collect();
+            out.push_str(&format!(",\"Args\":[{}]", list.join(",")));
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+
+    /// Parses the Go node's JSON payload: `{"Name": <call>, "Args": [...]}`.
+    /// Field names match case-insensitively, as Go's `encoding/json` does;
+    /// any other field is refused. Candidates of a `v1voteBP` are checked
+    /// for count and type only (see the module docs).
+    pub fn parse(payload: &[u8]) -> Result<GovCall> {
+        let value: Value =
+            serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
+        let Value::Object(map) = value else {
+            return Err(PayloadError::NotObject);
+        };
+        let mut name = None;
+        let mut args = None;
+        for (k, v) in &map {
+            let slot = if k.eq_ignore_ascii_case("name") {
+                &mut name
+            } else if k.eq_ignore_ascii_case("args") {
+                &mut args
+            } else {
+                return Err(PayloadError::UnknownSystemField { field: k.clone() });
+            };
+            if slot.replace(v).is_some() {
+                return Err(PayloadError::FieldTwice { field: k.clone() });
+            }
+        }
+        let name = match name {
+            Some(Value::String(s)) => s.as_str(),
+            Some(other) => return Err(PayloadError::NameNotString { found: other.to_string() }),
+            None => return Err(PayloadError::NameMissing),
+        };
+        let args: &[Value] = match args {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(other) => return Err(PayloadError::ArgsNotList { found: other.to_string() }),
+        };
+        let strings = |call: &'static str| -> Result<Vec<&str>> {
+            args.iter()
+                .map(|a| a.as_str().ok_or_else(|| PayloadError::ArgNotString { call, found: a.to_string() }))
+                .collect()
+        };
+        match name {
+            CALL_STAKE | CALL_UNSTAKE => {
+                let call = if name == CALL_STAKE { CALL_STAKE } else { CALL_UNSTAKE };
+                if !args.is_empty() {
+                    return Err(PayloadError::TakesNoArgs { call });
+                }
+                Ok(if name == CALL_STAKE { GovCall::Stake } else { GovCall::Unstake })
+            }
+            CALL_VOTE_BP => {
+                let call = CALL_VOTE_BP;
+                if args.is_empty() || args.len() > MAX_CANDIDATES_PER_VOTE {
+                    return Err(PayloadError::CandidateCount { call, found: args.len() });
+                }
+                let ids = strings(call)?;
+                Ok(GovCall::VoteBp(ids.into_iter().map(str::to_string).collect()))
+            }
+            CALL_VOTE_DAO => {
+                let call = CALL_VOTE_DAO;
+                let a = strings(call)?;
+                let [id, value] = a.as_slice() else {
+                    return Err(PayloadError::DaoArgCount { call, found: a.len() });
+                };
+                let param = GovParam::from_dao_id(id)
+                    .ok_or_else(|| PayloadError::UnknownParam { call, found: id.to_string() })?;
+                if value.is_empty() || value.len() > MAX_VALUE_DIGITS || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(PayloadError::ValueNotDecimal { call, found: value.to_string() });
+                }
+                let v: u128 =
+                    value.parse().map_err(|_| PayloadError::ValueTooLarge { call, found: value.to_string() })?;
+                if v == 0 || v > param.max_value() {
+                    return Err(PayloadError::ValueOutOfRange { call, param, found: v });
+                }
+                Ok(GovCall::VoteDao { param, value: v })
+            }
+            other => Err(PayloadError::UnknownSystemCall { name: other.chars().take(64).collect() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deploy_framing_round_trips_and_refuses_bad_lengths() {
+        let p = encode_deploy_payload("SELECT 1", Some("[1,\"a\"]"));
+        assert_eq!(&p[..4], &12u32.to_le_bytes());
+        let d = parse_deploy_payload(&p).unwrap();
+        assert_eq!(d.source, "SELECT 1");
+        assert_eq!(d.args, Some(&b"[1,\"a\"]"[..]));
+        assert_eq!(parse_deploy_payload(&encode_deploy_payload("x", None)).unwrap().args, None);
+        assert_eq!(parse_deploy_payload(b"ab"), Err(PayloadError::DeployTooShort { found: 2 }));
+        assert_eq!(
+            parse_deploy_payload(b"\x09\x00\x00\x00abc"),
+            Err(PayloadError::DeployLength { prefix: 9, found: 7 })
+        );
+        let e = parse_deploy_payload(b"\x05\x00\x00\x00\xff").unwrap_err();
+        assert!(e.to_string().starts_with("the SQL source is not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn call_payloads_round_trip_and_name_what_is_wrong() {
+        let p = encode_call_payload("transfer", &[json!("a"), json!(1)]);
+        let c = parse_call_payload(&p).unwrap();
+        assert_eq!(c.name, "transfer");
+        assert_eq!(c.args.iter().map(|a| a.get()).collect::<Vec<_>>(), ["\"a\"", "1"]);
+        assert_eq!(parse_call_payload(b"{\"Args\": []}").unwrap_err(), PayloadError::CallWithoutName);
+        let long = format!("{{\"Name\": [{}]}}", vec!["1"; 30].join(","));
+        let PayloadError::NameNotString { found } = parse_call_payload(long.as_bytes()).unwrap_err() else { panic!() };
+        assert!(found.ends_with("...") && found.len() == 43, "{found}");
+        assert_eq!(
+            parse_call_payload(b"{\"Name\": \"f\", \"x\": 1}").unwrap_err().to_string(),
+            "unknown field \"x\" (a call payload has Name and Args)"
+        );
+        let many = format!("[{}]", vec!["1"; MAX_CALL_ARGS + 1].join(","));
+        assert_eq!(parse_args(many.as_bytes()).unwrap_err().to_string(), "101 arguments, at most 100 are allowed");
+    }
+
+    #[test]
+    fn function_names_resolve_exactly_then_by_unique_case() {
+        let names = ["transfer", "Fund", "fund2", "AB", "ab"];
+        let find = |n: &str| find_function(&names, n, |s| s).copied();
+        assert_eq!(find("transfer"), Some("transfer"));
+        assert_eq!(find("TRANSFER"), Some("transfer"));
+        assert_eq!(find("fund"), Some("Fund"));
+        assert_eq!(find("ab"), Some("ab"));
+        assert_eq!(find("Ab"), None, "ambiguous ignoring case");
+        assert_eq!(find("nope"), None);
+    }
+
+    #[test]
+    fn system_calls_encode_as_the_go_tools_and_parse_back() {
+        assert_eq!(GovCall::Stake.payload(), br#"{"Name":"v1stake"}"#);
+        assert_eq!(GovCall::Unstake.payload(), br#"{"Name":"v1unstake"}"#);
+        let dao = GovCall::VoteDao { param: GovParam::GasPrice, value: 50_000_000_000 };
+        assert_eq!(dao.payload(), br#"{"Name":"v1voteDAO","Args":["GASPRICE","50000000000"]}"#);
+        for call in [GovCall::Stake, GovCall::Unstake, GovCall::VoteBp(vec!["a".into(), "b".into()]), dao] {
+            assert_eq!(GovCall::parse(&call.payload()).unwrap(), call);
+        }
+        assert_eq!(
+            GovCall::parse(br#"{"name":"v1voteDAO","args":["bpcount","13"]}"#).unwrap(),
+            GovCall::VoteDao { param: GovParam::BpCount, value: 13 }
+        );
+        assert_eq!(
+            GovCall::parse(br#"{"Name":"v1voteDAO","Args":["BPCOUNT","101"]}"#).unwrap_err().to_string(),
+            "v1voteDAO: BPCOUNT must be 1..=100, got 101"
+        );
+        assert_eq!(
+            GovCall::parse(br#"{"Name":"v1voteDAO","Args":["X","1"]}"#).unwrap_err().to_string(),
+            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK"
+        );
+        assert_eq!(
+            GovCall::parse(br#"{"Name":"v1createName"}"#).unwrap_err(),
+            PayloadError::UnknownSystemCall { name: "v1createName".into() }
+        );
+        for p in GovParam::ALL {
+            assert_eq!(GovParam::from_dao_id(&p.dao_id().to_lowercase()), Some(p));
+        }
+    }
+}
