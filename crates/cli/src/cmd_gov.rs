@@ -39,7 +39,7 @@ pub enum GovCommand {
         command: BpCommand,
     },
     /// Governance parameters (BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE,
-    /// STAKINGLOCK).
+    /// STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS).
     Param {
         #[command(subcommand)]
         command: ParamCommand,
@@ -98,14 +98,14 @@ pub enum ParamCommand {
     Vote {
         #[command(flatten)]
         tx: GovTxArgs,
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE or STAKINGLOCK.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS or MAXBLOCKGAS.
         name: String,
         /// A count, or for prices and STAKINGMIN an amount ("50 gaer").
         value: String,
     },
     /// The values voted for a parameter and the stake behind each.
     Votes {
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE or STAKINGLOCK.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS or MAXBLOCKGAS.
         name: String,
     },
 }

@@ -74,11 +74,17 @@ impl ParamText for GovParam {
             }
             t.parse::<u128>().map_err(|e| CliError::invalid("value", text, e.to_string()))?
         };
-        if value == 0 || value > self.max_value() {
+        if value < self.min_value() || value > self.max_value() {
             return Err(CliError::invalid(
                 "value",
                 text,
-                format!("{} must be 1..={} ({})", self.dao_id(), self.max_value(), self.describe(self.max_value())),
+                format!(
+                    "{} must be {}..={} ({})",
+                    self.dao_id(),
+                    self.min_value(),
+                    self.max_value(),
+                    self.describe(self.max_value())
+                ),
             ));
         }
         Ok(value)
@@ -90,6 +96,7 @@ impl ParamText for GovParam {
             GovParam::MinStake | GovParam::NamePrice => Amount::from_aer(value).format(Unit::Aergo),
             GovParam::StakeLockBlocks => format!("{value} blocks"),
             GovParam::BpCount => format!("{value} producers"),
+            GovParam::MaxTxGas | GovParam::MaxBlockGas => format!("{value} gas"),
         }
     }
 }

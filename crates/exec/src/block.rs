@@ -66,6 +66,9 @@ pub struct BlockBuilder {
     receipts: Vec<Receipt>,
     fees: Amount,
     size_bytes: usize,
+    /// Gas the block's transactions used so far, against `caps.block`.
+    gas_used: u64,
+    caps: system::GasCaps,
     dpos: bool,
     dpos_begun: bool,
     /// Parameters a governance vote changed in this block, written to
@@ -90,6 +93,7 @@ impl BlockBuilder {
     ) -> Result<BlockBuilder, ExecError> {
         let overlay = Overlay::new(store, parent_state_root);
         let gas_price = system::gas_price(&overlay)?;
+        let caps = system::gas_caps(&overlay)?;
         let dpos = dpos::is_enabled(&overlay)?;
         Ok(BlockBuilder {
             overlay,
@@ -99,6 +103,8 @@ impl BlockBuilder {
             receipts: Vec::new(),
             fees: Amount::ZERO,
             size_bytes: 0,
+            gas_used: 0,
+            caps,
             dpos,
             dpos_begun: false,
             passed_params: BTreeMap::new(),
@@ -166,9 +172,24 @@ impl BlockBuilder {
         if self.size_bytes + size > BLOCK_MAX_SIZE_BYTES {
             return Err(ExecError::BlockFull { what: "block size" });
         }
+        // Gas: a limit above the per-transaction cap never fits; the most
+        // this one can use must fit what is left of the block's gas, else
+        // it waits for the next block (like a block full of bytes).
+        let reserve = self.gas_reservation(&vtx)?;
+        if self.gas_used.saturating_add(reserve) > self.caps.block {
+            return Err(ExecError::BlockFull { what: "block gas" });
+        }
         let savepoint = self.overlay.savepoint();
         match self.apply(&vtx) {
             Ok((receipt, passed)) => {
+                // Invariant: a transaction uses at most what it reserved.
+                assert!(
+                    receipt.gas_used <= reserve,
+                    "bug: tx {} used {} gas, more than the {reserve} it reserved",
+                    vtx.hash(),
+                    receipt.gas_used
+                );
+                self.gas_used += receipt.gas_used;
                 self.overlay.release_savepoint(savepoint)?;
                 for (param, value) in passed {
                     self.passed_params.insert(param.param_name(), value);
@@ -189,6 +210,29 @@ impl BlockBuilder {
         }
     }
 
+    /// The most gas `vtx` can use in this block: its gas limit, or for a
+    /// limit of 0 what the executor would give it (the default contract
+    /// limit under the cap, or the intrinsic gas of a plain transfer).
+    fn gas_reservation(&self, vtx: &VerifiedTx) -> Result<u64, ExecError> {
+        let body = vtx.tx.body()?;
+        if body.gas_limit > self.caps.tx {
+            return Err(ExecError::GasLimitTooHigh { limit: body.gas_limit, max: self.caps.tx });
+        }
+        if body.gas_limit != 0 {
+            return Ok(body.gas_limit);
+        }
+        let intrinsic = intrinsic_gas(&vtx.tx);
+        Ok(match contract::classify(body.tx_type()?, body.recipient()?.as_ref()) {
+            Some(_) => contract::DEFAULT_TX_GAS_LIMIT.min(self.caps.tx).max(intrinsic),
+            None => intrinsic,
+        })
+    }
+
+    /// Gas the block's transactions used so far.
+    pub fn gas_used(&self) -> u64 {
+        self.gas_used
+    }
+
     fn apply(&mut self, vtx: &VerifiedTx) -> Result<(Receipt, Vec<(GovParam, Amount)>), ExecError> {
         let body = vtx.tx.body()?;
         let tx_type = body.tx_type()?;
@@ -198,6 +242,7 @@ impl BlockBuilder {
                 engine: &self.engine,
                 block: &self.ctx,
                 gas_price: self.gas_price,
+                max_tx_gas: self.caps.tx,
                 fees_before: self.fees,
                 tx_index: self.txs.len(),
             };

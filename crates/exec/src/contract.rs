@@ -68,7 +68,8 @@
 //! ([`crate::intrinsic_gas`]: base plus payload bytes) is charged first, the
 //! rest is the SQL meter (shared by the deploy source, the constructor, the
 //! called function and every nested contract call). A gas limit of 0 means
-//! [`DEFAULT_TX_GAS_LIMIT`], lowered to what the sender can pay. Before
+//! [`DEFAULT_TX_GAS_LIMIT`] (at most the chain's `max_tx_gas`), lowered to
+//! what the sender can pay; a limit above `max_tx_gas` is refused. Before
 //! anything runs the sender must hold the amount plus `limit x gas price`;
 //! otherwise the transaction is *rejected* (not included, no fee).
 //!
@@ -522,6 +523,9 @@ pub(crate) struct TxEnv<'a> {
     pub engine: &'a Engine,
     pub block: &'a BlockContext,
     pub gas_price: Amount,
+    /// The chain's cap on one transaction's gas (a limit above it was
+    /// refused before); also bounds the default limit.
+    pub max_tx_gas: u64,
     /// Fees of the block's transactions before this one.
     pub fees_before: Amount,
     pub tx_index: usize,
@@ -578,7 +582,7 @@ pub(crate) fn transfer(
 /// rejections (state as before, nothing charged) or node failures; a
 /// failing deploy or call is an `ERROR` receipt, not an error.
 pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Result<Receipt, ExecError> {
-    let TxEnv { view, engine, block, gas_price, fees_before, tx_index } = env;
+    let TxEnv { view, engine, block, gas_price, max_tx_gas, fees_before, tx_index } = env;
     let body = vtx.tx().body()?;
     let sender = vtx.sender();
     let intrinsic = intrinsic_gas(vtx.tx());
@@ -611,13 +615,14 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
         .balance
         .checked_sub(amount)
         .ok_or_else(|| poor(amount.checked_add(intrinsic_fee).unwrap_or(Amount::TOTAL_SUPPLY)))?;
+    let default_limit = DEFAULT_TX_GAS_LIMIT.min(max_tx_gas);
     let limit = if body.gas_limit != 0 {
         body.gas_limit
     } else if price.is_zero() {
-        DEFAULT_TX_GAS_LIMIT
+        default_limit
     } else {
         let affordable = u64::try_from(available.aer() / price.aer()).unwrap_or(u64::MAX);
-        DEFAULT_TX_GAS_LIMIT.min(affordable)
+        default_limit.min(affordable)
     };
     let max_fee = price
         .checked_mul(limit as u128)

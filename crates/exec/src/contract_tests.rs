@@ -8,7 +8,7 @@ use crate::query::{query_call, query_engine, query_sql, QueryContext, QueryLimit
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_store::Snapshot;
 use aergo_types::payload::{encode_call_payload, encode_deploy_payload, parse_call_payload, parse_deploy_payload};
-use aergo_types::{receipts_root, ChainId, Receipt, TxBody, TxType};
+use aergo_types::{receipts_root, ChainId, Receipt, RejectReason, TxBody, TxType};
 use serde_json::json;
 
 const WHITEPAPER_DDL: &str = include_str!("../../sql/tests/whitepaper_ddl.sql");
@@ -372,9 +372,14 @@ fn rejections_are_not_included() {
     let ctx = BlockContext { height: c.height, timestamp_ns: 0, coinbase: c.coinbase() };
     let mut b = BlockBuilder::new(&c.store, c.root, ctx).unwrap();
     assert!(matches!(b.push(tx), Err(ExecError::GasLimitTooLow { .. })));
-    // More gas than the balance can pay.
+    // More gas than the chain allows one transaction.
     c.nonces[1] -= 1;
     let tx = c.call_tx(1, &contract, "fund", &[json!("a"), json!(1)], Amount::ZERO, 100_000_000_000);
+    assert!(matches!(b.push(tx), Err(ExecError::GasLimitTooHigh { .. })));
+    // More gas than the balance can pay next to the amount.
+    c.nonces[1] -= 1;
+    let amount = Amount::from_aergo(999).unwrap();
+    let tx = c.call_tx(1, &contract, "fund", &[json!("a"), json!(1)], amount, system::DEFAULT_MAX_TX_GAS);
     assert!(matches!(b.push(tx), Err(ExecError::InsufficientBalance { .. })));
     // Wrong nonce.
     let tx = c.call_tx(1, &contract, "fund", &[json!("a"), json!(1)], Amount::ZERO, 0);
@@ -774,4 +779,60 @@ mod props {
             let _ = parse_deploy_payload(s.as_bytes());
         }
     }
+}
+
+/// Issue 11, finding 4: no transaction may ask for more gas than the
+/// chain's per-transaction cap, a default limit stays under it, and a
+/// block's transactions together stay under the block cap (the rest wait
+/// for the next block).
+#[test]
+fn gas_caps_bound_a_transaction_and_a_block() {
+    let mut c = Chain::new();
+    let source = "CREATE FUNCTION spin() RETURNS INT AS $$ BEGIN LOOP END LOOP; END; $$ LANGUAGE plpgsql";
+    let tx = c.deploy_tx(0, source, None, 0);
+    let r = c.one(tx);
+    assert_eq!(r.status, "CREATED", "{}", r.ret);
+    let spin = Address::from_bytes(&r.contract_address).unwrap();
+
+    // A limit of 10^10 gas is refused before anything runs.
+    let greedy = c.call_tx(1, &spin, "spin", &[], Amount::ZERO, 10_000_000_000);
+    let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };
+    let mut b = BlockBuilder::new(&c.store, c.root, ctx.clone()).unwrap();
+    let e = b.push(greedy).unwrap_err();
+    assert!(matches!(e, ExecError::GasLimitTooHigh { limit: 10_000_000_000, max: system::DEFAULT_MAX_TX_GAS }), "{e}");
+    assert_eq!(e.reason(), Some(RejectReason::GasLimitTooHigh));
+    assert!(b.is_empty());
+
+    // A default limit runs out at the default, under the cap.
+    c.nonces[1] -= 1;
+    let default = c.call_tx(1, &spin, "spin", &[], Amount::ZERO, 0);
+    let r = b.push(default).unwrap().clone();
+    assert_eq!(r.status, "ERROR");
+    assert!(r.ret.contains("out of gas"), "{}", r.ret);
+    assert_eq!(r.gas_used, contract::DEFAULT_TX_GAS_LIMIT);
+    assert_eq!(b.gas_used(), contract::DEFAULT_TX_GAS_LIMIT);
+
+    // With a block cap of 25M gas, two 10M calls fit and the third waits.
+    let mut o = Overlay::new(&c.store, c.root);
+    system::write_param(&mut o, system::PARAM_MAX_BLOCK_GAS, Amount::from_aer(25_000_000)).unwrap();
+    let capped = o.flush().unwrap();
+    let mut b = BlockBuilder::new(&c.store, capped, ctx).unwrap();
+    c.nonces[1] -= 1; // the block above was never committed
+    let mut fitted = 0;
+    let mut full = None;
+    for who in [0, 1, 2] {
+        let tx = c.call_tx(who, &spin, "spin", &[], Amount::ZERO, 10_000_000);
+        match b.push(tx) {
+            Ok(r) => {
+                assert_eq!(r.gas_used, 10_000_000);
+                fitted += 1;
+            }
+            Err(e) => full = Some(e),
+        }
+    }
+    assert_eq!(fitted, 2);
+    assert!(matches!(full, Some(ExecError::BlockFull { what: "block gas" })), "{full:?}");
+    assert_eq!(b.gas_used(), 20_000_000);
+    // The per-transaction cap never exceeds the block's.
+    assert_eq!(system::gas_caps(&Snapshot::open(&c.store, capped)).unwrap().tx, 25_000_000);
 }

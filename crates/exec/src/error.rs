@@ -20,6 +20,8 @@ pub enum ExecError {
     InsufficientBalance { account: String, needed: String, available: String },
     #[error("gas limit {limit} is below the {needed} gas this transaction needs")]
     GasLimitTooLow { limit: u64, needed: u64 },
+    #[error("gas limit {limit} exceeds the chain's maximum of {max} gas per transaction")]
+    GasLimitTooHigh { limit: u64, max: u64 },
     #[error("gas price {offered} is below the chain's gas price {required}")]
     GasPriceTooLow { offered: String, required: String },
     #[error("balance of {account} would exceed the total supply")]
@@ -85,6 +87,7 @@ impl ExecError {
             ExecError::Nonce { .. } => R::NonceTooHigh,
             ExecError::InsufficientBalance { .. } => R::InsufficientBalance,
             ExecError::GasLimitTooLow { .. } => R::GasLimitTooLow,
+            ExecError::GasLimitTooHigh { .. } => R::GasLimitTooHigh,
             ExecError::GasPriceTooLow { .. } => R::GasPriceTooLow,
             ExecError::BalanceOverflow { .. } => R::Overflow,
             ExecError::Unsupported { .. } => R::Unsupported,

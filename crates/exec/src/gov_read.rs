@@ -79,11 +79,19 @@ pub fn stake(view: &dyn TableStore, account: &Address) -> Result<StakeView, Exec
     Ok(StakeView { amount: stake.amount, since_height: stake.since_height, unlock_height })
 }
 
-/// The governance parameters set in state, in [`GovParam::ALL`] order.
+/// The governance parameters in force, in [`GovParam::ALL`] order: those
+/// set in state, and the gas caps (which have defaults until a vote sets
+/// them) always.
 pub fn params(view: &dyn TableStore) -> Result<Vec<(GovParam, Amount)>, ExecError> {
+    let caps = system::gas_caps(view)?;
     let mut out = Vec::new();
     for p in GovParam::ALL {
-        if let Some(v) = system::read_param(view, p.param_name())? {
+        let value = match p {
+            GovParam::MaxTxGas => Some(Amount::from_aer(u128::from(caps.tx))),
+            GovParam::MaxBlockGas => Some(Amount::from_aer(u128::from(caps.block))),
+            _ => system::read_param(view, p.param_name())?,
+        };
+        if let Some(v) = value {
             out.push((p, v));
         }
     }

@@ -252,6 +252,8 @@ fn system_params_are_the_rows_the_payload_names() {
         (GovParam::GasPrice, system::PARAM_GAS_PRICE),
         (GovParam::NamePrice, system::PARAM_NAME_PRICE),
         (GovParam::StakeLockBlocks, system::PARAM_STAKE_LOCK_BLOCKS),
+        (GovParam::MaxTxGas, system::PARAM_MAX_TX_GAS),
+        (GovParam::MaxBlockGas, system::PARAM_MAX_BLOCK_GAS),
     ];
     assert_eq!(rows.len(), GovParam::ALL.len());
     for (p, row) in rows {

@@ -82,7 +82,10 @@
 //! - Parameters and their `v1voteDAO` ids: `BPCOUNT` -> `bp_count`
 //!   (1..=100), `STAKINGMIN` -> `min_stake`, `GASPRICE` -> `gas_price`,
 //!   `NAMEPRICE` -> `name_price` (aer, 1..=total supply), and our
-//!   `STAKINGLOCK` -> `stake_lock_blocks` (1..=100,000,000).
+//!   `STAKINGLOCK` -> `stake_lock_blocks` (1..=100,000,000), `MAXTXGAS`
+//!   -> `max_tx_gas` and `MAXBLOCKGAS` -> `max_block_gas` (10^6..=10^12;
+//!   until a vote sets them, 10^8 and 10^9: see [`system::gas_caps`]; the
+//!   transaction cap never exceeds the block cap).
 //!   `epoch_blocks` and `rating_window_slots` are fixed at genesis: the
 //!   consensus layer plans its schedule with the epoch, and the rating
 //!   window bounds per-block work.

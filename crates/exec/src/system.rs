@@ -46,6 +46,17 @@ pub const PARAM_MIN_STAKE: &str = "min_stake";
 pub const PARAM_NAME_PRICE: &str = "name_price";
 /// Governance parameter (DPoS chains): blocks a stake stays locked.
 pub const PARAM_STAKE_LOCK_BLOCKS: &str = "stake_lock_blocks";
+/// Governance parameter: most gas one transaction may use.
+pub const PARAM_MAX_TX_GAS: &str = "max_tx_gas";
+/// Governance parameter: most gas one block's transactions may use.
+pub const PARAM_MAX_BLOCK_GAS: &str = "max_block_gas";
+/// [`PARAM_MAX_TX_GAS`] while no vote has set it: about 0.3 s of the
+/// costliest SQL on the reference machine, and 100 times a contract call's
+/// default limit.
+pub const DEFAULT_MAX_TX_GAS: u64 = 100_000_000;
+/// [`PARAM_MAX_BLOCK_GAS`] while no vote has set it: 10,000 plain
+/// transfers (the block's transaction bound) fit.
+pub const DEFAULT_MAX_BLOCK_GAS: u64 = 1_000_000_000;
 /// Fixed at genesis (DPoS chains): blocks per epoch.
 pub const PARAM_EPOCH_BLOCKS: &str = "epoch_blocks";
 /// Fixed at genesis (DPoS chains): slots in the producer-rating window.
@@ -159,6 +170,32 @@ pub fn read_param_u64(view: &dyn TableStore, name: &str) -> Result<u64, ExecErro
     let v = read_param_required(view, name)?;
     u64::try_from(v.aer())
         .map_err(|_| ExecError::CorruptState { table: PARAMS, reason: format!("parameter {name} = {v} exceeds u64") })
+}
+
+/// The gas caps in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasCaps {
+    /// Most gas one transaction may use; never above `block`, so every
+    /// admissible transaction fits in an empty block.
+    pub tx: u64,
+    pub block: u64,
+}
+
+/// The gas caps in force: the governance parameters, or their defaults on
+/// chains where no vote has set them.
+pub fn gas_caps(view: &dyn TableStore) -> Result<GasCaps, ExecError> {
+    let read = |name: &str, default: u64| -> Result<u64, ExecError> {
+        match read_param(view, name)? {
+            None => Ok(default),
+            Some(v) => u64::try_from(v.aer()).map_err(|_| ExecError::CorruptState {
+                table: PARAMS,
+                reason: format!("parameter {name} = {v} exceeds u64"),
+            }),
+        }
+    };
+    let block = read(PARAM_MAX_BLOCK_GAS, DEFAULT_MAX_BLOCK_GAS)?;
+    let tx = read(PARAM_MAX_TX_GAS, DEFAULT_MAX_TX_GAS)?.min(block);
+    Ok(GasCaps { tx, block })
 }
 
 /// The gas price currently in force.

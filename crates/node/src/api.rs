@@ -18,7 +18,7 @@
 //! | `getPeers` | `[]` | `[{"peerId", "address", "height", "lib"}]`: connected peers and their heads |
 //! | `getProducers` | `[]` | DPoS: `epochBlocks`, `bpCount`, `producers` (`rank`, `peerId`, `votes`, `rating` %), top 100 `candidates` |
 //! | `getStake` | `[address]` | DPoS: `amount`, `sinceHeight`, `unlockHeight` |
-//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`) |
+//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //!
 //! `status` also reports the consensus: `lib` (height, hash), `peers`,

@@ -78,6 +78,8 @@ pub enum PoolError {
     InsufficientBalance { account: String, needed: String, available: String },
     #[error("gas limit {limit} is below the {needed} gas this transaction needs")]
     GasLimitTooLow { limit: u64, needed: u64 },
+    #[error("gas limit {limit} exceeds the chain's maximum of {max} gas per transaction")]
+    GasLimitTooHigh { limit: u64, max: u64 },
     #[error("gas price {offered} is below the chain's gas price {required}")]
     GasPriceTooLow { offered: String, required: String },
     #[error("payload of {got} bytes exceeds the limit of {limit} bytes")]
@@ -103,6 +105,7 @@ impl PoolError {
             PoolError::InsufficientBalance { .. } => RejectReason::InsufficientBalance,
             PoolError::PayloadTooLarge { .. } => RejectReason::TooLarge,
             PoolError::GasLimitTooLow { .. } => RejectReason::GasLimitTooLow,
+            PoolError::GasLimitTooHigh { .. } => RejectReason::GasLimitTooHigh,
             PoolError::GasPriceTooLow { .. } => RejectReason::GasPriceTooLow,
             PoolError::AccountFull { .. } => RejectReason::AccountFull,
             PoolError::PoolFull { .. } => RejectReason::PoolFull,
@@ -141,6 +144,16 @@ pub struct Pool {
     by_hash: HashMap<Hash, (Address, u64)>,
     total_bytes: usize,
     next_seq: u64,
+}
+
+/// What admission checks against the chain's current parameters (read
+/// from the head state by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainFees {
+    /// The gas price in force.
+    pub gas_price: Amount,
+    /// Most gas one transaction may ask for.
+    pub max_tx_gas: u64,
 }
 
 /// Outcome of a successful admission.
@@ -201,13 +214,8 @@ impl Pool {
 
     /// Admits `vtx` given its sender's committed state and the chain's gas
     /// price.
-    pub fn admit(
-        &mut self,
-        vtx: VerifiedTx,
-        committed: AccountState,
-        chain_gas_price: Amount,
-    ) -> Result<Admitted, PoolError> {
-        self.insert(vtx, committed, chain_gas_price, Bounds::Enforced)
+    pub fn admit(&mut self, vtx: VerifiedTx, committed: AccountState, chain: ChainFees) -> Result<Admitted, PoolError> {
+        self.insert(vtx, committed, chain, Bounds::Enforced)
     }
 
     /// Takes back a transaction of a block the head switched away from.
@@ -222,18 +230,19 @@ impl Pool {
         &mut self,
         vtx: VerifiedTx,
         committed: AccountState,
-        chain_gas_price: Amount,
+        chain: ChainFees,
     ) -> Result<Admitted, PoolError> {
-        self.insert(vtx, committed, chain_gas_price, Bounds::Waived)
+        self.insert(vtx, committed, chain, Bounds::Waived)
     }
 
     fn insert(
         &mut self,
         vtx: VerifiedTx,
         committed: AccountState,
-        chain_gas_price: Amount,
+        chain: ChainFees,
         bounds: Bounds,
     ) -> Result<Admitted, PoolError> {
+        let chain_gas_price = chain.gas_price;
         let hash = vtx.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::Duplicate { hash: hash.to_string() });
@@ -269,6 +278,9 @@ impl Pool {
         let intrinsic = intrinsic_gas(vtx.tx());
         if body.gas_limit != 0 && body.gas_limit < intrinsic {
             return Err(PoolError::GasLimitTooLow { limit: body.gas_limit, needed: intrinsic });
+        }
+        if body.gas_limit > chain.max_tx_gas {
+            return Err(PoolError::GasLimitTooHigh { limit: body.gas_limit, max: chain.max_tx_gas });
         }
         if !offered.is_zero() && offered < chain_gas_price {
             return Err(PoolError::GasPriceTooLow {

@@ -10,7 +10,7 @@ use aergo_consensus::dpos::{Action, Anchor, BlockMeta, DposConfig, Evidence, Pro
 use aergo_consensus::{ConsensusError, ConsensusKind, DposEngine, Solo, SoloConfig};
 use aergo_crypto::{PrivateKey, PublicKey};
 use aergo_exec::{verify_tx, VerifiedTx};
-use aergo_pool::{Pool, PoolConfig, PoolError};
+use aergo_pool::{ChainFees, Pool, PoolConfig, PoolError};
 use aergo_types::{Address, Block, Hash, Tx};
 
 use crate::error::{ReplicaError, Result, TxRejection};
@@ -512,8 +512,8 @@ impl Replica {
         let mut pool = self.lock_pool();
         let state = self.chain.head_state();
         let committed = aergo_exec::account(&state, vtx.sender())?;
-        let gas_price = aergo_exec::system::gas_price(&state)?;
-        Ok(pool.admit(vtx, committed, gas_price).map(|_| ()))
+        let fees = chain_fees(&state)?;
+        Ok(pool.admit(vtx, committed, fees).map(|_| ()))
     }
 
     /// A transaction from a local client: verified, admitted to the pool
@@ -1058,14 +1058,14 @@ impl Replica {
             return Ok(None);
         }
         let mut lost: Option<(usize, String)> = None;
-        let gas_price = aergo_exec::system::gas_price(&state)?;
+        let fees = chain_fees(&state)?;
         // Abandoned blocks come newest first; re-admit oldest first so
         // nonces arrive in order.
         for block in change.abandoned.iter().rev() {
             for tx in block.txs() {
                 let Ok(vtx) = verify_tx(tx.clone(), self.chain.rules()) else { continue };
                 let committed = aergo_exec::account(&state, vtx.sender())?;
-                match pool.readmit(vtx, committed, gas_price) {
+                match pool.readmit(vtx, committed, fees) {
                     Ok(_) | Err(PoolError::NonceTooLow { .. } | PoolError::Duplicate { .. }) => {}
                     Err(e) => {
                         let l = lost.get_or_insert_with(|| (0, e.to_string()));
@@ -1126,6 +1126,14 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// The chain parameters admission checks, from a state.
+fn chain_fees(state: &dyn aergo_store::TableStore) -> Result<ChainFees> {
+    Ok(ChainFees {
+        gas_price: aergo_exec::system::gas_price(state)?,
+        max_tx_gas: aergo_exec::system::gas_caps(state)?.tx,
+    })
 }
 
 /// How many transactions block building refused, and the first with its

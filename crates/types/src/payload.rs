@@ -98,7 +98,7 @@ pub enum PayloadError {
     ValueNotDecimal { call: &'static str, found: String },
     #[error("{call}: value {found} is too large")]
     ValueTooLarge { call: &'static str, found: String },
-    #[error("{call}: {} must be 1..={}, got {found}", .param.dao_id(), .param.max_value())]
+    #[error("{call}: {} must be {}..={}, got {found}", .param.dao_id(), .param.min_value(), .param.max_value())]
     ValueOutOfRange { call: &'static str, param: GovParam, found: u128 },
     #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
     UnknownSystemCall { name: String },
@@ -232,15 +232,33 @@ pub enum GovParam {
     GasPrice,
     NamePrice,
     StakeLockBlocks,
+    /// Most gas one transaction may use (and ask for as its limit).
+    MaxTxGas,
+    /// Most gas the transactions of one block may use together.
+    MaxBlockGas,
 }
 
+/// Smallest value of the gas caps: a transfer with the largest payload the
+/// pool admits (128 KiB at 5 gas per byte, plus the base) must still fit,
+/// so no vote can make ordinary transactions impossible.
+pub const MIN_GAS_CAP: u128 = 1_000_000;
+/// Largest value of the gas caps.
+pub const MAX_GAS_CAP: u128 = 1_000_000_000_000;
+
 impl GovParam {
-    pub const ALL: [GovParam; 5] =
-        [GovParam::BpCount, GovParam::MinStake, GovParam::GasPrice, GovParam::NamePrice, GovParam::StakeLockBlocks];
+    pub const ALL: [GovParam; 7] = [
+        GovParam::BpCount,
+        GovParam::MinStake,
+        GovParam::GasPrice,
+        GovParam::NamePrice,
+        GovParam::StakeLockBlocks,
+        GovParam::MaxTxGas,
+        GovParam::MaxBlockGas,
+    ];
 
     /// The id a `v1voteDAO` names (case-insensitive on input), as the
     /// node's `getParams` shows it. The first four are the Go node's;
-    /// `STAKINGLOCK` is ours.
+    /// `STAKINGLOCK`, `MAXTXGAS` and `MAXBLOCKGAS` are ours.
     pub fn dao_id(self) -> &'static str {
         match self {
             GovParam::BpCount => "BPCOUNT",
@@ -248,6 +266,8 @@ impl GovParam {
             GovParam::GasPrice => "GASPRICE",
             GovParam::NamePrice => "NAMEPRICE",
             GovParam::StakeLockBlocks => "STAKINGLOCK",
+            GovParam::MaxTxGas => "MAXTXGAS",
+            GovParam::MaxBlockGas => "MAXBLOCKGAS",
         }
     }
 
@@ -266,6 +286,8 @@ impl GovParam {
             GovParam::GasPrice => "gas_price",
             GovParam::NamePrice => "name_price",
             GovParam::StakeLockBlocks => "stake_lock_blocks",
+            GovParam::MaxTxGas => "max_tx_gas",
+            GovParam::MaxBlockGas => "max_block_gas",
         }
     }
 
@@ -278,12 +300,21 @@ impl GovParam {
         matches!(self, GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice)
     }
 
-    /// Largest value a vote may propose (the smallest is 1 for all).
+    /// Smallest value a vote may propose.
+    pub fn min_value(self) -> u128 {
+        match self {
+            GovParam::MaxTxGas | GovParam::MaxBlockGas => MIN_GAS_CAP,
+            _ => 1,
+        }
+    }
+
+    /// Largest value a vote may propose.
     pub fn max_value(self) -> u128 {
         match self {
             GovParam::BpCount => DPOS_MAX_BP_COUNT as u128,
             GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice => Amount::TOTAL_SUPPLY.aer(),
             GovParam::StakeLockBlocks => DPOS_MAX_STAKE_LOCK_BLOCKS as u128,
+            GovParam::MaxTxGas | GovParam::MaxBlockGas => MAX_GAS_CAP,
         }
     }
 }
@@ -411,7 +442,7 @@ impl GovCall {
                 }
                 let v: u128 =
                     value.parse().map_err(|_| PayloadError::ValueTooLarge { call, found: value.to_string() })?;
-                if v == 0 || v > param.max_value() {
+                if v < param.min_value() || v > param.max_value() {
                     return Err(PayloadError::ValueOutOfRange { call, param, found: v });
                 }
                 Ok(GovCall::VoteDao { param, value: v })
@@ -492,7 +523,7 @@ mod tests {
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1voteDAO","Args":["X","1"]}"#).unwrap_err().to_string(),
-            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK"
+            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS"
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1createName"}"#).unwrap_err(),

@@ -39,6 +39,8 @@ pub enum RejectReason {
     InsufficientBalance,
     /// The gas limit is below what the transaction needs.
     GasLimitTooLow,
+    /// The gas limit is above the chain's maximum per transaction.
+    GasLimitTooHigh,
     /// The gas price is below the chain's.
     GasPriceTooLow,
     /// A payload, transaction or result exceeds a bound.
@@ -69,7 +71,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 23] = [
+    pub const ALL: [RejectReason; 24] = [
         RejectReason::InvalidFormat,
         RejectReason::WrongChain,
         RejectReason::BadHash,
@@ -80,6 +82,7 @@ impl RejectReason {
         RejectReason::ReplacementUnderpriced,
         RejectReason::InsufficientBalance,
         RejectReason::GasLimitTooLow,
+        RejectReason::GasLimitTooHigh,
         RejectReason::GasPriceTooLow,
         RejectReason::TooLarge,
         RejectReason::AccountFull,
@@ -108,6 +111,7 @@ impl RejectReason {
             RejectReason::ReplacementUnderpriced => "REPLACEMENT_UNDERPRICED",
             RejectReason::InsufficientBalance => "INSUFFICIENT_BALANCE",
             RejectReason::GasLimitTooLow => "GAS_LIMIT_TOO_LOW",
+            RejectReason::GasLimitTooHigh => "GAS_LIMIT_TOO_HIGH",
             RejectReason::GasPriceTooLow => "GAS_PRICE_TOO_LOW",
             RejectReason::TooLarge => "TOO_LARGE",
             RejectReason::AccountFull => "ACCOUNT_FULL",
@@ -147,6 +151,7 @@ impl RejectReason {
             | RejectReason::BadPayload
             | RejectReason::Unsupported
             | RejectReason::GasLimitTooLow
+            | RejectReason::GasLimitTooHigh
             | RejectReason::GasPriceTooLow => 5,
             RejectReason::InsufficientBalance | RejectReason::Overflow => 6,
             RejectReason::ReplacementUnderpriced => 7,
