@@ -9,7 +9,7 @@
 //! superset of what any execution touches; a test checks this against the
 //! accesses actually recorded.
 
-use aergo_store::{TableStore, Value};
+use aergo_store::{Hash, Snapshot, Store, TableStore, Value};
 
 use crate::access::{AccessSet, KeyAccess};
 use crate::catalog::TableDef;
@@ -18,7 +18,6 @@ use crate::error::Result;
 use crate::exec::{key_range, KeyRange};
 use crate::expr::{eval, Expr};
 use crate::gas::Gas;
-use crate::memstore::MemStore;
 use crate::plan::{Access, Plan, Scan};
 use crate::types;
 
@@ -33,6 +32,9 @@ struct Known<'a> {
     params: &'a [Value],
     vars: &'a [Option<Value>],
     depth: usize,
+    /// An empty store: evaluating a constant key expression reads nothing,
+    /// and anything that tried to write would fail (it is read-only).
+    empty: Store,
 }
 
 impl Known<'_> {
@@ -58,7 +60,7 @@ impl Known<'_> {
     }
 
     fn with_cx<T>(&self, f: impl FnOnce(&mut crate::exec::Cx<'_>) -> Result<T>) -> Result<T> {
-        let mut dummy = MemStore::new();
+        let mut dummy = Snapshot::open(&self.empty, Hash::ZERO);
         let mut gas = Gas::new(1_000_000);
         let mut cx = self.engine.cx(&mut dummy, self.ctx, &mut gas, self.params.to_vec());
         cx.vars = self.vars.iter().map(|v| v.clone().unwrap_or(Value::Null)).collect();
@@ -342,7 +344,7 @@ pub(crate) fn statement_access(
     vars: &[Option<Value>],
     depth: usize,
 ) -> Result<AccessSet> {
-    Known { engine, store, ctx, params, vars, depth }.statement(b)
+    Known { engine, store, ctx, params, vars, depth, empty: Store::memory() }.statement(b)
 }
 
 /// Accesses of calling function `sname`; `args` None = unknown arguments.
@@ -370,7 +372,7 @@ pub(crate) fn function_access(
         }
         None => vec![],
     };
-    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth };
+    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth, empty: Store::memory() };
     for b in crate::plpgsql::function_statements(&f) {
         set.merge(k.statement(b)?);
     }

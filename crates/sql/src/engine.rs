@@ -10,7 +10,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::access::{AccessLog, AccessSet};
+use crate::access::AccessSet;
 use crate::catalog::{self, CheckDef, ColumnDef, IndexDef, Relation, TableDef, ViewDef};
 use crate::error::{Pos, Result, SqlError};
 use crate::exec::{self, Cx};
@@ -182,19 +182,7 @@ impl Prepared {
         gas: &mut Gas,
         host: &mut dyn Host,
     ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: None, host: Some(host) })
-    }
-
-    /// Like [`Prepared::execute`], also recording every store access made.
-    pub fn execute_logged(
-        &self,
-        store: &mut dyn TableStore,
-        ctx: &ExecContext,
-        params: &[Value],
-        gas: &mut Gas,
-        log: &mut AccessLog,
-    ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: Some(log), host: None })
+        self.engine.run_prepared(self, store, ctx, params, gas, Extras { host: Some(host) })
     }
 
     /// The statically known accesses of this statement with `params`.
@@ -224,7 +212,6 @@ impl Prepared {
 /// Optional parts of one execution.
 #[derive(Default)]
 pub(crate) struct Extras<'x> {
-    log: Option<&'x mut AccessLog>,
     host: Option<&'x mut dyn Host>,
 }
 
@@ -485,7 +472,7 @@ impl Engine {
             let mut out = Vec::new();
             for s in split_statements(sql)? {
                 let p = self.prepare(store, ctx, &s)?;
-                let extras = Extras { log: None, host: reborrow(&mut host) };
+                let extras = Extras { host: reborrow(&mut host) };
                 out.push(self.run_prepared(&p, store, ctx, &[], gas, extras)?);
             }
             Ok(out)
@@ -502,27 +489,11 @@ impl Engine {
         args: &[Value],
         gas: &mut Gas,
     ) -> Result<Value> {
-        self.call_function_logged(store, ctx, name, args, gas, None)
-    }
-
-    pub fn call_function_logged(
-        &self,
-        store: &mut dyn TableStore,
-        ctx: &ExecContext,
-        name: &str,
-        args: &[Value],
-        gas: &mut Gas,
-        log: Option<&mut AccessLog>,
-    ) -> Result<Value> {
         let sname = self.function_store_name(ctx, name)?;
         let sp = store.savepoint();
         let mut cx = self.cx(store, ctx, gas, vec![]);
-        cx.accesses = log.as_ref().map(|_| AccessLog::default());
         let r = plpgsql::call_user_function(&sname, args.to_vec(), &mut cx);
-        let recorded = cx.accesses.take();
-        if let (Some(l), Some(rec)) = (log, recorded) {
-            *l = rec;
-        }
+        drop(cx);
         finish_savepoint(store, sp, r)
     }
 
@@ -630,7 +601,6 @@ impl Engine {
             sub_cache: BTreeMap::new(),
             call_depth: 0,
             notices: Vec::new(),
-            accesses: None,
             host: None,
         }
     }
@@ -644,7 +614,7 @@ impl Engine {
         gas: &mut Gas,
         extras: Extras<'_>,
     ) -> Result<QueryResult> {
-        let Extras { log, host } = extras;
+        let Extras { host } = extras;
         // A plan is only valid for the catalogue it was bound against.
         let stale = deps_stale(&*store, &p.deps)?;
         let replanned;
@@ -657,18 +627,11 @@ impl Engine {
         let sp = store.savepoint();
         let mut cx = self.cx(store, ctx, gas, params.to_vec());
         cx.host = shorten(host);
-        if log.is_some() {
-            cx.accesses = Some(AccessLog::default());
-        }
         let r = exec_bound(bound, &mut cx).and_then(|mut res| {
             check_result_size(&res, &self.inner.config.limits)?;
             res.notices = std::mem::take(&mut cx.notices);
             Ok(res)
         });
-        let recorded = cx.accesses.take();
-        if let (Some(l), Some(rec)) = (log, recorded) {
-            *l = rec;
-        }
         drop(cx);
         finish_savepoint(store, sp, r)
     }

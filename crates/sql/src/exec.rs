@@ -17,7 +17,6 @@ use aergo_store::codec::{decode_key, decode_row, encode_key, encode_row};
 use aergo_store::{Direction, TableStore, Value};
 use rust_decimal::Decimal;
 
-use crate::access::AccessLog;
 use crate::catalog::TableDef;
 use crate::engine::{Engine, ExecContext, Limits};
 use crate::error::{Result, SqlError};
@@ -44,7 +43,6 @@ pub struct Cx<'a> {
     pub sub_cache: BTreeMap<usize, Rc<Vec<Row>>>,
     pub call_depth: usize,
     pub notices: Vec<String>,
-    pub accesses: Option<AccessLog>,
     /// Provider of `aergo_*` host functions, if any (see [`crate::host`]).
     pub host: Option<&'a mut dyn crate::host::Host>,
 }
@@ -74,9 +72,6 @@ impl Cx<'_> {
     }
 
     pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(log) = &mut self.accesses {
-            log.read_key(table, key);
-        }
         let v = self.store.get(table, key)?;
         self.read_charge(key.len() + v.as_ref().map_or(0, |v| v.len()))?;
         Ok(v)
@@ -84,18 +79,12 @@ impl Cx<'_> {
 
     pub fn put(&mut self, table: &str, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         self.gas.charge(self.schedule.row_write + self.schedule.byte_write * (key.len() + value.len()) as u64)?;
-        if let Some(log) = &mut self.accesses {
-            log.write_key(table, &key);
-        }
         self.store.put(table, key, value)?;
         Ok(())
     }
 
     pub fn delete(&mut self, table: &str, key: &[u8]) -> Result<()> {
         self.gas.charge(self.schedule.row_write + self.schedule.byte_write * key.len() as u64)?;
-        if let Some(log) = &mut self.accesses {
-            log.write_key(table, key);
-        }
         self.store.delete(table, key)?;
         Ok(())
     }
@@ -118,15 +107,6 @@ impl Cx<'_> {
         }
         for (k, v) in &out {
             self.read_charge(k.len() + v.len())?;
-            if let Some(log) = &mut self.accesses {
-                log.read_key(table, k);
-            }
-        }
-        if out.len() < max {
-            if let Some(log) = &mut self.accesses {
-                // The scan saw the end of the range: it depends on the whole range.
-                log.read_range(table, lower, upper);
-            }
         }
         Ok(out)
     }

@@ -110,13 +110,12 @@ mod exec;
 mod expr;
 pub mod gas;
 pub mod host;
-pub mod memstore;
 mod plan;
 mod plpgsql;
 pub mod types;
 
-pub use access::{AccessLog, AccessSet, KeyAccess};
-pub use aergo_store::Value;
+pub use access::{AccessSet, KeyAccess};
+pub use aergo_store::{AccessLog, Value};
 pub use engine::{
     created_functions, parse_sql, split_statements, Call, Engine, EngineConfig, ExecContext, FunctionParam,
     FunctionSignature, Limits, Prepared, QueryResult,
@@ -124,5 +123,4 @@ pub use engine::{
 pub use error::{Pos, SqlError};
 pub use gas::{Gas, GasSchedule};
 pub use host::{Host, HostEnv};
-pub use memstore::MemStore;
 pub use types::SqlType;
