@@ -13,12 +13,14 @@ use aergo_store::{Hash, Snapshot, Store, TableStore, Value};
 
 use crate::access::{AccessSet, KeyAccess};
 use crate::catalog::TableDef;
-use crate::engine::{Bound, Engine, ExecContext};
+use crate::context::ExecContext;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::exec::{key_range, KeyRange};
-use crate::expr::{eval, Expr};
 use crate::gas::Gas;
-use crate::plan::{Access, Plan, Scan};
+use crate::ir::{function_exprs, function_statements, Access, Bound, Expr, Plan, Scan};
+use crate::run::cx::Cx;
+use crate::run::eval::eval;
+use crate::run::scan::{key_range, KeyRange};
 use crate::types;
 
 /// Deepest chain of nested function calls analysed before giving up and
@@ -59,7 +61,7 @@ impl Known<'_> {
         self.with_cx(|cx| eval(e, &[], cx)).ok()
     }
 
-    fn with_cx<T>(&self, f: impl FnOnce(&mut crate::exec::Cx<'_>) -> Result<T>) -> Result<T> {
+    fn with_cx<T>(&self, f: impl FnOnce(&mut Cx<'_>) -> Result<T>) -> Result<T> {
         let mut dummy = Snapshot::open(&self.empty, Hash::ZERO);
         let mut gas = Gas::new(1_000_000);
         let mut cx = self.engine.cx(&mut dummy, self.ctx, &mut gas, self.params.to_vec());
@@ -373,10 +375,10 @@ pub(crate) fn function_access(
         None => vec![],
     };
     let k = Known { engine, store, ctx, params: &params, vars: &vars, depth, empty: Store::memory() };
-    for b in crate::plpgsql::function_statements(&f) {
+    for b in function_statements(&f) {
         set.merge(k.statement(b)?);
     }
-    for e in crate::plpgsql::function_exprs(&f) {
+    for e in function_exprs(&f) {
         k.expr(e, &mut set)?;
     }
     Ok(set)

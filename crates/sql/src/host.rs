@@ -29,19 +29,13 @@
 
 use aergo_store::{TableStore, Value};
 
-use crate::engine::{Engine, ExecContext};
-use crate::error::{Result, SqlError};
-use crate::exec::Cx;
+use crate::context::ExecContext;
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::gas::Gas;
+use crate::run::host::HostCall;
 
-/// The reserved prefix of host function names.
-pub const HOST_PREFIX: &str = "aergo_";
-
-/// True for names that bind to host calls (see the module docs).
-pub fn is_host_name(name: &str) -> bool {
-    name.starts_with(HOST_PREFIX)
-}
-
+pub use crate::names::{is_host_name, HOST_PREFIX};
 /// What a host function may use while it runs.
 pub struct HostEnv<'a> {
     pub store: &'a mut dyn TableStore,
@@ -61,19 +55,23 @@ pub trait Host {
     fn call(&mut self, name: &str, args: Vec<Value>, env: HostEnv<'_>) -> Result<Value>;
 }
 
-/// Evaluates a bound host call.
-pub(crate) fn call_host(name: &str, args: Vec<Value>, cx: &mut Cx<'_>) -> Result<Value> {
-    cx.gas.charge(cx.schedule.call)?;
-    let Some(host) = cx.host.take() else {
-        return Err(SqlError::Unsupported {
-            feature: format!("{name}() without a host (it exists only inside chain transactions and API queries)"),
-        });
-    };
-    let r = host.call(
-        name,
-        args,
-        HostEnv { store: &mut *cx.store, gas: &mut *cx.gas, ctx: cx.ctx, engine: cx.engine, call_depth: cx.call_depth },
-    );
-    cx.host = Some(host);
-    r
+/// A host with the engine attached, as execution calls it: builds the
+/// [`HostEnv`] (which names the engine, so `run/` need not).
+pub(crate) struct Hosted<'e, 'h> {
+    pub engine: &'e Engine,
+    pub host: &'h mut dyn Host,
+}
+
+impl HostCall for Hosted<'_, '_> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: Vec<Value>,
+        store: &mut dyn TableStore,
+        gas: &mut Gas,
+        ctx: &ExecContext,
+        call_depth: usize,
+    ) -> Result<Value> {
+        self.host.call(name, args, HostEnv { store, gas, ctx, engine: self.engine, call_depth })
+    }
 }
