@@ -144,3 +144,52 @@ fn upper_ge(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> bool {
         (Bound::Excluded(x), Bound::Included(y)) => x > y,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aergo_store::RangeAccess;
+
+    fn log() -> AccessLog {
+        let mut l = AccessLog::default();
+        l.reads.insert(("s.t".into(), b"k1".to_vec()));
+        l.writes.insert(("s.t".into(), b"k1".to_vec()));
+        l.ranges.push(RangeAccess {
+            table: "s.t".into(),
+            lower: Bound::Included(b"a".to_vec()),
+            upper: Bound::Excluded(b"m".to_vec()),
+        });
+        l
+    }
+
+    #[test]
+    fn covers_checks_the_store_access_log() {
+        let mut set = AccessSet::default();
+        set.write("s.t", KeyAccess::Key(b"k1".to_vec()));
+        set.read("s.t", KeyAccess::Range(Bound::Included(b"a".to_vec()), Bound::Unbounded));
+        assert!(set.covers(&log()));
+        // A range wider than any reported one is not covered.
+        let mut wide = log();
+        wide.ranges.push(RangeAccess { table: "s.t".into(), lower: Bound::Unbounded, upper: Bound::Unbounded });
+        assert!(!set.covers(&wide));
+        // A write needs a reported write, not a read.
+        let mut w = log();
+        w.writes.insert(("s.t".into(), b"b".to_vec()));
+        assert!(!set.covers(&w));
+        // Catalogue reads are allowed by any set.
+        let mut cat = log();
+        cat.tables_read.insert("s.t".into());
+        cat.catalogue_scanned = true;
+        assert!(set.covers(&cat));
+        // Catalogue writes need catalog_write, which covers everything.
+        let mut ddl = log();
+        ddl.tables_written.insert("s.u".into());
+        assert!(!set.covers(&ddl));
+        let all = AccessSet { catalog_write: true, ..AccessSet::default() };
+        assert!(all.covers(&ddl) && all.covers(&wide));
+        // A truncated log cannot be checked.
+        let mut cut = log();
+        cut.truncated = true;
+        assert!(!set.covers(&cut) && !all.covers(&cut));
+    }
+}

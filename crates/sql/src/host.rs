@@ -26,6 +26,8 @@
 //! Host calls are opaque to the static access analysis: a statement or
 //! function that contains one reports an [`crate::AccessSet`] with
 //! `catalog_write` set (conflicts with everything).
+//!
+//! [`SqlError::Unsupported`]: crate::SqlError::Unsupported
 
 use aergo_store::{TableStore, Value};
 
@@ -36,6 +38,7 @@ use crate::gas::Gas;
 use crate::run::host::HostCall;
 
 pub use crate::names::{is_host_name, HOST_PREFIX};
+
 /// What a host function may use while it runs.
 pub struct HostEnv<'a> {
     pub store: &'a mut dyn TableStore,
@@ -52,6 +55,9 @@ pub trait Host {
     /// [`HOST_PREFIX`]) on `args`. Errors fail the calling statement like
     /// any SQL error; an unknown name or a wrong argument count should be
     /// [`SqlError::UnknownFunction`] / [`SqlError::WrongArity`].
+    ///
+    /// [`SqlError::UnknownFunction`]: crate::SqlError::UnknownFunction
+    /// [`SqlError::WrongArity`]: crate::SqlError::WrongArity
     fn call(&mut self, name: &str, args: Vec<Value>, env: HostEnv<'_>) -> Result<Value>;
 }
 

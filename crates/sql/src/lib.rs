@@ -50,8 +50,8 @@
 //!   `names` (identifier folding, qualified names, the host prefix),
 //!   [`types`] (SQL types, value operations), [`catalog`] (objects as store
 //!   tables, blob formats, name qualification), `context` ([`Limits`],
-//!   [`EngineConfig`], [`ExecContext`], [`QueryResult`]), [`access`]
-//!   (access sets).
+//!   [`EngineConfig`], [`ExecContext`], [`QueryResult`], [`Call`],
+//!   [`FunctionSignature`]), [`access`] (access sets).
 //! * `ir/`: data only: plans (`Plan`, `Scan`, `Access`), expressions
 //!   (`Expr`, `Func`, `SubPlan`), bound statements (`Bound`), functions
 //!   (`FunctionDecl`, `CompiledFunction`).

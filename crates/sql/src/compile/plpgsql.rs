@@ -3,7 +3,7 @@
 //! The body of a `plpgsql` function is tokenized with sqlparser's tokenizer
 //! and parsed by our own recursive-descent parser for the block structure
 //! (DECLARE, BEGIN/END, IF/ELSIF/ELSE, LOOP/WHILE/FOR, EXIT/CONTINUE,
-//! RETURN, RAISE, PERFORM, SELECT INTO [STRICT], nested blocks with
+//! RETURN, RAISE, PERFORM, SELECT INTO \[STRICT\], nested blocks with
 //! EXCEPTION handlers); every expression and embedded statement is
 //! re-rendered to text, with variable names quoted, and handed to
 //! sqlparser and the ordinary binder, which resolves variables to frame
