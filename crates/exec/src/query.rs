@@ -443,11 +443,17 @@ fn describe_exact(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aergo_sql::{ExecContext, Gas, MemStore};
+    use aergo_sql::{ExecContext, Gas};
+    use aergo_store::{Hash, Overlay, Store};
 
-    fn store() -> (Engine, MemStore) {
+    /// An empty store: the overlay on the empty state of a memory store.
+    fn mem() -> Overlay {
+        Overlay::new(&Store::memory(), Hash::ZERO)
+    }
+
+    fn store() -> (Engine, Overlay) {
         let engine = query_engine(&QueryLimits::default());
-        let mut store = MemStore::new();
+        let mut store = mem();
         let sql = "CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL DEFAULT 0 \
                    CHECK (balance >= 0), note TEXT UNIQUE);
                    CREATE INDEX by_balance ON accounts (balance);
@@ -527,7 +533,7 @@ mod tests {
     #[test]
     fn an_ambiguous_bare_name_lists_its_schemas() {
         let engine = query_engine(&QueryLimits::default());
-        let mut store = MemStore::new();
+        let mut store = mem();
         let sql = "CREATE TABLE a.t (x INTEGER); CREATE TABLE b.t (y INTEGER)";
         engine.execute_batch(&mut store, &ExecContext::default(), sql, &mut Gas::new(1_000_000)).unwrap();
         let e = describe_relation(&engine, &store, &QueryContext::default(), "t").unwrap_err().to_string();

@@ -1,15 +1,18 @@
 //! Read and write sets: the static ones a prepared statement or function
-//! call reports ([`AccessSet`]), and the actual ones an execution records
-//! ([`AccessLog`]), so tests can check that the actual set always lies
-//! inside the reported one.
+//! call reports ([`AccessSet`]), checked against the actual ones an
+//! execution made, as the store's [`AccessLog`] records them
+//! ([`aergo_store::Overlay::record_access`]), so tests can check that the
+//! actual set always lies inside the reported one.
 //!
 //! Accesses are at the level of store tables and key bytes: a point key, a
 //! key range, or the whole table when the key cannot be known before
 //! running (keys computed from rows read, hidden row ids, index entries of
 //! changed rows, DDL).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
+
+use aergo_store::AccessLog;
 
 /// What part of one store table is accessed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,17 +86,26 @@ impl AccessSet {
     }
 
     /// Whether everything `log` recorded is inside this set. A write also
-    /// counts as permission to read the same key.
+    /// counts as permission to read the same key. Reading the catalogue
+    /// (`tables_read`, `catalogue_scanned`) is allowed by any set: every
+    /// statement that changes it (DDL) sets `catalog_write`, which conflicts
+    /// with everything. Changing the catalogue (`tables_written`) needs
+    /// `catalog_write`. A truncated log cannot be checked: never covered.
     pub fn covers(&self, log: &AccessLog) -> bool {
+        if log.truncated {
+            return false;
+        }
         if self.catalog_write {
             return true;
         }
         let read_ok = |t: &str, k: &[u8]| Self::covers_key(&self.reads, t, k) || Self::covers_key(&self.writes, t, k);
-        log.reads.iter().all(|(t, keys)| keys.iter().all(|k| read_ok(t, k)))
-            && log.ranges.iter().all(|(t, lo, hi)| {
-                Self::covers_range(&self.reads, t, lo, hi) || Self::covers_range(&self.writes, t, lo, hi)
+        log.tables_written.is_empty()
+            && log.reads.iter().all(|(t, k)| read_ok(t, k))
+            && log.ranges.iter().all(|r| {
+                Self::covers_range(&self.reads, &r.table, &r.lower, &r.upper)
+                    || Self::covers_range(&self.writes, &r.table, &r.lower, &r.upper)
             })
-            && log.writes.iter().all(|(t, keys)| keys.iter().all(|k| Self::covers_key(&self.writes, t, k)))
+            && log.writes.iter().all(|(t, k)| Self::covers_key(&self.writes, t, k))
     }
 }
 
@@ -133,32 +145,51 @@ fn upper_ge(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> bool {
     }
 }
 
-/// Table name, lower and upper bound of a range read.
-pub type RangeRead = (String, Bound<Vec<u8>>, Bound<Vec<u8>>);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aergo_store::RangeAccess;
 
-/// The accesses one execution actually made.
-#[derive(Clone, Debug, Default)]
-pub struct AccessLog {
-    pub reads: BTreeMap<String, BTreeSet<Vec<u8>>>,
-    pub ranges: Vec<RangeRead>,
-    pub writes: BTreeMap<String, BTreeSet<Vec<u8>>>,
-}
-
-impl AccessLog {
-    pub fn read_key(&mut self, table: &str, key: &[u8]) {
-        self.reads.entry(table.to_string()).or_default().insert(key.to_vec());
+    fn log() -> AccessLog {
+        let mut l = AccessLog::default();
+        l.reads.insert(("s.t".into(), b"k1".to_vec()));
+        l.writes.insert(("s.t".into(), b"k1".to_vec()));
+        l.ranges.push(RangeAccess {
+            table: "s.t".into(),
+            lower: Bound::Included(b"a".to_vec()),
+            upper: Bound::Excluded(b"m".to_vec()),
+        });
+        l
     }
 
-    pub fn write_key(&mut self, table: &str, key: &[u8]) {
-        self.writes.entry(table.to_string()).or_default().insert(key.to_vec());
-    }
-
-    pub fn read_range(&mut self, table: &str, lo: Bound<&[u8]>, hi: Bound<&[u8]>) {
-        let own = |b: Bound<&[u8]>| match b {
-            Bound::Included(x) => Bound::Included(x.to_vec()),
-            Bound::Excluded(x) => Bound::Excluded(x.to_vec()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        self.ranges.push((table.to_string(), own(lo), own(hi)));
+    #[test]
+    fn covers_checks_the_store_access_log() {
+        let mut set = AccessSet::default();
+        set.write("s.t", KeyAccess::Key(b"k1".to_vec()));
+        set.read("s.t", KeyAccess::Range(Bound::Included(b"a".to_vec()), Bound::Unbounded));
+        assert!(set.covers(&log()));
+        // A range wider than any reported one is not covered.
+        let mut wide = log();
+        wide.ranges.push(RangeAccess { table: "s.t".into(), lower: Bound::Unbounded, upper: Bound::Unbounded });
+        assert!(!set.covers(&wide));
+        // A write needs a reported write, not a read.
+        let mut w = log();
+        w.writes.insert(("s.t".into(), b"b".to_vec()));
+        assert!(!set.covers(&w));
+        // Catalogue reads are allowed by any set.
+        let mut cat = log();
+        cat.tables_read.insert("s.t".into());
+        cat.catalogue_scanned = true;
+        assert!(set.covers(&cat));
+        // Catalogue writes need catalog_write, which covers everything.
+        let mut ddl = log();
+        ddl.tables_written.insert("s.u".into());
+        assert!(!set.covers(&ddl));
+        let all = AccessSet { catalog_write: true, ..AccessSet::default() };
+        assert!(all.covers(&ddl) && all.covers(&wide));
+        // A truncated log cannot be checked.
+        let mut cut = log();
+        cut.truncated = true;
+        assert!(!set.covers(&cut) && !all.covers(&cut));
     }
 }

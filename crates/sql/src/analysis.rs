@@ -9,17 +9,18 @@
 //! superset of what any execution touches; a test checks this against the
 //! accesses actually recorded.
 
-use aergo_store::{TableStore, Value};
+use aergo_store::{Hash, Snapshot, Store, TableStore, Value};
 
 use crate::access::{AccessSet, KeyAccess};
 use crate::catalog::TableDef;
-use crate::engine::{Bound, Engine, ExecContext};
+use crate::context::ExecContext;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::exec::{key_range, KeyRange};
-use crate::expr::{eval, Expr};
 use crate::gas::Gas;
-use crate::memstore::MemStore;
-use crate::plan::{Access, Plan, Scan};
+use crate::ir::{function_exprs, function_statements, Access, Bound, Expr, Plan, Scan};
+use crate::run::cx::Cx;
+use crate::run::eval::eval;
+use crate::run::scan::{key_range, KeyRange};
 use crate::types;
 
 /// Deepest chain of nested function calls analysed before giving up and
@@ -33,6 +34,9 @@ struct Known<'a> {
     params: &'a [Value],
     vars: &'a [Option<Value>],
     depth: usize,
+    /// An empty store: evaluating a constant key expression reads nothing,
+    /// and anything that tried to write would fail (it is read-only).
+    empty: Store,
 }
 
 impl Known<'_> {
@@ -57,8 +61,8 @@ impl Known<'_> {
         self.with_cx(|cx| eval(e, &[], cx)).ok()
     }
 
-    fn with_cx<T>(&self, f: impl FnOnce(&mut crate::exec::Cx<'_>) -> Result<T>) -> Result<T> {
-        let mut dummy = MemStore::new();
+    fn with_cx<T>(&self, f: impl FnOnce(&mut Cx<'_>) -> Result<T>) -> Result<T> {
+        let mut dummy = Snapshot::open(&self.empty, Hash::ZERO);
         let mut gas = Gas::new(1_000_000);
         let mut cx = self.engine.cx(&mut dummy, self.ctx, &mut gas, self.params.to_vec());
         cx.vars = self.vars.iter().map(|v| v.clone().unwrap_or(Value::Null)).collect();
@@ -342,7 +346,7 @@ pub(crate) fn statement_access(
     vars: &[Option<Value>],
     depth: usize,
 ) -> Result<AccessSet> {
-    Known { engine, store, ctx, params, vars, depth }.statement(b)
+    Known { engine, store, ctx, params, vars, depth, empty: Store::memory() }.statement(b)
 }
 
 /// Accesses of calling function `sname`; `args` None = unknown arguments.
@@ -370,11 +374,11 @@ pub(crate) fn function_access(
         }
         None => vec![],
     };
-    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth };
-    for b in crate::plpgsql::function_statements(&f) {
+    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth, empty: Store::memory() };
+    for b in function_statements(&f) {
         set.merge(k.statement(b)?);
     }
-    for e in crate::plpgsql::function_exprs(&f) {
+    for e in function_exprs(&f) {
         k.expr(e, &mut set)?;
     }
     Ok(set)

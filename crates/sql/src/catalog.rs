@@ -20,12 +20,20 @@
 //! Tables, indexes and views share one namespace per schema, as relations do
 //! in PostgreSQL. Identifiers may not contain `.`, `(`, `)` or control
 //! characters, so these names never collide.
+//!
+//! Also here: the one-byte codes of [`SqlType`] in blobs, qualified names
+//! (`[schema.]name`), and the column definitions of `CREATE TABLE` that
+//! both DDL execution and the text blobs above read.
 
 use std::sync::Arc;
 
 use aergo_store::{TableMeta, TableStore};
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
 
-use crate::error::{Result, SqlError};
+use crate::error::{syntax, Pos, Result, SqlError};
+use crate::names::{ident_name, object_parts};
 use crate::types::SqlType;
 
 const KIND_TABLE: u8 = 1;
@@ -384,7 +392,7 @@ pub fn decode_relation(bytes: &[u8], name: &str) -> Result<Relation> {
         }
         // The platform's own tables (the chain's `sys.*`) carry their
         // `CREATE TABLE` text as schema blob.
-        Some(b'C' | b'c') => Ok(Relation::Table(Arc::new(crate::ddl::table_def_from_text(bytes, name)?))),
+        Some(b'C' | b'c') => Ok(Relation::Table(Arc::new(table_def_from_text(bytes, name)?))),
         _ => Err(SqlError::CorruptCatalog { name: name.into(), reason: "not a relation".into() }),
     }
 }
@@ -401,8 +409,208 @@ pub fn lookup_table(store: &dyn TableStore, schema: &str, name: &str) -> Result<
     let sname = store_name(schema, name);
     match lookup(store, &sname)? {
         Some((Relation::Table(t), _)) => Ok(t),
-        _ => Err(SqlError::UnknownObject { kind: "table", name: sname, pos: crate::error::Pos::UNKNOWN }),
+        _ => Err(SqlError::UnknownObject { kind: "table", name: sname, pos: Pos::UNKNOWN }),
     }
+}
+
+// ----- type codes, names and definitions -----
+
+impl SqlType {
+    /// Stable one-byte code plus parameters, for the catalogue encoding.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            SqlType::Bool => out.push(1),
+            SqlType::SmallInt => out.push(2),
+            SqlType::Int => out.push(3),
+            SqlType::BigInt => out.push(4),
+            SqlType::Numeric(None) => out.push(5),
+            SqlType::Numeric(Some((p, s))) => {
+                out.push(6);
+                out.push(*p as u8);
+                out.push(*s as u8);
+            }
+            SqlType::Text => out.push(7),
+            SqlType::Varchar(n) => {
+                out.push(8);
+                out.extend_from_slice(&n.to_be_bytes());
+            }
+            SqlType::Bytea => out.push(9),
+            SqlType::Timestamp => out.push(10),
+        }
+    }
+
+    pub fn decode(r: &mut MetaReader<'_>) -> Result<SqlType> {
+        Ok(match r.byte()? {
+            1 => SqlType::Bool,
+            2 => SqlType::SmallInt,
+            3 => SqlType::Int,
+            4 => SqlType::BigInt,
+            5 => SqlType::Numeric(None),
+            6 => {
+                let p = r.byte()? as u32;
+                let s = r.byte()? as u32;
+                SqlType::Numeric(Some((p, s)))
+            }
+            7 => SqlType::Text,
+            8 => SqlType::Varchar(r.u32()?),
+            9 => SqlType::Bytea,
+            10 => SqlType::Timestamp,
+            other => return Err(r.corrupt(&format!("unknown type code {other}"))),
+        })
+    }
+}
+
+/// Splits `[schema.]name` into (schema, name), checking both identifiers.
+pub(crate) fn qualify(default_schema: &str, name: &ast::ObjectName) -> Result<(String, String)> {
+    let parts = object_parts(name)?;
+    let (schema, obj) = match parts.as_slice() {
+        [n] => (default_schema.to_string(), n.clone()),
+        [s, n] => (s.clone(), n.clone()),
+        _ => return unsupported_feature(format!("name {name} with more than two parts")),
+    };
+    check_ident(&schema)?;
+    check_ident(&obj)?;
+    Ok((schema, obj))
+}
+
+fn unsupported_feature<T>(what: impl Into<String>) -> Result<T> {
+    Err(SqlError::Unsupported { feature: what.into() })
+}
+
+pub(crate) fn new_table_def(
+    schema: &str,
+    name: &str,
+    columns: Vec<ColumnDef>,
+    primary_key: Vec<usize>,
+    indexes: Vec<IndexDef>,
+    checks: Vec<CheckDef>,
+) -> TableDef {
+    TableDef { schema: schema.into(), name: name.into(), columns, primary_key, indexes, checks }
+}
+
+pub(crate) fn view_def(schema: &str, name: &str, columns: Vec<String>, query: String) -> ViewDef {
+    ViewDef { schema: schema.into(), name: name.into(), columns, query }
+}
+
+pub(crate) fn relation_kind(r: &Relation) -> &'static str {
+    match r {
+        Relation::Table(_) => "table",
+        Relation::View(_) => "view",
+        Relation::Index { .. } => "index",
+    }
+}
+
+/// Reads a table definition from a schema blob holding the text of its
+/// `CREATE TABLE` statement (see the module docs). `store_name` must be
+/// the name the statement declares.
+pub(crate) fn table_def_from_text(bytes: &[u8], store_name: &str) -> Result<TableDef> {
+    let corrupt = |reason: String| SqlError::CorruptCatalog { name: store_name.into(), reason };
+    let text = std::str::from_utf8(bytes).map_err(|_| corrupt("CREATE TABLE text is not UTF-8".into()))?;
+    let mut stmts = Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(64)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| corrupt(syntax(e).to_string()))?;
+    let (Some(ast::Statement::CreateTable(ct)), true) = (stmts.pop(), stmts.is_empty()) else {
+        return Err(corrupt("expected exactly one CREATE TABLE statement".into()));
+    };
+    let parts = object_parts(&ct.name)?;
+    let [schema, name] = parts.as_slice() else {
+        return Err(corrupt(format!("table name {} is not schema-qualified", ct.name)));
+    };
+    if self::store_name(schema, name) != store_name {
+        return Err(corrupt(format!("the statement declares {schema}.{name}")));
+    }
+    if ct.columns.is_empty() || ct.columns.len() > MAX_COLUMNS {
+        return Err(corrupt(format!("{} columns", ct.columns.len())));
+    }
+    let mut t = new_table_def(schema, name, vec![], vec![], vec![], vec![]);
+    let mut pk = Vec::new();
+    let mut uniques = Vec::new();
+    for c in &ct.columns {
+        column_def_typed(c, lenient_type(&c.data_type)?, &mut t, &mut pk, &mut uniques)?;
+    }
+    for con in &ct.constraints {
+        if let ast::TableConstraint::PrimaryKey { columns, .. } = con {
+            if !pk.is_empty() {
+                return Err(corrupt("two primary keys".into()));
+            }
+            for ic in columns {
+                let ast::Expr::Identifier(id) = &ic.column.expr else {
+                    return Err(corrupt(format!("key expression {}", ic.column.expr)));
+                };
+                let n = ident_name(id);
+                let i = t.column_index(&n).ok_or_else(|| corrupt(format!("key column {n:?} is not a column")))?;
+                t.columns[i].not_null = true;
+                pk.push(i);
+            }
+        }
+    }
+    t.primary_key = pk;
+    Ok(t)
+}
+
+/// A column type of a platform table: precisions beyond what NUMERIC(p, s)
+/// checks (p > 28, e.g. the chain's NUMERIC(38,0) balances) read as NUMERIC.
+pub(crate) fn lenient_type(dt: &ast::DataType) -> Result<SqlType> {
+    match SqlType::from_ast(dt) {
+        Ok(t) => Ok(t),
+        Err(e) => match dt {
+            ast::DataType::Numeric(_) | ast::DataType::Decimal(_) | ast::DataType::Dec(_) => Ok(SqlType::Numeric(None)),
+            _ => Err(e),
+        },
+    }
+}
+
+pub(crate) fn column_def(
+    c: &ast::ColumnDef,
+    t: &mut TableDef,
+    pk: &mut Vec<usize>,
+    uniques: &mut Vec<Vec<usize>>,
+) -> Result<()> {
+    column_def_typed(c, SqlType::from_ast(&c.data_type)?, t, pk, uniques)
+}
+
+pub(crate) fn column_def_typed(
+    c: &ast::ColumnDef,
+    ty: SqlType,
+    t: &mut TableDef,
+    pk: &mut Vec<usize>,
+    uniques: &mut Vec<Vec<usize>>,
+) -> Result<()> {
+    let name = ident_name(&c.name);
+    check_ident(&name)?;
+    if t.column_index(&name).is_some() {
+        return Err(SqlError::ObjectExists { kind: "column", name });
+    }
+    let idx = t.columns.len();
+    let mut col = ColumnDef { name: name.clone(), ty, not_null: false, default: None };
+    for o in &c.options {
+        match &o.option {
+            ast::ColumnOption::Null => {}
+            ast::ColumnOption::NotNull => col.not_null = true,
+            ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
+            ast::ColumnOption::Unique { is_primary: true, .. } => {
+                if !pk.is_empty() {
+                    return Err(SqlError::Syntax {
+                        message: format!("multiple primary keys for table {:?}", t.name),
+                        pos: Pos::UNKNOWN,
+                    });
+                }
+                pk.push(idx);
+                col.not_null = true;
+            }
+            ast::ColumnOption::Unique { is_primary: false, .. } => uniques.push(vec![idx]),
+            ast::ColumnOption::Check(e) => {
+                let cname = o.name.as_ref().map(ident_name).unwrap_or_else(|| format!("{}_{}_check", t.name, name));
+                t.checks.push(CheckDef { name: cname, expr: e.to_string() });
+            }
+            ast::ColumnOption::ForeignKey { .. } => return unsupported_feature("foreign keys"),
+            other => return unsupported_feature(format!("column option {other}")),
+        }
+    }
+    t.columns.push(col);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@
 
 use std::path::Path;
 
-use aergo_store::Value;
+use aergo_store::{Hash, Overlay, Store, Value};
 use rust_decimal::RoundingStrategy;
 use sqllogictest::{Condition, DefaultColumnType, QueryExpect, Record, SortMode, StatementExpect};
 
-use crate::{Engine, ExecContext, Gas, MemStore, SqlError};
+use crate::{Engine, ExecContext, Gas, SqlError};
 
 /// Gas for one conformance statement: large, since the corpus has
 /// cross joins of several tables, but finite.
@@ -45,16 +45,21 @@ fn format_value(v: &Value, ty: char) -> String {
     }
 }
 
-/// The engine over a fresh in-memory store.
+/// The engine over a fresh in-memory store: the store's overlay on the
+/// empty state of a memory-backed store.
 struct SltDb {
     engine: Engine,
-    store: MemStore,
+    store: Overlay,
     ctx: ExecContext,
 }
 
 impl SltDb {
     fn new() -> Self {
-        SltDb { engine: Engine::default(), store: MemStore::new(), ctx: ExecContext::default() }
+        SltDb {
+            engine: Engine::default(),
+            store: Overlay::new(&Store::memory(), Hash::ZERO),
+            ctx: ExecContext::default(),
+        }
     }
 
     fn run(&mut self, sql: &str) -> Result<crate::QueryResult, SqlError> {

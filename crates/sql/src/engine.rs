@@ -1,154 +1,24 @@
-//! The public face of the engine: contexts, limits, prepared statements,
-//! execution with atomicity, DML and DDL.
+//! The public face of the engine: [`Engine`] (configuration and the cache
+//! of compiled functions) and [`Prepared`] statements, execution with
+//! atomicity, stored-function calls and signatures; and the
+//! [`FunctionSource`] the runtime reaches the compile wing through.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aergo_store::{Savepoint, TableStore, Value};
-use sqlparser::ast::{self, Spanned};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::ast;
 
-use crate::access::{AccessLog, AccessSet};
-use crate::catalog::{self, CheckDef, ColumnDef, IndexDef, Relation, TableDef, ViewDef};
-use crate::error::{Pos, Result, SqlError};
-use crate::exec::{self, Cx};
-use crate::expr::{and_opt, eval, Expr};
-use crate::gas::{Gas, GasSchedule};
-use crate::host::Host;
-use crate::plan::{self, ident_name, object_parts, Binder, OutCol, Plan, Row, Scan, Scope, ScopeCol, VarScope};
-use crate::plpgsql::{self, CompiledFunction};
-use crate::types::{self, SqlType};
-
-/// Resource bounds of one engine. Hitting one is a clear error.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Rows a top-level query may return.
-    pub max_result_rows: usize,
-    /// Bytes (approximate value sizes) a top-level query may return.
-    pub max_result_bytes: usize,
-    /// Rows any single operator may hold (sort, join, group, scan output).
-    pub max_intermediate_rows: usize,
-    /// Nested user-function calls.
-    pub max_call_depth: usize,
-    /// Length of one SQL text.
-    pub max_sql_bytes: usize,
-    /// RAISE NOTICE messages kept per execution.
-    pub max_notices: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_result_rows: 100_000,
-            max_result_bytes: 16 << 20,
-            max_intermediate_rows: 1_000_000,
-            max_call_depth: 32,
-            max_sql_bytes: 1 << 20,
-            max_notices: 100,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EngineConfig {
-    pub schedule: GasSchedule,
-    pub limits: Limits,
-}
-
-/// Values of the surrounding transaction that SQL may read, and the
-/// session's permissions. The only way anything from outside the store
-/// enters execution.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExecContext {
-    pub caller: String,
-    pub contract: String,
-    pub block_height: u64,
-    /// Block timestamp, microseconds since the epoch.
-    pub block_time_us: i64,
-    pub tx_hash: Vec<u8>,
-    /// Schema of unqualified names.
-    pub default_schema: String,
-    /// Schemas this session may change; `None` = all.
-    pub writable_schemas: Option<Vec<String>>,
-    /// Reject every write (API queries).
-    pub read_only: bool,
-}
-
-impl Default for ExecContext {
-    fn default() -> Self {
-        ExecContext {
-            caller: String::new(),
-            contract: String::new(),
-            block_height: 0,
-            block_time_us: 0,
-            tx_hash: Vec::new(),
-            default_schema: "public".into(),
-            writable_schemas: None,
-            read_only: false,
-        }
-    }
-}
-
-/// What a statement returned.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct QueryResult {
-    pub columns: Vec<String>,
-    pub column_types: Vec<Option<SqlType>>,
-    pub rows: Vec<Row>,
-    /// Rows inserted, updated or deleted.
-    pub rows_affected: u64,
-    /// Messages of RAISE NOTICE.
-    pub notices: Vec<String>,
-}
-
-/// A statement after binding and planning.
-#[derive(Clone, Debug)]
-pub(crate) enum Bound {
-    Query { plan: Plan, cols: Vec<OutCol> },
-    Insert(Box<InsertPlan>),
-    Update(Box<UpdatePlan>),
-    Delete(Box<DeletePlan>),
-    Ddl(Box<ast::Statement>),
-    CreateFunction(Box<plpgsql::FunctionSource>),
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct InsertPlan {
-    pub table: Arc<TableDef>,
-    pub columns: Vec<usize>,
-    pub source: Plan,
-    pub defaults: Vec<Option<Expr>>,
-    pub checks: Vec<(String, Expr)>,
-    pub on_conflict: Option<OnConflictPlan>,
-    pub returning: Option<Vec<Expr>>,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct OnConflictPlan {
-    /// Which key the target names (None = any conflict).
-    pub target: Option<Option<usize>>,
-    /// None = DO NOTHING. Expressions see `existing row ++ excluded row`.
-    pub update: Option<ConflictUpdate>,
-}
-
-/// `DO UPDATE SET` assignments (column, value) and its optional WHERE.
-pub(crate) type ConflictUpdate = (Vec<(usize, Expr)>, Option<Expr>);
-
-#[derive(Clone, Debug)]
-pub(crate) struct UpdatePlan {
-    pub scan: Scan,
-    pub assignments: Vec<(usize, Expr)>,
-    pub checks: Vec<(String, Expr)>,
-    pub returning: Option<Vec<Expr>>,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct DeletePlan {
-    pub scan: Scan,
-    pub returning: Option<Vec<Expr>>,
-}
+use crate::access::AccessSet;
+use crate::catalog::{self, TableDef};
+use crate::compile::{self, function_decl::parse_create_function, parse::split_statements};
+use crate::context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, Limits, QueryResult};
+use crate::error::{internal, Pos, Result, SqlError};
+use crate::gas::Gas;
+use crate::host::{Host, Hosted};
+use crate::ir::{Bound, CompiledFunction, Deps, Expr, FunctionDecl, Lang, OutCol};
+use crate::run::{self, cx::Cx, cx::FunctionSource, host::HostCall};
+use crate::types;
 
 /// A statement parsed, checked and planned once, executed many times.
 #[derive(Clone, Debug)]
@@ -182,19 +52,7 @@ impl Prepared {
         gas: &mut Gas,
         host: &mut dyn Host,
     ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: None, host: Some(host) })
-    }
-
-    /// Like [`Prepared::execute`], also recording every store access made.
-    pub fn execute_logged(
-        &self,
-        store: &mut dyn TableStore,
-        ctx: &ExecContext,
-        params: &[Value],
-        gas: &mut Gas,
-        log: &mut AccessLog,
-    ) -> Result<QueryResult> {
-        self.engine.run_prepared(self, store, ctx, params, gas, Extras { log: Some(log), host: None })
+        self.engine.run_prepared(self, store, ctx, params, gas, Extras { host: Some(host) })
     }
 
     /// The statically known accesses of this statement with `params`.
@@ -224,7 +82,6 @@ impl Prepared {
 /// Optional parts of one execution.
 #[derive(Default)]
 pub(crate) struct Extras<'x> {
-    log: Option<&'x mut AccessLog>,
     host: Option<&'x mut dyn Host>,
 }
 
@@ -235,66 +92,6 @@ fn reborrow<'s>(h: &'s mut Option<&mut dyn Host>) -> Option<&'s mut dyn Host> {
         None => None,
     }
 }
-
-/// Lets an optional host live exactly as long as one execution (a trait
-/// object's lifetime bound can only be shortened by a coercion, never by
-/// subtyping behind `&mut`).
-fn shorten<'s>(h: Option<&'s mut (dyn Host + '_)>) -> Option<&'s mut (dyn Host + 's)> {
-    match h {
-        Some(h) => Some(h),
-        None => None,
-    }
-}
-
-/// Which stored function [`Engine::call`] runs, with what, at what depth.
-#[derive(Clone, Debug)]
-pub struct Call<'a> {
-    pub schema: &'a str,
-    pub function: &'a str,
-    pub args: Vec<Value>,
-    /// Nesting depth the call starts at (0 for a top-level call).
-    pub call_depth: usize,
-}
-
-/// One parameter of a stored function.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FunctionParam {
-    pub name: String,
-    pub ty: SqlType,
-    pub has_default: bool,
-}
-
-/// What [`Engine::function_signature`] reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FunctionSignature {
-    pub schema: String,
-    pub name: String,
-    pub params: Vec<FunctionParam>,
-    /// `None` for `RETURNS void`.
-    pub returns: Option<SqlType>,
-    /// `"plpgsql"` or `"sql"`.
-    pub language: &'static str,
-}
-
-/// The `(schema, name)` of every function a batch of SQL creates with
-/// `CREATE [OR REPLACE] FUNCTION`, in order, without duplicates; names are
-/// case-folded as the catalogue stores them. Other statements are ignored.
-pub fn created_functions(sql: &str, default_schema: &str) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for stmt in split_statements(sql)? {
-        if is_create_function(&stmt) {
-            let src = plpgsql::parse_create_function(&stmt, default_schema)?;
-            let key = (src.schema, src.name);
-            if !out.contains(&key) {
-                out.push(key);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Catalogue dependencies of a plan: (store name, schema blob).
-pub(crate) type Deps = Vec<(String, Vec<u8>)>;
 
 pub(crate) struct EngineInner {
     pub config: EngineConfig,
@@ -322,68 +119,6 @@ impl Default for Engine {
     }
 }
 
-fn syntax(e: ParserError) -> SqlError {
-    let msg = e.to_string();
-    // sqlparser reports "... at Line: L, Column: C".
-    let pos = msg
-        .rfind("Line: ")
-        .and_then(|i| {
-            let rest = &msg[i + 6..];
-            let mut it = rest.split(", Column: ");
-            let line = it.next()?.trim().parse().ok()?;
-            let col = it.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
-            Some(Pos::new(line, col))
-        })
-        .unwrap_or_default();
-    let message = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
-    SqlError::Syntax { message, pos }
-}
-
-/// Parses SQL text with the PostgreSQL dialect.
-pub fn parse_sql(sql: &str) -> Result<Vec<ast::Statement>> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(64)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
-        .map_err(syntax)
-}
-
-/// Splits a batch at top-level semicolons (dollar-quoted bodies are one
-/// token, so function bodies stay whole).
-pub fn split_statements(sql: &str) -> Result<Vec<String>> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().map_err(|e| SqlError::Syntax {
-        message: e.message.clone(),
-        pos: Pos::new(e.location.line, e.location.column),
-    })?;
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for t in tokens {
-        if t == Token::SemiColon {
-            if !cur.trim().is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            cur.clear();
-        } else {
-            cur.push_str(&t.to_string());
-        }
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur);
-    }
-    Ok(out)
-}
-
-fn is_create_function(sql: &str) -> bool {
-    let words: Vec<String> = sql
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .filter(|w| !w.is_empty())
-        .take(4)
-        .map(|w| w.to_ascii_lowercase())
-        .collect();
-    matches!(words.as_slice(), [c, f, ..] if c == "create" && f == "function")
-        || matches!(words.as_slice(), [c, o, r, f] if c == "create" && o == "or" && r == "replace" && f == "function")
-}
-
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         Engine { inner: Arc::new(EngineInner { config, functions: Mutex::new(BTreeMap::new()) }) }
@@ -401,7 +136,7 @@ impl Engine {
                 limit: self.inner.config.limits.max_sql_bytes as u64,
             });
         }
-        let (bound, deps) = self.bind_text(store, &ctx.default_schema, sql, None)?;
+        let (bound, deps) = compile::bind_text(store, &ctx.default_schema, sql, None)?;
         Ok(Prepared {
             engine: self.clone(),
             sql: sql.to_string(),
@@ -409,30 +144,6 @@ impl Engine {
             bound,
             deps,
         })
-    }
-
-    pub(crate) fn bind_text(
-        &self,
-        store: &dyn TableStore,
-        schema: &str,
-        sql: &str,
-        vars: Option<&VarScope>,
-    ) -> Result<(Bound, Deps)> {
-        if is_create_function(sql) {
-            let src = plpgsql::parse_create_function(sql, schema)?;
-            return Ok((Bound::CreateFunction(Box::new(src)), vec![]));
-        }
-        let mut stmts = parse_sql(sql)?;
-        if stmts.len() != 1 {
-            return Err(SqlError::Syntax {
-                message: format!("expected exactly one statement, found {}", stmts.len()),
-                pos: Pos::UNKNOWN,
-            });
-        }
-        let stmt = stmts.remove(0);
-        let mut binder = Binder::new(store, schema, vars);
-        let bound = bind_statement(&mut binder, stmt)?;
-        Ok((bound, binder.deps))
     }
 
     /// Parses, plans and executes one statement atomically.
@@ -485,7 +196,7 @@ impl Engine {
             let mut out = Vec::new();
             for s in split_statements(sql)? {
                 let p = self.prepare(store, ctx, &s)?;
-                let extras = Extras { log: None, host: reborrow(&mut host) };
+                let extras = Extras { host: reborrow(&mut host) };
                 out.push(self.run_prepared(&p, store, ctx, &[], gas, extras)?);
             }
             Ok(out)
@@ -502,27 +213,11 @@ impl Engine {
         args: &[Value],
         gas: &mut Gas,
     ) -> Result<Value> {
-        self.call_function_logged(store, ctx, name, args, gas, None)
-    }
-
-    pub fn call_function_logged(
-        &self,
-        store: &mut dyn TableStore,
-        ctx: &ExecContext,
-        name: &str,
-        args: &[Value],
-        gas: &mut Gas,
-        log: Option<&mut AccessLog>,
-    ) -> Result<Value> {
         let sname = self.function_store_name(ctx, name)?;
         let sp = store.savepoint();
         let mut cx = self.cx(store, ctx, gas, vec![]);
-        cx.accesses = log.as_ref().map(|_| AccessLog::default());
-        let r = plpgsql::call_user_function(&sname, args.to_vec(), &mut cx);
-        let recorded = cx.accesses.take();
-        if let (Some(l), Some(rec)) = (log, recorded) {
-            *l = rec;
-        }
+        let r = run::plpgsql::call_user_function(&sname, args.to_vec(), &mut cx);
+        drop(cx);
         finish_savepoint(store, sp, r)
     }
 
@@ -542,10 +237,11 @@ impl Engine {
     ) -> Result<Value> {
         let sname = catalog::function_store_name(call.schema, call.function);
         let sp = store.savepoint();
+        let mut hosted = host.map(|host| Hosted { engine: self, host });
         let mut cx = self.cx(store, ctx, gas, vec![]);
-        cx.host = shorten(host);
+        cx.host = hosted.as_mut().map(|h| h as &mut dyn HostCall);
         cx.call_depth = call.call_depth;
-        let r = plpgsql::call_user_function(&sname, call.args, &mut cx);
+        let r = run::plpgsql::call_user_function(&sname, call.args, &mut cx);
         drop(cx);
         finish_savepoint(store, sp, r)
     }
@@ -559,7 +255,7 @@ impl Engine {
             arity: 0,
             pos: Pos::UNKNOWN,
         })?;
-        let signature = |src: &plpgsql::FunctionSource| FunctionSignature {
+        let signature = |src: &FunctionDecl| FunctionSignature {
             schema: src.schema.clone(),
             name: src.name.clone(),
             params: src
@@ -573,8 +269,8 @@ impl Engine {
                 .collect(),
             returns: src.returns,
             language: match src.language {
-                plpgsql::Lang::PlPgSql => "plpgsql",
-                plpgsql::Lang::Sql => "sql",
+                Lang::PlPgSql => "plpgsql",
+                Lang::Sql => "sql",
             },
         };
         // The compiled form is cached; a body that does not compile (it
@@ -583,7 +279,7 @@ impl Engine {
             Ok(f) => Ok(signature(&f.src)),
             Err(_) => {
                 let def = catalog::decode_function(&meta.schema, &sname)?;
-                Ok(signature(&plpgsql::parse_create_function(&def.source, &def.schema)?))
+                Ok(signature(&parse_create_function(&def.source, &def.schema)?))
             }
         }
     }
@@ -623,14 +319,13 @@ impl Engine {
             gas,
             schedule: &self.inner.config.schedule,
             limits: &self.inner.config.limits,
-            engine: self,
+            functions: self,
             params,
             vars: Vec::new(),
             outer: Vec::new(),
             sub_cache: BTreeMap::new(),
             call_depth: 0,
             notices: Vec::new(),
-            accesses: None,
             host: None,
         }
     }
@@ -644,31 +339,25 @@ impl Engine {
         gas: &mut Gas,
         extras: Extras<'_>,
     ) -> Result<QueryResult> {
-        let Extras { log, host } = extras;
+        let Extras { host } = extras;
         // A plan is only valid for the catalogue it was bound against.
         let stale = deps_stale(&*store, &p.deps)?;
         let replanned;
         let bound = if stale || p.default_schema != ctx.default_schema {
-            replanned = self.bind_text(&*store, &ctx.default_schema, &p.sql, None)?.0;
+            replanned = compile::bind_text(&*store, &ctx.default_schema, &p.sql, None)?.0;
             &replanned
         } else {
             &p.bound
         };
         let sp = store.savepoint();
+        let mut hosted = host.map(|host| Hosted { engine: self, host });
         let mut cx = self.cx(store, ctx, gas, params.to_vec());
-        cx.host = shorten(host);
-        if log.is_some() {
-            cx.accesses = Some(AccessLog::default());
-        }
-        let r = exec_bound(bound, &mut cx).and_then(|mut res| {
+        cx.host = hosted.as_mut().map(|h| h as &mut dyn HostCall);
+        let r = run::exec_bound(bound, &mut cx).and_then(|mut res| {
             check_result_size(&res, &self.inner.config.limits)?;
             res.notices = std::mem::take(&mut cx.notices);
             Ok(res)
         });
-        let recorded = cx.accesses.take();
-        if let (Some(l), Some(rec)) = (log, recorded) {
-            *l = rec;
-        }
         drop(cx);
         finish_savepoint(store, sp, r)
     }
@@ -682,7 +371,7 @@ impl Engine {
             pos: Pos::UNKNOWN,
         })?;
         {
-            let cache = self.inner.functions.lock().map_err(|_| crate::expr::internal("function cache poisoned"))?;
+            let cache = self.inner.functions.lock().map_err(|_| internal("function cache poisoned"))?;
             if let Some(f) = cache.get(sname) {
                 if f.meta == meta.schema && !deps_stale(store, &f.deps)? {
                     return Ok(f.clone());
@@ -690,8 +379,8 @@ impl Engine {
             }
         }
         let def = catalog::decode_function(&meta.schema, sname)?;
-        let compiled = Arc::new(plpgsql::compile(self, store, &def, meta.schema.clone())?);
-        let mut cache = self.inner.functions.lock().map_err(|_| crate::expr::internal("function cache poisoned"))?;
+        let compiled = Arc::new(compile::plpgsql::compile(store, &def, meta.schema.clone())?);
+        let mut cache = self.inner.functions.lock().map_err(|_| internal("function cache poisoned"))?;
         cache.insert(sname.to_string(), compiled.clone());
         Ok(compiled)
     }
@@ -730,498 +419,21 @@ fn check_result_size(res: &QueryResult, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-// ----- binding statements -----
-
-fn unsupported<T>(what: impl Into<String>) -> Result<T> {
-    Err(SqlError::Unsupported { feature: what.into() })
-}
-
-fn table_scope(t: &TableDef, qualifier: &str) -> Scope {
-    Scope {
-        cols: t
-            .columns
-            .iter()
-            .map(|c| ScopeCol { qualifier: Some(qualifier.to_string()), name: c.name.clone(), ty: Some(c.ty) })
-            .collect(),
-        aggregated: false,
+/// The runtime reaches the compile wing only through here.
+impl FunctionSource for Engine {
+    fn compiled_function(&self, store: &dyn TableStore, sname: &str) -> Result<Arc<CompiledFunction>> {
+        self.function(store, sname)
     }
-}
 
-pub(crate) fn bind_checks(binder: &mut Binder<'_>, t: &TableDef) -> Result<Vec<(String, Expr)>> {
-    let scope = table_scope(t, &t.name);
-    let saved = binder.vars.take();
-    let r = t
-        .checks
-        .iter()
-        .map(|c| {
-            let e = parse_expr(&c.expr)?;
-            Ok((c.name.clone(), binder.bind_expr(&e, &scope)?))
-        })
-        .collect();
-    binder.vars = saved;
-    r
-}
-
-pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(64)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(syntax)
-}
-
-fn bind_returning(
-    binder: &mut Binder<'_>,
-    items: &Option<Vec<ast::SelectItem>>,
-    scope: &Scope,
-) -> Result<Option<(Vec<Expr>, Vec<OutCol>)>> {
-    let Some(items) = items else { return Ok(None) };
-    let mut exprs = Vec::new();
-    let mut cols = Vec::new();
-    for it in items {
-        match it {
-            ast::SelectItem::UnnamedExpr(e) => {
-                exprs.push(binder.bind_expr(e, scope)?);
-                cols.push(OutCol { name: e.to_string(), ty: None });
-            }
-            ast::SelectItem::ExprWithAlias { expr, alias } => {
-                exprs.push(binder.bind_expr(expr, scope)?);
-                cols.push(OutCol { name: ident_name(alias), ty: None });
-            }
-            ast::SelectItem::Wildcard(_) => {
-                for (i, c) in scope.cols.iter().enumerate() {
-                    exprs.push(Expr::Col(i));
-                    cols.push(OutCol { name: c.name.clone(), ty: c.ty });
-                }
-            }
-            _ => return unsupported("this RETURNING item"),
-        }
+    fn check_function(&self, store: &dyn TableStore, decl: &FunctionDecl) -> Result<()> {
+        compile::plpgsql::compile_source(store, decl, Vec::new()).map(|_| ())
     }
-    Ok(Some((exprs, cols)))
-}
 
-fn where_scan(
-    binder: &mut Binder<'_>,
-    table: Arc<TableDef>,
-    selection: &Option<ast::Expr>,
-    scope: &Scope,
-) -> Result<Scan> {
-    let mut conj = Vec::new();
-    if let Some(w) = selection {
-        let mut parts = Vec::new();
-        plan::split_and(w, &mut parts);
-        for p in parts {
-            if plan::contains_aggregate(p) {
-                return Err(SqlError::Syntax {
-                    message: "aggregate functions are not allowed in WHERE".into(),
-                    pos: plan::pos_of(p.span()),
-                });
-            }
-            conj.push(binder.bind_expr(p, scope)?);
-        }
+    fn bind_scalar(&self, store: &dyn TableStore, schema: &str, text: &str, table: Option<&TableDef>) -> Result<Expr> {
+        compile::bind_scalar(store, schema, text, table)
     }
-    let access = plan::choose_access_pub(&table, &conj);
-    let mut filter = None;
-    for c in conj {
-        filter = Some(and_opt(filter, c));
-    }
-    Ok(Scan { table, access, filter })
-}
 
-pub(crate) fn bind_statement(binder: &mut Binder<'_>, stmt: ast::Statement) -> Result<Bound> {
-    use ast::Statement as S;
-    match stmt {
-        S::Query(q) => {
-            let (plan, cols) = binder.bind_query(&q)?;
-            Ok(Bound::Query { plan, cols })
-        }
-        S::Insert(ins) => bind_insert(binder, ins),
-        S::Update { table, assignments, from, selection, returning, or, limit } => {
-            if from.is_some() || or.is_some() || limit.is_some() || !table.joins.is_empty() {
-                return unsupported("UPDATE with FROM, OR or LIMIT");
-            }
-            let (name, alias) = match &table.relation {
-                ast::TableFactor::Table { name, alias, .. } => (name.clone(), alias.clone()),
-                _ => return unsupported("UPDATE of a non-table"),
-            };
-            let t = binder.table(&name)?;
-            let qual = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| t.name.clone());
-            let scope = table_scope(&t, &qual);
-            let mut assigns = Vec::new();
-            for a in &assignments {
-                let col = match &a.target {
-                    ast::AssignmentTarget::ColumnName(n) => object_parts(n)?.pop().unwrap_or_default(),
-                    ast::AssignmentTarget::Tuple(_) => return unsupported("UPDATE SET (a, b) = ..."),
-                };
-                let i = t
-                    .column_index(&col)
-                    .ok_or_else(|| SqlError::UnknownColumn { name: col.clone(), pos: plan::pos_of(a.target_span()) })?;
-                assigns.push((i, binder.bind_expr(&a.value, &scope)?));
-            }
-            let checks = bind_checks(binder, &t)?;
-            let returning = bind_returning(binder, &returning, &scope)?;
-            let scan = where_scan(binder, t, &selection, &scope)?;
-            Ok(Bound::Update(Box::new(UpdatePlan {
-                scan,
-                assignments: assigns,
-                checks,
-                returning: returning.map(|r| r.0),
-            })))
-        }
-        S::Delete(d) => {
-            if d.using.is_some() || !d.order_by.is_empty() || d.limit.is_some() || !d.tables.is_empty() {
-                return unsupported("DELETE with USING, ORDER BY or LIMIT");
-            }
-            let from = match &d.from {
-                ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
-            };
-            let [twj] = from.as_slice() else { return unsupported("DELETE from several tables") };
-            let (name, alias) = match &twj.relation {
-                ast::TableFactor::Table { name, alias, .. } if twj.joins.is_empty() => (name.clone(), alias.clone()),
-                _ => return unsupported("DELETE from a join"),
-            };
-            let t = binder.table(&name)?;
-            let qual = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| t.name.clone());
-            let scope = table_scope(&t, &qual);
-            let returning = bind_returning(binder, &d.returning, &scope)?;
-            let scan = where_scan(binder, t, &d.selection, &scope)?;
-            Ok(Bound::Delete(Box::new(DeletePlan { scan, returning: returning.map(|r| r.0) })))
-        }
-        S::CreateTable(_)
-        | S::CreateIndex(_)
-        | S::Drop { .. }
-        | S::CreateView { .. }
-        | S::AlterTable { .. }
-        | S::DropFunction { .. } => Ok(Bound::Ddl(Box::new(stmt))),
-        S::StartTransaction { .. } | S::Commit { .. } | S::Rollback { .. } | S::Savepoint { .. } => {
-            unsupported("transaction control (every statement and call is already atomic; the chain commits per block)")
-        }
-        S::CreateTrigger { .. } => unsupported("triggers"),
-        S::CreateFunction(_) => unsupported("this CREATE FUNCTION form"),
-        other => {
-            let text = other.to_string();
-            let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-            unsupported(format!("statement {head}"))
-        }
-    }
-}
-
-trait TargetSpan {
-    fn target_span(&self) -> sqlparser::tokenizer::Span;
-}
-
-impl TargetSpan for ast::Assignment {
-    fn target_span(&self) -> sqlparser::tokenizer::Span {
-        match &self.target {
-            ast::AssignmentTarget::ColumnName(n) => n.span(),
-            ast::AssignmentTarget::Tuple(_) => sqlparser::tokenizer::Span::empty(),
-        }
-    }
-}
-
-fn bind_insert(binder: &mut Binder<'_>, ins: ast::Insert) -> Result<Bound> {
-    if ins.or.is_some()
-        || ins.ignore
-        || ins.overwrite
-        || !ins.assignments.is_empty()
-        || ins.partitioned.is_some()
-        || ins.replace_into
-    {
-        return unsupported("this INSERT form (OR, IGNORE, REPLACE, SET)");
-    }
-    let name = match &ins.table {
-        ast::TableObject::TableName(n) => n.clone(),
-        ast::TableObject::TableFunction(_) => return unsupported("INSERT INTO a function"),
-    };
-    let t = binder.table(&name)?;
-    let columns: Vec<usize> = if ins.columns.is_empty() {
-        (0..t.columns.len()).collect()
-    } else {
-        let mut v = Vec::new();
-        for c in &ins.columns {
-            let n = ident_name(c);
-            let i = t
-                .column_index(&n)
-                .ok_or_else(|| SqlError::UnknownColumn { name: n.clone(), pos: plan::pos_of(c.span) })?;
-            if v.contains(&i) {
-                return Err(SqlError::Syntax {
-                    message: format!("column {n:?} specified more than once"),
-                    pos: plan::pos_of(c.span),
-                });
-            }
-            v.push(i);
-        }
-        v
-    };
-    let Some(source) = &ins.source else { return unsupported("INSERT ... DEFAULT VALUES") };
-    let (plan, cols) = binder.bind_query(source)?;
-    if cols.len() != columns.len() {
-        return Err(SqlError::Syntax {
-            message: format!("INSERT has {} target columns but {} expressions", columns.len(), cols.len()),
-            pos: Pos::UNKNOWN,
-        });
-    }
-    let saved = binder.vars.take();
-    let defaults = t
-        .columns
-        .iter()
-        .map(|c| match &c.default {
-            None => Ok(None),
-            Some(text) => {
-                let e = parse_expr(text)?;
-                Ok(Some(binder.bind_expr(&e, &Scope::default())?))
-            }
-        })
-        .collect::<Result<Vec<_>>>();
-    binder.vars = saved;
-    let defaults = defaults?;
-    let checks = bind_checks(binder, &t)?;
-    let qual = ins.table_alias.as_ref().map(ident_name).unwrap_or_else(|| t.name.clone());
-    let scope = table_scope(&t, &qual);
-    let on_conflict = match &ins.on {
-        None => None,
-        Some(ast::OnInsert::OnConflict(oc)) => {
-            let target = match &oc.conflict_target {
-                None => None,
-                Some(ast::ConflictTarget::Columns(cs)) => {
-                    let mut idx = Vec::new();
-                    for c in cs {
-                        let n = ident_name(c);
-                        idx.push(
-                            t.column_index(&n)
-                                .ok_or_else(|| SqlError::UnknownColumn { name: n, pos: plan::pos_of(c.span) })?,
-                        );
-                    }
-                    let mut sorted = idx.clone();
-                    sorted.sort_unstable();
-                    let same = |cols: &[usize]| {
-                        let mut c = cols.to_vec();
-                        c.sort_unstable();
-                        c == sorted
-                    };
-                    if !t.primary_key.is_empty() && same(&t.primary_key) {
-                        Some(None)
-                    } else if let Some(i) = t.indexes.iter().position(|ix| ix.unique && same(&ix.columns)) {
-                        Some(Some(i))
-                    } else {
-                        return Err(SqlError::Syntax {
-                            message:
-                                "there is no unique or primary key constraint matching the ON CONFLICT specification"
-                                    .into(),
-                            pos: Pos::UNKNOWN,
-                        });
-                    }
-                }
-                Some(ast::ConflictTarget::OnConstraint(_)) => return unsupported("ON CONFLICT ON CONSTRAINT"),
-            };
-            let update = match &oc.action {
-                ast::OnConflictAction::DoNothing => None,
-                ast::OnConflictAction::DoUpdate(du) => {
-                    if target.is_none() {
-                        return Err(SqlError::Syntax {
-                            message: "ON CONFLICT DO UPDATE requires a conflict target".into(),
-                            pos: Pos::UNKNOWN,
-                        });
-                    }
-                    let mut both = scope.clone();
-                    both.cols.extend(table_scope(&t, "excluded").cols);
-                    let mut assigns = Vec::new();
-                    for a in &du.assignments {
-                        let col = match &a.target {
-                            ast::AssignmentTarget::ColumnName(n) => object_parts(n)?.pop().unwrap_or_default(),
-                            _ => return unsupported("tuple assignment"),
-                        };
-                        let i = t
-                            .column_index(&col)
-                            .ok_or_else(|| SqlError::UnknownColumn { name: col.clone(), pos: Pos::UNKNOWN })?;
-                        assigns.push((i, binder.bind_expr(&a.value, &both)?));
-                    }
-                    let sel = match &du.selection {
-                        Some(e) => Some(binder.bind_expr(e, &both)?),
-                        None => None,
-                    };
-                    Some((assigns, sel))
-                }
-            };
-            Some(OnConflictPlan { target, update })
-        }
-        Some(_) => return unsupported("ON DUPLICATE KEY"),
-    };
-    let returning = bind_returning(binder, &ins.returning, &scope)?.map(|r| r.0);
-    Ok(Bound::Insert(Box::new(InsertPlan {
-        table: t,
-        columns,
-        source: plan,
-        defaults,
-        checks,
-        on_conflict,
-        returning,
-    })))
-}
-
-// ----- executing statements -----
-
-pub(crate) fn exec_bound(b: &Bound, cx: &mut Cx<'_>) -> Result<QueryResult> {
-    cx.gas.charge(cx.schedule.statement)?;
-    cx.sub_cache.clear();
-    match b {
-        Bound::Query { plan, cols } => {
-            let rows = exec::run(plan, &[], cx, None)?;
-            cx.gas.charge(
-                rows.iter()
-                    .map(|r| {
-                        cx.schedule.row_result
-                            + cx.schedule.byte_result * r.iter().map(types::value_size).sum::<usize>() as u64
-                    })
-                    .sum(),
-            )?;
-            Ok(QueryResult {
-                columns: cols.iter().map(|c| c.name.clone()).collect(),
-                column_types: cols.iter().map(|c| c.ty).collect(),
-                rows_affected: rows.len() as u64,
-                rows,
-                notices: vec![],
-            })
-        }
-        Bound::Insert(p) => exec_insert(p, cx),
-        Bound::Update(p) => exec_update(p, cx),
-        Bound::Delete(p) => exec_delete(p, cx),
-        Bound::Ddl(stmt) => {
-            crate::ddl::exec_ddl(stmt, cx)?;
-            Ok(QueryResult::default())
-        }
-        Bound::CreateFunction(src) => {
-            plpgsql::create_function(src, cx)?;
-            Ok(QueryResult::default())
-        }
-    }
-}
-
-fn returning_row(ret: &Option<Vec<Expr>>, row: &[Value], cx: &mut Cx<'_>, out: &mut Vec<Row>) -> Result<()> {
-    if let Some(exprs) = ret {
-        let mut r = Vec::with_capacity(exprs.len());
-        for e in exprs {
-            r.push(eval(e, row, cx)?);
-        }
-        out.push(r);
-    }
-    Ok(())
-}
-
-fn exec_insert(p: &InsertPlan, cx: &mut Cx<'_>) -> Result<QueryResult> {
-    let t = &p.table;
-    cx.check_write(t)?;
-    let rows = exec::run(&p.source, &[], cx, None)?;
-    let mut affected = 0u64;
-    let mut returned = Vec::new();
-    for src in rows {
-        let mut row = Vec::with_capacity(t.columns.len());
-        for d in &p.defaults {
-            row.push(match d {
-                Some(e) => eval(e, &[], cx)?,
-                None => Value::Null,
-            });
-        }
-        for (v, &c) in src.into_iter().zip(&p.columns) {
-            row[c] = v;
-        }
-        for (i, c) in t.columns.iter().enumerate() {
-            row[i] = types::assign(std::mem::replace(&mut row[i], Value::Null), c.ty, &c.name)?;
-        }
-        exec::check_row(cx, t, &p.checks, &row)?;
-        let pk = exec::row_key(cx, t, &row)?;
-        match exec::find_conflict(cx, t, &row, &pk, true, None)? {
-            None => {
-                exec::write_row(cx, t, pk, &row)?;
-                affected += 1;
-                returning_row(&p.returning, &row, cx, &mut returned)?;
-            }
-            Some((which, existing_pk)) => {
-                let oc = match &p.on_conflict {
-                    Some(oc) if oc.target.is_none() || oc.target == Some(which) => oc,
-                    _ => return Err(exec::conflict_error(t, which)),
-                };
-                let Some((assigns, sel)) = &oc.update else { continue };
-                let bytes = cx
-                    .get(&t.store_name(), &existing_pk)?
-                    .ok_or_else(|| crate::expr::internal("conflicting row vanished"))?;
-                let old = aergo_store::codec::decode_row(&bytes)?;
-                let mut both = old.clone();
-                both.extend(row.iter().cloned());
-                if let Some(s) = sel {
-                    if types::truth(&eval(s, &both, cx)?)? != Some(true) {
-                        continue;
-                    }
-                }
-                let mut new = old.clone();
-                for (c, e) in assigns {
-                    new[*c] = types::assign(eval(e, &both, cx)?, t.columns[*c].ty, &t.columns[*c].name)?;
-                }
-                exec::check_row(cx, t, &p.checks, &new)?;
-                exec::replace_row(cx, t, &existing_pk, &old, &new)?;
-                affected += 1;
-                returning_row(&p.returning, &new, cx, &mut returned)?;
-            }
-        }
-    }
-    Ok(QueryResult { rows_affected: affected, rows: returned, ..Default::default() })
-}
-
-fn exec_update(p: &UpdatePlan, cx: &mut Cx<'_>) -> Result<QueryResult> {
-    let t = &p.scan.table;
-    cx.check_write(t)?;
-    // Read every target row first, so rows moved by the update are not
-    // visited twice.
-    let matches = exec::scan_rows(&p.scan, &[], cx, None)?;
-    let mut returned = Vec::new();
-    let n = matches.len() as u64;
-    for (pk, old) in matches {
-        let mut new = old.clone();
-        for (c, e) in &p.assignments {
-            new[*c] = types::assign(eval(e, &old, cx)?, t.columns[*c].ty, &t.columns[*c].name)?;
-        }
-        exec::check_row(cx, t, &p.checks, &new)?;
-        exec::replace_row(cx, t, &pk, &old, &new)?;
-        returning_row(&p.returning, &new, cx, &mut returned)?;
-    }
-    Ok(QueryResult { rows_affected: n, rows: returned, ..Default::default() })
-}
-
-fn exec_delete(p: &DeletePlan, cx: &mut Cx<'_>) -> Result<QueryResult> {
-    let t = &p.scan.table;
-    cx.check_write(t)?;
-    let matches = exec::scan_rows(&p.scan, &[], cx, None)?;
-    let mut returned = Vec::new();
-    let n = matches.len() as u64;
-    for (pk, row) in matches {
-        exec::remove_row(cx, t, &pk, &row)?;
-        returning_row(&p.returning, &row, cx, &mut returned)?;
-    }
-    Ok(QueryResult { rows_affected: n, rows: returned, ..Default::default() })
-}
-
-// Re-exported for ddl.rs.
-pub(crate) use crate::catalog::lookup as catalog_lookup;
-
-pub(crate) fn new_table_def(
-    schema: &str,
-    name: &str,
-    columns: Vec<ColumnDef>,
-    primary_key: Vec<usize>,
-    indexes: Vec<IndexDef>,
-    checks: Vec<CheckDef>,
-) -> TableDef {
-    TableDef { schema: schema.into(), name: name.into(), columns, primary_key, indexes, checks }
-}
-
-pub(crate) fn view_def(schema: &str, name: &str, columns: Vec<String>, query: String) -> ViewDef {
-    ViewDef { schema: schema.into(), name: name.into(), columns, query }
-}
-
-pub(crate) fn relation_kind(r: &Relation) -> &'static str {
-    match r {
-        Relation::Table(_) => "table",
-        Relation::View(_) => "view",
-        Relation::Index { .. } => "index",
+    fn bind_view(&self, store: &dyn TableStore, schema: &str, query: &ast::Query) -> Result<Vec<OutCol>> {
+        compile::bind_view(store, schema, query)
     }
 }

@@ -164,3 +164,26 @@ impl SqlError {
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+/// A broken internal invariant (a bug, never the input's fault).
+pub(crate) fn internal(msg: impl Into<String>) -> SqlError {
+    SqlError::Internal { message: msg.into() }
+}
+
+/// A sqlparser error as [`SqlError::Syntax`], at the position it names.
+pub(crate) fn syntax(e: sqlparser::parser::ParserError) -> SqlError {
+    let msg = e.to_string();
+    // sqlparser reports "... at Line: L, Column: C".
+    let pos = msg
+        .rfind("Line: ")
+        .and_then(|i| {
+            let rest = &msg[i + 6..];
+            let mut it = rest.split(", Column: ");
+            let line = it.next()?.trim().parse().ok()?;
+            let col = it.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+            Some(Pos::new(line, col))
+        })
+        .unwrap_or_default();
+    let message = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+    SqlError::Syntax { message, pos }
+}

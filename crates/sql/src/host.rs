@@ -26,21 +26,18 @@
 //! Host calls are opaque to the static access analysis: a statement or
 //! function that contains one reports an [`crate::AccessSet`] with
 //! `catalog_write` set (conflicts with everything).
+//!
+//! [`SqlError::Unsupported`]: crate::SqlError::Unsupported
 
 use aergo_store::{TableStore, Value};
 
-use crate::engine::{Engine, ExecContext};
-use crate::error::{Result, SqlError};
-use crate::exec::Cx;
+use crate::context::ExecContext;
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::gas::Gas;
+use crate::run::host::HostCall;
 
-/// The reserved prefix of host function names.
-pub const HOST_PREFIX: &str = "aergo_";
-
-/// True for names that bind to host calls (see the module docs).
-pub fn is_host_name(name: &str) -> bool {
-    name.starts_with(HOST_PREFIX)
-}
+pub use crate::names::{is_host_name, HOST_PREFIX};
 
 /// What a host function may use while it runs.
 pub struct HostEnv<'a> {
@@ -58,22 +55,29 @@ pub trait Host {
     /// [`HOST_PREFIX`]) on `args`. Errors fail the calling statement like
     /// any SQL error; an unknown name or a wrong argument count should be
     /// [`SqlError::UnknownFunction`] / [`SqlError::WrongArity`].
+    ///
+    /// [`SqlError::UnknownFunction`]: crate::SqlError::UnknownFunction
+    /// [`SqlError::WrongArity`]: crate::SqlError::WrongArity
     fn call(&mut self, name: &str, args: Vec<Value>, env: HostEnv<'_>) -> Result<Value>;
 }
 
-/// Evaluates a bound host call.
-pub(crate) fn call_host(name: &str, args: Vec<Value>, cx: &mut Cx<'_>) -> Result<Value> {
-    cx.gas.charge(cx.schedule.call)?;
-    let Some(host) = cx.host.take() else {
-        return Err(SqlError::Unsupported {
-            feature: format!("{name}() without a host (it exists only inside chain transactions and API queries)"),
-        });
-    };
-    let r = host.call(
-        name,
-        args,
-        HostEnv { store: &mut *cx.store, gas: &mut *cx.gas, ctx: cx.ctx, engine: cx.engine, call_depth: cx.call_depth },
-    );
-    cx.host = Some(host);
-    r
+/// A host with the engine attached, as execution calls it: builds the
+/// [`HostEnv`] (which names the engine, so `run/` need not).
+pub(crate) struct Hosted<'e, 'h> {
+    pub engine: &'e Engine,
+    pub host: &'h mut dyn Host,
+}
+
+impl HostCall for Hosted<'_, '_> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: Vec<Value>,
+        store: &mut dyn TableStore,
+        gas: &mut Gas,
+        ctx: &ExecContext,
+        call_depth: usize,
+    ) -> Result<Value> {
+        self.host.call(name, args, HostEnv { store, gas, ctx, engine: self.engine, call_depth })
+    }
 }

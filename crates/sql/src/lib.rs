@@ -42,6 +42,39 @@
 //! scan. Aggregation groups in a `BTreeMap` keyed by the canonical key
 //! encoding, so every iteration order is defined.
 //!
+//! # Code map
+//!
+//! Folders say the algorithm; imports go one way only, up this list:
+//!
+//! * Leaves: [`error`] (one error enum), [`gas`] (meter and schedule),
+//!   `names` (identifier folding, qualified names, the host prefix),
+//!   [`types`] (SQL types, value operations), [`catalog`] (objects as store
+//!   tables, blob formats, name qualification), `context` ([`Limits`],
+//!   [`EngineConfig`], [`ExecContext`], [`QueryResult`], [`Call`],
+//!   [`FunctionSignature`]), [`access`] (access sets).
+//! * `ir/`: data only: plans (`Plan`, `Scan`, `Access`), expressions
+//!   (`Expr`, `Func`, `SubPlan`), bound statements (`Bound`), functions
+//!   (`FunctionDecl`, `CompiledFunction`).
+//! * `compile/`: SQL text to `ir`: `parse` (sqlparser front end), the
+//!   binder in `bind`, `select`, `from` and `expr`, `access_path` (index
+//!   choice), `dml` (statements), `function_decl` and `plpgsql` (`CREATE
+//!   FUNCTION` and function bodies).
+//! * `run/`: `ir` against a store: `cx` (the execution context), `eval` and
+//!   `builtins`, `query` (plan operators), `scan`, `write` (row writes,
+//!   INSERT / UPDATE / DELETE), `ddl`, `plpgsql` (the interpreter), `host`.
+//! * Top: `engine` ([`Engine`], [`Prepared`]), [`host`] ([`Host`],
+//!   [`HostEnv`]), `analysis` (static access sets of statements and
+//!   calls), `conformance` (the sqllogictest runner).
+//!
+//! Architecture invariant: `run/` never imports `compile/` and `compile/`
+//! never imports `run/`; `ir/` imports neither; a leaf imports only the
+//! leaves listed before it; none of them imports `engine`, `host` or
+//! `analysis`. What execution must compile while it runs (a function body
+//! on first call, a `CREATE FUNCTION` body, DDL's DEFAULT and CHECK
+//! expressions and views) it asks of the `FunctionSource` trait object in
+//! its context (`run/cx.rs`), which [`Engine`] implements. `.ci/sql-layers`
+//! checks every import of `crates/sql/src` against this rule in CI.
+//!
 //! # Deliberate differences from PostgreSQL
 //!
 //! * FLOAT/REAL/DOUBLE PRECISION are accepted as aliases of NUMERIC: values
@@ -101,28 +134,26 @@
 pub mod access;
 mod analysis;
 pub mod catalog;
+mod compile;
 #[cfg(feature = "slt")]
 pub mod conformance;
-mod ddl;
+mod context;
 mod engine;
 pub mod error;
-mod exec;
-mod expr;
 pub mod gas;
 pub mod host;
-pub mod memstore;
-mod plan;
-mod plpgsql;
+mod ir;
+mod names;
+mod run;
 pub mod types;
 
-pub use access::{AccessLog, AccessSet, KeyAccess};
-pub use aergo_store::Value;
-pub use engine::{
-    created_functions, parse_sql, split_statements, Call, Engine, EngineConfig, ExecContext, FunctionParam,
-    FunctionSignature, Limits, Prepared, QueryResult,
-};
+pub use access::{AccessSet, KeyAccess};
+pub use aergo_store::{AccessLog, Value};
+pub use compile::function_decl::created_functions;
+pub use compile::parse::{parse_sql, split_statements};
+pub use context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, Limits, QueryResult};
+pub use engine::{Engine, Prepared};
 pub use error::{Pos, SqlError};
 pub use gas::{Gas, GasSchedule};
 pub use host::{Host, HostEnv};
-pub use memstore::MemStore;
 pub use types::SqlType;

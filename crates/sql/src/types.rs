@@ -38,49 +38,6 @@ pub enum SqlType {
 }
 
 impl SqlType {
-    /// Stable one-byte code plus parameters, for the catalogue encoding.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            SqlType::Bool => out.push(1),
-            SqlType::SmallInt => out.push(2),
-            SqlType::Int => out.push(3),
-            SqlType::BigInt => out.push(4),
-            SqlType::Numeric(None) => out.push(5),
-            SqlType::Numeric(Some((p, s))) => {
-                out.push(6);
-                out.push(*p as u8);
-                out.push(*s as u8);
-            }
-            SqlType::Text => out.push(7),
-            SqlType::Varchar(n) => {
-                out.push(8);
-                out.extend_from_slice(&n.to_be_bytes());
-            }
-            SqlType::Bytea => out.push(9),
-            SqlType::Timestamp => out.push(10),
-        }
-    }
-
-    pub fn decode(r: &mut crate::catalog::MetaReader<'_>) -> Result<SqlType> {
-        Ok(match r.byte()? {
-            1 => SqlType::Bool,
-            2 => SqlType::SmallInt,
-            3 => SqlType::Int,
-            4 => SqlType::BigInt,
-            5 => SqlType::Numeric(None),
-            6 => {
-                let p = r.byte()? as u32;
-                let s = r.byte()? as u32;
-                SqlType::Numeric(Some((p, s)))
-            }
-            7 => SqlType::Text,
-            8 => SqlType::Varchar(r.u32()?),
-            9 => SqlType::Bytea,
-            10 => SqlType::Timestamp,
-            other => return Err(r.corrupt(&format!("unknown type code {other}"))),
-        })
-    }
-
     pub fn name(&self) -> String {
         match self {
             SqlType::Bool => "BOOLEAN".into(),

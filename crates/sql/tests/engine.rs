@@ -1,16 +1,24 @@
 //! Behaviour of the engine on good and bad input.
 
-use aergo_sql::{AccessLog, Engine, ExecContext, Gas, Limits, MemStore, SqlError, Value};
+mod common;
 
-fn setup(sql: &str) -> (Engine, MemStore, ExecContext) {
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use aergo_sql::{Engine, ExecContext, Gas, Limits, SqlError, Value};
+use aergo_store::{Direction, Overlay, RangeIter, Savepoint, StoreError, TableMeta, TableStore};
+use common::{dump, mem};
+
+fn setup(sql: &str) -> (Engine, Overlay, ExecContext) {
     let e = Engine::default();
-    let mut s = MemStore::new();
+    let mut s = mem();
     let ctx = ExecContext::default();
     e.execute_batch(&mut s, &ctx, sql, &mut Gas::unlimited()).unwrap();
     (e, s, ctx)
 }
 
-fn q(e: &Engine, s: &mut MemStore, ctx: &ExecContext, sql: &str) -> Result<Vec<Vec<Value>>, SqlError> {
+fn q(e: &Engine, s: &mut Overlay, ctx: &ExecContext, sql: &str) -> Result<Vec<Vec<Value>>, SqlError> {
     e.execute(s, ctx, sql, &[], &mut Gas::new(100_000_000)).map(|r| r.rows)
 }
 
@@ -26,7 +34,7 @@ fn bad_input_gives_clear_errors_and_no_change() {
         "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0), u TEXT UNIQUE);
          INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b')",
     );
-    let before = s.dump();
+    let before = dump(&s);
     type Check = fn(&SqlError) -> bool;
     let cases: Vec<(&str, Check)> = vec![
         ("SELEC * FROM t", |e| matches!(e, SqlError::Syntax { pos, .. } if pos.line == 1)),
@@ -52,7 +60,7 @@ fn bad_input_gives_clear_errors_and_no_change() {
             Err(err) => assert!(ok(&err), "{sql}: unexpected error {err:?}"),
             Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
         }
-        assert_eq!(s.dump(), before, "{sql} changed the state");
+        assert_eq!(dump(&s), before, "{sql} changed the state");
     }
 }
 
@@ -69,10 +77,10 @@ fn runaway_function_stops_on_gas_and_huge_results_hit_the_cap() {
            END LOOP;
          END; $$ LANGUAGE plpgsql",
     );
-    let before = s.dump();
+    let before = dump(&s);
     let r = e.call_function(&mut s, &ctx, "spin", &[], &mut Gas::new(200_000));
     assert!(matches!(r, Err(SqlError::OutOfGas { limit: 200_000 })), "{r:?}");
-    assert_eq!(s.dump(), before);
+    assert_eq!(dump(&s), before);
 
     let small = Engine::new(aergo_sql::EngineConfig {
         limits: Limits { max_result_rows: 100, ..Limits::default() },
@@ -148,11 +156,13 @@ fn point_lookups_and_ranges_do_not_scan_the_table() {
         )
         .unwrap();
     }
-    let reads = |sql: &str, params: &[Value], s: &mut MemStore| -> (usize, Vec<Vec<Value>>) {
+    // Distinct keys the execution read: point reads and the entries range
+    // scans returned.
+    let reads = |sql: &str, params: &[Value], s: &mut Overlay| -> (usize, Vec<Vec<Value>>) {
         let p = e.prepare(s, &ctx, sql).unwrap();
-        let mut log = AccessLog::default();
-        let r = p.execute_logged(s, &ctx, params, &mut Gas::unlimited(), &mut log).unwrap();
-        (log.reads.values().map(|k| k.len()).sum(), r.rows)
+        let mut counting = KeysRead { inner: s, keys: RefCell::default() };
+        let r = p.execute(&mut counting, &ctx, params, &mut Gas::unlimited()).unwrap();
+        (counting.keys.into_inner().len(), r.rows)
     };
     let (n, rows) = reads("SELECT w FROM big WHERE k = $1", &[Value::Int(4321)], &mut s);
     assert_eq!(rows, vec![vec![Value::Text("w4321".into())]]);
@@ -185,8 +195,10 @@ fn access_sets_cover_actual_accesses() {
         // Exact keys: the function touches only the two accounts named.
         let acct = &set.writes["public.accounts"];
         assert!(acct.iter().all(|k| matches!(k, aergo_sql::KeyAccess::Key(_))), "{acct:?}");
-        let mut log = AccessLog::default();
-        e.call_function_logged(&mut s, &ctx, "transfer", &args, &mut Gas::unlimited(), Some(&mut log)).unwrap();
+        s.record_access();
+        e.call_function(&mut s, &ctx, "transfer", &args, &mut Gas::unlimited()).unwrap();
+        let log = s.take_access_log().unwrap();
+        assert!(!log.reads.is_empty(), "nothing recorded: {log:?}");
         assert!(set.covers(&log), "{set:?}\n{log:?}");
     }
     for (sql, params) in [
@@ -198,8 +210,10 @@ fn access_sets_cover_actual_accesses() {
     ] {
         let p = e.prepare(&s, &ctx, sql).unwrap();
         let set = p.access_set(&s, &ctx, &params).unwrap();
-        let mut log = AccessLog::default();
-        p.execute_logged(&mut s, &ctx, &params, &mut Gas::unlimited(), &mut log).unwrap();
+        s.record_access();
+        p.execute(&mut s, &ctx, &params, &mut Gas::unlimited()).unwrap();
+        let log = s.take_access_log().unwrap();
+        assert!(!log.reads.is_empty() || !log.ranges.is_empty(), "{sql}: nothing recorded");
         assert!(set.covers(&log), "{sql}: {set:?}\n{log:?}");
     }
 }
@@ -343,4 +357,66 @@ fn select_features() {
     assert_eq!(ints(q(&e, &mut s, &ctx, "SELECT a_id FROM b WHERE id = 10").unwrap()), vec![vec![6]]);
     let r = q(&e, &mut s, &ctx, "SELECT TIMESTAMP '2018-07-10 12:00:00' < CAST('2019-01-01' AS TIMESTAMP)").unwrap();
     assert_eq!(r, vec![vec![Value::Bool(true)]]);
+}
+
+/// Counts the distinct `(table, key)` pairs read through it: point reads and
+/// every entry a range scan returned.
+struct KeysRead<'s> {
+    inner: &'s mut Overlay,
+    keys: RefCell<BTreeSet<(String, Vec<u8>)>>,
+}
+
+impl TableStore for KeysRead<'_> {
+    fn table(&self, t: &str) -> Result<Option<TableMeta>, StoreError> {
+        self.inner.table(t)
+    }
+    fn tables(&self) -> Result<Vec<(String, TableMeta)>, StoreError> {
+        self.inner.tables()
+    }
+    fn create_table(&mut self, t: &str, m: TableMeta) -> Result<(), StoreError> {
+        self.inner.create_table(t, m)
+    }
+    fn set_table_meta(&mut self, t: &str, m: TableMeta) -> Result<(), StoreError> {
+        self.inner.set_table_meta(t, m)
+    }
+    fn drop_table(&mut self, t: &str) -> Result<(), StoreError> {
+        self.inner.drop_table(t)
+    }
+    fn get(&self, t: &str, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.keys.borrow_mut().insert((t.to_string(), k.to_vec()));
+        self.inner.get(t, k)
+    }
+    fn range<'a>(
+        &'a self,
+        t: &str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        d: Direction,
+    ) -> Result<RangeIter<'a>, StoreError> {
+        let table = t.to_string();
+        let it = self.inner.range(t, lo, hi, d)?;
+        Ok(Box::new(it.inspect(move |e| {
+            if let Ok((k, _)) = e {
+                self.keys.borrow_mut().insert((table.clone(), k.clone()));
+            }
+        })))
+    }
+    fn count(&self, t: &str) -> Result<u64, StoreError> {
+        self.inner.count(t)
+    }
+    fn put(&mut self, t: &str, k: Vec<u8>, v: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put(t, k, v)
+    }
+    fn delete(&mut self, t: &str, k: &[u8]) -> Result<(), StoreError> {
+        self.inner.delete(t, k)
+    }
+    fn savepoint(&mut self) -> Savepoint {
+        self.inner.savepoint()
+    }
+    fn rollback_to(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        self.inner.rollback_to(sp)
+    }
+    fn release_savepoint(&mut self, sp: Savepoint) -> Result<(), StoreError> {
+        self.inner.release_savepoint(sp)
+    }
 }

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aergo_sql::{Engine, ExecContext, Gas, MemStore, Value};
+mod common;
+
+use aergo_sql::{Engine, ExecContext, Gas, Value};
+use aergo_store::Overlay;
+use common::{dump, mem};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -29,9 +33,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn setup() -> (Engine, MemStore, ExecContext) {
+fn setup() -> (Engine, Overlay, ExecContext) {
     let e = Engine::default();
-    let mut s = MemStore::new();
+    let mut s = mem();
     let ctx = ExecContext::default();
     e.execute_batch(
         &mut s,
@@ -43,8 +47,8 @@ fn setup() -> (Engine, MemStore, ExecContext) {
     (e, s, ctx)
 }
 
-fn apply(e: &Engine, s: &mut MemStore, ctx: &ExecContext, op: &Op, model: &mut BTreeMap<i64, i64>) {
-    let run = |s: &mut MemStore, sql: &str, p: &[Value]| e.execute(s, ctx, sql, p, &mut Gas::unlimited());
+fn apply(e: &Engine, s: &mut Overlay, ctx: &ExecContext, op: &Op, model: &mut BTreeMap<i64, i64>) {
+    let run = |s: &mut Overlay, sql: &str, p: &[Value]| e.execute(s, ctx, sql, p, &mut Gas::unlimited());
     match *op {
         Op::Insert(k, v) => {
             let r = run(s, "INSERT INTO t VALUES ($1, $2)", &[Value::Int(k), Value::Int(v)]);
@@ -88,7 +92,7 @@ fn apply(e: &Engine, s: &mut MemStore, ctx: &ExecContext, op: &Op, model: &mut B
     }
 }
 
-fn contents(e: &Engine, s: &mut MemStore, ctx: &ExecContext) -> BTreeMap<i64, i64> {
+fn contents(e: &Engine, s: &mut Overlay, ctx: &ExecContext) -> BTreeMap<i64, i64> {
     let r = e.execute(s, ctx, "SELECT k, v FROM t ORDER BY k", &[], &mut Gas::unlimited()).unwrap();
     r.rows
         .into_iter()
@@ -139,7 +143,7 @@ proptest! {
             for k in keys.iter().rev() {
                 e.execute(&mut s, &ctx, "UPDATE t SET v = v + 1 WHERE k = $1", &[Value::Int(*k)], &mut Gas::unlimited()).unwrap();
             }
-            s.dump()
+            dump(&s)
         };
         prop_assert_eq!(run_all(&stmts), run_all(&shuffled));
     }

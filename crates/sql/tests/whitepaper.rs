@@ -8,14 +8,18 @@
 //! PostgreSQL), and carries the two typo fixes (`REPLACE`, and the `;`
 //! after the first `END IF`).
 
-use aergo_sql::{Engine, ExecContext, Gas, MemStore, SqlError, Value};
+mod common;
+
+use aergo_sql::{Engine, ExecContext, Gas, SqlError, Value};
+use aergo_store::Overlay;
+use common::{dump, mem};
 use rust_decimal::Decimal;
 
 pub const ACCOUNTS: &str = include_str!("whitepaper_ddl.sql");
 
 pub const TRANSFER: &str = include_str!("whitepaper_fn.sql");
 
-fn balance(e: &Engine, s: &mut MemStore, id: &str) -> Option<Decimal> {
+fn balance(e: &Engine, s: &mut Overlay, id: &str) -> Option<Decimal> {
     let ctx = ExecContext::default();
     let r = e
         .execute(
@@ -39,13 +43,13 @@ fn dec(s: &str) -> Decimal {
 #[test]
 fn whitepaper_transfer_all_four_outcomes() {
     let e = Engine::default();
-    let mut s = MemStore::new();
+    let mut s = mem();
     let ctx = ExecContext::default();
     let mut gas = Gas::unlimited();
     e.execute(&mut s, &ctx, ACCOUNTS, &[], &mut gas).unwrap();
     e.execute(&mut s, &ctx, TRANSFER, &[], &mut gas).unwrap();
     e.execute(&mut s, &ctx, "INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)", &[], &mut gas).unwrap();
-    let call = |s: &mut MemStore, from: &str, to: &str, amount: &str| -> Value {
+    let call = |s: &mut Overlay, from: &str, to: &str, amount: &str| -> Value {
         e.call_function(
             s,
             &ExecContext::default(),
@@ -82,17 +86,17 @@ fn whitepaper_transfer_all_four_outcomes() {
 #[test]
 fn transfer_out_of_gas_changes_nothing() {
     let e = Engine::default();
-    let mut s = MemStore::new();
+    let mut s = mem();
     let ctx = ExecContext::default();
     let mut gas = Gas::unlimited();
     e.execute(&mut s, &ctx, ACCOUNTS, &[], &mut gas).unwrap();
     e.execute(&mut s, &ctx, TRANSFER, &[], &mut gas).unwrap();
     e.execute(&mut s, &ctx, "INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)", &[], &mut gas).unwrap();
-    let before = s.dump();
+    let before = dump(&s);
     // Find a limit that stops the call after the first UPDATE.
     let args = [Value::Text("alice".into()), Value::Text("bob".into()), Value::Int(10)];
     let mut full = Gas::unlimited();
-    let mut probe = MemStore::new();
+    let mut probe = mem();
     e.execute(&mut probe, &ctx, ACCOUNTS, &[], &mut Gas::unlimited()).unwrap();
     e.execute(&mut probe, &ctx, TRANSFER, &[], &mut Gas::unlimited()).unwrap();
     e.execute(&mut probe, &ctx, "INSERT INTO accounts VALUES ('alice', 100), ('bob', 50)", &[], &mut Gas::unlimited())
@@ -102,7 +106,7 @@ fn transfer_out_of_gas_changes_nothing() {
     for limit in [needed / 4, needed / 2, needed - 1] {
         let r = e.call_function(&mut s, &ctx, "transfer", &args, &mut Gas::new(limit));
         assert!(matches!(r, Err(SqlError::OutOfGas { .. })), "{r:?}");
-        assert_eq!(s.dump(), before, "state changed after running out of gas at {limit}");
+        assert_eq!(dump(&s), before, "state changed after running out of gas at {limit}");
     }
     assert!(e.call_function(&mut s, &ctx, "transfer", &args, &mut Gas::new(needed)).is_ok());
 }

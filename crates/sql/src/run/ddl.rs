@@ -1,49 +1,33 @@
-//! DDL: CREATE/DROP TABLE, INDEX, VIEW, FUNCTION and ALTER TABLE ADD COLUMN.
+//! Executing DDL: CREATE/DROP TABLE, INDEX and VIEW, ALTER TABLE ADD
+//! COLUMN and DROP FUNCTION (CREATE FUNCTION is in [`super::plpgsql`]).
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use aergo_store::codec::{decode_row, encode_row};
 use aergo_store::{Direction, Value};
 use sqlparser::ast;
-use std::ops::Bound;
 
-use crate::catalog::{self, CheckDef, ColumnDef, IndexDef, Relation, TableDef, MAX_COLUMNS};
-use crate::engine::{catalog_lookup, new_table_def, relation_kind, view_def};
+use crate::catalog::{self, CheckDef, IndexDef, Relation, TableDef, MAX_COLUMNS};
 use crate::error::{Pos, Result, SqlError};
-use crate::exec::{self, Cx};
-use crate::expr::eval;
-use crate::plan::{ident_name, object_parts, Binder, Scope};
-use crate::types::{self, SqlType};
+use crate::names::{ident_name, object_parts, pos_of};
+use crate::types;
+
+use super::cx::Cx;
+use super::eval::eval;
+use super::write::{conflict_error, find_conflict};
 
 fn unsupported<T>(what: impl Into<String>) -> Result<T> {
     Err(SqlError::Unsupported { feature: what.into() })
 }
 
 fn qualify(cx: &Cx<'_>, name: &ast::ObjectName) -> Result<(String, String)> {
-    let b = Binder::new(&*cx.store, &cx.ctx.default_schema, None);
-    b.qualify(name)
+    catalog::qualify(&cx.ctx.default_schema, name)
 }
 
 /// Checks that a DEFAULT or CHECK expression binds (and is deterministic).
 fn validate_expr(cx: &Cx<'_>, t: Option<&TableDef>, text: &str) -> Result<()> {
-    let e = crate::engine::parse_expr(text)?;
-    let mut b = Binder::new(&*cx.store, &cx.ctx.default_schema, None);
-    let scope = match t {
-        Some(t) => Scope {
-            cols: t
-                .columns
-                .iter()
-                .map(|c| crate::plan::ScopeCol {
-                    qualifier: Some(t.name.clone()),
-                    name: c.name.clone(),
-                    ty: Some(c.ty),
-                })
-                .collect(),
-            aggregated: false,
-        },
-        None => Scope::default(),
-    };
-    b.bind_expr(&e, &scope)?;
+    cx.functions.bind_scalar(&*cx.store, &cx.ctx.default_schema, text, t)?;
     Ok(())
 }
 
@@ -68,8 +52,7 @@ pub fn exec_ddl(stmt: &ast::Statement, cx: &mut Cx<'_>) -> Result<()> {
             let (schema, vname) = qualify(cx, name)?;
             cx.check_schema_write(&schema)?;
             // Validate now: a view must bind against the current catalogue.
-            let mut b = Binder::new(&*cx.store, &schema, None);
-            let (_, out) = b.bind_query(query)?;
+            let out = cx.functions.bind_view(&*cx.store, &schema, query)?;
             let cols: Vec<String> = columns.iter().map(|c| ident_name(&c.name)).collect();
             if cols.len() > out.len() {
                 return Err(SqlError::Syntax {
@@ -78,11 +61,11 @@ pub fn exec_ddl(stmt: &ast::Statement, cx: &mut Cx<'_>) -> Result<()> {
                 });
             }
             let sname = catalog::store_name(&schema, &vname);
-            let meta = catalog::encode_view(&view_def(&schema, &vname, cols, query.to_string()));
-            match catalog_lookup(&*cx.store, &sname)? {
+            let meta = catalog::encode_view(&catalog::view_def(&schema, &vname, cols, query.to_string()));
+            match catalog::lookup(&*cx.store, &sname)? {
                 Some((Relation::View(_), _)) if *or_replace => cx.store.set_table_meta(&sname, meta)?,
                 Some(_) if *if_not_exists => {}
-                Some((r, _)) => return Err(SqlError::ObjectExists { kind: relation_kind(&r), name: sname }),
+                Some((r, _)) => return Err(SqlError::ObjectExists { kind: catalog::relation_kind(&r), name: sname }),
                 None => cx.store.create_table(&sname, meta)?,
             }
             Ok(())
@@ -91,7 +74,7 @@ pub fn exec_ddl(stmt: &ast::Statement, cx: &mut Cx<'_>) -> Result<()> {
             let (schema, tname) = qualify(cx, name)?;
             cx.check_schema_write(&schema)?;
             let sname = catalog::store_name(&schema, &tname);
-            let table = match catalog_lookup(&*cx.store, &sname)? {
+            let table = match catalog::lookup(&*cx.store, &sname)? {
                 Some((Relation::Table(t), _)) => t,
                 _ if *if_exists => return Ok(()),
                 _ => return Err(SqlError::UnknownObject { kind: "table", name: sname, pos: Pos::UNKNOWN }),
@@ -132,110 +115,6 @@ pub fn exec_ddl(stmt: &ast::Statement, cx: &mut Cx<'_>) -> Result<()> {
     }
 }
 
-/// Reads a table definition from a schema blob holding the text of its
-/// `CREATE TABLE` statement (see the [`catalog`] docs). `store_name` must be
-/// the name the statement declares.
-pub(crate) fn table_def_from_text(bytes: &[u8], store_name: &str) -> Result<TableDef> {
-    let corrupt = |reason: String| SqlError::CorruptCatalog { name: store_name.into(), reason };
-    let text = std::str::from_utf8(bytes).map_err(|_| corrupt("CREATE TABLE text is not UTF-8".into()))?;
-    let mut stmts = crate::engine::parse_sql(text).map_err(|e| corrupt(e.to_string()))?;
-    let (Some(ast::Statement::CreateTable(ct)), true) = (stmts.pop(), stmts.is_empty()) else {
-        return Err(corrupt("expected exactly one CREATE TABLE statement".into()));
-    };
-    let parts = object_parts(&ct.name)?;
-    let [schema, name] = parts.as_slice() else {
-        return Err(corrupt(format!("table name {} is not schema-qualified", ct.name)));
-    };
-    if catalog::store_name(schema, name) != store_name {
-        return Err(corrupt(format!("the statement declares {schema}.{name}")));
-    }
-    if ct.columns.is_empty() || ct.columns.len() > MAX_COLUMNS {
-        return Err(corrupt(format!("{} columns", ct.columns.len())));
-    }
-    let mut t = new_table_def(schema, name, vec![], vec![], vec![], vec![]);
-    let mut pk = Vec::new();
-    let mut uniques = Vec::new();
-    for c in &ct.columns {
-        column_def_typed(c, lenient_type(&c.data_type)?, &mut t, &mut pk, &mut uniques)?;
-    }
-    for con in &ct.constraints {
-        if let ast::TableConstraint::PrimaryKey { columns, .. } = con {
-            if !pk.is_empty() {
-                return Err(corrupt("two primary keys".into()));
-            }
-            for ic in columns {
-                let ast::Expr::Identifier(id) = &ic.column.expr else {
-                    return Err(corrupt(format!("key expression {}", ic.column.expr)));
-                };
-                let n = ident_name(id);
-                let i = t.column_index(&n).ok_or_else(|| corrupt(format!("key column {n:?} is not a column")))?;
-                t.columns[i].not_null = true;
-                pk.push(i);
-            }
-        }
-    }
-    t.primary_key = pk;
-    Ok(t)
-}
-
-/// A column type of a platform table: precisions beyond what NUMERIC(p, s)
-/// checks (p > 28, e.g. the chain's NUMERIC(38,0) balances) read as NUMERIC.
-fn lenient_type(dt: &ast::DataType) -> Result<SqlType> {
-    match SqlType::from_ast(dt) {
-        Ok(t) => Ok(t),
-        Err(e) => match dt {
-            ast::DataType::Numeric(_) | ast::DataType::Decimal(_) | ast::DataType::Dec(_) => Ok(SqlType::Numeric(None)),
-            _ => Err(e),
-        },
-    }
-}
-
-fn column_def(c: &ast::ColumnDef, t: &mut TableDef, pk: &mut Vec<usize>, uniques: &mut Vec<Vec<usize>>) -> Result<()> {
-    column_def_typed(c, SqlType::from_ast(&c.data_type)?, t, pk, uniques)
-}
-
-fn column_def_typed(
-    c: &ast::ColumnDef,
-    ty: SqlType,
-    t: &mut TableDef,
-    pk: &mut Vec<usize>,
-    uniques: &mut Vec<Vec<usize>>,
-) -> Result<()> {
-    let name = ident_name(&c.name);
-    catalog::check_ident(&name)?;
-    if t.column_index(&name).is_some() {
-        return Err(SqlError::ObjectExists { kind: "column", name });
-    }
-    let idx = t.columns.len();
-    let mut col = ColumnDef { name: name.clone(), ty, not_null: false, default: None };
-    for o in &c.options {
-        match &o.option {
-            ast::ColumnOption::Null => {}
-            ast::ColumnOption::NotNull => col.not_null = true,
-            ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
-            ast::ColumnOption::Unique { is_primary: true, .. } => {
-                if !pk.is_empty() {
-                    return Err(SqlError::Syntax {
-                        message: format!("multiple primary keys for table {:?}", t.name),
-                        pos: Pos::UNKNOWN,
-                    });
-                }
-                pk.push(idx);
-                col.not_null = true;
-            }
-            ast::ColumnOption::Unique { is_primary: false, .. } => uniques.push(vec![idx]),
-            ast::ColumnOption::Check(e) => {
-                let cname = o.name.as_ref().map(ident_name).unwrap_or_else(|| format!("{}_{}_check", t.name, name));
-                t.checks.push(CheckDef { name: cname, expr: e.to_string() });
-            }
-            ast::ColumnOption::ForeignKey { .. } => return unsupported("foreign keys"),
-            other => return unsupported(format!("column option {other}")),
-        }
-    }
-    t.columns.push(col);
-    Ok(())
-}
-
 fn index_name(t: &TableDef, cols: &[usize], suffix: &str, taken: &dyn Fn(&str) -> bool) -> String {
     let base = format!(
         "{}_{}_{}",
@@ -266,26 +145,26 @@ fn create_table(ct: &ast::CreateTable, cx: &mut Cx<'_>) -> Result<()> {
     let (schema, name) = qualify(cx, &ct.name)?;
     cx.check_schema_write(&schema)?;
     let sname = catalog::store_name(&schema, &name);
-    if let Some((r, _)) = catalog_lookup(&*cx.store, &sname)? {
+    if let Some((r, _)) = catalog::lookup(&*cx.store, &sname)? {
         if ct.if_not_exists {
             return Ok(());
         }
-        return Err(SqlError::ObjectExists { kind: relation_kind(&r), name: sname });
+        return Err(SqlError::ObjectExists { kind: catalog::relation_kind(&r), name: sname });
     }
     if ct.columns.is_empty() || ct.columns.len() > MAX_COLUMNS {
         return Err(SqlError::LimitExceeded { what: "columns per table (1..=256)", limit: MAX_COLUMNS as u64 });
     }
-    let mut t = new_table_def(&schema, &name, vec![], vec![], vec![], vec![]);
+    let mut t = catalog::new_table_def(&schema, &name, vec![], vec![], vec![], vec![]);
     let mut pk = Vec::new();
     let mut uniques: Vec<Vec<usize>> = Vec::new();
     for c in &ct.columns {
-        column_def(c, &mut t, &mut pk, &mut uniques)?;
+        catalog::column_def(c, &mut t, &mut pk, &mut uniques)?;
     }
     let col_of = |t: &TableDef, ic: &ast::IndexColumn| -> Result<usize> {
         match &ic.column.expr {
             ast::Expr::Identifier(id) => {
                 let n = ident_name(id);
-                t.column_index(&n).ok_or(SqlError::UnknownColumn { name: n, pos: crate::plan::pos_of(id.span) })
+                t.column_index(&n).ok_or(SqlError::UnknownColumn { name: n, pos: pos_of(id.span) })
             }
             other => unsupported(format!("key expression {other}")),
         }
@@ -354,7 +233,7 @@ fn create_index(ci: &ast::CreateIndex, cx: &mut Cx<'_>) -> Result<()> {
     let (schema, tname) = qualify(cx, &ci.table_name)?;
     cx.check_schema_write(&schema)?;
     let sname = catalog::store_name(&schema, &tname);
-    let table: Arc<TableDef> = match catalog_lookup(&*cx.store, &sname)? {
+    let table: Arc<TableDef> = match catalog::lookup(&*cx.store, &sname)? {
         Some((Relation::Table(t), _)) => t,
         _ => return Err(SqlError::UnknownObject { kind: "table", name: sname, pos: Pos::UNKNOWN }),
     };
@@ -363,11 +242,7 @@ fn create_index(ci: &ast::CreateIndex, cx: &mut Cx<'_>) -> Result<()> {
         match &ic.column.expr {
             ast::Expr::Identifier(id) => {
                 let n = ident_name(id);
-                cols.push(
-                    table
-                        .column_index(&n)
-                        .ok_or(SqlError::UnknownColumn { name: n, pos: crate::plan::pos_of(id.span) })?,
-                );
+                cols.push(table.column_index(&n).ok_or(SqlError::UnknownColumn { name: n, pos: pos_of(id.span) })?);
             }
             other => return unsupported(format!("index expression {other}")),
         }
@@ -387,11 +262,11 @@ fn create_index(ci: &ast::CreateIndex, cx: &mut Cx<'_>) -> Result<()> {
         }
     };
     let iname_store = catalog::store_name(&schema, &iname);
-    if let Some((r, _)) = catalog_lookup(&*cx.store, &iname_store)? {
+    if let Some((r, _)) = catalog::lookup(&*cx.store, &iname_store)? {
         if ci.if_not_exists {
             return Ok(());
         }
-        return Err(SqlError::ObjectExists { kind: relation_kind(&r), name: iname_store });
+        return Err(SqlError::ObjectExists { kind: catalog::relation_kind(&r), name: iname_store });
     }
     let mut t = (*table).clone();
     t.indexes.push(IndexDef { name: iname.clone(), columns: cols, unique: ci.unique });
@@ -407,9 +282,9 @@ fn create_index(ci: &ast::CreateIndex, cx: &mut Cx<'_>) -> Result<()> {
             lo = Bound::Excluded(k.clone());
             let row = decode_row(&v)?;
             if t.indexes[ix].unique {
-                if let Some((which, _)) = exec::find_conflict(cx, &t, &row, &k, false, None)? {
+                if let Some((which, _)) = find_conflict(cx, &t, &row, &k, false, None)? {
                     if which == Some(ix) {
-                        return Err(exec::conflict_error(&t, which));
+                        return Err(conflict_error(&t, which));
                     }
                 }
             }
@@ -437,7 +312,7 @@ fn drop_object(kind: ast::ObjectType, if_exists: bool, name: &ast::ObjectName, c
     let (schema, obj) = qualify(cx, name)?;
     cx.check_schema_write(&schema)?;
     let sname = catalog::store_name(&schema, &obj);
-    let found = catalog_lookup(&*cx.store, &sname)?;
+    let found = catalog::lookup(&*cx.store, &sname)?;
     let want = match kind {
         ast::ObjectType::Table => "table",
         ast::ObjectType::View => "view",
@@ -452,14 +327,14 @@ fn drop_object(kind: ast::ObjectType, if_exists: bool, name: &ast::ObjectName, c
                 Err(SqlError::UnknownObject {
                     kind: want,
                     name: sname,
-                    pos: crate::plan::pos_of(sqlparser::ast::Spanned::span(name)),
+                    pos: pos_of(sqlparser::ast::Spanned::span(name)),
                 })
             }
         }
-        Some((r, _)) if relation_kind(&r) != want => Err(SqlError::TypeMismatch {
+        Some((r, _)) if catalog::relation_kind(&r) != want => Err(SqlError::TypeMismatch {
             context: format!("DROP {}", want.to_uppercase()),
             expected: format!("a {want}"),
-            found: format!("{sname:?} is a {}", relation_kind(&r)),
+            found: format!("{sname:?} is a {}", catalog::relation_kind(&r)),
         }),
         Some((Relation::Table(t), _)) => {
             for ix in &t.indexes {
@@ -473,7 +348,7 @@ fn drop_object(kind: ast::ObjectType, if_exists: bool, name: &ast::ObjectName, c
             Ok(())
         }
         Some((Relation::Index { table }, _)) => {
-            if let Some((Relation::Table(t), _)) = catalog_lookup(&*cx.store, &table)? {
+            if let Some((Relation::Table(t), _)) = catalog::lookup(&*cx.store, &table)? {
                 let mut t = (*t).clone();
                 t.indexes.retain(|ix| ix.name != obj);
                 cx.store.set_table_meta(&table, catalog::encode_table(&t))?;
@@ -488,7 +363,7 @@ fn add_column(t: &mut TableDef, c: &ast::ColumnDef, cx: &mut Cx<'_>) -> Result<(
     let mut pk = Vec::new();
     let mut uniques = Vec::new();
     let before = t.columns.len();
-    column_def(c, t, &mut pk, &mut uniques)?;
+    catalog::column_def(c, t, &mut pk, &mut uniques)?;
     if !pk.is_empty() || !uniques.is_empty() {
         return unsupported("ADD COLUMN with PRIMARY KEY or UNIQUE");
     }
@@ -498,9 +373,7 @@ fn add_column(t: &mut TableDef, c: &ast::ColumnDef, cx: &mut Cx<'_>) -> Result<(
     let default = match &col.default {
         Some(text) => {
             validate_expr(cx, None, text)?;
-            let e = crate::engine::parse_expr(text)?;
-            let mut b = Binder::new(&*cx.store, &cx.ctx.default_schema, None);
-            let bound = b.bind_expr(&e, &Scope::default())?;
+            let bound = cx.functions.bind_scalar(&*cx.store, &cx.ctx.default_schema, text, None)?;
             types::assign(eval(&bound, &[], cx)?, col.ty, &col.name)?
         }
         None => Value::Null,
