@@ -502,7 +502,7 @@ fn main() -> ExitCode {
     let json_mode = cli.json;
     let default_log = if matches!(cli.command, Command::Node(_)) { "info" } else { "warn" };
     init_logging(default_log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match aergo_node::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

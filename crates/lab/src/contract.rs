@@ -64,10 +64,12 @@ $$ LANGUAGE plpgsql";
 
 /// Balance every account starts with.
 pub const INITIAL_BALANCE: u64 = 1_000_000;
-/// Accounts opened per setup transaction.
-const ACCOUNTS_PER_SETUP_TX: u64 = 10_000;
-/// Gas limit of a setup transaction (generous; only what is used is paid).
-const SETUP_GAS_LIMIT: u64 = 200_000_000;
+/// Accounts opened per setup transaction (at most 20,000 gas each, so a
+/// setup transaction stays well under the gas limit below).
+const ACCOUNTS_PER_SETUP_TX: u64 = 2_500;
+/// Gas limit of a setup transaction: the chain's default cap per
+/// transaction (MAXTXGAS); only what is used is paid.
+const SETUP_GAS_LIMIT: u64 = 100_000_000;
 /// Calls signed per bench account (below the pool's 256 slots).
 const CALLS_PER_SENDER: usize = 200;
 /// Most accounts in the contract table.

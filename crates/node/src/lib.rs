@@ -69,6 +69,17 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use config::NodeConfig;
 pub use datadir::{init_data_dir, init_dev_data_dir, DataDir, InitOptions, DEV_ACCOUNTS, DEV_ACCOUNT_BALANCE_AERGO};
 
+/// Stack of every thread of the node's runtime (workers and the blocking
+/// pool, where blocks are built, imported and replayed and API queries
+/// run): enough for anything the SQL engine's limits allow.
+pub const RUNTIME_THREAD_STACK_BYTES: usize = aergo_exec::SQL_MIN_STACK_BYTES;
+
+/// The multi-threaded tokio runtime a node (and every tool that starts
+/// one in-process) runs on.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(RUNTIME_THREAD_STACK_BYTES).build()
+}
+
 /// Errors of the node.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {

@@ -150,7 +150,17 @@ pub mod types;
 pub use access::{AccessSet, KeyAccess};
 pub use aergo_store::{AccessLog, Value};
 pub use compile::function_decl::created_functions;
-pub use compile::parse::{parse_sql, split_statements};
+pub use compile::parse::{parse_sql, split_statements, MAX_SQL_NESTING};
+pub use compile::plpgsql::MAX_PLPGSQL_NESTING;
+
+/// Stack a thread needs to run any statement or function the engine's
+/// nesting limits allow ([`MAX_SQL_NESTING`] before parsing, a binder depth
+/// of 128, [`MAX_PLPGSQL_NESTING`]), in any build; the unoptimised test
+/// build needs the most (about 8 MiB for the deepest expression the binder
+/// takes). Every thread that runs SQL must have at least this much: the
+/// node's runtime threads do, and `tests/hostile.rs` runs its cases on
+/// threads of exactly this size.
+pub const MIN_STACK_BYTES: usize = 16 << 20;
 pub use context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, Limits, QueryResult};
 pub use engine::{Engine, Prepared};
 pub use error::{Pos, SqlError};

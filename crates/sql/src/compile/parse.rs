@@ -4,17 +4,81 @@
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{syntax, Pos, Result, SqlError};
 
+/// Upper bound on how deep the syntax tree of one statement may be, as
+/// estimated from its tokens by [`check_nesting`]. The binder refuses
+/// expressions nested deeper than `MAX_BIND_DEPTH` (128) anyway; this
+/// bound is what keeps everything before the binder (sqlparser's parse of
+/// operator chains, which builds a left-deep tree without recursing, and
+/// the recursive drop of that tree) within a small stack, whatever the
+/// text.
+pub const MAX_SQL_NESTING: usize = 1_000;
+
+/// Refuses token streams whose syntax tree could be deeper than
+/// [`MAX_SQL_NESTING`], before any tree is built.
+///
+/// The estimate is an upper bound on depth that needs no parse: tokens
+/// are counted per parenthesis level since the last comma or semicolon
+/// (an operator chain `1+1+...` of n terms is a left-deep tree of depth
+/// about n), plus every open parenthesis or bracket, plus the counts of
+/// the enclosing levels. Commas reset their level, so long lists (VALUES
+/// rows, select lists, arguments) cost nothing; keywords count like
+/// operators, which only makes the estimate larger. Prefix chains (`NOT
+/// NOT ...`, `- - ...`, nested CASE) are also bounded by sqlparser's own
+/// recursion limit.
+pub(crate) fn check_nesting(tokens: &[TokenWithSpan]) -> Result<()> {
+    // Counts of the enclosing levels, innermost last; `outer` is their sum.
+    let mut levels: Vec<usize> = Vec::new();
+    let mut outer = 0usize;
+    let mut cur = 0usize;
+    for t in tokens {
+        match &t.token {
+            Token::Whitespace(_) => continue,
+            Token::Comma | Token::SemiColon => cur = 0,
+            Token::LParen | Token::LBracket => {
+                levels.push(cur);
+                outer += cur + 1;
+                cur = 0;
+            }
+            Token::RParen | Token::RBracket => match levels.pop() {
+                Some(c) => {
+                    outer -= c + 1;
+                    // The closed group is one operand of the outer chain.
+                    cur = c + 1;
+                }
+                // Unbalanced: leave it to the parser's error.
+                None => cur = 0,
+            },
+            _ => cur += 1,
+        }
+        if outer + cur > MAX_SQL_NESTING {
+            return Err(SqlError::LimitExceeded {
+                what: "SQL nesting depth (operators in a chain or nesting)",
+                limit: MAX_SQL_NESTING as u64,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn tokens(sql: &str) -> Result<Vec<TokenWithSpan>> {
+    Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| SqlError::Syntax { message: e.message.clone(), pos: Pos::new(e.location.line, e.location.column) })
+}
+
+fn parser(sql: &str) -> Result<Parser<'static>> {
+    let tokens = tokens(sql)?;
+    check_nesting(&tokens)?;
+    Ok(Parser::new(&PostgreSqlDialect {}).with_recursion_limit(64).with_tokens_with_locations(tokens))
+}
+
 /// Parses SQL text with the PostgreSQL dialect.
 pub fn parse_sql(sql: &str) -> Result<Vec<ast::Statement>> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(64)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
-        .map_err(syntax)
+    parser(sql)?.parse_statements().map_err(syntax)
 }
 
 /// Splits a batch at top-level semicolons (dollar-quoted bodies are one
@@ -56,11 +120,7 @@ pub(crate) fn is_create_function(sql: &str) -> bool {
 }
 
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(64)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(syntax)
+    parser(sql)?.parse_expr().map_err(syntax)
 }
 
 pub fn parse_query(sql: &str) -> Result<ast::Query> {

@@ -43,7 +43,16 @@ struct PlParser<'a> {
     line_offset: u64,
     /// Record variables declared `RECORD`, whose fields a FOR loop defines.
     records: Vec<String>,
+    /// Statement lists open around the current position (blocks, IF,
+    /// loops), bounded by [`MAX_PLPGSQL_NESTING`] before recursing.
+    nesting: usize,
 }
+
+/// Most statement lists (BEGIN blocks, IF branches, loop bodies) nested in
+/// one function body. The parser recurses once per level and so does the
+/// interpreter, so this bound is what keeps both within a small stack
+/// whatever the body.
+pub const MAX_PLPGSQL_NESTING: usize = 64;
 
 impl<'a> PlParser<'a> {
     fn err(&self, msg: impl Into<String>) -> SqlError {
@@ -292,6 +301,19 @@ impl<'a> PlParser<'a> {
     }
 
     fn parse_stmts(&mut self, stop: &[&str]) -> Result<Vec<Stmt>> {
+        if self.nesting >= MAX_PLPGSQL_NESTING {
+            return Err(SqlError::LimitExceeded {
+                what: "nesting of blocks, IF and loops in a function body",
+                limit: MAX_PLPGSQL_NESTING as u64,
+            });
+        }
+        self.nesting += 1;
+        let r = self.parse_stmts_inner(stop);
+        self.nesting -= 1;
+        r
+    }
+
+    fn parse_stmts_inner(&mut self, stop: &[&str]) -> Result<Vec<Stmt>> {
         let mut out = Vec::new();
         loop {
             if stop.iter().any(|k| self.is_kw(k)) {
@@ -629,6 +651,7 @@ pub(crate) fn compile_source(store: &dyn TableStore, src: &FunctionDecl, meta: V
         fname: fname.clone(),
         line_offset: src.body_line.saturating_sub(1),
         records: Vec::new(),
+        nesting: 0,
     };
     p.new_slot("found", Some(SqlType::Bool));
     for (n, ty, _) in &src.params {
