@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_result_bytes: usize,
     /// Rows any single operator may hold (sort, join, group, scan output).
     pub max_intermediate_rows: usize,
+    /// Bytes the output of one join, projection or VALUES list may hold
+    /// (counted with [`crate::types::row_bytes`]), whatever the gas: the
+    /// memory bound of a statement is a small multiple of it.
+    pub max_operator_bytes: usize,
     /// Nested user-function calls.
     pub max_call_depth: usize,
     /// Length of one SQL text.
@@ -31,6 +35,7 @@ impl Default for Limits {
             max_result_rows: 100_000,
             max_result_bytes: 16 << 20,
             max_intermediate_rows: 1_000_000,
+            max_operator_bytes: 64 << 20,
             max_call_depth: 32,
             max_sql_bytes: 1 << 20,
             max_notices: 100,

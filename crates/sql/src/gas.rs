@@ -11,6 +11,7 @@
 //! | PL/pgSQL statement executed | `pl_step` |
 //! | row sorted, grouped, joined or deduplicated | `row_process` |
 //! | result row returned | `row_result` + `byte_result` × row bytes |
+//! | byte created: a function's or `\|\|`'s text or bytea result, a joined row, a `string_agg` part | `byte_materialize` × bytes |
 //! | function call | `call` |
 //!
 //! Running out of gas returns [`SqlError::OutOfGas`]; the engine then rolls
@@ -34,6 +35,10 @@ pub struct GasSchedule {
     pub row_result: u64,
     pub byte_result: u64,
     pub call: u64,
+    /// Memory is metered: bytes that execution creates (not reads) cost
+    /// this much each, so a statement cannot build large values or
+    /// multiply them through joins cheaply.
+    pub byte_materialize: u64,
 }
 
 impl Default for GasSchedule {
@@ -50,6 +55,7 @@ impl Default for GasSchedule {
             row_result: 10,
             byte_result: 1,
             call: 50,
+            byte_materialize: 1,
         }
     }
 }

@@ -648,6 +648,18 @@ pub fn value_type(v: &Value) -> Option<SqlType> {
 }
 
 /// Approximate size of a value in bytes, for gas and result caps.
+/// Bytes counted for one value held in memory, beyond its contents: fixed
+/// constants, not `size_of`, so the count (which decides limits) is the
+/// same on every machine and compiler.
+pub const VALUE_OVERHEAD_BYTES: usize = 32;
+/// Bytes counted for one row held in memory, beyond its values.
+pub const ROW_OVERHEAD_BYTES: usize = 32;
+
+/// The memory one row is counted as holding (see [`crate::Limits::max_operator_bytes`]).
+pub fn row_bytes(row: &[Value]) -> usize {
+    ROW_OVERHEAD_BYTES + row.iter().map(|v| VALUE_OVERHEAD_BYTES + value_size(v)).sum::<usize>()
+}
+
 pub fn value_size(v: &Value) -> usize {
     match v {
         Value::Null | Value::Bool(_) => 1,

@@ -98,3 +98,36 @@ fn deep_plpgsql_bodies() {
     let ok = format!("BEGIN {} RETURN 1; {} END;", "IF true THEN ".repeat(20), "END IF; ".repeat(20));
     run(function(ok)).unwrap();
 }
+
+/// Issue 11, finding 3: `repeat('x', 1000000)` rows through a cross join
+/// took hundreds of MB for about 1,500 gas. Bytes a function creates and
+/// bytes copied into joined rows cost gas, and one operator's output is
+/// bounded in bytes whatever the gas.
+#[test]
+fn memory_is_metered() {
+    let e = on_node_stack(|| {
+        let e = Engine::default();
+        let mut s = mem();
+        let ctx = ExecContext::default();
+        let setup = "CREATE TABLE n (i INT PRIMARY KEY); INSERT INTO n VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)";
+        e.execute_batch(&mut s, &ctx, setup, &mut Gas::unlimited()).unwrap();
+        // One big value costs gas in proportion to its size.
+        let mut gas = Gas::new(100_000_000);
+        e.execute(&mut s, &ctx, "SELECT length(repeat('x', 1000000))", &[], &mut gas).unwrap();
+        assert!(gas.used() >= 1_000_000, "a 1 MB value cost only {} gas", gas.used());
+        // A cross join multiplying it runs out of a contract call's default
+        // gas (10^7) after about 10 MB.
+        let cross = "SELECT count(*) FROM n a, n b, n c, (SELECT repeat('x', 1000000) AS big) r";
+        let mut gas = Gas::new(10_000_000);
+        let err = e.execute(&mut s, &ctx, cross, &[], &mut gas).unwrap_err();
+        assert!(matches!(err, SqlError::OutOfGas { .. }), "{err}");
+        // With unlimited gas the operator bound stops it.
+        let err = e.execute(&mut s, &ctx, cross, &[], &mut Gas::unlimited()).unwrap_err();
+        assert!(matches!(err, SqlError::LimitExceeded { what, .. } if what.contains("bytes")), "{err}");
+        // string_agg builds one value: bounded like every value.
+        let agg = "SELECT length(string_agg(repeat('y', 100000), ',')) FROM n a, n b";
+        let err = e.execute(&mut s, &ctx, agg, &[], &mut Gas::unlimited()).unwrap_err();
+        err.to_string()
+    });
+    assert!(e.contains("1048576") || e.contains("bytes"), "{e}");
+}

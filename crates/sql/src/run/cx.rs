@@ -119,6 +119,24 @@ impl Cx<'_> {
         Ok(out)
     }
 
+    /// Charges for `bytes` that execution created (see the gas schedule's
+    /// `byte_materialize`).
+    pub(crate) fn charge_created(&mut self, bytes: usize) -> Result<()> {
+        self.gas.charge(self.schedule.byte_materialize.saturating_mul(bytes as u64))
+    }
+
+    /// Checks the bytes one operator's output holds against
+    /// [`Limits::max_operator_bytes`].
+    pub(crate) fn check_bytes(&self, bytes: usize) -> Result<()> {
+        if bytes > self.limits.max_operator_bytes {
+            return Err(SqlError::LimitExceeded {
+                what: "bytes held by one operator",
+                limit: self.limits.max_operator_bytes as u64,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_rows(&self, n: usize) -> Result<()> {
         if n > self.limits.max_intermediate_rows {
             return Err(SqlError::LimitExceeded {

@@ -86,10 +86,12 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut Cx<'_>) -> Result<Value> {
             if let (Value::Bytes(p), Value::Bytes(q)) = (&x, &y) {
                 let mut out = p.clone();
                 out.extend_from_slice(q);
+                cx.charge_created(out.len())?;
                 return check_len(Value::Bytes(out));
             }
             let mut s = types::to_text(&x);
             s.push_str(&types::to_text(&y));
+            cx.charge_created(s.len())?;
             check_len(Value::Text(s))
         }
         Expr::IsNull(a, negated) => Ok(Value::Bool((eval(a, row, cx)? == Value::Null) != *negated)),
@@ -254,7 +256,11 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut Cx<'_>) -> Result<Value> {
             for a in args {
                 vals.push(eval(a, row, cx)?);
             }
-            call_builtin(*f, vals, cx)
+            let v = call_builtin(*f, vals, cx)?;
+            if let Value::Text(_) | Value::Bytes(_) = v {
+                cx.charge_created(types::value_size(&v))?;
+            }
+            Ok(v)
         }
         Expr::UserFunc { store_name, args } => {
             let mut vals = Vec::with_capacity(args.len());

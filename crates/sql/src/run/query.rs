@@ -40,11 +40,14 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
     match plan {
         Plan::Values { rows } => {
             let mut out = Vec::with_capacity(rows.len());
+            let mut bytes = 0usize;
             for r in rows {
                 let mut vals = Vec::with_capacity(r.len());
                 for e in r {
                     vals.push(eval(e, input, cx)?);
                 }
+                bytes += types::row_bytes(&vals);
+                cx.check_bytes(bytes)?;
                 out.push(vals);
             }
             Ok(out)
@@ -66,11 +69,14 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
         Plan::Project { input: child, exprs } => {
             let rows = run(child, input, cx, budget)?;
             let mut out = Vec::with_capacity(rows.len());
+            let mut bytes = 0usize;
             for r in rows {
                 let mut vals = Vec::with_capacity(exprs.len());
                 for e in exprs {
                     vals.push(eval(e, &r, cx)?);
                 }
+                bytes += types::row_bytes(&vals);
+                cx.check_bytes(bytes)?;
                 out.push(vals);
             }
             Ok(out)
@@ -79,6 +85,7 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
             let lrows = run(left, input, cx, None)?;
             let fixed_right = if *right_correlated { None } else { Some(run(right, &[], cx, None)?) };
             let mut out = Vec::new();
+            let mut bytes = 0usize;
             for l in lrows {
                 let owned;
                 let rrows = match &fixed_right {
@@ -100,6 +107,12 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
                     };
                     if ok {
                         matched = true;
+                        // The joined row is a copy of both sides: memory
+                        // that costs gas and counts against the bound.
+                        let row_bytes = types::row_bytes(&row);
+                        cx.charge_created(row_bytes)?;
+                        bytes += row_bytes;
+                        cx.check_bytes(bytes)?;
                         out.push(row);
                         cx.check_rows(out.len())?;
                     }
@@ -388,6 +401,7 @@ fn aggregate(rows: Vec<Row>, group_by: &[Expr], aggs: &[AggCall], cx: &mut Cx<'_
                         None => String::new(),
                     };
                     let s = types::to_text(&v);
+                    cx.charge_created(sep.len() + s.len())?;
                     match &mut acc.text {
                         None => acc.text = Some(s),
                         Some(t) => {
