@@ -234,14 +234,17 @@ pub async fn wait_included(client: &RpcClient, hash: &Hash, timeout_ms: u64) -> 
 /// Calls a method of the DPoS API, saying clearly when the node lacks it.
 pub async fn call_dpos(client: &RpcClient, method: &str, params: Value) -> Result<Value> {
     match client.call(method, params).await {
-        Err(CliError::Rpc { code, method, message }) if code == aergo_rpc::METHOD_NOT_FOUND => Err(CliError::Rpc {
-            code,
-            message: format!(
-                "{message} (the node at {} has no DPoS API: is it a DPoS node of this version?)",
-                client.url()
-            ),
-            method,
-        }),
+        Err(CliError::Rpc { code, method, message, reason }) if code == aergo_rpc::METHOD_NOT_FOUND => {
+            Err(CliError::Rpc {
+                code,
+                reason,
+                message: format!(
+                    "{message} (the node at {} has no DPoS API: is it a DPoS node of this version?)",
+                    client.url()
+                ),
+                method,
+            })
+        }
         other => other,
     }
 }

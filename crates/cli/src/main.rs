@@ -15,7 +15,7 @@ use aergo_client::contract::{self as contracts, TxOptions};
 use aergo_client::devnode::{self, InitRequest, Overrides, DEFAULT_CHAIN_MAGIC};
 use aergo_client::keys::{self, KeyOptions, KeySource};
 use aergo_client::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
-use aergo_client::CliError;
+use aergo_client::{exit, CliError};
 use aergo_crypto::{Keystore, ScryptParams};
 use aergo_lab::contract::{bench_contract, ContractBenchOptions};
 use aergo_lab::network::{bench_network, NetBenchOptions};
@@ -520,10 +520,13 @@ fn main() -> ExitCode {
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
+            let cli = e.downcast_ref::<CliError>();
+            let status = cli.map_or(exit::FAILURE, CliError::exit_code);
             if json_mode {
-                let cli = e.downcast_ref::<CliError>();
                 let code = cli.and_then(CliError::rpc_code);
-                let mut doc = json!({ "error": { "message": format!("{e:#}"), "code": code } });
+                let reason = cli.and_then(CliError::reason);
+                let mut doc =
+                    json!({ "error": { "message": format!("{e:#}"), "code": code, "reason": reason, "exit": status } });
                 if let Some(CliError::TxFailed { hash, receipt, .. }) = cli {
                     doc["hash"] = json!(hash);
                     doc["receipt"] = (**receipt).clone();
@@ -531,7 +534,7 @@ fn main() -> ExitCode {
                 print_stdout(&doc.to_string());
             }
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(status)
         }
     }
 }

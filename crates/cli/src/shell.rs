@@ -548,6 +548,7 @@ mod tests {
                     method: "query".into(),
                     code: -32602,
                     message: "this session is read-only: DELETE FROM is not allowed".into(),
+                    reason: None,
                 });
             }
             if sql.contains("sys.contracts") {

@@ -141,6 +141,17 @@ async fn rejections_are_clear_and_change_nothing() {
     let doc = r.json();
     assert_eq!(doc["error"]["code"], aergo_rpc::REJECTED);
     assert!(doc["error"]["message"].as_str().unwrap().contains("insufficient balance"), "{doc}");
+    // Machine-readable: the node's reason code and an exit status per kind
+    // of failure.
+    assert_eq!(doc["error"]["reason"], "INSUFFICIENT_BALANCE", "{doc}");
+    assert_eq!(r.code, Some(aergo_client::exit::REJECTED as i32));
+    assert_eq!(doc["error"]["exit"], aergo_client::exit::REJECTED);
+    let r = aergo(&["--rpc", &node.url, "--json", "tx", &Hash::sha256(b"no such tx").to_string()]);
+    assert_eq!(r.code, Some(aergo_client::exit::NOT_FOUND as i32), "{}", r.stderr);
+    let r = aergo(&["--rpc", &node.url, "send", "--from", "dev:0", "--to", "dev:1", "--amount", "1.5"]);
+    assert_eq!(r.code, Some(aergo_client::exit::USAGE as i32), "{}", r.stderr);
+    let r = aergo(&["--rpc", &node.url, "no-such-command"]);
+    assert_eq!(r.code, Some(aergo_client::exit::USAGE as i32), "{}", r.stderr);
 
     // Nothing changed, and a good transfer still goes through.
     let after = snapshot(&client, &[&key, &other]).await;
@@ -153,6 +164,8 @@ async fn rejections_are_clear_and_change_nothing() {
 
 #[test]
 fn an_unreachable_node_gets_a_helpful_error() {
+    let r = aergo(&["--rpc", "http://127.0.0.1:9", "status"]);
+    assert_eq!(r.code, Some(aergo_client::exit::UNREACHABLE as i32), "{}", r.stderr);
     let e = aergo_fails(&["--rpc", "http://127.0.0.1:9", "status"]);
     assert!(e.contains("cannot reach the node at http://127.0.0.1:9") && e.contains("aergo node --dev"), "{e}");
     let r = aergo(&["--rpc", "http://127.0.0.1:9", "--json", "balance", "dev:0"]);

@@ -166,6 +166,7 @@ impl RpcClient {
                 method: method.to_string(),
                 code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
                 message: err.get("message").and_then(Value::as_str).unwrap_or("(no message)").to_string(),
+                reason: err.pointer("/data/reason").and_then(Value::as_str).map(|r| r.chars().take(64).collect()),
             });
         }
         if answer.get("id") != Some(&json!(id)) {

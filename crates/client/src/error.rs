@@ -15,7 +15,14 @@ pub enum CliError {
     Connect { url: String, reason: String },
 
     #[error("{method}: the node answered with error {code}: {message}")]
-    Rpc { method: String, code: i64, message: String },
+    Rpc {
+        method: String,
+        code: i64,
+        message: String,
+        /// The stable reason code of a refused transaction
+        /// (`error.data.reason`, e.g. `NONCE_TOO_LOW`).
+        reason: Option<String>,
+    },
 
     #[error("{method}: unexpected answer from {url}: {reason}")]
     BadResponse { method: String, url: String, reason: String },
@@ -81,6 +88,29 @@ impl CliError {
         }
     }
 
+    /// The reason code of a transaction the node refused.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            CliError::Rpc { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The process exit status for this error (see [`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::InvalidInput { .. } | CliError::Password { .. } => exit::USAGE,
+            CliError::Connect { .. } | CliError::WebSocket { .. } => exit::UNREACHABLE,
+            CliError::Rpc { code, .. } if *code == aergo_rpc::NOT_FOUND => exit::NOT_FOUND,
+            CliError::Rpc { code, .. } if *code == aergo_rpc::REJECTED => exit::REJECTED,
+            CliError::Rpc { code, .. } if *code == aergo_rpc::INVALID_PARAMS => exit::USAGE,
+            CliError::GovRefused { .. } => exit::REJECTED,
+            CliError::TxFailed { .. } | CliError::TxDropped { .. } => exit::TX_FAILED,
+            CliError::Timeout { .. } => exit::TIMEOUT,
+            _ => exit::FAILURE,
+        }
+    }
+
     /// An input that does not parse or is out of range.
     pub fn invalid(what: &'static str, input: &str, reason: impl Into<String>) -> CliError {
         // Inputs can be long (payloads); keep messages readable.
@@ -93,3 +123,25 @@ impl CliError {
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+/// Exit statuses of the `aergo` command, one per kind of failure, so
+/// scripts can tell them apart without parsing messages.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Any failure not listed below (a local file, the node's own error).
+    pub const FAILURE: u8 = 1;
+    /// The command line or an input on it is wrong (clap's own errors use
+    /// it too).
+    pub const USAGE: u8 = 2;
+    /// The node cannot be reached.
+    pub const UNREACHABLE: u8 = 3;
+    /// The node has no such block, transaction, account or contract.
+    pub const NOT_FOUND: u8 = 4;
+    /// The node refused the transaction (see the reason code).
+    pub const REJECTED: u8 = 5;
+    /// The transaction was included but failed, or was dropped.
+    pub const TX_FAILED: u8 = 6;
+    /// Waiting (for a receipt, a block) timed out.
+    pub const TIMEOUT: u8 = 7;
+}

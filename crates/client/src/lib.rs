@@ -33,4 +33,4 @@ mod error;
 pub mod keys;
 pub mod transfer;
 
-pub use error::{CliError, Result};
+pub use error::{exit, CliError, Result};

@@ -472,14 +472,15 @@ impl Overlay {
             });
         }
         let mut new_roots: BTreeMap<&str, Hash> = BTreeMap::new();
-        for ((name, st), r) in jobs.iter().zip(results) {
+        // `_st` is read only by the debug-build check below.
+        for ((name, _st), r) in jobs.iter().zip(results) {
             let r = r
                 .into_inner()
                 .map_err(|_| StoreError::Backend("flush worker panicked".into()))?
                 .ok_or_else(|| StoreError::Backend("flush worker did not finish".into()))?;
             let root = r?;
             #[cfg(debug_assertions)]
-            self.assert_matches_rebuild(name, st, root)?;
+            self.assert_matches_rebuild(name, _st, root)?;
             new_roots.insert(name, root);
         }
         let mut edits: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();

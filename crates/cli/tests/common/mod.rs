@@ -133,6 +133,8 @@ fn unique() -> u128 {
 /// What one CLI run printed.
 pub struct Run {
     pub ok: bool,
+    /// The exit status (`None` if killed by a signal).
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -159,6 +161,7 @@ pub fn aergo(args: &[&str]) -> Run {
         .expect("run aergo");
     Run {
         ok: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
@@ -189,6 +192,7 @@ pub fn aergo_stdin(args: &[&str], input: &str) -> Run {
     let _ = writer.join();
     Run {
         ok: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
