@@ -4,8 +4,9 @@
 //! Two kinds of slot, both counted with a [`Slots`] table:
 //!
 //! * a *connection* slot is taken when a TCP connection is accepted and
-//!   freed when it closes (HTTP keep-alive and WebSocket alike); with none
-//!   free the connection is answered `503` and closed at once;
+//!   freed when it closes or becomes a WebSocket (WebSockets are counted
+//!   by their own bound, `max_ws_connections`); with none free the
+//!   connection is answered `503` and closed at once;
 //! * a *request* slot is taken while a request (an HTTP body or one
 //!   WebSocket message, batches included) is executed; with none free the
 //!   request is answered HTTP `429` / JSON-RPC `-32005` at once, never
