@@ -219,6 +219,24 @@ fn run_element(
     }
 }
 
+/// Answers one HTTP request body (a call or a batch) with `handler`, as
+/// the HTTP server does: the serialized response, or `None` when the body
+/// held only notifications. Subscriptions are refused: they need a
+/// WebSocket. Pure apart from what `handler` does, so embedders with their
+/// own transport and the fuzz targets reach the same framing.
+pub fn respond(bytes: &[u8], limits: &RpcLimits, handler: &dyn Handler) -> Option<String> {
+    let reply = handle_payload(bytes, limits, &mut |method, params| match method {
+        "subscribe" | "unsubscribe" => {
+            Err(RpcError::new(INVALID_REQUEST, "subscriptions need a WebSocket connection (GET /ws)"))
+        }
+        _ => dispatch_to(handler, method, params),
+    });
+    match reply {
+        Reply::None => None,
+        Reply::Json(text) => Some(text),
+    }
+}
+
 /// Dispatches to a [`Handler`], mapping a missing method to the standard
 /// error.
 pub(crate) fn dispatch_to(handler: &dyn Handler, method: &str, params: Value) -> Result<Value, RpcError> {

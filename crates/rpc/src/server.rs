@@ -203,19 +203,11 @@ async fn http_call(State(shared): State<Shared>, Extension(client): Extension<Cl
             return json_response(StatusCode::PAYLOAD_TOO_LARGE, protocol::error_object(Value::Null, &err).to_string());
         }
     };
-    let reply = tokio::task::spawn_blocking(move || {
-        let handler = shared.handler.clone();
-        handle_payload(&bytes, &shared.limits, &mut |method, params| match method {
-            "subscribe" | "unsubscribe" => {
-                Err(RpcError::new(protocol::INVALID_REQUEST, "subscriptions need a WebSocket connection (GET /ws)"))
-            }
-            _ => protocol::dispatch_to(handler.as_ref(), method, params),
-        })
-    })
-    .await;
+    let reply =
+        tokio::task::spawn_blocking(move || protocol::respond(&bytes, &shared.limits, shared.handler.as_ref())).await;
     match reply {
-        Ok(Reply::Json(s)) => json_response(StatusCode::OK, s),
-        Ok(Reply::None) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Some(s)) => json_response(StatusCode::OK, s),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
             let err = RpcError::internal(format!("handler failed: {e}"));
             json_response(StatusCode::INTERNAL_SERVER_ERROR, protocol::error_object(Value::Null, &err).to_string())

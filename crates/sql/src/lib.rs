@@ -150,7 +150,7 @@ pub mod types;
 pub use access::{AccessSet, KeyAccess};
 pub use aergo_store::{AccessLog, Value};
 pub use compile::function_decl::created_functions;
-pub use compile::parse::{parse_sql, split_statements, MAX_SQL_NESTING};
+pub use compile::parse::{parse_sql, split_statements, MAX_CALL_NESTING, MAX_SQL_NESTING};
 pub use compile::plpgsql::MAX_PLPGSQL_NESTING;
 
 /// Stack a thread needs to run any statement or function the engine's

@@ -321,6 +321,7 @@ fn decode_key_numeric(negative: bool, bytes: &[u8]) -> Result<(Value, &[u8]), St
     let exponent = exp_byte as i32 - 128;
     let mut digits: Vec<u8> = Vec::new();
     let mut i = 1;
+    let mut last_pair = None;
     loop {
         let b = flip(*bytes.get(i).ok_or(CodecError::Truncated { what: "key numeric digits" })?);
         i += 1;
@@ -333,9 +334,19 @@ fn decode_key_numeric(negative: bool, bytes: &[u8]) -> Result<(Value, &[u8]), St
         let pair = b - 1;
         digits.push(pair / 10);
         digits.push(pair % 10);
+        last_pair = Some(pair);
         if digits.len() > 40 {
             return Err(CodecError::OutOfRange { what: "key numeric digit count" }.into());
         }
+    }
+    // The encoder writes significant digits only: the first is never 0 and
+    // the last pair is never "00". Another spelling of the same number
+    // would be a second key for one value, sorted in the wrong place.
+    if digits.first() == Some(&0) {
+        return Err(CodecError::NonCanonical { what: "key numeric leading zero" }.into());
+    }
+    if last_pair == Some(0) {
+        return Err(CodecError::NonCanonical { what: "key numeric trailing zero digits" }.into());
     }
     while digits.last() == Some(&0) {
         digits.pop();
@@ -595,6 +606,31 @@ mod tests {
         ];
         assert_eq!(hex::encode(encode_row(&row)), "01070002030304 02ac02 050368c3a9 0601ab 0702".replace(' ', ""));
         assert_eq!(decode_row(&encode_row(&row)).unwrap(), row);
+    }
+
+    /// Issue 11, fuzzing (store_codec): `decode_key` took NUMERIC keys
+    /// with a trailing "00" digit pair or a leading zero digit, other
+    /// spellings of a number than `encode_key` writes, which sort in the
+    /// wrong place (0.6 spelled "06" with exponent 1 sorted above 0.9).
+    #[test]
+    fn non_canonical_numeric_keys_are_errors() {
+        // The fuzzer's input: 0, then 1.501010033 with a trailing "00" pair.
+        let found = [0x31, 0x32, 0x81, 0x10, 0x02, 0x02, 0x01, 0x22, 0x01, 0x00];
+        assert!(decode_key(&found).is_err());
+        assert_eq!(
+            decode_key(&[0x31, 0x32, 0x81, 0x10, 0x02, 0x02, 0x01, 0x22, 0x00]).unwrap(),
+            vec![dec("0"), dec("1.501010033")]
+        );
+        for bad in [
+            "32810b0100", // 1 with a "00" pair after it
+            "32810700",   // 0.6 as "06" x 10^1, beside the canonical 32803d00
+            "32810100",   // only a "00" pair
+            "307ef4feff", // -1 with a "00" pair after it
+        ] {
+            let bytes = hex::decode(bad).unwrap();
+            assert!(decode_key(&bytes).is_err(), "{bad} decoded as {:?}", decode_key(&bytes));
+        }
+        assert_eq!(decode_key(&hex::decode("32803d00").unwrap()).unwrap(), vec![dec("0.6")]);
     }
 
     #[test]
