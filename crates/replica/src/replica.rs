@@ -528,8 +528,20 @@ impl Replica {
             }
         })?;
         let hash = vtx.hash();
+        self.runnable(&vtx)?.map_err(|e| ReplicaError::TxRejected(TxRejection::Verify(e)))?;
         self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected(e.into()))?;
         Ok((hash, vec![Output::PublishTx(bytes)]))
+    }
+
+    /// Whether block building on the head could run `vtx` at all
+    /// ([`aergo_exec::check_runnable`]); `Ok(Err(_))` refuses it, an
+    /// outer error is this node's own failure.
+    fn runnable(&self, vtx: &VerifiedTx) -> Result<std::result::Result<(), aergo_exec::ExecError>> {
+        match aergo_exec::check_runnable(&self.chain.head_state(), vtx.tx()) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) if e.is_rejection() => Ok(Err(e)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A transaction from gossip. Undecodable or unverifiable ones are
@@ -548,6 +560,11 @@ impl Replica {
             }
             Err(e) => return Err(e.into()),
         };
+        // Something this chain cannot run: not invalid (a newer node may
+        // run it), not worth relaying either.
+        if self.runnable(&vtx)?.is_err() {
+            return Ok(Step::ignore());
+        }
         Ok(match self.admit(vtx)? {
             Ok(()) => Step::new(Verdict::Accept, Vec::new()),
             Err(e @ PoolError::Invalid(_)) => Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")),

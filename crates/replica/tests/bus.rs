@@ -281,3 +281,40 @@ fn a_solo_network_has_one_producer_and_followers() {
     assert!(bus.penalties.iter().any(|p| p.by == 0 && p.reason.contains("genesis bps")), "{:?}", bus.penalties);
     assert_eq!(bus.chain(0).head().hash, head.hash);
 }
+
+/// What no block can run (a type or recipient this chain does not execute,
+/// a system call that does not parse) is refused at submission with its
+/// reason, and ignored (not relayed, nobody blamed) from gossip.
+#[test]
+fn unrunnable_transactions_are_refused_at_submission_and_ignored_in_gossip() {
+    use aergo_types::{Address, RejectReason, TxType};
+    let (g, bps, accounts) = dpos_genesis(4, None);
+    let mut bus = Bus::new(g, bps, None);
+    bus.run_slots(2);
+    let chain = bus.chain(0).rules().chain_id_hash;
+    let k = &accounts[0];
+    let tx = |tx_type: TxType, to: &Address, payload: &[u8]| {
+        let body = TxBody::new(tx_type, 1, &k.address(), Some(to), Amount::ZERO, &chain).with_payload(payload.to_vec());
+        sign_tx(body, k)
+    };
+    let contract = Address::contract_from(&k.address(), 1);
+    let system = Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
+    for (t, reason) in [
+        (tx(TxType::Redeploy, &contract, b"x"), RejectReason::Unsupported),
+        (tx(TxType::FeeDelegation, &contract, b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &Address::name("aergo.name").unwrap(), b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &system, b"{not json"), RejectReason::BadPayload),
+    ] {
+        match bus.replica(0).submit_tx(t.clone()) {
+            Err(aergo_replica::ReplicaError::TxRejected(r)) => assert_eq!(r.reason(), reason, "{r}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let step = bus.replica(1).on_gossip_tx(&t.encode(), &bus.members[2].peer.clone()).unwrap();
+        assert_eq!(step.verdict, Verdict::Ignore);
+        assert!(step.outputs.is_empty());
+    }
+    for i in 0..2 {
+        assert!(bus.replica(i).with_pool(|p| p.is_empty()), "member {i} admitted one");
+    }
+    assert!(bus.penalties.is_empty(), "{:?}", bus.penalties);
+}
