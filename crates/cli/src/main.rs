@@ -776,6 +776,12 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
         (None, false) => keys::aergo_home()?,
     };
     let mut dev_keys = Vec::new();
+    if a.dev && !DataDir::is_initialised(&dir) {
+        // Refuse this run's flags before a new directory is written.
+        let mut check = NodeConfig::default();
+        overrides.apply(&mut check);
+        check.validate().map_err(|reason| aergo_node::NodeError::Config { reason })?;
+    }
     if a.dev {
         // The file keeps the defaults; this run's flags apply on top.
         let (_, k) = init_dev_data_dir(&dir, NodeConfig::default())?;

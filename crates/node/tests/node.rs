@@ -169,3 +169,32 @@ fn refused_at_building_seals_no_empty_block() {
     call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap();
     assert_eq!(node.produce_once(i64::MAX / 2).unwrap().expect("a block").height, 1);
 }
+
+/// A configuration or genesis the node refuses leaves the data directory
+/// as it was: no chain store is created before everything is checked.
+#[test]
+fn a_refused_configuration_or_genesis_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let mut bad_interval = NodeConfig::default();
+    bad_interval.solo.block_interval_ms = 0;
+    let mut bad_p2p = NodeConfig::default();
+    bad_p2p.p2p.bootstrap = vec!["/ip4/127.0.0.1/tcp/1".into()];
+    let mut no_block_txs = NodeConfig::default();
+    no_block_txs.producer.max_block_txs = 0;
+    for (config, why) in [
+        (bad_interval, "solo.block_interval_ms is 0"),
+        (bad_p2p, "p2p.bootstrap"),
+        (no_block_txs, "producer.max_block_txs must be at least 1"),
+    ] {
+        let e = Node::open_with_config(dir.path(), config).err().expect("refused").to_string();
+        assert!(e.contains(why), "{e}");
+        assert!(!dir.path().join("chain").exists(), "{why}: the chain store was created");
+    }
+    let path = dir.path().join("genesis.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"sbp\"", "\"pow\"");
+    std::fs::write(&path, text).unwrap();
+    let e = Node::open(dir.path()).err().expect("refused").to_string();
+    assert!(e.contains("unknown consensus \"pow\""), "{e}");
+    assert!(!dir.path().join("chain").exists(), "unknown consensus: the chain store was created");
+}
