@@ -525,15 +525,14 @@ fn main() -> ExitCode {
             if json_mode {
                 let code = cli.and_then(CliError::rpc_code);
                 let reason = cli.and_then(CliError::reason);
-                let mut doc =
-                    json!({ "error": { "message": format!("{e:#}"), "code": code, "reason": reason, "exit": status } });
+                let mut doc = json!({ "error": { "message": format::error_message(&e), "code": code, "reason": reason, "exit": status } });
                 if let Some(CliError::TxFailed { hash, receipt, .. }) = cli {
                     doc["hash"] = json!(hash);
                     doc["receipt"] = (**receipt).clone();
                 }
                 print_stdout(&doc.to_string());
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", format::error_message(&e));
             ExitCode::from(status)
         }
     }
