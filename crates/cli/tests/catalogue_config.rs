@@ -306,6 +306,14 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The `error:` line of `stderr` if it says one cause twice.
+fn repeated_cause(stderr: &str) -> Option<&str> {
+    let line = stderr.lines().find(|l| l.starts_with("error: "))?;
+    let parts: Vec<&str> = line.split(": ").filter(|p| p.len() > 12).collect();
+    let repeated = parts.iter().enumerate().any(|(i, p)| parts[..i].contains(p));
+    repeated.then_some(line)
+}
+
 const ZERO_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn apply(dir: &Path, b: &Break) {
@@ -347,6 +355,9 @@ fn the_configuration_door_refuses_bad_files_and_writes_nothing() {
         }
         if !out.stderr.contains(c.fragment) {
             wrong.push(format!("stderr lacks {:?}", c.fragment));
+        }
+        if let Some(line) = repeated_cause(&out.stderr) {
+            wrong.push(format!("a cause is repeated: {line}"));
         }
         if before != after {
             let added: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
