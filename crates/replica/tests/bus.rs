@@ -126,6 +126,30 @@ fn invalid_blocks_are_rejected_and_their_sender_penalised() {
         assert!(bus.penalties.iter().any(|p| p.reason.contains("certificate")), "{:?}", bus.penalties);
     }
 
+    // A block of another chain, its parent unknown here: invalid, not an
+    // orphan to wait for (and no request for the range below it).
+    let mut foreign = header.clone();
+    foreign.chain_id = aergo_types::ChainId::new(0, false, false, "other.chain", "dpos").unwrap().to_bytes();
+    foreign.prev_block_hash = Hash::sha256(b"their parent").to_vec();
+    foreign.block_no = header.block_no + 3;
+    let orphans = bus.replica(victim).orphan_count();
+    let peer = bus.members[sender].peer.clone();
+    let step = bus.replica(victim).on_block_bytes(&resign(foreign, &pkey), &peer).unwrap();
+    assert_eq!(step.verdict, Verdict::Reject);
+    assert!(
+        step.outputs.iter().any(
+            |o| matches!(o, aergo_replica::Output::Penalise { offence: Offence::InvalidBlock, reason, .. } if reason.contains("chain id"))
+        ),
+        "{:?}",
+        step.outputs
+    );
+    assert!(
+        !step.outputs.iter().any(|o| matches!(o, aergo_replica::Output::RequestBlocks { .. })),
+        "{:?}",
+        step.outputs
+    );
+    assert_eq!(bus.replica(victim).orphan_count(), orphans);
+
     // Garbage and oversized bytes.
     assert_eq!(bus.inject_block(sender, victim, b"\x0a\xff\xff\xff\xff\x0f"), Verdict::Reject);
     let huge = vec![0u8; aergo_types::block::BLOCK_MAX_ENCODED_BYTES + 1];
