@@ -306,6 +306,37 @@ fn a_solo_network_has_one_producer_and_followers() {
     assert_eq!(bus.chain(0).head().hash, head.hash);
 }
 
+/// A vote sent again (the same bytes: signatures are deterministic), and a
+/// vote for a block that is already final, are ignored without blaming the
+/// relayer, and change neither the head nor the LIB.
+#[test]
+fn replayed_votes_are_ignored_without_blame() {
+    use aergo_consensus::dpos::Vote;
+    let (g, bps, _) = dpos_genesis(4, None);
+    let (genesis_ns, chain_tag) = (g.timestamp, g.chain_id.hash());
+    let mut bus = Bus::new(g, bps.clone(), None);
+    bus.run_slots(10);
+    let slot_of = |ts: i64| ((ts - genesis_ns) / SLOT_NS) as u64;
+    let (head, lib) = (bus.chain(0).head(), bus.chain(0).lib());
+    let penalties = bus.penalties.len();
+    let relayer = bus.members[2].peer.clone();
+    let replay = Vote::sign(&chain_tag, slot_of(head.timestamp_ns), head.hash, &bps[1]).encode();
+    let old = bus.block_at(0, 2);
+    let old_hash = old.computed_hash().unwrap();
+    let stale = Vote::sign(&chain_tag, slot_of(old.header().unwrap().timestamp), old_hash, &bps[1]).encode();
+    for (what, vote) in [("replayed", &replay), ("stale", &stale)] {
+        for _ in 0..3 {
+            let step = bus.replica(0).on_consensus_msg(vote, &relayer).unwrap();
+            assert_eq!(step.verdict, Verdict::Ignore, "{what} vote");
+            assert!(step.outputs.is_empty(), "{what} vote: {:?}", step.outputs);
+        }
+    }
+    assert_eq!(bus.penalties.len(), penalties, "{:?}", bus.penalties);
+    assert_eq!((bus.chain(0).head(), bus.chain(0).lib()), (head, lib.clone()));
+    bus.run_slots(4);
+    assert!(bus.chain(0).lib().height > lib.height, "the LIB stayed at {}", lib.height);
+}
+
 /// What no block can run (a type or recipient this chain does not execute,
 /// a system call that does not parse) is refused at submission with its
 /// reason, and ignored (not relayed, nobody blamed) from gossip.
