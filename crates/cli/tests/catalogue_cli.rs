@@ -326,7 +326,8 @@ fn cases(contract: &str, dev0: &str) -> Vec<Case> {
     ]
 }
 
-/// dev:1's key, hex (signing for dev:0 with it is a mistake).
+/// Stands for dev:1's private key (hex), filled in when the cases run:
+/// signing for dev:0 with it is a mistake.
 const DEV1_KEY: &str = "dev1";
 const ZERO_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -229,11 +229,15 @@ fn framed(body: &[u8]) -> Vec<u8> {
     f
 }
 
+/// Where the outcome of one raw request goes: the response body, or why
+/// there is none.
+type Reply = tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>;
+
 /// A peer that passes the handshake and sends whatever bytes it is told;
-/// each request's outcome (the response body, or the failure) comes back.
+/// each request's outcome comes back.
 struct RawPeer {
     id: String,
-    requests: tokio::sync::mpsc::Sender<(Vec<u8>, tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>)>,
+    requests: tokio::sync::mpsc::Sender<(Vec<u8>, Reply)>,
 }
 
 impl RawPeer {
@@ -264,7 +268,6 @@ async fn raw_peer(v: &Victim) -> RawPeer {
     let victim = victim_peer_id(v);
     swarm.dial(v.addr.clone()).unwrap();
     let status = framed(&wire::encode_response(&SyncResponse::Status(v.status())));
-    type Reply = tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, Reply)>(4);
     tokio::spawn(async move {
         let mut waiting: Vec<(request_response::OutboundRequestId, Reply)> = Vec::new();
