@@ -123,10 +123,7 @@ struct Gossiper {
 }
 
 async fn gossiper(v: &Victim, name: &str) -> Gossiper {
-    let mut cfg = NetConfig::new(
-        dev_key("attacker", name.len() as u32 * 1000 + name.bytes().map(u32::from).sum::<u32>()),
-        v.chain_hash,
-    );
+    let mut cfg = NetConfig::new(dev_key(&format!("attacker {name}"), 0), v.chain_hash);
     cfg.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
     cfg.bootstrap = vec![v.addr.clone()];
     cfg.gossip_validation = GossipValidation::Relay;
