@@ -340,6 +340,24 @@ pub fn block(v: &Value) -> String {
     out
 }
 
+/// An error and its causes on one line, like `{:#}`, but without
+/// repeating a cause whose text is already shown (an error that prints its
+/// source, then the source itself).
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +402,19 @@ mod tests {
         assert!(text.contains("height         3") && text.ends_with("\n  T1"), "{text}");
         let r = receipt(&json!({"fee": "5000000000000000", "status": "SUCCESS"}));
         assert!(r.contains("0.005 aergo") && r.contains("SUCCESS"), "{r}");
+    }
+
+    #[test]
+    fn error_messages_show_each_cause_once() {
+        let io = aergo_client::CliError::Io {
+            what: "reading",
+            path: "x.sql".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file"),
+        };
+        let e = anyhow::Error::from(io);
+        assert_eq!(format!("{e:#}"), "reading x.sql: No such file: No such file", "anyhow repeats the cause");
+        assert_eq!(error_message(&e), "reading x.sql: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_message(&e), "outer: inner");
     }
 }

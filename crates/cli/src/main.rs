@@ -525,15 +525,14 @@ fn main() -> ExitCode {
             if json_mode {
                 let code = cli.and_then(CliError::rpc_code);
                 let reason = cli.and_then(CliError::reason);
-                let mut doc =
-                    json!({ "error": { "message": format!("{e:#}"), "code": code, "reason": reason, "exit": status } });
+                let mut doc = json!({ "error": { "message": format::error_message(&e), "code": code, "reason": reason, "exit": status } });
                 if let Some(CliError::TxFailed { hash, receipt, .. }) = cli {
                     doc["hash"] = json!(hash);
                     doc["receipt"] = (**receipt).clone();
                 }
                 print_stdout(&doc.to_string());
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", format::error_message(&e));
             ExitCode::from(status)
         }
     }
@@ -776,6 +775,12 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
         (None, false) => keys::aergo_home()?,
     };
     let mut dev_keys = Vec::new();
+    if a.dev && !DataDir::is_initialised(&dir) {
+        // Refuse this run's flags before a new directory is written.
+        let mut check = NodeConfig::default();
+        overrides.apply(&mut check);
+        check.validate().map_err(|reason| aergo_node::NodeError::Config { reason })?;
+    }
     if a.dev {
         // The file keeps the defaults; this run's flags apply on top.
         let (_, k) = init_dev_data_dir(&dir, NodeConfig::default())?;

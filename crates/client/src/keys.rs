@@ -87,7 +87,8 @@ pub fn parse_private_key(text: &str) -> Result<PrivateKey> {
     let hex_part = t.strip_prefix("0x").unwrap_or(t);
     if hex_part.len() == 64 && hex_part.bytes().all(|c| c.is_ascii_hexdigit()) {
         let bytes = hex::decode(hex_part).map_err(|e| CliError::invalid("private key", "(hidden)", e.to_string()))?;
-        return Ok(PrivateKey::from_bytes(&bytes)?);
+        // A value out of the key range is a bad input like any other.
+        return PrivateKey::from_bytes(&bytes).map_err(|e| CliError::invalid("private key", "(hidden)", e.to_string()));
     }
     PrivateKey::from_base58check(t).map_err(|e| {
         CliError::invalid(
@@ -220,6 +221,14 @@ mod tests {
         assert_eq!(parse_private_key(&k0.to_base58check()).unwrap(), k0);
         let e = parse_private_key("zz").unwrap_err().to_string();
         assert!(e.contains("64 hex digits") && !e.contains("zz"), "{e}");
+        // Out of the key range: a usage error too (exit status 2), not a
+        // failure of the tool.
+        for bad in ["00".repeat(32), "ff".repeat(32)] {
+            let e = parse_private_key(&bad).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{e}");
+            assert!(e.to_string().contains("invalid private key \"(hidden)\""), "{e}");
+            assert!(!e.to_string().contains(&bad), "{e}");
+        }
     }
 
     #[test]

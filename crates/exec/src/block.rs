@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aergo_store::{Overlay, Store, TableStore};
 use aergo_types::address::AERGO_SYSTEM;
 use aergo_types::block::{BLOCK_MAX_SIZE_BYTES, BLOCK_MAX_TXS};
-use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Hash, Receipt, ReceiptStatus, Tx, TxType};
+use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Hash, Receipt, ReceiptStatus, Tx, TxBody, TxType};
 
 use crate::gov::{self, GovCall, GovParam};
 use crate::{contract, dpos, intrinsic_gas, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
@@ -235,50 +235,20 @@ impl BlockBuilder {
 
     fn apply(&mut self, vtx: &VerifiedTx) -> Result<(Receipt, Vec<(GovParam, Amount)>), ExecError> {
         let body = vtx.tx.body()?;
-        let tx_type = body.tx_type()?;
-        if let Some(kind) = contract::classify(tx_type, body.recipient()?.as_ref()) {
-            let env = contract::TxEnv {
-                view: &mut self.overlay,
-                engine: &self.engine,
-                block: &self.ctx,
-                gas_price: self.gas_price,
-                max_tx_gas: self.caps.tx,
-                fees_before: self.fees,
-                tx_index: self.txs.len(),
-            };
-            return contract::apply(env, vtx, kind).map(|r| (r, Vec::new()));
-        }
-        let kind = match (tx_type, body.recipient()?) {
-            (TxType::Normal | TxType::Transfer, Some(r)) => {
-                if !r.is_account() {
-                    return Err(ExecError::Unsupported {
-                        what: format!("recipient {r}"),
-                        reason: "names are not supported as recipients yet",
-                    });
-                }
-                TxKind::Transfer(r)
+        let kind = match plan(body)? {
+            Planned::Contract(kind) => {
+                let env = contract::TxEnv {
+                    view: &mut self.overlay,
+                    engine: &self.engine,
+                    block: &self.ctx,
+                    gas_price: self.gas_price,
+                    max_tx_gas: self.caps.tx,
+                    fees_before: self.fees,
+                    tx_index: self.txs.len(),
+                };
+                return contract::apply(env, vtx, kind).map(|r| (r, Vec::new()));
             }
-            (TxType::Normal | TxType::Transfer, None) => {
-                return Err(ExecError::Unsupported {
-                    what: "a transfer without recipient".into(),
-                    reason: "a deploy carries SQL source in its payload",
-                })
-            }
-            (TxType::Governance, Some(Address::Name(n))) if n == AERGO_SYSTEM => {
-                TxKind::System(GovCall::parse(&body.payload)?)
-            }
-            (TxType::Governance, r) => {
-                return Err(ExecError::Unsupported {
-                    what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
-                    reason: "only aergo.system (staking and voting) is implemented; names and enterprise are not yet",
-                })
-            }
-            (other, _) => {
-                return Err(ExecError::Unsupported {
-                    what: format!("transaction type {}", other.name()),
-                    reason: "only transfers and aergo.system calls are executed so far",
-                })
-            }
+            Planned::Plain(kind) => kind,
         };
         let gas = intrinsic_gas(&vtx.tx);
         if body.gas_limit != 0 && body.gas_limit < gas {
@@ -407,6 +377,72 @@ impl BlockBuilder {
 enum TxKind {
     Transfer(Address),
     System(GovCall),
+}
+
+/// How a transaction is executed: by the contract engine, or as a plain
+/// transfer or system call.
+enum Planned {
+    Contract(contract::ContractTx),
+    Plain(TxKind),
+}
+
+/// Decides from the transaction alone how it is executed, refusing what
+/// this chain cannot run whatever the state: a type or recipient it does
+/// not execute, a system call whose payload does not parse.
+fn plan(body: &TxBody) -> Result<Planned, ExecError> {
+    let tx_type = body.tx_type()?;
+    let recipient = body.recipient()?;
+    if let Some(kind) = contract::classify(tx_type, recipient.as_ref()) {
+        return Ok(Planned::Contract(kind));
+    }
+    let kind = match (tx_type, recipient) {
+        (TxType::Normal | TxType::Transfer, Some(r)) => {
+            if !r.is_account() {
+                return Err(ExecError::Unsupported {
+                    what: format!("recipient {r}"),
+                    reason: "names are not supported as recipients yet",
+                });
+            }
+            TxKind::Transfer(r)
+        }
+        (TxType::Normal | TxType::Transfer, None) => {
+            return Err(ExecError::Unsupported {
+                what: "a transfer without recipient".into(),
+                reason: "a deploy carries SQL source in its payload",
+            })
+        }
+        (TxType::Governance, Some(Address::Name(n))) if n == AERGO_SYSTEM => {
+            TxKind::System(GovCall::parse(&body.payload)?)
+        }
+        (TxType::Governance, r) => {
+            return Err(ExecError::Unsupported {
+                what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
+                reason: "only aergo.system (staking and voting) is implemented; names and enterprise are not yet",
+            })
+        }
+        (other, _) => {
+            return Err(ExecError::Unsupported {
+                what: format!("transaction type {}", other.name()),
+                reason: "only transfers and aergo.system calls are executed so far",
+            })
+        }
+    };
+    Ok(Planned::Plain(kind))
+}
+
+/// Refuses, before a transaction is admitted, what building a block on
+/// `state` would refuse whatever comes first: a type or recipient this
+/// chain does not run, a system call that does not parse, names a
+/// candidate twice, carries the wrong amount, or asks for staking on a
+/// chain without it. (Admitting it would acknowledge a transaction that
+/// every block then leaves out.) What depends on the sender's state at
+/// inclusion (stake, lock, balance) is left to execution.
+pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> {
+    let body = tx.body()?;
+    match plan(body)? {
+        Planned::Contract(_) | Planned::Plain(TxKind::Transfer(_)) => Ok(()),
+        Planned::Plain(TxKind::System(call)) => gov::precheck(state, &call, body.amount()?),
+    }
 }
 
 fn receipt_fee(receipt: &Receipt) -> Amount {

@@ -334,6 +334,32 @@ fn amount_event(who: &Address, amount: Amount) -> String {
     json!([who.to_string(), {"_bignum": amount.aer().to_string()}]).to_string()
 }
 
+/// What refuses a system call before it touches any account: candidates
+/// (which need the key code; the block builder parsed the payload with
+/// `GovCall::parse`, the wire form), a chain without staking, an amount
+/// the call cannot carry. Block execution and pool admission
+/// ([`crate::check_runnable`]) share it.
+pub(crate) fn precheck(view: &dyn TableStore, call: &GovCall, amount: Amount) -> Result<(), ExecError> {
+    check_candidates(call)?;
+    if !is_enabled(view)? {
+        return Err(ExecError::Unsupported {
+            what: format!("system call {}", call.name()),
+            reason: "staking and voting exist only on dpos chains",
+        });
+    }
+    let name = call.name();
+    match call {
+        GovCall::Stake | GovCall::Unstake if amount.is_zero() => {
+            Err(ExecError::GovernanceRejected { call: name, reason: "the tx amount must be positive".into() })
+        }
+        GovCall::VoteBp(_) | GovCall::VoteDao { .. } if !amount.is_zero() => Err(ExecError::GovernanceRejected {
+            call: name,
+            reason: format!("a vote moves no AERGO, but the tx amount is {amount}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Executes one system call by `sender` in the block at `height`. The fee
 /// is already paid and the nonce bumped; `amount` is the tx amount.
 pub(crate) fn execute(
@@ -343,29 +369,8 @@ pub(crate) fn execute(
     call: &GovCall,
     amount: Amount,
 ) -> Result<GovOutcome, ExecError> {
-    // The block builder parses the payload with `GovCall::parse` (the wire
-    // form); what needs keys is checked here, before anything else.
-    check_candidates(call)?;
-    if !is_enabled(view)? {
-        return Err(ExecError::Unsupported {
-            what: format!("system call {}", call.name()),
-            reason: "staking and voting exist only on dpos chains",
-        });
-    }
-    let name = call.name();
+    precheck(view, call, amount)?;
     let who = sender.to_string();
-    match call {
-        GovCall::Stake | GovCall::Unstake if amount.is_zero() => {
-            return Err(ExecError::GovernanceRejected { call: name, reason: "the tx amount must be positive".into() })
-        }
-        GovCall::VoteBp(_) | GovCall::VoteDao { .. } if !amount.is_zero() => {
-            return Err(ExecError::GovernanceRejected {
-                call: name,
-                reason: format!("a vote moves no AERGO, but the tx amount is {amount}"),
-            })
-        }
-        _ => {}
-    }
     let mut outcome = GovOutcome::default();
     match call {
         GovCall::Stake => {

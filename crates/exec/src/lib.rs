@@ -215,7 +215,7 @@ use aergo_types::{Address, Amount, Genesis, Hash, Tx};
 /// Stack a thread needs to execute any block or query (the SQL engine's
 /// bound; see [`aergo_sql::MIN_STACK_BYTES`]).
 pub use aergo_sql::MIN_STACK_BYTES as SQL_MIN_STACK_BYTES;
-pub use block::{execute_block, execute_dpos_block, BlockBuilder, BlockOutcome, Executor};
+pub use block::{check_runnable, execute_block, execute_dpos_block, BlockBuilder, BlockOutcome, Executor};
 pub use dpos::SlotInfo;
 pub use error::ExecError;
 pub use gov::{GovCall, GovParam};

@@ -1,6 +1,6 @@
 use super::*;
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
-use aergo_types::{ChainId, TxBody};
+use aergo_types::{ChainId, RejectReason, TxBody, TxType};
 
 struct Fixture {
     store: Store,
@@ -114,4 +114,41 @@ fn self_transfer_only_costs_the_fee() {
     let snap = aergo_store::Snapshot::open(&f.store, out.state_root);
     let a0 = account(&snap, &f.keys[0].address()).unwrap();
     assert_eq!(a0.balance, Amount::from_aergo(1000).unwrap().checked_sub(out.fees).unwrap());
+}
+
+#[test]
+fn what_no_block_could_run_is_refused_before_admission() {
+    let f = fixture();
+    let state = aergo_store::Snapshot::open(&f.store, f.root);
+    let k = &f.keys[0];
+    let chain = &f.rules.chain_id_hash;
+    let body = |tx_type: TxType, recipient: Option<&Address>, payload: &[u8]| {
+        let b = TxBody::new(tx_type, 1, &k.address(), recipient, Amount::ZERO, chain).with_payload(payload.to_vec());
+        sign_tx(b, k)
+    };
+    let system = Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
+    let names = Address::name(aergo_types::address::AERGO_NAME).unwrap();
+    let contract = Address::contract_from(&k.address(), 1);
+    let reason = |tx: &Tx| check_runnable(&state, tx).map_err(|e| (e.reason(), e.to_string()));
+    // What blocks run passes.
+    assert_eq!(reason(&body(TxType::Transfer, Some(&f.keys[1].address()), b"")), Ok(()));
+    assert_eq!(reason(&body(TxType::Call, Some(&contract), b"{\"Name\":\"f\"}")), Ok(()));
+    assert_eq!(reason(&body(TxType::Deploy, None, b"not even SQL")), Ok(()), "deploys fail in their receipt");
+    // Types and recipients this chain does not run.
+    for (tx, what) in [
+        (body(TxType::Redeploy, Some(&contract), b"x"), "transaction type REDEPLOY"),
+        (body(TxType::FeeDelegation, Some(&contract), b"{}"), "transaction type FEEDELEGATION"),
+        (body(TxType::Governance, Some(&names), b"{\"Name\":\"v1createName\"}"), "governance call to aergo.name"),
+        (body(TxType::Transfer, Some(&Address::name("someone12345").unwrap()), b""), "names are not supported"),
+    ] {
+        let (r, msg) = reason(&tx).unwrap_err();
+        assert_eq!(r, Some(RejectReason::Unsupported), "{msg}");
+        assert!(msg.contains(what), "{msg}");
+    }
+    // System calls that do not parse, or that a solo chain has no staking for.
+    let (r, msg) = reason(&body(TxType::Governance, Some(&system), b"{not json")).unwrap_err();
+    assert_eq!(r, Some(RejectReason::BadPayload), "{msg}");
+    let (r, msg) = reason(&body(TxType::Governance, Some(&system), b"{\"Name\":\"v1stake\"}")).unwrap_err();
+    assert_eq!(r, Some(RejectReason::Unsupported), "{msg}");
+    assert!(msg.contains("staking and voting exist only on dpos chains"), "{msg}");
 }

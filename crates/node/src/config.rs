@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::str::FromStr;
 
 use aergo_consensus::SoloConfig;
+use aergo_net::Multiaddr;
 use serde::{Deserialize, Serialize};
 
 use crate::NodeError;
@@ -53,6 +55,39 @@ impl Default for P2pConfig {
 
 /// Default peer-to-peer port (the Go node's).
 pub const DEFAULT_P2P_PORT: u16 = 7846;
+
+/// Most peers `p2p.max_peers` may allow (the network crate's bound).
+pub const MAX_P2P_PEERS: u32 = 10_000;
+
+impl P2pConfig {
+    /// The listen address as a multiaddr.
+    pub fn listen_addr(&self) -> Result<Multiaddr, String> {
+        Multiaddr::from_str(&self.listen).map_err(|e| format!("p2p.listen: {:?}: {e}", self.listen))
+    }
+
+    /// The bootstrap peers, each a multiaddr ending in `/p2p/<peer id>`.
+    pub fn bootstrap_addrs(&self) -> Result<Vec<Multiaddr>, String> {
+        self.bootstrap
+            .iter()
+            .map(|b| {
+                let addr = Multiaddr::from_str(b).map_err(|e| format!("p2p.bootstrap: {b:?}: {e}"))?;
+                aergo_net::bootstrap_peer_id(&addr).map_err(|e| format!("p2p.bootstrap: {b:?}: {e}"))?;
+                Ok(addr)
+            })
+            .collect()
+    }
+
+    /// Addresses parse and `max_peers` is in range (checked whether or not
+    /// the network is enabled: a wrong value is wrong either way).
+    fn validate(&self) -> Result<(), String> {
+        self.listen_addr()?;
+        self.bootstrap_addrs()?;
+        if !(1..=MAX_P2P_PEERS).contains(&self.max_peers) {
+            return Err(format!("p2p.max_peers is {}, expected 1..={MAX_P2P_PEERS}", self.max_peers));
+        }
+        Ok(())
+    }
+}
 
 /// Caps of the read-only contract API (`query`, `queryContract`,
 /// `getEvents`): every query ends within them or fails saying which.
@@ -175,18 +210,34 @@ impl NodeConfig {
         Ok(config)
     }
 
-    /// Checks the bounds that a zero or an inverted pair would make
-    /// useless (a server that takes no connection, closes every one at
-    /// once, or lets one client hold more than all).
+    /// Checks what would make a node useless or fail later: a zero bound
+    /// (a server that takes no connection or no request, a pool or block
+    /// that holds no transaction, a query that can do nothing), an inverted
+    /// pair (one client allowed more than all), a block interval out of
+    /// range, and p2p addresses that do not parse. Run before the data
+    /// directory is touched, so a refused configuration writes nothing.
     pub fn validate(&self) -> Result<(), String> {
-        let r = &self.rpc;
-        let positive: [(&str, u64); 6] = [
+        let (r, p, q) = (&self.rpc, &self.pool, &self.query);
+        let positive: [(&str, u64); 19] = [
+            ("rpc.max_request_bytes", r.max_request_bytes as u64),
+            ("rpc.max_batch_len", r.max_batch_len as u64),
+            ("rpc.max_response_bytes", r.max_response_bytes as u64),
             ("rpc.max_connections", r.max_connections as u64),
             ("rpc.max_connections_per_client", r.max_connections_per_client as u64),
             ("rpc.header_timeout_ms", r.header_timeout_ms),
             ("rpc.body_timeout_ms", r.body_timeout_ms),
             ("rpc.max_requests_in_flight", r.max_requests_in_flight as u64),
             ("rpc.max_requests_per_client", r.max_requests_per_client as u64),
+            ("pool.max_txs", p.max_txs as u64),
+            ("pool.max_bytes", p.max_bytes as u64),
+            ("pool.max_per_account", p.max_per_account as u64),
+            ("pool.max_nonce_gap", p.max_nonce_gap),
+            ("producer.max_block_txs", self.producer.max_block_txs as u64),
+            ("query.gas_limit", q.gas_limit),
+            ("query.max_rows", q.max_rows as u64),
+            ("query.max_bytes", q.max_bytes as u64),
+            ("query.max_events", q.max_events as u64),
+            ("query.max_event_blocks", q.max_event_blocks),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -205,7 +256,12 @@ impl NodeConfig {
                 r.max_requests_per_client, r.max_requests_in_flight
             ));
         }
-        Ok(())
+        let interval = self.solo.block_interval_ms;
+        let (lo, hi) = (aergo_consensus::MIN_BLOCK_INTERVAL_MS, aergo_consensus::MAX_BLOCK_INTERVAL_MS);
+        if !(lo..=hi).contains(&interval) {
+            return Err(format!("solo.block_interval_ms is {interval}, expected {lo}..={hi}"));
+        }
+        self.p2p.validate()
     }
 
     pub fn to_toml(&self) -> String {
@@ -280,5 +336,31 @@ mod tests {
         std::fs::write(&path, "[rpc]\nmax_connections = 0\n").unwrap();
         let e = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("rpc.max_connections must be at least 1"), "{e}");
+    }
+
+    #[test]
+    fn zeros_intervals_and_p2p_addresses_are_checked() {
+        let refused = |text: &str| toml::from_str::<NodeConfig>(text).unwrap().validate().unwrap_err();
+        for (text, why) in [
+            ("[rpc]\nmax_request_bytes = 0", "rpc.max_request_bytes must be at least 1, got 0"),
+            ("[rpc]\nmax_batch_len = 0", "rpc.max_batch_len must be at least 1, got 0"),
+            ("[rpc]\nmax_response_bytes = 0", "rpc.max_response_bytes must be at least 1, got 0"),
+            ("[pool]\nmax_txs = 0", "pool.max_txs must be at least 1, got 0"),
+            ("[pool]\nmax_nonce_gap = 0", "pool.max_nonce_gap must be at least 1, got 0"),
+            ("[producer]\nmax_block_txs = 0", "producer.max_block_txs must be at least 1, got 0"),
+            ("[query]\ngas_limit = 0", "query.gas_limit must be at least 1, got 0"),
+            ("[solo]\nblock_interval_ms = 0", "solo.block_interval_ms is 0, expected 50..=3600000"),
+            ("[solo]\nblock_interval_ms = 3600001", "solo.block_interval_ms is 3600001, expected 50..=3600000"),
+            ("[p2p]\nlisten = \"127.0.0.1:7846\"", "p2p.listen: \"127.0.0.1:7846\""),
+            ("[p2p]\nbootstrap = [\"/ip4/127.0.0.1/tcp/1\"]", "does not end in /p2p/<peer id>"),
+            ("[p2p]\nmax_peers = 0", "p2p.max_peers is 0, expected 1..=10000"),
+        ] {
+            let e = refused(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        // Zero WebSocket connections (WebSocket off) and payloads (plain
+        // transfers only) are choices, not mistakes.
+        let c: NodeConfig = toml::from_str("[rpc]\nmax_ws_connections = 0\n[pool]\nmax_payload_bytes = 0").unwrap();
+        assert_eq!(c.validate(), Ok(()));
     }
 }

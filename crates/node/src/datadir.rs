@@ -80,6 +80,8 @@ pub fn init_data_dir(dir: &Path, opts: InitOptions) -> Result<DataDir, NodeError
         return Err(dd_err(dir, "already initialised (genesis.json exists); choose another --dir"));
     }
     opts.genesis.validate().map_err(|e| dd_err(dir, format!("invalid genesis: {e}")))?;
+    // A configuration the node would refuse to load is not written either.
+    opts.config.validate().map_err(|reason| NodeError::Config { reason })?;
     std::fs::create_dir_all(dir).map_err(|e| dd_err(dir, format!("cannot create: {e}")))?;
     let genesis_json = opts.genesis.to_json().map_err(|e| dd_err(dir, e.to_string()))?;
     std::fs::write(dir.join(GENESIS_FILE), genesis_json)

@@ -259,6 +259,13 @@ impl Node {
 
     fn open_parts(dd: DataDir, config: Option<NodeConfig>) -> Result<Node, NodeError> {
         let config = config.unwrap_or(dd.config);
+        // Everything that can refuse the configuration or the genesis is
+        // checked before the stores are created: a refusal writes nothing.
+        config.validate().map_err(|reason| NodeError::Config { reason })?;
+        let consensus = &dd.genesis.chain_id.consensus;
+        if aergo_consensus::ConsensusKind::parse(consensus)? == aergo_consensus::ConsensusKind::Raft {
+            return Err(NodeError::Replica(ReplicaError::NotBuilt { name: consensus.clone() }));
+        }
         let chain = Arc::new(Chain::open(&dd.path.join("chain"), dd.genesis)?);
         let rcfg = ReplicaConfig {
             max_block_txs: config.producer.max_block_txs,

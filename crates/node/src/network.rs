@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use aergo_chain::Chain;
 use aergo_net::{
-    GossipId, GossipValidation, GossipVerdict, Misbehaviour, Multiaddr, NetConfig, NetError, NetEvent, Network,
-    NetworkHandle, PeerId, PeerStatus, SyncProvider,
+    GossipId, GossipValidation, GossipVerdict, Misbehaviour, NetConfig, NetError, NetEvent, Network, NetworkHandle,
+    PeerId, PeerStatus, SyncProvider,
 };
 use aergo_replica::{Offence, Output, Peer, Verdict};
 use tokio::sync::{mpsc, watch};
@@ -130,16 +130,13 @@ pub(crate) struct Started {
     pub addrs: Vec<String>,
 }
 
-fn parse_addr(field: &str, text: &str) -> Result<Multiaddr, NodeError> {
-    Multiaddr::from_str(text).map_err(|e| NodeError::Config { reason: format!("p2p.{field}: {text:?}: {e}") })
-}
-
 /// Starts the network and the tasks around it.
 pub(crate) async fn start(node: Arc<Node>, stop: watch::Receiver<bool>) -> Result<Started, NodeError> {
     let cfg = &node.config().p2p;
     let mut net = NetConfig::new(node.producer_key().clone(), node.chain().rules().chain_id_hash);
-    net.listen_addrs = vec![parse_addr("listen", &cfg.listen)?];
-    net.bootstrap = cfg.bootstrap.iter().map(|b| parse_addr("bootstrap", b)).collect::<Result<_, _>>()?;
+    let config_err = |reason: String| NodeError::Config { reason };
+    net.listen_addrs = vec![cfg.listen_addr().map_err(config_err)?];
+    net.bootstrap = cfg.bootstrap_addrs().map_err(config_err)?;
     net.limits.max_peers = cfg.max_peers;
     net.gossip_validation = GossipValidation::ByNode;
     // Heads move every slot: learn peers' heads and refresh ours often.

@@ -209,8 +209,10 @@ async fn dpos_nodes_produce_finalize_gossip_and_sync() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_p2p_address_is_a_clear_error() {
+/// A bad p2p address is refused when the node opens, before its stores
+/// exist (and `init` does not write such a configuration).
+#[test]
+fn a_bad_p2p_address_is_a_clear_error() {
     let (g, _) = genesis();
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::default();
@@ -218,10 +220,15 @@ async fn a_bad_p2p_address_is_a_clear_error() {
     config.p2p.enabled = true;
     config.p2p.listen = "/ip4/127.0.0.1/tcp/0".into();
     config.p2p.bootstrap = vec!["not a multiaddr".into()];
-    init_data_dir(dir.path(), InitOptions { genesis: g, node_key: dev_key("bp", 0), config: config.clone() }).unwrap();
-    let node = Arc::new(Node::open_with_config(dir.path(), config).unwrap());
-    let err = node.start().await.err().expect("refused");
+    let init = InitOptions { genesis: g.clone(), node_key: dev_key("bp", 0), config: config.clone() };
+    let err = init_data_dir(dir.path(), init).err().expect("refused");
     assert!(err.to_string().contains("p2p.bootstrap"), "{err}");
+    assert!(!dir.path().join("genesis.json").exists(), "init wrote a directory it refuses");
+    let good = InitOptions { genesis: g, node_key: dev_key("bp", 0), config: NodeConfig::default() };
+    init_data_dir(dir.path(), good).unwrap();
+    let err = Node::open_with_config(dir.path(), config).err().expect("refused");
+    assert!(err.to_string().contains("p2p.bootstrap"), "{err}");
+    assert!(!dir.path().join("chain").exists(), "the chain store was created");
 }
 
 /// What a raw network peer claims about itself: the victim's genesis, at

@@ -137,9 +137,10 @@ fn metrics_expose_height_and_pool() {
     }
 }
 
-/// A transaction the pool admits but block building refuses (a staking
-/// call on a chain without DPoS) is dropped, and no empty block is sealed
-/// while empty blocks are off (issue 11, finding 5).
+/// A transaction no block could run (a staking call on a chain without
+/// DPoS) is refused at submission with its reason, rather than admitted
+/// and dropped by block building; nothing is pending and no empty block is
+/// sealed while empty blocks are off (issue 11, finding 5).
 #[test]
 fn refused_at_building_seals_no_empty_block() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,15 +158,45 @@ fn refused_at_building_seals_no_empty_block() {
         &chain_id_hash,
     )
     .with_payload(br#"{"Name":"v1stake"}"#.to_vec());
-    let sent = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap();
-    let hash = sent["hash"].as_str().unwrap().to_string();
-    assert!(node.produce_once(i64::MAX / 2).unwrap().is_none(), "no block from refused transactions");
+    let e = call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap_err();
+    assert_eq!(e.code, aergo_rpc::REJECTED);
+    assert_eq!(reason(&e), "UNSUPPORTED");
+    assert!(e.message.contains("staking and voting exist only on dpos chains"), "{}", e.message);
+    assert!(node.produce_once(i64::MAX / 2).unwrap().is_none(), "no block without transactions");
     let status = call(&api, "status", json!([])).unwrap();
     assert_eq!(status["height"], json!(0));
     assert_eq!(status["pool"]["txs"], json!(0), "{status}");
-    assert_eq!(call(&api, "getTx", json!([hash])).unwrap_err().code, aergo_rpc::NOT_FOUND);
     // A good transfer after it still makes a block.
     let body = TxBody::transfer(1, &keys[0].address(), &keys[1].address(), Amount::ONE_AERGO, &chain_id_hash);
     call(&api, "sendTx", json!([hex::encode(sign_tx(body, &keys[0]).encode())])).unwrap();
     assert_eq!(node.produce_once(i64::MAX / 2).unwrap().expect("a block").height, 1);
+}
+
+/// A configuration or genesis the node refuses leaves the data directory
+/// as it was: no chain store is created before everything is checked.
+#[test]
+fn a_refused_configuration_or_genesis_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let mut bad_interval = NodeConfig::default();
+    bad_interval.solo.block_interval_ms = 0;
+    let mut bad_p2p = NodeConfig::default();
+    bad_p2p.p2p.bootstrap = vec!["/ip4/127.0.0.1/tcp/1".into()];
+    let mut no_block_txs = NodeConfig::default();
+    no_block_txs.producer.max_block_txs = 0;
+    for (config, why) in [
+        (bad_interval, "solo.block_interval_ms is 0"),
+        (bad_p2p, "p2p.bootstrap"),
+        (no_block_txs, "producer.max_block_txs must be at least 1"),
+    ] {
+        let e = Node::open_with_config(dir.path(), config).err().expect("refused").to_string();
+        assert!(e.contains(why), "{e}");
+        assert!(!dir.path().join("chain").exists(), "{why}: the chain store was created");
+    }
+    let path = dir.path().join("genesis.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"sbp\"", "\"pow\"");
+    std::fs::write(&path, text).unwrap();
+    let e = Node::open(dir.path()).err().expect("refused").to_string();
+    assert!(e.contains("unknown consensus \"pow\""), "{e}");
+    assert!(!dir.path().join("chain").exists(), "unknown consensus: the chain store was created");
 }

@@ -218,9 +218,16 @@ struct BlockFacts {
     qc: Option<Qc>,
 }
 
-fn facts_of(block: &Block, kind: EngineKind) -> std::result::Result<BlockFacts, (Offence, String)> {
+/// The header facts of a block of the chain whose chain id bytes are
+/// `chain_id`. A block that names another chain is invalid here whatever
+/// its parent: refused before it could wait as an orphan (and make this
+/// node ask its sender for the missing range).
+fn facts_of(block: &Block, kind: EngineKind, chain_id: &[u8]) -> std::result::Result<BlockFacts, (Offence, String)> {
     let hash = block.computed_hash().map_err(|e| (Offence::Malformed, format!("block hash: {e}")))?;
     let header = block.header().map_err(|e| (Offence::Malformed, format!("block {hash}: {e}")))?;
+    if header.chain_id != chain_id {
+        return Err((Offence::InvalidBlock, format!("block {hash}: its chain id is not this chain's")));
+    }
     let producer = aergo_crypto::verify_block_header(header)
         .map_err(|e| (Offence::InvalidBlock, format!("block {hash}: producer signature: {e}")))?;
     let parent = if header.block_no == 0 {
@@ -405,7 +412,8 @@ impl Replica {
             let Some(block) = blocks.block_by_height(height)? else {
                 return Err(ReplicaError::Restart { reason: format!("no main-chain block at height {height}") });
             };
-            let facts = facts_of(&block, EngineKind::Dpos).map_err(|(_, reason)| ReplicaError::Restart { reason })?;
+            let facts = facts_of(&block, EngineKind::Dpos, &self.chain_id_bytes())
+                .map_err(|(_, reason)| ReplicaError::Restart { reason })?;
             let Some(qc) = facts.qc.clone() else {
                 return Err(ReplicaError::Restart { reason: format!("block {}: no certificate", facts.hash) });
             };
@@ -432,6 +440,11 @@ impl Replica {
     }
 
     // --- accessors ------------------------------------------------------------
+
+    /// The chain id bytes every block header of this chain carries.
+    fn chain_id_bytes(&self) -> Vec<u8> {
+        self.chain.genesis().chain_id.to_bytes()
+    }
 
     pub fn chain(&self) -> &Arc<Chain> {
         &self.chain
@@ -528,8 +541,20 @@ impl Replica {
             }
         })?;
         let hash = vtx.hash();
+        self.runnable(&vtx)?.map_err(|e| ReplicaError::TxRejected(TxRejection::Verify(e)))?;
         self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected(e.into()))?;
         Ok((hash, vec![Output::PublishTx(bytes)]))
+    }
+
+    /// Whether block building on the head could run `vtx` at all
+    /// ([`aergo_exec::check_runnable`]); `Ok(Err(_))` refuses it, an
+    /// outer error is this node's own failure.
+    fn runnable(&self, vtx: &VerifiedTx) -> Result<std::result::Result<(), aergo_exec::ExecError>> {
+        match aergo_exec::check_runnable(&self.chain.head_state(), vtx.tx()) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) if e.is_rejection() => Ok(Err(e)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A transaction from gossip. Undecodable or unverifiable ones are
@@ -548,6 +573,11 @@ impl Replica {
             }
             Err(e) => return Err(e.into()),
         };
+        // Something this chain cannot run: not invalid (a newer node may
+        // run it), not worth relaying either.
+        if self.runnable(&vtx)?.is_err() {
+            return Ok(Step::ignore());
+        }
         Ok(match self.admit(vtx)? {
             Ok(()) => Step::new(Verdict::Accept, Vec::new()),
             Err(e @ PoolError::Invalid(_)) => Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")),
@@ -699,7 +729,7 @@ impl Replica {
         from: Option<&Peer>,
         out: &mut Vec<Output>,
     ) -> Result<(Verdict, Option<Hash>)> {
-        let (f, qc) = match facts_of(&block, EngineKind::Dpos) {
+        let (f, qc) = match facts_of(&block, EngineKind::Dpos, &self.chain_id_bytes()) {
             Ok(f) => match f.qc.clone() {
                 Some(qc) => (f, qc),
                 None => return Ok((Verdict::Ignore, None)),
@@ -786,7 +816,7 @@ impl Replica {
         from: Option<&Peer>,
         out: &mut Vec<Output>,
     ) -> Result<(Verdict, Option<Hash>)> {
-        let f = match facts_of(&block, EngineKind::Solo) {
+        let f = match facts_of(&block, EngineKind::Solo, &self.chain_id_bytes()) {
             Ok(f) => f,
             Err((offence, reason)) => return Ok((self.reject(from, offence, reason, out), None)),
         };

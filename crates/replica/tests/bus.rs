@@ -126,6 +126,30 @@ fn invalid_blocks_are_rejected_and_their_sender_penalised() {
         assert!(bus.penalties.iter().any(|p| p.reason.contains("certificate")), "{:?}", bus.penalties);
     }
 
+    // A block of another chain, its parent unknown here: invalid, not an
+    // orphan to wait for (and no request for the range below it).
+    let mut foreign = header.clone();
+    foreign.chain_id = aergo_types::ChainId::new(0, false, false, "other.chain", "dpos").unwrap().to_bytes();
+    foreign.prev_block_hash = Hash::sha256(b"their parent").to_vec();
+    foreign.block_no = header.block_no + 3;
+    let orphans = bus.replica(victim).orphan_count();
+    let peer = bus.members[sender].peer.clone();
+    let step = bus.replica(victim).on_block_bytes(&resign(foreign, &pkey), &peer).unwrap();
+    assert_eq!(step.verdict, Verdict::Reject);
+    assert!(
+        step.outputs.iter().any(
+            |o| matches!(o, aergo_replica::Output::Penalise { offence: Offence::InvalidBlock, reason, .. } if reason.contains("chain id"))
+        ),
+        "{:?}",
+        step.outputs
+    );
+    assert!(
+        !step.outputs.iter().any(|o| matches!(o, aergo_replica::Output::RequestBlocks { .. })),
+        "{:?}",
+        step.outputs
+    );
+    assert_eq!(bus.replica(victim).orphan_count(), orphans);
+
     // Garbage and oversized bytes.
     assert_eq!(bus.inject_block(sender, victim, b"\x0a\xff\xff\xff\xff\x0f"), Verdict::Reject);
     let huge = vec![0u8; aergo_types::block::BLOCK_MAX_ENCODED_BYTES + 1];
@@ -280,4 +304,72 @@ fn a_solo_network_has_one_producer_and_followers() {
     assert_eq!(bus.inject_block(1, 0, &forged), Verdict::Reject);
     assert!(bus.penalties.iter().any(|p| p.by == 0 && p.reason.contains("genesis bps")), "{:?}", bus.penalties);
     assert_eq!(bus.chain(0).head().hash, head.hash);
+}
+
+/// A vote sent again (the same bytes: signatures are deterministic), and a
+/// vote for a block that is already final, are ignored without blaming the
+/// relayer, and change neither the head nor the LIB.
+#[test]
+fn replayed_votes_are_ignored_without_blame() {
+    use aergo_consensus::dpos::Vote;
+    let (g, bps, _) = dpos_genesis(4, None);
+    let (genesis_ns, chain_tag) = (g.timestamp, g.chain_id.hash());
+    let mut bus = Bus::new(g, bps.clone(), None);
+    bus.run_slots(10);
+    let slot_of = |ts: i64| ((ts - genesis_ns) / SLOT_NS) as u64;
+    let (head, lib) = (bus.chain(0).head(), bus.chain(0).lib());
+    let penalties = bus.penalties.len();
+    let relayer = bus.members[2].peer.clone();
+    let replay = Vote::sign(&chain_tag, slot_of(head.timestamp_ns), head.hash, &bps[1]).encode();
+    let old = bus.block_at(0, 2);
+    let old_hash = old.computed_hash().unwrap();
+    let stale = Vote::sign(&chain_tag, slot_of(old.header().unwrap().timestamp), old_hash, &bps[1]).encode();
+    for (what, vote) in [("replayed", &replay), ("stale", &stale)] {
+        for _ in 0..3 {
+            let step = bus.replica(0).on_consensus_msg(vote, &relayer).unwrap();
+            assert_eq!(step.verdict, Verdict::Ignore, "{what} vote");
+            assert!(step.outputs.is_empty(), "{what} vote: {:?}", step.outputs);
+        }
+    }
+    assert_eq!(bus.penalties.len(), penalties, "{:?}", bus.penalties);
+    assert_eq!((bus.chain(0).head(), bus.chain(0).lib()), (head, lib.clone()));
+    bus.run_slots(4);
+    assert!(bus.chain(0).lib().height > lib.height, "the LIB stayed at {}", lib.height);
+}
+
+/// What no block can run (a type or recipient this chain does not execute,
+/// a system call that does not parse) is refused at submission with its
+/// reason, and ignored (not relayed, nobody blamed) from gossip.
+#[test]
+fn unrunnable_transactions_are_refused_at_submission_and_ignored_in_gossip() {
+    use aergo_types::{Address, RejectReason, TxType};
+    let (g, bps, accounts) = dpos_genesis(4, None);
+    let mut bus = Bus::new(g, bps, None);
+    bus.run_slots(2);
+    let chain = bus.chain(0).rules().chain_id_hash;
+    let k = &accounts[0];
+    let tx = |tx_type: TxType, to: &Address, payload: &[u8]| {
+        let body = TxBody::new(tx_type, 1, &k.address(), Some(to), Amount::ZERO, &chain).with_payload(payload.to_vec());
+        sign_tx(body, k)
+    };
+    let contract = Address::contract_from(&k.address(), 1);
+    let system = Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
+    for (t, reason) in [
+        (tx(TxType::Redeploy, &contract, b"x"), RejectReason::Unsupported),
+        (tx(TxType::FeeDelegation, &contract, b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &Address::name("aergo.name").unwrap(), b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &system, b"{not json"), RejectReason::BadPayload),
+    ] {
+        match bus.replica(0).submit_tx(t.clone()) {
+            Err(aergo_replica::ReplicaError::TxRejected(r)) => assert_eq!(r.reason(), reason, "{r}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let step = bus.replica(1).on_gossip_tx(&t.encode(), &bus.members[2].peer.clone()).unwrap();
+        assert_eq!(step.verdict, Verdict::Ignore);
+        assert!(step.outputs.is_empty());
+    }
+    for i in 0..2 {
+        assert!(bus.replica(i).with_pool(|p| p.is_empty()), "member {i} admitted one");
+    }
+    assert!(bus.penalties.is_empty(), "{:?}", bus.penalties);
 }

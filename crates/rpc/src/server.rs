@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -250,23 +250,68 @@ async fn ws_upgrade(
 /// Per-connection subscription table: id -> forwarding task.
 type Subscriptions = Arc<Mutex<BTreeMap<u64, JoinHandle<()>>>>;
 
+/// What the writer task sends: a response or notification, or the close
+/// frame that ends the connection.
+enum Outgoing {
+    Text(String),
+    Close(CloseFrame),
+}
+
+/// How long a close frame may take to leave before the connection is
+/// dropped anyway.
+const CLOSE_FLUSH_MS: u64 = 1_000;
+
+/// The close frame answering a message the server could not read: 1009
+/// for one above the size bound, 1007 for text that is not UTF-8, 1002 for
+/// any other violation of the framing (RFC 6455, 7.4.1); `None` when the
+/// connection itself failed and there is nobody to tell.
+fn close_frame_for(e: axum::Error, limits: &RpcLimits) -> Option<CloseFrame> {
+    use tungstenite::error::Error as E;
+    let inner = e.into_inner();
+    let e = inner.downcast_ref::<E>()?;
+    let (code, reason) = match e {
+        E::Capacity(_) => (
+            close_code::SIZE,
+            format!("message exceeds the limit of {} bytes (JSON-RPC -32005)", limits.max_request_bytes),
+        ),
+        E::Utf8(_) => (close_code::INVALID, "a text message that is not UTF-8".to_string()),
+        E::Protocol(p) => (close_code::PROTOCOL, p.to_string()),
+        _ => return None,
+    };
+    // A close reason is at most 123 bytes.
+    let mut reason = reason;
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    Some(CloseFrame { code, reason: reason.into() })
+}
+
 async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
     let (mut sink, mut stream) = socket.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<String>(shared.limits.ws_send_queue_len);
-    let writer = tokio::spawn(async move {
-        while let Some(text) = out_rx.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(shared.limits.ws_send_queue_len);
+    let mut writer = tokio::spawn(async move {
+        while let Some(out) = out_rx.recv().await {
+            let (msg, last) = match out {
+                Outgoing::Text(text) => (Message::Text(text.into()), false),
+                Outgoing::Close(frame) => (Message::Close(Some(frame)), true),
+            };
+            if sink.send(msg).await.is_err() || last {
                 break;
             }
         }
     });
     let subs: Subscriptions = Arc::new(Mutex::new(BTreeMap::new()));
     let next_id = Arc::new(AtomicUsize::new(1));
+    let mut close = None;
     while let Some(msg) = stream.next().await {
         let bytes = match msg {
             Ok(Message::Text(t)) => t.as_bytes().to_vec(),
             Ok(Message::Binary(b)) => b.to_vec(),
-            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(Message::Close(_)) => break,
+            Err(e) => {
+                close = close_frame_for(e, &shared.limits);
+                break;
+            }
             Ok(_) => continue,
         };
         // Each message is one request: it needs a request slot like an
@@ -276,7 +321,7 @@ async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
             Ok(slot) => slot,
             Err(refusal) => {
                 let err = RpcError::new(LIMIT_EXCEEDED, refusal.describe("requests in flight"));
-                if out_tx.try_send(protocol::error_object(Value::Null, &err).to_string()).is_err() {
+                if out_tx.try_send(Outgoing::Text(protocol::error_object(Value::Null, &err).to_string())).is_err() {
                     break;
                 }
                 continue;
@@ -304,7 +349,7 @@ async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
                 protocol::error_object(Value::Null, &RpcError::internal(format!("handler failed: {e}"))).to_string()
             }
         };
-        if out_tx.try_send(text).is_err() {
+        if out_tx.try_send(Outgoing::Text(text)).is_err() {
             // The client does not read its responses: drop it rather than
             // buffer without bound.
             break;
@@ -314,6 +359,13 @@ async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
         subs.lock().map(|mut m| std::mem::take(&mut *m).into_values().collect()).unwrap_or_default();
     for t in tasks {
         t.abort();
+    }
+    // A client that broke the framing is told why (after the answers
+    // already queued), within a bound; otherwise the connection just ends.
+    if let Some(frame) = close {
+        if out_tx.try_send(Outgoing::Close(frame)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_millis(CLOSE_FLUSH_MS), &mut writer).await;
+        }
     }
     drop(out_tx);
     writer.abort();
@@ -325,7 +377,7 @@ fn subscribe(
     limits: &RpcLimits,
     subs: &Subscriptions,
     next_id: &AtomicUsize,
-    out: &mpsc::Sender<String>,
+    out: &mpsc::Sender<Outgoing>,
     params: Value,
 ) -> Result<Value, RpcError> {
     let topic = params
@@ -358,7 +410,7 @@ fn subscribe(
                 "method": "subscription",
                 "params": { "subscription": id, "result": item },
             });
-            if out.try_send(note.to_string()).is_err() {
+            if out.try_send(Outgoing::Text(note.to_string())).is_err() {
                 break;
             }
         }

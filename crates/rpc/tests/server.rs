@@ -238,3 +238,62 @@ async fn a_flood_from_one_client_does_not_starve_another() {
     assert!(ok >= 4 && refused >= 1, "ok {ok}, refused {refused}");
     server.shutdown().await;
 }
+
+/// A client that breaks the WebSocket framing is told why before the
+/// connection ends: 1009 for a message above the bound, 1002 for a frame
+/// a client must not send (RFC 6455, 7.4.1). Other clients are not
+/// affected.
+#[tokio::test]
+async fn websocket_violations_get_a_close_code() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _tx) = start(RpcLimits { max_request_bytes: 1024, ..RpcLimits::default() }).await;
+    let url = format!("ws://{}/ws", server.local_addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::text("x".repeat(2000))).await.unwrap();
+    let close = loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(f))) => break f,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let close = close.expect("a close code");
+    assert_eq!(u16::from(close.code), 1009);
+    assert!(close.reason.contains("exceeds the limit of 1024 bytes"), "{}", close.reason);
+
+    // An unmasked client frame, by hand.
+    let mut s = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed during the upgrade");
+        got.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(&[0x81, 0x02, b'{', b'}']).await.unwrap();
+    let mut bytes = Vec::new();
+    let read = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), read).await.expect("the connection stays open");
+    assert!(bytes.len() >= 4 && bytes[0] == 0x88 && bytes[2..4] == 1002u16.to_be_bytes(), "{bytes:02x?}");
+    assert!(String::from_utf8_lossy(&bytes[4..]).contains("unmasked"), "{bytes:02x?}");
+
+    // The server still serves.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::text(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}"#)).await.unwrap();
+    let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("no answer") };
+    assert_eq!(serde_json::from_str::<Value>(&t).unwrap()["result"], json!([1]));
+    server.shutdown().await;
+}

@@ -37,6 +37,12 @@ impl NodeProc {
 
     /// `aergo node --dir DIR <extra>` on a free loopback port.
     pub fn start(dir: &Path, extra: &[&str]) -> NodeProc {
+        NodeProc::start_logging(dir, extra, "info")
+    }
+
+    /// As [`NodeProc::start`], with `RUST_LOG=<log>` (what the test reads
+    /// in [`NodeProc::stderr`]).
+    pub fn start_logging(dir: &Path, extra: &[&str], log: &str) -> NodeProc {
         std::fs::create_dir_all(dir).unwrap();
         let stderr_path = dir.with_extension(format!("stderr-{}.log", unique()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
@@ -45,7 +51,7 @@ impl NodeProc {
             .arg(dir)
             .args(["--rpc-listen", "127.0.0.1:0", "--block-interval-ms", BLOCK_INTERVAL_MS])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
