@@ -52,7 +52,7 @@ use aergo_exec::ExecError;
 use aergo_replica::TxRejection;
 use aergo_rpc::{Handler, RpcError};
 use aergo_store::Snapshot;
-use aergo_types::{Address, Amount, Block, Event, Hash, Receipt, Tx, Unit};
+use aergo_types::{Address, Amount, Block, Event, Hash, Receipt, RejectReason, Tx, Unit};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -304,15 +304,20 @@ impl Api {
         let raw = required(params, 0, "tx")?
             .as_str()
             .ok_or_else(|| RpcError::invalid_params("tx: expected the hex of a protobuf-encoded Tx"))?;
+        // Bytes that are not a transaction are bad params (-32602), with the
+        // reason code a refused transaction would carry.
+        let bad_tx = |message: String, reason: RejectReason| {
+            RpcError::invalid_params(message).with_data(json!({ "reason": reason.as_str() }))
+        };
         if raw.len() > MAX_RAW_TX_HEX {
-            return Err(RpcError::invalid_params(format!(
-                "tx of {} hex characters exceeds the limit of {MAX_RAW_TX_HEX}",
-                raw.len()
-            )));
+            return Err(bad_tx(
+                format!("tx of {} hex characters exceeds the limit of {MAX_RAW_TX_HEX}", raw.len()),
+                RejectReason::TooLarge,
+            ));
         }
         let bytes = hex::decode(raw.strip_prefix("0x").unwrap_or(raw))
-            .map_err(|e| RpcError::invalid_params(format!("tx: not hex: {e}")))?;
-        let tx = Tx::decode_bounded(&bytes).map_err(|e| RpcError::invalid_params(format!("tx: {e}")))?;
+            .map_err(|e| bad_tx(format!("tx: not hex: {e}"), RejectReason::InvalidFormat))?;
+        let tx = Tx::decode_bounded(&bytes).map_err(|e| bad_tx(format!("tx: {e}"), e.reason()))?;
         match self.node.submit(tx) {
             Ok(hash) => Ok(json!({ "hash": hash.to_string() })),
             Err(NodeError::Rejected(r)) => Err(rejection(&r)),

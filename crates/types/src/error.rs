@@ -53,6 +53,8 @@ pub enum TypesError {
     TxHashMismatch { claimed: String, computed: String },
     #[error("tx {field}: {reason}")]
     TxInvalid { field: &'static str, reason: String },
+    #[error("tx {field}: {value} exceeds the total supply")]
+    ExceedsSupply { field: &'static str, value: String },
 
     // --- blocks and receipts -----------------------------------------------
     #[error("block hash mismatch: the block says {claimed}, its header hashes to {computed}")]
@@ -79,7 +81,7 @@ impl TypesError {
             TypesError::ChainIdMismatch { .. } => R::WrongChain,
             TypesError::TxHashMismatch { .. } => R::BadHash,
             TypesError::TooLarge { .. } => R::TooLarge,
-            TypesError::AmountOverflow { .. } => R::Overflow,
+            TypesError::AmountOverflow { .. } | TypesError::ExceedsSupply { .. } => R::Overflow,
             _ => R::InvalidFormat,
         }
     }

@@ -280,17 +280,11 @@ impl Tx {
         }
         let amount = body.amount()?;
         if amount > Amount::TOTAL_SUPPLY {
-            return Err(TypesError::TxInvalid {
-                field: "amount",
-                reason: format!("{amount} exceeds the total supply"),
-            });
+            return Err(TypesError::ExceedsSupply { field: "amount", value: amount.to_string() });
         }
         let gas_price = body.gas_price()?;
         if gas_price > Amount::TOTAL_SUPPLY {
-            return Err(TypesError::TxInvalid {
-                field: "gas price",
-                reason: format!("{gas_price} exceeds the total supply"),
-            });
+            return Err(TypesError::ExceedsSupply { field: "gas price", value: gas_price.to_string() });
         }
         let recipient = body.recipient()?;
         let tx_type = body.tx_type()?;
