@@ -17,6 +17,7 @@ use aergo_client::keys::{self, KeyOptions, KeySource};
 use aergo_client::transfer::{parse_amount, parse_payload, send_transfer, Transfer};
 use aergo_client::{exit, CliError};
 use aergo_crypto::{Keystore, ScryptParams};
+use aergo_lab::api::{bench_api, ApiBenchOptions};
 use aergo_lab::contract::{bench_contract, ContractBenchOptions};
 use aergo_lab::network::{bench_network, NetBenchOptions};
 use aergo_lab::transfer::{bench_transfer, BenchOptions};
@@ -374,6 +375,27 @@ struct SqlArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The JSON-RPC server under a flood of status and sendTx from one
+    /// client, while a second client (from 127.0.0.2) measures its own
+    /// latency: requests/s and the second client's p50/p99, idle and
+    /// loaded.
+    Api {
+        /// Requests the flood keeps in flight.
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Sequential status calls of the second client, per phase.
+        #[arg(long)]
+        probe_calls: Option<usize>,
+        /// Least length of the flood.
+        #[arg(long)]
+        flood_ms: Option<u64>,
+        /// The node's requests in flight per client (rpc.max_requests_per_client).
+        #[arg(long)]
+        per_client: Option<usize>,
+        /// A short run (about 2 s).
+        #[arg(long)]
+        quick: bool,
+    },
     /// The whitepaper's transfer() as signed contract calls through the
     /// node, against the same function in PostgreSQL (pgbench, with
     /// synchronous_commit on and off), in the same run. Installs
@@ -657,6 +679,39 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             }
             let r = bench_network(&o, &mut |line| eprintln!("{line}")).await?;
             out(r.json(), r.text())
+        }
+        Command::Bench { command: BenchCommand::Api { connections, probe_calls, flood_ms, per_client, quick } } => {
+            let mut o = if quick { ApiBenchOptions::quick() } else { ApiBenchOptions::full() };
+            if let Some(c) = connections {
+                o.flood_connections = c;
+            }
+            if let Some(n) = probe_calls {
+                o.probe_calls = n;
+            }
+            if let Some(ms) = flood_ms {
+                o.flood_ms = ms;
+            }
+            o.per_client = per_client;
+            let r = bench_api(&o, &mut |line| eprintln!("{line}")).await?;
+            let text = format!(
+                "flood of {} requests in flight for {:.1} s: {:.0} status/s, {:.0} sendTx/s, {:.0} refused/s\n\
+                 second client p50/p99: idle {:.3}/{:.3} ms, under the flood {:.3}/{:.3} ms\n\
+                 p99 ratio {:.2} (target <= 2)\n{}",
+                r.flood_connections,
+                r.flood_secs,
+                r.status_per_sec,
+                r.send_tx_per_sec,
+                r.refused_per_sec,
+                r.idle.p50_ms,
+                r.idle.p99_ms,
+                r.loaded.p50_ms,
+                r.loaded.p99_ms,
+                r.p99_ratio(),
+                r.bench_line()
+            );
+            let mut j = r.json();
+            j["bench"] = json!(r.bench_line());
+            out(j, text)
         }
         Command::Bench {
             command: BenchCommand::Transfer { txs, senders, block_interval_ms, connections, batch, quick },

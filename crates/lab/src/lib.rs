@@ -12,6 +12,8 @@
 //! - [`network`] (`aergo bench network`): a DPoS network of node
 //!   processes (an `aergo-horde` network), time to inclusion and to
 //!   finality, throughput and sync speed;
+//! - [`api`] (`aergo bench api`): the JSON-RPC server under a flood from
+//!   one client, against a second client's idle latency;
 //! - [`pg`]: a throwaway PostgreSQL cluster (found, or installed with
 //!   apt-get when this runs as root).
 //!
@@ -25,6 +27,7 @@
 //! `aergo-client` (RPC, signing, in-process nodes); nothing depends on it
 //! but the `aergo` binary.
 
+pub mod api;
 pub mod contract;
 pub mod network;
 pub mod pg;
