@@ -392,6 +392,9 @@ enum BenchCommand {
         /// The node's requests in flight per client (rpc.max_requests_per_client).
         #[arg(long)]
         per_client: Option<usize>,
+        /// The node's requests executing at once (rpc.max_running_requests).
+        #[arg(long)]
+        running_requests: Option<usize>,
         /// A short run (about 2 s).
         #[arg(long)]
         quick: bool,
@@ -680,7 +683,9 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             let r = bench_network(&o, &mut |line| eprintln!("{line}")).await?;
             out(r.json(), r.text())
         }
-        Command::Bench { command: BenchCommand::Api { connections, probe_calls, flood_ms, per_client, quick } } => {
+        Command::Bench {
+            command: BenchCommand::Api { connections, probe_calls, flood_ms, per_client, running_requests, quick },
+        } => {
             let mut o = if quick { ApiBenchOptions::quick() } else { ApiBenchOptions::full() };
             if let Some(c) = connections {
                 o.flood_connections = c;
@@ -692,6 +697,7 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
                 o.flood_ms = ms;
             }
             o.per_client = per_client;
+            o.running_requests = running_requests;
             let r = bench_api(&o, &mut |line| eprintln!("{line}")).await?;
             let text = format!(
                 "flood of {} requests in flight for {:.1} s: {:.0} status/s, {:.0} sendTx/s, {:.0} refused/s\n\

@@ -43,16 +43,30 @@ pub struct ApiBenchOptions {
     pub flood_ms: u64,
     /// The node's `rpc.max_requests_per_client`, if not its default.
     pub per_client: Option<usize>,
+    /// The node's `rpc.max_running_requests`, if not its default.
+    pub running_requests: Option<usize>,
 }
 
 impl ApiBenchOptions {
     pub fn full() -> ApiBenchOptions {
-        ApiBenchOptions { flood_connections: 128, probe_calls: 1_000, flood_ms: 5_000, per_client: None }
+        ApiBenchOptions {
+            flood_connections: 128,
+            probe_calls: 1_000,
+            flood_ms: 5_000,
+            per_client: None,
+            running_requests: None,
+        }
     }
 
     /// A short run (a few seconds) for smoke tests and CI.
     pub fn quick() -> ApiBenchOptions {
-        ApiBenchOptions { flood_connections: 32, probe_calls: 200, flood_ms: 1_500, per_client: None }
+        ApiBenchOptions {
+            flood_connections: 32,
+            probe_calls: 200,
+            flood_ms: 1_500,
+            per_client: None,
+            running_requests: None,
+        }
     }
 
     fn check(&self) -> Result<()> {
@@ -172,6 +186,9 @@ pub async fn bench_api(opts: &ApiBenchOptions, progress: &mut dyn FnMut(&str)) -
     config.rpc.listen = ([127, 0, 0, 1], 0).into();
     if let Some(n) = opts.per_client {
         config.rpc.max_requests_per_client = n;
+    }
+    if let Some(n) = opts.running_requests {
+        config.rpc.max_running_requests = n;
     }
     config.validate().map_err(|reason| CliError::Bench { reason })?;
     let tmp = tempfile::Builder::new().prefix("aergo-bench-api-").tempdir().map_err(|source| CliError::Io {

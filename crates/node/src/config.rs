@@ -141,6 +141,7 @@ pub struct RpcConfig {
     pub body_timeout_ms: u64,
     pub max_requests_in_flight: usize,
     pub max_requests_per_client: usize,
+    pub max_running_requests: usize,
 }
 
 impl Default for RpcConfig {
@@ -158,6 +159,7 @@ impl Default for RpcConfig {
             body_timeout_ms: l.body_timeout_ms,
             max_requests_in_flight: l.max_requests_in_flight,
             max_requests_per_client: l.max_requests_per_client,
+            max_running_requests: l.max_running_requests,
         }
     }
 }
@@ -218,7 +220,7 @@ impl NodeConfig {
     /// directory is touched, so a refused configuration writes nothing.
     pub fn validate(&self) -> Result<(), String> {
         let (r, p, q) = (&self.rpc, &self.pool, &self.query);
-        let positive: [(&str, u64); 19] = [
+        let positive: [(&str, u64); 20] = [
             ("rpc.max_request_bytes", r.max_request_bytes as u64),
             ("rpc.max_batch_len", r.max_batch_len as u64),
             ("rpc.max_response_bytes", r.max_response_bytes as u64),
@@ -228,6 +230,7 @@ impl NodeConfig {
             ("rpc.body_timeout_ms", r.body_timeout_ms),
             ("rpc.max_requests_in_flight", r.max_requests_in_flight as u64),
             ("rpc.max_requests_per_client", r.max_requests_per_client as u64),
+            ("rpc.max_running_requests", r.max_running_requests as u64),
             ("pool.max_txs", p.max_txs as u64),
             ("pool.max_bytes", p.max_bytes as u64),
             ("pool.max_per_account", p.max_per_account as u64),
@@ -280,6 +283,7 @@ impl NodeConfig {
             body_timeout_ms: self.rpc.body_timeout_ms,
             max_requests_in_flight: self.rpc.max_requests_in_flight,
             max_requests_per_client: self.rpc.max_requests_per_client,
+            max_running_requests: self.rpc.max_running_requests,
             ..aergo_rpc::RpcLimits::default()
         }
     }

@@ -115,6 +115,13 @@ pub struct RpcLimits {
     pub max_requests_in_flight: usize,
     /// Most requests executed at once for one IP address.
     pub max_requests_per_client: usize,
+    /// Of the requests in flight, how many execute at once; the others
+    /// wait without using the CPU (their connections are not read
+    /// meanwhile), and a freed turn goes round-robin to the next client
+    /// with a waiting request, so a client with many requests in flight
+    /// gets about the share of a client with one, while a lone client gets
+    /// every turn.
+    pub max_running_requests: usize,
 }
 
 impl Default for RpcLimits {
@@ -132,6 +139,7 @@ impl Default for RpcLimits {
             body_timeout_ms: 30_000,
             max_requests_in_flight: 512,
             max_requests_per_client: 256,
+            max_running_requests: 4,
         }
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::admission::{Refusal, Slot, Slots};
+use crate::admission::{Refusal, Slot, Slots, Turns};
 use crate::protocol::{self, handle_payload, Reply, LIMIT_EXCEEDED};
 use crate::{Handler, RpcError, RpcLimits};
 
@@ -28,8 +28,11 @@ struct Shared {
     handler: Arc<dyn Handler>,
     limits: Arc<RpcLimits>,
     ws_connections: Arc<AtomicUsize>,
-    /// Requests being executed, in total and per client address.
+    /// Requests being executed or waiting their turn, in total and per
+    /// client address.
     requests: Slots,
+    /// Per-client turns among those requests.
+    turns: Turns,
 }
 
 /// The peer address of the connection a request came on, put in every
@@ -63,6 +66,7 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
         limits: limits.clone(),
         ws_connections: Arc::new(AtomicUsize::new(0)),
         requests: Slots::new(limits.max_requests_in_flight, limits.max_requests_per_client),
+        turns: Turns::new(limits.max_running_requests),
     };
     let app = Router::new()
         .route("/", post(http_call))
@@ -184,6 +188,7 @@ async fn http_call(State(shared): State<Shared>, Extension(client): Extension<Cl
         Ok(slot) => slot,
         Err(refusal) => return too_many(&refusal),
     };
+    let _turn = shared.turns.wait(client.0).await;
     let limit = shared.limits.max_request_bytes;
     let timeout = Duration::from_millis(shared.limits.body_timeout_ms);
     let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
@@ -220,6 +225,7 @@ async fn metrics(State(shared): State<Shared>, Extension(client): Extension<Clie
         Ok(slot) => slot,
         Err(refusal) => return too_many(&refusal),
     };
+    let _turn = shared.turns.wait(client.0).await;
     let handler = shared.handler.clone();
     match tokio::task::spawn_blocking(move || handler.metrics()).await {
         Ok(Some(text)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
@@ -327,6 +333,7 @@ async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
                 continue;
             }
         };
+        let turn = shared.turns.wait(client.0).await;
         let shared2 = shared.clone();
         let subs2 = subs.clone();
         let next_id2 = next_id.clone();
@@ -341,7 +348,7 @@ async fn run_ws(socket: WebSocket, shared: Shared, client: ClientAddr) {
             })
         })
         .await;
-        drop(slot);
+        drop((turn, slot));
         let text = match reply {
             Ok(Reply::Json(s)) => s,
             Ok(Reply::None) => continue,
