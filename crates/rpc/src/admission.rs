@@ -153,10 +153,11 @@ impl Turns {
             }
             let (tx, rx) = oneshot::channel();
             let queue = st.waiting.entry(client).or_default();
-            if queue.is_empty() {
+            let first = queue.is_empty();
+            queue.push_back(tx);
+            if first {
                 st.order.push_back(client);
             }
-            st.waiting.get_mut(&client).map(|q| q.push_back(tx));
             rx
         };
         // A turn is handed over by the holder that frees it (`Drop`). If
