@@ -54,7 +54,7 @@ pub async fn run_demo() -> Result<DemoReport> {
         source,
     })?;
     let mut config = NodeConfig::default();
-    config.rpc.listen = ([127, 0, 0, 1], 0).into();
+    config.listen_on_free_ports();
     config.solo.block_interval_ms = DEMO_BLOCK_INTERVAL_MS;
     init_dev_data_dir(tmp.path(), config.clone())?;
     let running = aergo_client::devnode::start(tmp.path(), config).await?;

@@ -139,6 +139,11 @@ struct NodeArgs {
     /// Address the JSON-RPC server binds (port 0: any free port).
     #[arg(long)]
     rpc_listen: Option<SocketAddr>,
+    /// Address the gRPC server binds: the Go node's API, which the Aergo
+    /// SDKs (herapy, herajs) speak (default 127.0.0.1:7845; port 0: any
+    /// free port).
+    #[arg(long)]
+    grpc_listen: Option<SocketAddr>,
     /// Time between blocks.
     #[arg(long)]
     block_interval_ms: Option<u64>,
@@ -827,6 +832,7 @@ fn init(a: InitArgs) -> anyhow::Result<Output> {
 async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
     let overrides = Overrides {
         rpc_listen: a.rpc_listen,
+        grpc_listen: a.grpc_listen,
         block_interval_ms: a.block_interval_ms,
         produce_empty_blocks: a.produce_empty_blocks,
     };
@@ -859,7 +865,7 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
     let running =
         devnode::start(&dir, config).await.with_context(|| format!("starting the node in {}", dir.display()))?;
     let url = format!("http://{}", running.rpc_addr);
-    let report = node_report(&dir, &url, &dev_keys, interval_ms, a.dev).await;
+    let report = node_report(&dir, &url, running.grpc_addr, &dev_keys, interval_ms, a.dev).await;
     match report {
         Ok(o) => print_stdout(&if json_mode { o.json.to_string() } else { o.text }),
         Err(e) => {
@@ -879,6 +885,7 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
 async fn node_report(
     dir: &Path,
     url: &str,
+    grpc_addr: SocketAddr,
     dev_keys: &[aergo_crypto::PrivateKey],
     interval_ms: u64,
     dev: bool,
@@ -892,7 +899,7 @@ async fn node_report(
     );
     let mut text = format!(
         "data directory {}{}\nchain {chain} (chain id hash {})\nhead height {} hash {}\nblock interval {interval_ms} ms\n\
-         rpc listening on {url}\nwebsocket {}\n",
+         rpc listening on {url}\nwebsocket {}\ngrpc listening on {grpc_addr}\n",
         dir.display(),
         if dev { " (kept: reuse it with --dir)" } else { "" },
         status.chain_id_hash,
@@ -933,6 +940,7 @@ async fn node_report(
         "chainIdHash": status.chain_id_hash.to_string(),
         "height": status.height,
         "rpcUrl": url,
+        "grpcAddr": grpc_addr.to_string(),
         "wsUrl": client.ws_url(),
         "blockIntervalMs": interval_ms,
         "devAccounts": accounts,

@@ -97,7 +97,7 @@ fn run_node(dir: &Path, extra: &[&str]) -> Outcome {
     let mut child = Command::new(AERGO)
         .args(["node", "--dir"])
         .arg(dir)
-        .args(["--rpc-listen", "127.0.0.1:0"])
+        .args(["--rpc-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -22,6 +22,7 @@ pub const INIT_CONSENSUS: &str = "sbp";
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub rpc_listen: Option<SocketAddr>,
+    pub grpc_listen: Option<SocketAddr>,
     pub block_interval_ms: Option<u64>,
     pub produce_empty_blocks: bool,
 }
@@ -30,6 +31,9 @@ impl Overrides {
     pub fn apply(&self, config: &mut NodeConfig) {
         if let Some(a) = self.rpc_listen {
             config.rpc.listen = a;
+        }
+        if let Some(a) = self.grpc_listen {
+            config.grpc.listen = a;
         }
         if let Some(ms) = self.block_interval_ms {
             config.solo.block_interval_ms = ms;

@@ -277,6 +277,9 @@ impl Manifest {
     pub fn config_toml(&self, index: usize) -> Result<String> {
         let mut config = NodeConfig::default();
         config.rpc.listen = self.node(index)?.rpc;
+        // The manifest's port plan has two ports per node (JSON-RPC, p2p);
+        // gRPC takes any free loopback port, printed in the node's log.
+        config.grpc.listen = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         config.solo.block_interval_ms = self.block_interval_ms;
         let toml_err = |e: String| CliError::Task { what: "writing config.toml", reason: e };
         let mut table: toml::Table = toml::from_str(&config.to_toml()).map_err(|e| toml_err(e.to_string()))?;
@@ -398,6 +401,7 @@ fn create_in(dir: &Path, spec: &HordeSpec, timestamp_ns: i64, require_empty: boo
         let node = node_dir(dir, entry);
         let mut config = NodeConfig::default();
         config.rpc.listen = entry.rpc;
+        config.grpc.listen = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         init_data_dir(&node, InitOptions { genesis: genesis.clone(), node_key: key, config })?;
         // Written after init: the [p2p] section is the node's to read, and
         // init reads the configuration back.

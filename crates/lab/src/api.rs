@@ -183,7 +183,7 @@ struct FloodCounts {
 pub async fn bench_api(opts: &ApiBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<ApiBenchResult> {
     opts.check()?;
     let mut config = NodeConfig::default();
-    config.rpc.listen = ([127, 0, 0, 1], 0).into();
+    config.listen_on_free_ports();
     if let Some(n) = opts.per_client {
         config.rpc.max_requests_per_client = n;
     }

@@ -353,7 +353,7 @@ async fn node_side(opts: &ContractBenchOptions, progress: &mut dyn FnMut(&str)) 
     let (genesis, keys) = bench_genesis(senders + 1)?;
     let (setup_key, call_keys) = keys.split_first().ok_or_else(|| CliError::Bench { reason: "no keys".into() })?;
     let mut config = NodeConfig::default();
-    config.rpc.listen = ([127, 0, 0, 1], 0).into();
+    config.listen_on_free_ports();
     config.solo.block_interval_ms = opts.block_interval_ms;
     config.pool.max_txs = config.pool.max_txs.max(opts.calls);
     let tmp = tempfile::Builder::new().prefix("aergo-bench-contract-").tempdir().map_err(|source| CliError::Io {

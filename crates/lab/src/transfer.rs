@@ -254,7 +254,7 @@ pub async fn bench_transfer(opts: &BenchOptions, progress: &mut dyn FnMut(&str))
         max_nonce_gap: config.pool.max_nonce_gap,
         max_batch_len: config.rpc.max_batch_len,
     })?;
-    config.rpc.listen = ([127, 0, 0, 1], 0).into();
+    config.listen_on_free_ports();
     config.solo.block_interval_ms = opts.block_interval_ms;
     config.pool.max_txs = config.pool.max_txs.max(opts.txs);
 

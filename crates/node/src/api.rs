@@ -64,10 +64,10 @@ mod consensus;
 const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
 
 pub struct Api {
-    node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
     /// Engine of the read-only contract API: its cache of compiled
-    /// functions outlives single requests.
-    queries: aergo_exec::query::Engine,
+    /// functions outlives single requests. The gRPC methods share it.
+    pub(crate) queries: aergo_exec::query::Engine,
 }
 
 impl Api {
@@ -78,7 +78,7 @@ impl Api {
 }
 
 /// Rows scanned at most by one `getEvents` call.
-const MAX_EVENT_ROWS_SCANNED: usize = 100_000;
+pub(crate) const MAX_EVENT_ROWS_SCANNED: usize = 100_000;
 
 fn param<'a>(params: &'a Value, index: usize, name: &str) -> Option<&'a Value> {
     match params {
@@ -102,7 +102,7 @@ fn parse_hash(v: &Value, what: &str) -> Result<Hash, RpcError> {
     parsed.map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
 }
 
-fn internal(e: impl std::fmt::Display) -> RpcError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> RpcError {
     RpcError::internal(e.to_string())
 }
 
@@ -370,7 +370,7 @@ fn opt<'a>(o: Option<&'a serde_json::Map<String, Value>>, key: &str) -> Option<&
 /// How a contract API error reaches the client: caps are -32005, a missing
 /// contract -32001, this node's own failures -32603, anything else the
 /// caller got wrong -32602.
-fn contract_error(e: ExecError) -> RpcError {
+pub(crate) fn contract_error(e: ExecError) -> RpcError {
     use aergo_exec::query::SqlError as S;
     match &e {
         ExecError::LimitExceeded { .. }
@@ -399,7 +399,7 @@ fn event_json(e: &Event, block_hash: Option<Hash>) -> Value {
 impl Api {
     /// The state at `height` (the head when absent) with its block's height
     /// and time.
-    fn snapshot_at(&self, height: Option<&Value>) -> Result<(u64, i64, Snapshot), RpcError> {
+    pub(crate) fn snapshot_at(&self, height: Option<&Value>) -> Result<(u64, i64, Snapshot), RpcError> {
         let chain = self.node.chain();
         let head = chain.head();
         let Some(h) = height else { return Ok((head.height, head.timestamp_ns, chain.head_state())) };

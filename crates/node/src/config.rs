@@ -12,6 +12,8 @@ use crate::NodeError;
 
 /// Default JSON-RPC port.
 pub const DEFAULT_RPC_PORT: u16 = 7847;
+/// Default gRPC port: the Go node's, where the SDKs look first.
+pub const DEFAULT_GRPC_PORT: u16 = 7845;
 
 /// Everything a node reads from `config.toml`. Every field has a default,
 /// so an empty file is a valid configuration.
@@ -19,6 +21,7 @@ pub const DEFAULT_RPC_PORT: u16 = 7847;
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     pub rpc: RpcConfig,
+    pub grpc: GrpcConfig,
     pub solo: SoloConfig,
     pub pool: PoolSettings,
     pub producer: ProducerConfig,
@@ -164,6 +167,42 @@ impl Default for RpcConfig {
     }
 }
 
+/// The gRPC server (`[grpc]`): the Go node's `AergoRPCService` for the
+/// SDKs, with gRPC-web for browsers. Loopback by default, like the
+/// JSON-RPC, because neither has authentication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    pub listen: SocketAddr,
+    pub max_request_bytes: usize,
+    pub max_response_bytes: usize,
+    pub max_streams_per_connection: u32,
+    pub max_connections: usize,
+    pub max_running_calls: usize,
+    pub call_timeout_ms: u64,
+    /// Block and event streams open at once, across all clients.
+    pub max_streams: usize,
+    /// Browser origins allowed besides loopback pages (`"*"`: any).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        let l = aergo_grpc::GrpcLimits::default();
+        GrpcConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_GRPC_PORT)),
+            max_request_bytes: l.max_request_bytes,
+            max_response_bytes: l.max_response_bytes,
+            max_streams_per_connection: l.max_streams_per_connection,
+            max_connections: l.max_connections,
+            max_running_calls: l.max_running_calls,
+            call_timeout_ms: l.call_timeout_ms,
+            max_streams: 1_024,
+            cors_origins: l.cors_origins,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PoolSettings {
@@ -259,6 +298,10 @@ impl NodeConfig {
                 r.max_requests_per_client, r.max_requests_in_flight
             ));
         }
+        if self.grpc.max_streams == 0 {
+            return Err("grpc.max_streams must be at least 1, got 0".to_string());
+        }
+        self.grpc_limits().validate()?;
         let interval = self.solo.block_interval_ms;
         let (lo, hi) = (aergo_consensus::MIN_BLOCK_INTERVAL_MS, aergo_consensus::MAX_BLOCK_INTERVAL_MS);
         if !(lo..=hi).contains(&interval) {
@@ -286,6 +329,26 @@ impl NodeConfig {
             max_running_requests: self.rpc.max_running_requests,
             ..aergo_rpc::RpcLimits::default()
         }
+    }
+
+    pub fn grpc_limits(&self) -> aergo_grpc::GrpcLimits {
+        let g = &self.grpc;
+        aergo_grpc::GrpcLimits {
+            max_request_bytes: g.max_request_bytes,
+            max_response_bytes: g.max_response_bytes,
+            max_streams_per_connection: g.max_streams_per_connection,
+            max_connections: g.max_connections,
+            max_running_calls: g.max_running_calls,
+            call_timeout_ms: g.call_timeout_ms,
+            cors_origins: g.cors_origins.clone(),
+        }
+    }
+
+    /// Both servers on any free loopback port: for tests, benchmarks and
+    /// demos that run several nodes on one machine.
+    pub fn listen_on_free_ports(&mut self) {
+        self.rpc.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.grpc.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     }
 
     pub fn pool_config(&self) -> aergo_pool::PoolConfig {

@@ -53,6 +53,7 @@
 pub mod api;
 pub mod config;
 mod datadir;
+pub mod grpc;
 mod network;
 
 use std::net::SocketAddr;
@@ -99,6 +100,8 @@ pub enum NodeError {
     Network(String),
     #[error("rpc server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("grpc server: {0}")]
+    Grpc(#[from] aergo_grpc::GrpcError),
 }
 
 impl From<ReplicaError> for NodeError {
@@ -211,12 +214,15 @@ impl Stats {
 /// enabled, its network.
 pub struct RunningNode {
     pub rpc_addr: SocketAddr,
+    /// Where the gRPC server (the Go node's API, for the SDKs) listens.
+    pub grpc_addr: SocketAddr,
     pub node: Arc<Node>,
     /// Where the network listens, as multiaddrs ending in `/p2p/<peer id>`
     /// (empty without `[p2p] enabled`): what other nodes put in their
     /// `bootstrap` list.
     pub p2p_addrs: Vec<String>,
     rpc: aergo_rpc::RpcServerHandle,
+    grpc: aergo_grpc::GrpcServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     net: Option<aergo_net::NetworkHandle>,
     stop: watch::Sender<bool>,
@@ -233,6 +239,7 @@ impl RunningNode {
         if let Some(net) = &self.net {
             let _ = net.shutdown().await;
         }
+        self.grpc.shutdown().await;
         self.rpc.shutdown().await;
     }
 }
@@ -455,6 +462,14 @@ impl Node {
     pub async fn start(self: Arc<Self>) -> Result<RunningNode, NodeError> {
         let handler = Arc::new(api::Api::new(self.clone()));
         let rpc = aergo_rpc::serve(self.config.rpc.listen, handler, self.config.rpc_limits()).await?;
+        let grpc_api = grpc::GrpcApi::new(self.clone());
+        let grpc = match aergo_grpc::serve(self.config.grpc.listen, grpc_api, self.config.grpc_limits()).await {
+            Ok(g) => g,
+            Err(e) => {
+                rpc.shutdown().await;
+                return Err(e.into());
+            }
+        };
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut net = None;
@@ -467,6 +482,7 @@ impl Node {
                     net = Some(started.handle);
                 }
                 Err(e) => {
+                    grpc.shutdown().await;
                     rpc.shutdown().await;
                     return Err(e);
                 }
@@ -493,6 +509,16 @@ impl Node {
                 }
             }
         }));
-        Ok(RunningNode { rpc_addr: rpc.local_addr, node: self, p2p_addrs, rpc, tasks, net, stop })
+        Ok(RunningNode {
+            rpc_addr: rpc.local_addr,
+            grpc_addr: grpc.local_addr,
+            node: self,
+            p2p_addrs,
+            rpc,
+            grpc,
+            tasks,
+            net,
+            stop,
+        })
     }
 }

@@ -42,7 +42,7 @@ fn genesis_with_slot(producers: u32, slot_ms: u64) -> (Genesis, Vec<PrivateKey>)
 
 async fn start(dir: &std::path::Path, genesis: &Genesis, key: PrivateKey, bootstrap: Vec<String>) -> RunningNode {
     let mut config = NodeConfig::default();
-    config.rpc.listen = "127.0.0.1:0".parse().unwrap();
+    config.listen_on_free_ports();
     config.p2p.enabled = true;
     config.p2p.listen = "/ip4/127.0.0.1/tcp/0".into();
     config.p2p.bootstrap = bootstrap;
@@ -216,7 +216,7 @@ fn a_bad_p2p_address_is_a_clear_error() {
     let (g, _) = genesis();
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::default();
-    config.rpc.listen = "127.0.0.1:0".parse().unwrap();
+    config.listen_on_free_ports();
     config.p2p.enabled = true;
     config.p2p.listen = "/ip4/127.0.0.1/tcp/0".into();
     config.p2p.bootstrap = vec!["not a multiaddr".into()];

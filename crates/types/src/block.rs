@@ -35,7 +35,7 @@ pub const BLOCK_MAX_ENCODED_BYTES: usize = BLOCK_MAX_SIZE_BYTES + HEADER_MAX_SIZ
 pub const BLOCK_MAX_TXS: usize = 16_384;
 
 /// A block header (proto `types.BlockHeader`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct BlockHeader {
     /// [`crate::ChainId::to_bytes`] of the chain at this block's version.
     #[prost(bytes = "vec", tag = "1")]
@@ -71,14 +71,14 @@ pub struct BlockHeader {
 }
 
 /// A block body (proto `types.BlockBody`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct BlockBody {
     #[prost(message, repeated, tag = "1")]
     pub txs: Vec<Tx>,
 }
 
 /// A block (proto `types.Block`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct Block {
     #[prost(bytes = "vec", tag = "1")]
     pub hash: Vec<u8>,

@@ -176,8 +176,13 @@ pub struct CallInfo<'a> {
     pub args: Vec<&'a RawValue>,
 }
 
-/// Parses a JSON array of at most [`MAX_CALL_ARGS`] arguments.
+/// Parses a JSON array of at most [`MAX_CALL_ARGS`] arguments. JSON
+/// `null` is no arguments, as the Go node reads it (herapy sends `null`
+/// for a deploy or call without arguments).
 pub fn parse_args(json: &[u8]) -> Result<Vec<&RawValue>> {
+    if json.trim_ascii() == b"null" {
+        return Ok(Vec::new());
+    }
     let args: Vec<&RawValue> =
         serde_json::from_slice(json).map_err(|e| PayloadError::ArgsNotArray { reason: e.to_string() })?;
     if args.len() > MAX_CALL_ARGS {
@@ -205,6 +210,23 @@ pub fn parse_call_payload(payload: &[u8]) -> Result<CallInfo<'_>> {
     }
     let name = name.ok_or(PayloadError::CallWithoutName)?;
     Ok(CallInfo { name, args })
+}
+
+#[cfg(test)]
+mod null_args_tests {
+    use super::*;
+
+    #[test]
+    fn null_is_no_arguments_in_deploys_and_calls() {
+        assert!(parse_args(b"null").unwrap().is_empty());
+        assert!(parse_args(b" null\n").unwrap().is_empty());
+        let d = parse_deploy_payload(&encode_deploy_payload("CREATE TABLE t (a INT)", Some("null"))).unwrap();
+        assert!(parse_args(d.args.unwrap()).unwrap().is_empty());
+        let c = parse_call_payload(br#"{"Name":"f","Args":null}"#).unwrap();
+        assert_eq!((c.name.as_str(), c.args.len()), ("f", 0));
+        assert!(parse_args(b"nul").is_err());
+        assert!(parse_args(b"{}").is_err());
+    }
 }
 
 /// The function `name` picks among `functions` (whose names `name_of`

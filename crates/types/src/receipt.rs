@@ -76,7 +76,7 @@ impl ReceiptStatus {
 }
 
 /// A contract event (proto `types.Event`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct Event {
     #[prost(bytes = "vec", tag = "1")]
     pub contract_address: Vec<u8>,
@@ -99,7 +99,7 @@ pub struct Event {
 /// A transaction receipt (proto `types.Receipt`). `block_no`, `block_hash`
 /// and `tx_index` are filled when the receipt is served; they are not part
 /// of its Merkle leaf.
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct Receipt {
     #[prost(bytes = "vec", tag = "1")]
     pub contract_address: Vec<u8>,

@@ -75,7 +75,7 @@ impl TxType {
 }
 
 /// The body of a transaction (proto `types.TxBody`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct TxBody {
     #[prost(uint64, tag = "1")]
     pub nonce: u64,
@@ -106,7 +106,7 @@ pub struct TxBody {
 }
 
 /// A transaction (proto `types.Tx`): its hash and its body.
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct Tx {
     #[prost(bytes = "vec", tag = "1")]
     pub hash: Vec<u8>,
@@ -115,7 +115,7 @@ pub struct Tx {
 }
 
 /// A list of transactions (proto `types.TxList`).
-#[derive(Clone, PartialEq, Eq, Message)]
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
 pub struct TxList {
     #[prost(message, repeated, tag = "1")]
     pub txs: Vec<Tx>,

@@ -49,7 +49,14 @@ impl NodeProc {
         let mut child = Command::new(AERGO)
             .args(["node", "--dir"])
             .arg(dir)
-            .args(["--rpc-listen", "127.0.0.1:0", "--block-interval-ms", BLOCK_INTERVAL_MS])
+            .args([
+                "--rpc-listen",
+                "127.0.0.1:0",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--block-interval-ms",
+                BLOCK_INTERVAL_MS,
+            ])
             .args(extra)
             .env("RUST_LOG", log)
             .stdin(Stdio::null())

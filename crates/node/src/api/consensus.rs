@@ -20,7 +20,7 @@ fn not_dpos() -> RpcError {
 
 impl Api {
     /// The consensus part of `status`.
-    pub(super) fn consensus_status(&self) -> Result<Value, RpcError> {
+    pub(crate) fn consensus_status(&self) -> Result<Value, RpcError> {
         let node = &self.node;
         let lib = node.chain().lib();
         let sync = node.sync_progress();
@@ -53,7 +53,7 @@ impl Api {
         Ok(state)
     }
 
-    pub(super) fn get_producers(&self) -> Result<Value, RpcError> {
+    pub(crate) fn get_producers(&self) -> Result<Value, RpcError> {
         let state = self.dpos_state()?;
         let set = gov_read::producer_set(&state).map_err(internal)?;
         let producers: Vec<Value> = set

@@ -1,0 +1,125 @@
+//! The bounds of the gRPC server, each named, each with the Go node's
+//! habits where it has them.
+
+/// Limits of [`crate::serve`]. A request over a size limit gets
+/// `RESOURCE_EXHAUSTED` (tonic's decoder) or `OUT_OF_RANGE`; a stream past
+/// the per-connection cap is refused by HTTP/2 itself (`REFUSED_STREAM`),
+/// which clients retry on another connection or report as `UNAVAILABLE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcLimits {
+    /// Largest request message, in bytes. A transaction list of the Go
+    /// node's largest size fits (its `TxMaxSize` is 200 KiB per tx).
+    pub max_request_bytes: usize,
+    /// Largest response message, in bytes (a block with its body).
+    pub max_response_bytes: usize,
+    /// HTTP/2 streams (calls) open at once on one connection.
+    pub max_streams_per_connection: u32,
+    /// Open connections in total; the next one is closed on accept.
+    pub max_connections: usize,
+    /// Unary calls running at once across all connections; more wait.
+    pub max_running_calls: usize,
+    /// Deadline of a unary call, in milliseconds (`DEADLINE_EXCEEDED`).
+    pub call_timeout_ms: u64,
+    /// Origins a browser page may call from (gRPC-web), besides loopback
+    /// pages (`http://localhost[:port]`, `http://127.0.0.1[:port]`),
+    /// which are always allowed. `"*"` allows any origin.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        GrpcLimits {
+            max_request_bytes: 4 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            max_streams_per_connection: 128,
+            max_connections: 512,
+            max_running_calls: 64,
+            call_timeout_ms: 30_000,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl GrpcLimits {
+    /// Refuses zeros: a zero cap would make the server refuse everything.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("max_request_bytes", self.max_request_bytes as u64),
+            ("max_response_bytes", self.max_response_bytes as u64),
+            ("max_streams_per_connection", self.max_streams_per_connection as u64),
+            ("max_connections", self.max_connections as u64),
+            ("max_running_calls", self.max_running_calls as u64),
+            ("call_timeout_ms", self.call_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("grpc.{name} must be at least 1, got 0"));
+            }
+        }
+        for o in &self.cors_origins {
+            if o != "*" && http::HeaderValue::from_str(o).is_err() {
+                return Err(format!("grpc.cors_origins: {o:?} is not a valid origin"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a browser page at `origin` may call the server.
+    pub fn origin_allowed(&self, origin: &[u8]) -> bool {
+        is_loopback_origin(origin) || self.cors_origins.iter().any(|o| o == "*" || o.as_bytes() == origin)
+    }
+}
+
+/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with or
+/// without a port: pages served from this machine.
+pub fn is_loopback_origin(origin: &[u8]) -> bool {
+    let Ok(origin) = std::str::from_utf8(origin) else { return false };
+    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let Some(rest) = rest else { return false };
+    let host = match rest.strip_prefix("[::1]") {
+        Some(after) => return after.is_empty() || is_port(after),
+        None => rest,
+    };
+    let (name, port) = match host.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    };
+    matches!(name, "localhost" | "127.0.0.1") && port.is_none_or(|p| is_port(&format!(":{p}")))
+}
+
+fn is_port(s: &str) -> bool {
+    s.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins() {
+        for ok in ["http://localhost", "http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:5173"] {
+            assert!(is_loopback_origin(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.com",
+            "http://127.0.0.1.nip.io",
+            "http://evil.com",
+            "null",
+            "http://localhost:",
+            "http://localhost:abc",
+            "file://",
+        ] {
+            assert!(!is_loopback_origin(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn configured_origins_and_zeros() {
+        let mut l = GrpcLimits::default();
+        assert!(!l.origin_allowed(b"https://explorer.example"));
+        l.cors_origins = vec!["https://explorer.example".into()];
+        assert!(l.origin_allowed(b"https://explorer.example"));
+        assert!(l.validate().is_ok());
+        l.max_connections = 0;
+        assert_eq!(l.validate().unwrap_err(), "grpc.max_connections must be at least 1, got 0");
+    }
+}

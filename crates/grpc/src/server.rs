@@ -1,0 +1,171 @@
+//! The server: tonic over an accept loop of our own that caps connections,
+//! with gRPC-web and CORS in front for browsers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{HeaderName, CONTENT_TYPE};
+use http::Method;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::pb::aergo_rpc_service_server::{AergoRpcService, AergoRpcServiceServer};
+use crate::{GrpcError, GrpcLimits};
+
+/// A running server; [`GrpcServerHandle::shutdown`] stops it.
+pub struct GrpcServerHandle {
+    pub local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GrpcServerHandle {
+    /// Stops accepting, lets calls in progress finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// How long a browser may cache a CORS preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// Binds `listen` and serves `service` on it until the handle stops it.
+pub async fn serve<S: AergoRpcService>(
+    listen: SocketAddr,
+    service: S,
+    limits: GrpcLimits,
+) -> Result<GrpcServerHandle, GrpcError> {
+    limits.validate().map_err(|reason| GrpcError::Config { reason })?;
+    let listener = TcpListener::bind(listen).await.map_err(|source| GrpcError::Bind { addr: listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| GrpcError::Bind { addr: listen, source })?;
+    let incoming = capped_incoming(listener, limits.max_connections);
+
+    let service = AergoRpcServiceServer::new(service)
+        .max_decoding_message_size(limits.max_request_bytes)
+        .max_encoding_message_size(limits.max_response_bytes);
+    let origins = Arc::new(limits.clone());
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| origins.origin_allowed(origin.as_bytes())))
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            CONTENT_TYPE,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+        ])
+        .expose_headers([HeaderName::from_static("grpc-status"), HeaderName::from_static("grpc-message")])
+        .max_age(CORS_MAX_AGE);
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        // gRPC-web from browsers arrives over HTTP/1.1.
+        .accept_http1(true)
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        // Bounds the time to the response head: a server stream's items
+        // flow after it, so streams are not cut by it.
+        .timeout(Duration::from_millis(limits.call_timeout_ms))
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(limits.max_running_calls))
+        .add_service(service);
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = router.serve_with_incoming_shutdown(incoming, shutdown).await {
+            tracing::error!(error = %e, "gRPC server stopped");
+        }
+    });
+    Ok(GrpcServerHandle { local_addr, stop, task })
+}
+
+/// Accepts connections while fewer than `max_connections` are open; one
+/// past the cap is closed at once (the client sees `UNAVAILABLE`), so a
+/// flood of connections costs the node no memory.
+fn capped_incoming(listener: TcpListener, max_connections: usize) -> ReceiverStream<io::Result<CappedConn>> {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    // One accepted connection waits at most: the server takes each at once.
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                _ = tx.closed() => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, then go on.
+                    tracing::warn!(error = %e, "gRPC accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            if tx.send(Ok(CappedConn { stream, _permit: permit })).await.is_err() {
+                break;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// A connection holding one of the connection permits until it closes.
+struct CappedConn {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for CappedConn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for CappedConn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CappedConn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
