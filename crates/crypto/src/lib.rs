@@ -13,11 +13,11 @@
 //! verification-speed probe ([`measure_verify_rate`]).
 //!
 //! Signatures: we sign the 32-byte digest with RFC 6979 nonces and always
-//! emit strict DER with low s. We verify with low s required (a high-s
-//! signature is rejected with [`CryptoError::HighS`]) and, for txs only,
-//! accept the redundant zero padding and unpadded "negative" integers that
-//! the Go node's btcec parser tolerates and the Python SDK produces (see
-//! [`DerRules`]).
+//! emit strict DER with low s. We verify block signatures with low s
+//! required (a high-s one is rejected with [`CryptoError::HighS`]); for
+//! txs we accept what the Go node's btcec accepts and the SDKs produce:
+//! redundant zero padding, unpadded "negative" integers (the Python SDK)
+//! and high s (the JavaScript SDK); see [`DerRules`] for why that is safe.
 //!
 //! Does not: look at state (a tx sent from a name needs the name resolved
 //! by the caller), check anything but signatures (see

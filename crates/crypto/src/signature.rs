@@ -3,18 +3,28 @@
 //! We always *produce* canonical signatures: strict DER (minimal, positive
 //! integers) with low s, which is what the Go node's btcec produces.
 //!
-//! We *accept* two sets of encodings, both requiring low s (a high-s
-//! signature is the malleated twin of a valid one and is rejected with
-//! [`CryptoError::HighS`]):
-//! - [`DerRules::Strict`]: canonical DER only. Used for block signatures
-//!   (the Go node verifies those with a strict DER parser too).
+//! We *accept* two sets of encodings:
+//! - [`DerRules::Strict`]: canonical DER only, low s (a high-s signature
+//!   is the malleated twin of a valid one and is rejected with
+//!   [`CryptoError::HighS`]). Used for block signatures (the Go node
+//!   verifies those with a strict DER parser too).
 //! - [`DerRules::GoTx`]: what the Go node's tx verification accepts
-//!   (btcec `ParseSignature`): the DER structure with exact lengths, but
-//!   the integers may carry redundant leading zero bytes and may have their
-//!   top bit set. The official Python SDK relies on this: it pads r and s to
-//!   32 bytes and its "needs a zero byte" test checks the wrong bit, so a
-//!   fair share of its signatures are not strict DER. Unlike btcec we refuse
-//!   trailing bytes after the sequence and integers longer than 33 bytes.
+//!   (btcec `ParseSignature` and `Verify`): the DER structure with exact
+//!   lengths, but the integers may carry redundant leading zero bytes and
+//!   may have their top bit set, and s may be high. The official SDKs rely
+//!   on this: the Python SDK pads r and s to 32 bytes and its "needs a zero
+//!   byte" test checks the wrong bit, so a fair share of its signatures are
+//!   not strict DER; the JavaScript SDK (elliptic, without `canonical`)
+//!   signs with high s half of the time. Unlike btcec we refuse trailing
+//!   bytes after the sequence and integers longer than 33 bytes.
+//!
+//! Accepting high s for transactions makes a transaction malleable: anyone
+//! relaying it can flip s and so change its hash (the hash covers the
+//! signature). The twin has the same sender and nonce, so at most one of
+//! the two is ever applied: the pool refuses the second as a same-nonce
+//! duplicate and a block takes one transaction per nonce. What a client
+//! can lose is only the hash it computed, if a relay malleates its
+//! transaction; the Go node has the same property.
 
 use crate::error::{CryptoError, Result};
 use secp256k1::ecdsa;
@@ -38,7 +48,9 @@ pub const MAX_DER_SIGNATURE_LEN: usize = 2 + 2 * (2 + 33);
 pub struct Signature(pub(crate) ecdsa::Signature);
 
 impl Signature {
-    /// Parses a DER signature under `rules`; rejects high s.
+    /// Parses a DER signature under `rules`: [`DerRules::Strict`] rejects
+    /// high s, [`DerRules::GoTx`] takes it as its low-s twin (which
+    /// verifies exactly when the high-s form does).
     pub fn from_der(bytes: &[u8], rules: DerRules) -> Result<Signature> {
         let (r, s) = split_der(bytes)?;
         let r = parse_integer(r, "r", rules)?;
@@ -46,18 +58,31 @@ impl Signature {
         let mut compact = [0u8; 64];
         compact[32 - r.len()..32].copy_from_slice(r);
         compact[64 - s.len()..].copy_from_slice(s);
-        Signature::from_compact(&compact)
+        match rules {
+            DerRules::Strict => Signature::from_compact(&compact),
+            DerRules::GoTx => Signature::from_compact_any_s(&compact),
+        }
+    }
+
+    /// From 64 bytes r || s, high s normalised to low s.
+    fn from_compact_any_s(compact: &[u8; 64]) -> Result<Signature> {
+        let mut sig = Self::checked_compact(compact)?;
+        sig.normalize_s();
+        Ok(Signature(sig))
+    }
+
+    fn checked_compact(compact: &[u8; 64]) -> Result<ecdsa::Signature> {
+        if compact[..32].iter().all(|&b| b == 0) || compact[32..].iter().all(|&b| b == 0) {
+            return Err(CryptoError::MalformedSignature { reason: "r and s must be non-zero".to_string() });
+        }
+        ecdsa::Signature::from_compact(compact)
+            .map_err(|_| CryptoError::MalformedSignature { reason: "r or s is not below the curve order".to_string() })
     }
 
     /// From 64 bytes r || s (big-endian); rejects r or s out of range and
     /// high s.
     pub fn from_compact(compact: &[u8; 64]) -> Result<Signature> {
-        if compact[..32].iter().all(|&b| b == 0) || compact[32..].iter().all(|&b| b == 0) {
-            return Err(CryptoError::MalformedSignature { reason: "r and s must be non-zero".to_string() });
-        }
-        let sig = ecdsa::Signature::from_compact(compact).map_err(|_| CryptoError::MalformedSignature {
-            reason: "r or s is not below the curve order".to_string(),
-        })?;
+        let sig = Self::checked_compact(compact)?;
         let mut normalized = sig;
         normalized.normalize_s();
         if normalized != sig {
@@ -196,15 +221,15 @@ mod tests {
     }
 
     #[test]
-    fn high_s_is_rejected() {
-        // s = n - 1 is high.
+    fn high_s_is_rejected_strictly_and_normalised_for_txs() {
+        // s = n - 1 is high; its low twin is 1.
         let mut s = N;
         s[31] -= 1;
         let mut s_der = vec![0];
         s_der.extend_from_slice(&s);
-        for rules in [DerRules::Strict, DerRules::GoTx] {
-            assert!(matches!(Signature::from_der(&der(&[1], &s_der), rules), Err(CryptoError::HighS)));
-        }
+        assert!(matches!(Signature::from_der(&der(&[1], &s_der), DerRules::Strict), Err(CryptoError::HighS)));
+        let twin = Signature::from_der(&der(&[1], &s_der), DerRules::GoTx).unwrap();
+        assert_eq!(twin.to_der(), der(&[1], &[1]));
     }
 
     #[test]

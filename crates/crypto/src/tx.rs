@@ -24,7 +24,7 @@ pub fn sign_tx_body(body: &mut TxBody, key: &PrivateKey) {
 
 /// Verifies the signature of a tx whose sender is an account (key)
 /// address, and returns the signer's key. Signature encodings are those the
-/// Go node accepts for txs ([`DerRules::GoTx`]); high s is rejected.
+/// Go node accepts for txs ([`DerRules::GoTx`]), high s included.
 ///
 /// Only the signature is checked: the caller also runs
 /// [`Tx::validate`] (chain id, hash, sizes, type rules). A tx sent from a

@@ -30,6 +30,16 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
+    /// Where the node's gRPC server listens (`HOST:PORT`), from its banner.
+    pub fn grpc_addr(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("grpc listening on "))
+            .unwrap_or_else(|| panic!("the node printed no gRPC address: {:?}", self.banner))
+            .trim()
+            .to_string()
+    }
+
     /// `aergo node --dev --dir DIR` on a free loopback port.
     pub fn dev(dir: &Path) -> NodeProc {
         NodeProc::start(dir, &["--dev"])
