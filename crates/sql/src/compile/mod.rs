@@ -32,6 +32,8 @@ pub(crate) mod dml;
 pub(crate) mod expr;
 pub(crate) mod from;
 pub(crate) mod function_decl;
+pub(crate) mod join_order;
+pub(crate) mod join_plan;
 pub(crate) mod parse;
 pub(crate) mod plpgsql;
 pub(crate) mod select;

@@ -23,6 +23,7 @@ pub(crate) mod cx;
 pub(crate) mod ddl;
 pub(crate) mod eval;
 pub(crate) mod host;
+pub(crate) mod join;
 pub(crate) mod plpgsql;
 pub(crate) mod query;
 pub(crate) mod scan;
