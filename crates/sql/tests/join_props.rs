@@ -58,6 +58,8 @@ struct Case {
     tables: Vec<Table>,
     /// FROM order (a permutation of the inner tables).
     from: Vec<usize>,
+    /// Which tables are read through a derived table `(SELECT * FROM t) t`.
+    derived: Vec<bool>,
     /// Which FROM items after the first are written `JOIN ... ON` (taking
     /// the conditions that read them and the items before).
     explicit: Vec<bool>,
@@ -110,13 +112,15 @@ fn case() -> impl Strategy<Value = Case> {
         (
             prop::collection::vec(table(), n + 1),
             Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+            prop::collection::vec(prop::bool::weighted(0.2), n),
             prop::collection::vec(any::<bool>(), n),
             prop::collection::vec(pred(n + 1), 0..6),
             prop::option::of((col(n), 0..COLS)),
         )
-            .prop_map(move |(tables, from, explicit, preds, left)| Case {
+            .prop_map(move |(tables, from, derived, explicit, preds, left)| Case {
                 tables,
                 from,
+                derived,
                 explicit,
                 preds,
                 left,
@@ -170,7 +174,8 @@ fn tables_read(p: &Pred, out: &mut Vec<usize>) {
 /// is evaluated after the LEFT JOIN (NULL-extended rows included).
 fn to_sql(case: &Case) -> String {
     let n = case.from.len();
-    let mut from = format!("t{}", case.from[0]);
+    let item = |t: usize| if case.derived[t] { format!("(SELECT * FROM t{t}) AS t{t}") } else { format!("t{t}") };
+    let mut from = item(case.from[0]);
     let mut seen = vec![case.from[0]];
     let mut where_: Vec<String> = Vec::new();
     let mut used = vec![false; case.preds.len()];
@@ -187,12 +192,12 @@ fn to_sql(case: &Case) -> String {
                 }
             }
             if on.is_empty() {
-                from.push_str(&format!(" CROSS JOIN t{t}"));
+                from.push_str(&format!(" CROSS JOIN {}", item(t)));
             } else {
-                from.push_str(&format!(" JOIN t{t} ON {}", on.join(" AND ")));
+                from.push_str(&format!(" JOIN {} ON {}", item(t), on.join(" AND ")));
             }
         } else {
-            from.push_str(&format!(", t{t}"));
+            from.push_str(&format!(", {}", item(t)));
         }
     }
     if let Some((c, lc)) = case.left {
