@@ -51,7 +51,7 @@
 //! subqueries are applied above the joins. ORDER BY matching the key order
 //! skips the sort and lets LIMIT stop the scan. Aggregation groups in a
 //! `BTreeMap` keyed by the canonical key encoding, so every iteration order
-//! is defined.
+//! is defined. `EXPLAIN <query>` returns the chosen plan as text lines.
 //!
 //! # Code map
 //!
@@ -63,9 +63,10 @@
 //!   tables, blob formats, name qualification), `context` ([`Limits`],
 //!   [`EngineConfig`], [`ExecContext`], [`QueryResult`], [`Call`],
 //!   [`FunctionSignature`]), [`access`] (access sets).
-//! * `ir/`: data only: plans (`Plan`, `Scan`, `Access`), expressions
-//!   (`Expr`, `Func`, `SubPlan`), bound statements (`Bound`), functions
-//!   (`FunctionDecl`, `CompiledFunction`).
+//! * `ir/`: data only: plans (`Plan`, `Scan`, `Access`, `HashKeys`),
+//!   expressions (`Expr`, `Func`, `SubPlan`), bound statements (`Bound`),
+//!   functions (`FunctionDecl`, `CompiledFunction`), `explain` (a plan as
+//!   text).
 //! * `compile/`: SQL text to `ir`: `parse` (sqlparser front end), the
 //!   binder in `bind`, `select`, `from` and `expr`, `join_order` (join
 //!   order search), `join_plan` (the reordered join), `access_path` (index
