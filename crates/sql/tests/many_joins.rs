@@ -263,3 +263,36 @@ fn explain_shows_the_reordered_plan() {
     assert!(text.contains("range on index t3_a"), "{text}");
     assert_eq!(text.matches("hash join").count(), 2, "{text}");
 }
+
+/// Hash-join keys agree with `=` across value kinds: an integer equals the
+/// same number as a decimal (1 = 1.00), NULL equals nothing, and a text
+/// value compared with a number is left to `=` itself (a cast).
+#[test]
+fn hash_join_keys_compare_like_equality() {
+    let e = Engine::default();
+    let mut s = mem();
+    let ctx = ExecContext::default();
+    e.execute_batch(
+        &mut s,
+        &ctx,
+        "CREATE TABLE i (k INTEGER, tag TEXT);
+         CREATE TABLE d (v NUMERIC(10, 2), tag TEXT);
+         CREATE TABLE t (s TEXT, tag TEXT);
+         INSERT INTO i VALUES (1, 'i1'), (2, 'i2'), (NULL, 'inull'), (-0, 'i0');
+         INSERT INTO d VALUES (1.00, 'd1'), (2.50, 'd2.5'), (NULL, 'dnull'), (0.00, 'd0'), (1, 'd1b');
+         INSERT INTO t VALUES ('1', 't1'), ('2.50', 't2.5'), ('0', 't0');",
+        &mut Gas::unlimited(),
+    )
+    .unwrap();
+    let mut tags = |sql: &str| -> Vec<String> {
+        let r = e.execute(&mut s, &ctx, sql, &[], &mut Gas::unlimited()).unwrap();
+        r.rows.iter().map(|row| row.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join("-")).collect()
+    };
+    let plan = tags("EXPLAIN SELECT i.tag, d.tag FROM i, d WHERE i.k = d.v");
+    assert!(plan.iter().any(|l| l.contains("hash join")), "{plan:?}");
+    assert_eq!(tags("SELECT i.tag, d.tag FROM i, d WHERE i.k = d.v ORDER BY 1, 2"), ["i0-d0", "i1-d1", "i1-d1b"]);
+    assert_eq!(
+        tags("SELECT d.tag, t.tag FROM d, t WHERE d.v = t.s ORDER BY 1, 2"),
+        ["d0-t0", "d1-t1", "d1b-t1", "d2.5-t2.5"]
+    );
+}

@@ -173,7 +173,7 @@ fn key_of(keys: &[Expr], row: &[Value], cx: &mut Cx<'_>) -> Result<Option<(Vec<u
         let v = eval(k, row, cx)?;
         let (class, enc): (u8, Vec<u8>) = match v {
             Value::Null => return Ok(None),
-            Value::Int(i) => (1, canonical_decimal(rust_decimal::Decimal::from(i))),
+            Value::Int(i) => (1, canonical_int(i)),
             Value::Numeric(d) => (1, canonical_decimal(d)),
             Value::Text(s) => (2, s.into_bytes()),
             Value::Bool(b) => (3, vec![u8::from(b)]),
@@ -189,9 +189,23 @@ fn key_of(keys: &[Expr], row: &[Value], cx: &mut Cx<'_>) -> Result<Option<(Vec<u
 }
 
 /// Equal numbers give equal bytes: 1, 1.0 and 1.00 alike, and -0 is 0.
+/// An integral value that fits 64 bits is its big-endian integer (no
+/// formatting on the common path); any other is its normalized decimal
+/// text, behind a different tag.
+fn canonical_int(i: i64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(9);
+    v.push(b'i');
+    v.extend_from_slice(&i.to_be_bytes());
+    v
+}
+
 fn canonical_decimal(d: rust_decimal::Decimal) -> Vec<u8> {
-    if d.is_zero() {
-        return b"0".to_vec();
+    if d.fract().is_zero() {
+        if let Some(i) = rust_decimal::prelude::ToPrimitive::to_i64(&d) {
+            return canonical_int(i);
+        }
     }
-    d.normalize().to_string().into_bytes()
+    let mut v = vec![b'd'];
+    v.extend_from_slice(d.normalize().to_string().as_bytes());
+    v
 }
