@@ -296,3 +296,17 @@ fn hash_join_keys_compare_like_equality() {
         ["d0-t0", "d1-t1", "d1b-t1", "d2.5-t2.5"]
     );
 }
+
+/// `tests/slt/joins.test`: select5-shaped sqllogictest records (64 tables,
+/// joins of up to 40) with OR, IN, ranges, aggregates, subqueries, JOIN ...
+/// ON and LEFT JOIN, expected results from SQLite (`tests/slt/gen_joins.py`).
+#[test]
+fn select5_shaped_sqllogictest_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/joins.test");
+    let t0 = Instant::now();
+    let report = aergo_sql::conformance::run_file(&path, None, 10).unwrap();
+    let took = t0.elapsed();
+    eprintln!("joins.test: {}/{} in {took:?}", report.passed, report.run);
+    assert_eq!(report.passed, report.run, "{:#?}", report.failures);
+    assert!(report.run > 700, "{report:?}");
+}
