@@ -194,9 +194,12 @@ impl Known<'_> {
             Plan::Scan(s) => {
                 self.scan(s, set)?;
             }
-            Plan::Join { left, right, cond, .. } => {
+            Plan::Join { left, right, cond, hash, .. } => {
                 self.plan(left, set)?;
                 self.plan(right, set)?;
+                for e in hash.iter().flat_map(|h| h.left.iter().chain(&h.right)) {
+                    self.expr(e, set)?;
+                }
                 if let Some(c) = cond {
                     self.expr(c, set)?;
                 }

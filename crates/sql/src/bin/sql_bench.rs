@@ -2,6 +2,9 @@
 //! logic as prepared statements on SQLite (rusqlite, in memory), on the
 //! same 100k accounts, in one run.
 //!
+//! A second figure: a 16-table chain join of 10-row tables (sqllogictest's
+//! select5 shape, FROM in scrambled order), the same prepared query on both.
+//!
 //! Run: `cargo run --release -p aergo-sql --features bench --bin sql_bench [-- CALLS]`
 
 use std::time::Instant;
@@ -134,5 +137,70 @@ fn main() {
         engine_cps / sqlite_cps,
         1e6 * engine_secs / calls as f64,
         total_gas / calls as u64
+    );
+
+    join_bench();
+}
+
+/// Tables in the join benchmark, rows per table, queries run.
+const JOIN_TABLES: usize = 16;
+const JOIN_ROWS: usize = 10;
+const JOIN_QUERIES: usize = 2_000;
+
+/// The 16-table chain: `t{k}.b = t{k+1}.a`, `a1` fixed per query, FROM in a
+/// fixed scrambled order (FROM order would cross unrelated tables).
+fn join_bench() {
+    let mut ddl = String::new();
+    for t in 1..=JOIN_TABLES {
+        ddl.push_str(&format!("CREATE TABLE t{t} (a{t} INTEGER, b{t} INTEGER, x{t} VARCHAR(40));\n"));
+        for r in 1..=JOIN_ROWS {
+            let b = (r * 7 + t) % JOIN_ROWS + 1;
+            ddl.push_str(&format!("INSERT INTO t{t} VALUES ({r}, {b}, 'table t{t} row {r}');\n"));
+        }
+    }
+    let from: Vec<String> = (0..JOIN_TABLES).map(|i| format!("t{}", (i * 5) % JOIN_TABLES + 1)).collect();
+    let conds: Vec<String> = (1..JOIN_TABLES).rev().map(|t| format!("b{t} = a{}", t + 1)).collect();
+    let query = |param: &str| {
+        format!("SELECT x1, x{JOIN_TABLES} FROM {} WHERE {} AND a1 = {param}", from.join(", "), conds.join(" AND "))
+    };
+
+    let engine = Engine::default();
+    let ctx = ExecContext::default();
+    let node_store = Store::memory();
+    let mut store = Overlay::new(&node_store, Hash::ZERO);
+    engine.execute_batch(&mut store, &ctx, &ddl, &mut Gas::unlimited()).expect("join tables");
+    let q = engine.prepare(&store, &ctx, &query("$1")).expect("prepare join");
+    let mut total_gas = 0u64;
+    let mut engine_rows = 0usize;
+    let t0 = Instant::now();
+    for i in 0..JOIN_QUERIES {
+        let mut gas = Gas::new(100_000_000);
+        let r = q.execute(&mut store, &ctx, &[Value::Int((i % JOIN_ROWS) as i64 + 1)], &mut gas).expect("join");
+        engine_rows += r.rows.len();
+        total_gas += gas.used();
+    }
+    let engine_secs = t0.elapsed().as_secs_f64();
+
+    let conn = Connection::open_in_memory().expect("sqlite");
+    conn.execute_batch(&ddl).expect("sqlite join tables");
+    let mut stmt = conn.prepare(&query("?1")).expect("sqlite prepare join");
+    let mut sqlite_rows = 0usize;
+    let t1 = Instant::now();
+    for i in 0..JOIN_QUERIES {
+        let mut rows = stmt.query(params![(i % JOIN_ROWS) as i64 + 1]).expect("sqlite join");
+        while rows.next().expect("sqlite row").is_some() {
+            sqlite_rows += 1;
+        }
+    }
+    let sqlite_secs = t1.elapsed().as_secs_f64();
+    assert_eq!(engine_rows, sqlite_rows, "both engines must return the same rows");
+
+    let engine_qps = JOIN_QUERIES as f64 / engine_secs;
+    let sqlite_qps = JOIN_QUERIES as f64 / sqlite_secs;
+    println!(
+        "BENCH join_chain tables={JOIN_TABLES} rows_per_table={JOIN_ROWS} queries={JOIN_QUERIES} ratio_vs_sqlite={:.3} engine_queries_per_s={engine_qps:.0} sqlite_queries_per_s={sqlite_qps:.0} engine_us_per_query={:.2} gas_per_query={}",
+        engine_qps / sqlite_qps,
+        1e6 * engine_secs / JOIN_QUERIES as f64,
+        total_gas / JOIN_QUERIES as u64
     );
 }

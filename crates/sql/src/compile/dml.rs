@@ -8,8 +8,12 @@ use sqlparser::ast::{self, Spanned};
 
 use crate::catalog::TableDef;
 use crate::error::{Pos, Result, SqlError};
-use crate::ir::{and_opt, Bound, DeletePlan, Expr, InsertPlan, OnConflictPlan, OutCol, Scan, UpdatePlan};
+use crate::ir::{
+    and_opt, explain, Bound, DeletePlan, Expr, InsertPlan, OnConflictPlan, OutCol, Plan, Scan, UpdatePlan,
+};
 use crate::names::{ident_name, object_parts, pos_of};
+use crate::types::SqlType;
+use aergo_store::Value;
 
 use super::access_path::choose_access_pub;
 use super::bind::{contains_aggregate, split_and, Binder, Scope, ScopeCol};
@@ -109,6 +113,17 @@ pub(crate) fn bind_statement(binder: &mut Binder<'_>, stmt: ast::Statement) -> R
         S::Query(q) => {
             let (plan, cols) = binder.bind_query(&q)?;
             Ok(Bound::Query { plan, cols })
+        }
+        S::Explain { statement, analyze, .. } => {
+            if analyze {
+                return unsupported("EXPLAIN ANALYZE");
+            }
+            let S::Query(q) = *statement else { return unsupported("EXPLAIN of a statement other than a query") };
+            let (plan, _) = binder.bind_query(&q)?;
+            // The plan as constant rows: EXPLAIN reads the catalogue, never the data.
+            let rows = explain(&plan).into_iter().map(|l| vec![Expr::Const(Value::Text(l))]).collect();
+            let cols = vec![OutCol { name: "QUERY PLAN".into(), ty: Some(SqlType::Text) }];
+            Ok(Bound::Query { plan: Plan::Values { rows }, cols })
         }
         S::Insert(ins) => bind_insert(binder, ins),
         S::Update { table, assignments, from, selection, returning, or, limit } => {

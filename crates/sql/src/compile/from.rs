@@ -12,6 +12,8 @@ use crate::names::{ident_name, object_parts, pos_of};
 
 use super::access_path::{access_walk, choose_access};
 use super::bind::{split_and, unsupported, Binder, Scope, ScopeCol};
+use super::join_order::MAX_RELATIONS;
+use super::join_plan::hash_keys;
 use super::parse::parse_query;
 
 impl<'a> Binder<'a> {
@@ -180,14 +182,14 @@ impl<'a> Binder<'a> {
             }
             return Ok((plan, false));
         }
-        let mut pending: Vec<(Expr, Option<usize>, bool)> = conjuncts
+        let mut pending: Vec<Pending> = conjuncts
             .into_iter()
             .map(|e| {
-                let (m, deferred) = match e.max_col() {
+                let (max_col, deferred) = match e.max_col() {
                     Ok(m) => (m, false),
                     Err(()) => (None, true),
                 };
-                (e, m, deferred)
+                Pending { expr: e, max_col, deferred }
             })
             .collect();
         let mut full_scope = Scope::default();
@@ -195,6 +197,19 @@ impl<'a> Binder<'a> {
         let mut offset = 0usize;
         let mut order_done = false;
         let n_items = items.len();
+        let mut items = items;
+        // The inner joins before the first LEFT JOIN are reordered; the
+        // rest follow in FROM order on top of them.
+        let inner = items.iter().take_while(|it| it.kind == JoinKind::Inner).count();
+        if (2..=MAX_RELATIONS).contains(&inner) {
+            let rest = items.split_off(inner);
+            let prefix = std::mem::replace(&mut items, rest);
+            for it in &prefix {
+                full_scope.cols.extend(it.cols.iter().cloned());
+            }
+            offset = full_scope.cols.len();
+            plan = Some(self.plan_inner_join(prefix, &mut pending)?);
+        }
         for item in items {
             let width = item.cols.len();
             let end = offset + width;
@@ -212,9 +227,9 @@ impl<'a> Binder<'a> {
                 let mut v = Vec::new();
                 let mut i = 0;
                 while i < pending.len() {
-                    let (_, m, deferred) = &pending[i];
-                    if !*deferred && m.is_none_or(|m| m < end) {
-                        v.push(pending.remove(i).0);
+                    let p = &pending[i];
+                    if !p.deferred && p.max_col.is_none_or(|m| m < end) {
+                        v.push(pending.remove(i).expr);
                     } else {
                         i += 1;
                     }
@@ -285,7 +300,7 @@ impl<'a> Binder<'a> {
                 }
             };
             let left_kind_rest: Vec<Expr>;
-            let cond = if item.kind == JoinKind::Left {
+            let cond_parts: Vec<Expr> = if item.kind == JoinKind::Left {
                 // ON conditions not pushed into the scan stay in the join;
                 // WHERE conditions of this level filter the join output.
                 let on_rest: Vec<Expr> = on_conj
@@ -303,11 +318,13 @@ impl<'a> Binder<'a> {
                     })
                     .collect();
                 left_kind_rest = level_where;
-                on_rest.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+                on_rest
             } else {
                 left_kind_rest = vec![];
-                rest.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+                rest
             };
+            let hash = if correlated { None } else { hash_keys(&cond_parts, offset, end) };
+            let cond = cond_parts.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
             plan = Some(match plan {
                 None => {
                     let mut p = right;
@@ -324,6 +341,7 @@ impl<'a> Binder<'a> {
                         cond,
                         right_width: width,
                         right_correlated: correlated,
+                        hash,
                     };
                     for c in left_kind_rest {
                         p = Plan::Filter { input: Box::new(p), pred: c };
@@ -334,11 +352,20 @@ impl<'a> Binder<'a> {
             offset = end;
         }
         let mut plan = plan.ok_or_else(|| internal("empty FROM"))?;
-        for (c, _, _) in pending {
-            plan = Plan::Filter { input: Box::new(plan), pred: c };
+        for p in pending {
+            plan = Plan::Filter { input: Box::new(plan), pred: p.expr };
         }
         Ok((plan, order_done))
     }
+}
+
+/// A WHERE conjunct waiting for the join level where it can be applied.
+pub(super) struct Pending {
+    pub expr: Expr,
+    /// Highest column it reads.
+    pub max_col: Option<usize>,
+    /// Contains a subquery: applied above all joins.
+    pub deferred: bool,
 }
 
 pub(super) enum Source {

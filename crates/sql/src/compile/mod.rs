@@ -3,17 +3,21 @@
 //! The binder resolves names against the catalogue (tables, views,
 //! indexes), CTEs, enclosing queries (correlated subqueries) and PL/pgSQL
 //! variables, and compiles expressions to [`Expr`]. The planner builds a
-//! left-deep nested-loop join tree in FROM order. For each base table it
+//! left-deep join tree: the inner joins before the first LEFT JOIN in the
+//! order [`join_order`] chooses (see there for the cost model and search),
+//! the rest in FROM order. For each base table it
 //! picks an access path from the conditions that apply to it: a primary-key
 //! point lookup, an equality prefix plus range on the primary key or an
 //! index, an IN-list of point lookups, or a full scan; key values may come
 //! from constants, parameters, variables or columns of tables joined
 //! earlier (index nested-loop join). Single-table conditions are pushed into
-//! the scan; an ORDER BY that the chosen key order already satisfies skips
-//! the sort, and LIMIT then stops the scan early.
+//! the scan; equalities between tables that no key serves become hash-join
+//! keys; an ORDER BY that the chosen key order already satisfies skips the
+//! sort, and LIMIT then stops the scan early.
 //!
 //! Files: [`parse`] (sqlparser front end), [`bind`] (the binder, scopes,
 //! table resolution), [`select`] (queries), [`from`] (FROM, views, joins),
+//! [`join_order`] (join order search), [`join_plan`] (the reordered join),
 //! [`expr`] (expressions), [`access_path`] (index choice), [`dml`]
 //! (statements, INSERT/UPDATE/DELETE), [`function_decl`] (`CREATE
 //! FUNCTION`), [`plpgsql`] (function bodies). Reads the catalogue only;
@@ -32,6 +36,8 @@ pub(crate) mod dml;
 pub(crate) mod expr;
 pub(crate) mod from;
 pub(crate) mod function_decl;
+pub(crate) mod join_order;
+pub(crate) mod join_plan;
 pub(crate) mod parse;
 pub(crate) mod plpgsql;
 pub(crate) mod select;

@@ -81,6 +81,14 @@ pub struct Scan {
     pub filter: Option<Expr>,
 }
 
+/// Join keys of a hash join: `left[i]`, evaluated on the left row, equals
+/// `right[i]`, evaluated on the right side's own row.
+#[derive(Clone, Debug)]
+pub struct HashKeys {
+    pub left: Vec<Expr>,
+    pub right: Vec<Expr>,
+}
+
 #[derive(Clone, Debug)]
 pub enum Plan {
     Values {
@@ -96,6 +104,10 @@ pub enum Plan {
         right_width: usize,
         /// The right side reads the left row (key lookups): run it per left row.
         right_correlated: bool,
+        /// Equalities between the sides that a hash join uses to find the
+        /// right rows of a left row (never with `right_correlated`). `cond`
+        /// still holds them: the keys only narrow which pairs `cond` sees.
+        hash: Option<HashKeys>,
     },
     Filter {
         input: Box<Plan>,

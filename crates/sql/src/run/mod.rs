@@ -8,7 +8,7 @@
 //!
 //! Files: [`cx`] (the execution context and what it needs from the engine
 //! above), [`eval`] and [`builtins`] (expressions), [`query`] (plan
-//! operators), [`scan`] (key ranges and table scans), [`write`](mod@write) (row
+//! operators), [`join`] (nested-loop and hash joins), [`scan`] (key ranges and table scans), [`write`](mod@write) (row
 //! writes, INSERT/UPDATE/DELETE), [`ddl`], [`plpgsql`] (the function
 //! interpreter), [`host`] (host calls). Never imports `compile/`: what
 //! must be compiled at run time is asked of [`cx::FunctionSource`].
@@ -23,6 +23,7 @@ pub(crate) mod cx;
 pub(crate) mod ddl;
 pub(crate) mod eval;
 pub(crate) mod host;
+pub(crate) mod join;
 pub(crate) mod plpgsql;
 pub(crate) mod query;
 pub(crate) mod scan;

@@ -10,11 +10,12 @@ use aergo_store::Value;
 use rust_decimal::Decimal;
 
 use crate::error::{internal, Result, SqlError};
-use crate::ir::{AggCall, AggFunc, Expr, JoinKind, Plan, Row, SetOpKind, SortKey, SubPlan};
+use crate::ir::{AggCall, AggFunc, Expr, Plan, Row, SetOpKind, SortKey, SubPlan};
 use crate::types::{self, SqlType};
 
 use super::cx::Cx;
 use super::eval::eval;
+use super::join::{run_join, JoinSpec};
 use super::scan::scan_rows;
 
 /// Runs a subquery of an expression evaluated on `row`.
@@ -81,52 +82,17 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
             }
             Ok(out)
         }
-        Plan::Join { left, right, kind, cond, right_width, right_correlated } => {
-            let lrows = run(left, input, cx, None)?;
-            let fixed_right = if *right_correlated { None } else { Some(run(right, &[], cx, None)?) };
-            let mut out = Vec::new();
-            let mut bytes = 0usize;
-            for l in lrows {
-                let owned;
-                let rrows = match &fixed_right {
-                    Some(r) => r,
-                    None => {
-                        owned = run(right, &l, cx, None)?;
-                        &owned
-                    }
-                };
-                let mut matched = false;
-                for r in rrows {
-                    cx.gas.charge(cx.schedule.row_process)?;
-                    let mut row = Vec::with_capacity(l.len() + r.len());
-                    row.extend_from_slice(&l);
-                    row.extend_from_slice(r);
-                    let ok = match cond {
-                        Some(c) => types::truth(&eval(c, &row, cx)?)? == Some(true),
-                        None => true,
-                    };
-                    if ok {
-                        matched = true;
-                        // The joined row is a copy of both sides: memory
-                        // that costs gas and counts against the bound.
-                        let row_bytes = types::row_bytes(&row);
-                        cx.charge_created(row_bytes)?;
-                        bytes += row_bytes;
-                        cx.check_bytes(bytes)?;
-                        out.push(row);
-                        cx.check_rows(out.len())?;
-                    }
-                }
-                if !matched && *kind == JoinKind::Left {
-                    let mut row = l.clone();
-                    row.extend(std::iter::repeat_n(Value::Null, *right_width));
-                    out.push(row);
-                }
-                if budget.is_some_and(|b| out.len() >= b) {
-                    break;
-                }
-            }
-            Ok(out)
+        Plan::Join { left, right, kind, cond, right_width, right_correlated, hash } => {
+            let spec = JoinSpec {
+                left,
+                right,
+                kind: *kind,
+                cond: cond.as_ref(),
+                right_width: *right_width,
+                right_correlated: *right_correlated,
+                hash: hash.as_ref(),
+            };
+            run_join(&spec, input, cx, budget)
         }
         Plan::Aggregate { input: child, group_by, aggs } => {
             let rows = run(child, input, cx, None)?;
