@@ -55,62 +55,18 @@ impl GrpcLimits {
                 return Err(format!("grpc.{name} must be at least 1, got 0"));
             }
         }
-        for o in &self.cors_origins {
-            if o != "*" && http::HeaderValue::from_str(o).is_err() {
-                return Err(format!("grpc.cors_origins: {o:?} is not a valid origin"));
-            }
-        }
-        Ok(())
+        aergo_rpc::cors::validate_origins("grpc.cors_origins", &self.cors_origins)
     }
 
     /// Whether a browser page at `origin` may call the server.
     pub fn origin_allowed(&self, origin: &[u8]) -> bool {
-        is_loopback_origin(origin) || self.cors_origins.iter().any(|o| o == "*" || o.as_bytes() == origin)
+        aergo_rpc::cors::origin_allowed(&self.cors_origins, origin)
     }
-}
-
-/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with or
-/// without a port: pages served from this machine.
-pub fn is_loopback_origin(origin: &[u8]) -> bool {
-    let Ok(origin) = std::str::from_utf8(origin) else { return false };
-    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    let Some(rest) = rest else { return false };
-    let host = match rest.strip_prefix("[::1]") {
-        Some(after) => return after.is_empty() || is_port(after),
-        None => rest,
-    };
-    let (name, port) = match host.split_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (host, None),
-    };
-    matches!(name, "localhost" | "127.0.0.1") && port.is_none_or(|p| is_port(&format!(":{p}")))
-}
-
-fn is_port(s: &str) -> bool {
-    s.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_origins() {
-        for ok in ["http://localhost", "http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:5173"] {
-            assert!(is_loopback_origin(ok.as_bytes()), "{ok}");
-        }
-        for bad in [
-            "http://localhost.evil.com",
-            "http://127.0.0.1.nip.io",
-            "http://evil.com",
-            "null",
-            "http://localhost:",
-            "http://localhost:abc",
-            "file://",
-        ] {
-            assert!(!is_loopback_origin(bad.as_bytes()), "{bad}");
-        }
-    }
 
     #[test]
     fn configured_origins_and_zeros() {

@@ -651,6 +651,17 @@ impl Handler for Api {
         Some(out)
     }
 
+    /// Healthy once the node is not catching up with its peers: a load
+    /// balancer then sends clients only to nodes that answer at the tip.
+    fn health(&self) -> Result<Value, String> {
+        let head = self.node.chain().head();
+        let sync = self.node.sync_progress();
+        if sync.syncing {
+            return Err(format!("syncing: at height {} of {}", head.height, sync.target));
+        }
+        Ok(json!({ "status": "ok", "height": head.height, "hash": head.hash.to_string() }))
+    }
+
     fn subscribe(&self, topic: &str, _params: &Value) -> Result<broadcast::Receiver<Value>, RpcError> {
         match topic {
             "blocks" => Ok(self.node.subscribe_blocks()),

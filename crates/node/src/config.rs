@@ -145,6 +145,8 @@ pub struct RpcConfig {
     pub max_requests_in_flight: usize,
     pub max_requests_per_client: usize,
     pub max_running_requests: usize,
+    /// Browser origins allowed besides pages on this machine (`"*"`: any).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcConfig {
@@ -163,6 +165,7 @@ impl Default for RpcConfig {
             max_requests_in_flight: l.max_requests_in_flight,
             max_requests_per_client: l.max_requests_per_client,
             max_running_requests: l.max_running_requests,
+            cors_origins: l.cors_origins,
         }
     }
 }
@@ -302,6 +305,7 @@ impl NodeConfig {
             return Err("grpc.max_streams must be at least 1, got 0".to_string());
         }
         self.grpc_limits().validate()?;
+        aergo_rpc::cors::validate_origins("rpc.cors_origins", &self.rpc.cors_origins)?;
         let interval = self.solo.block_interval_ms;
         let (lo, hi) = (aergo_consensus::MIN_BLOCK_INTERVAL_MS, aergo_consensus::MAX_BLOCK_INTERVAL_MS);
         if !(lo..=hi).contains(&interval) {
@@ -327,6 +331,7 @@ impl NodeConfig {
             max_requests_in_flight: self.rpc.max_requests_in_flight,
             max_requests_per_client: self.rpc.max_requests_per_client,
             max_running_requests: self.rpc.max_running_requests,
+            cors_origins: self.rpc.cors_origins.clone(),
             ..aergo_rpc::RpcLimits::default()
         }
     }

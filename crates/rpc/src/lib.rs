@@ -6,6 +6,8 @@
 //!
 //! * `POST /` takes a JSON-RPC request or batch and answers it;
 //! * `GET /metrics` serves the handler's Prometheus metrics;
+//! * `GET /health` answers 200 while the handler says it is healthy, else
+//!   503 with the reason;
 //! * `GET /ws` upgrades to a WebSocket on which every text message is a
 //!   request or batch, plus two connection-level methods, `subscribe`
 //!   (`params: [topic]`, returns a subscription id) and `unsubscribe`
@@ -28,10 +30,14 @@
 //! The server runs its own accept loop over hyper (not `axum::serve`) to
 //! count connections per client and to set hyper's header timeout.
 //!
+//! Browsers: CORS for pages on this machine and the configured origins
+//! ([`cors`]), so a local wallet or explorer page can call the node.
+//!
 //! Deliberately absent: method semantics, authentication (the node binds to
 //! loopback by default), HTTP/2.
 
 mod admission;
+pub mod cors;
 mod protocol;
 mod server;
 
@@ -122,6 +128,9 @@ pub struct RpcLimits {
     /// gets about the share of a client with one, while a lone client gets
     /// every turn.
     pub max_running_requests: usize,
+    /// Browser origins allowed besides pages on this machine (see
+    /// [`cors`]); `"*"` allows any.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcLimits {
@@ -140,6 +149,7 @@ impl Default for RpcLimits {
             max_requests_in_flight: 512,
             max_requests_per_client: 256,
             max_running_requests: 4,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -157,5 +167,12 @@ pub trait Handler: Send + Sync + 'static {
     /// default) answers 404.
     fn metrics(&self) -> Option<String> {
         None
+    }
+
+    /// `GET /health`: `Ok` answers 200 with the value (for load balancers
+    /// and orchestrators), `Err` answers 503 with the reason. The default
+    /// is healthy. Called on the event loop: it must not block.
+    fn health(&self) -> Result<Value, String> {
+        Ok(serde_json::json!({ "status": "ok" }))
     }
 }

@@ -72,9 +72,11 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
         .route("/", post(http_call))
         .route("/ws", get(ws_upgrade))
         .route("/metrics", get(metrics))
+        .route("/health", get(health))
         // We read the body ourselves with our own bound, to answer with a
         // JSON-RPC error rather than a bare 413.
         .layer(DefaultBodyLimit::disable())
+        .layer(cors_layer(limits.cors_origins.clone()))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
@@ -217,6 +219,28 @@ async fn http_call(State(shared): State<Shared>, Extension(client): Extension<Cl
             let err = RpcError::internal(format!("handler failed: {e}"));
             json_response(StatusCode::INTERNAL_SERVER_ERROR, protocol::error_object(Value::Null, &err).to_string())
         }
+    }
+}
+
+/// How long a browser may cache a preflight answer.
+const CORS_MAX_AGE_SECS: u64 = 600;
+
+fn cors_layer(allowed: Vec<String>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| crate::cors::origin_allowed(&allowed, origin.as_bytes())))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(CORS_MAX_AGE_SECS))
+}
+
+async fn health(State(shared): State<Shared>) -> Response {
+    match shared.handler.health() {
+        Ok(v) => json_response(StatusCode::OK, v.to_string()),
+        Err(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "unavailable", "reason": reason }).to_string(),
+        ),
     }
 }
 

@@ -297,3 +297,45 @@ async fn websocket_violations_get_a_close_code() {
     assert_eq!(serde_json::from_str::<Value>(&t).unwrap()["result"], json!([1]));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn health_and_cors_for_browser_pages() {
+    let limits = RpcLimits { cors_origins: vec!["https://explorer.example".into()], ..RpcLimits::default() };
+    let (server, _tx) = start(limits).await;
+    let base = format!("http://{}", server.local_addr);
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+
+    // A preflight and a call from a page on this machine, from a listed
+    // origin, and from another origin (which gets no allow header, so the
+    // browser keeps the answer from the page).
+    for (origin, allowed) in
+        [("http://localhost:3000", true), ("https://explorer.example", true), ("https://evil.example", false)]
+    {
+        let pre = client
+            .request(reqwest::Method::OPTIONS, format!("{base}/"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        let allow = pre.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(allow.as_deref(), allowed.then_some(origin), "preflight from {origin}");
+        let call = client
+            .post(format!("{base}/"))
+            .header("Origin", origin)
+            .header("Content-Type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}"#)
+            .send()
+            .await
+            .unwrap();
+        let allow = call.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(allow.as_deref(), allowed.then_some(origin), "call from {origin}");
+        assert_eq!(call.json::<Value>().await.unwrap()["result"], json!([1]));
+    }
+    server.shutdown().await;
+}
