@@ -20,7 +20,7 @@ mod common;
 
 use aergo_client::client::RpcClient;
 use aergo_client::keys::dev_account;
-use aergo_crypto::{sign_tx, sign_tx_body, PrivateKey};
+use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_rpc::{INVALID_PARAMS, INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, NOT_FOUND, PARSE_ERROR, REJECTED};
 use aergo_types::payload::{encode_call_payload, encode_deploy_payload};
 use aergo_types::{Address, Amount, ChainId, Hash, Tx, TxBody, TxType};

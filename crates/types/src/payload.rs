@@ -212,23 +212,6 @@ pub fn parse_call_payload(payload: &[u8]) -> Result<CallInfo<'_>> {
     Ok(CallInfo { name, args })
 }
 
-#[cfg(test)]
-mod null_args_tests {
-    use super::*;
-
-    #[test]
-    fn null_is_no_arguments_in_deploys_and_calls() {
-        assert!(parse_args(b"null").unwrap().is_empty());
-        assert!(parse_args(b" null\n").unwrap().is_empty());
-        let d = parse_deploy_payload(&encode_deploy_payload("CREATE TABLE t (a INT)", Some("null"))).unwrap();
-        assert!(parse_args(d.args.unwrap()).unwrap().is_empty());
-        let c = parse_call_payload(br#"{"Name":"f","Args":null}"#).unwrap();
-        assert_eq!((c.name.as_str(), c.args.len()), ("f", 0));
-        assert!(parse_args(b"nul").is_err());
-        assert!(parse_args(b"{}").is_err());
-    }
-}
-
 /// The function `name` picks among `functions` (whose names `name_of`
 /// gives): the exact name first, else the only one equal ignoring ASCII
 /// case. The chain resolves calls this way; clients that check a name
@@ -477,6 +460,19 @@ impl GovCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_is_no_arguments_in_deploys_and_calls() {
+        assert!(parse_args(b"null").unwrap().is_empty());
+        assert!(parse_args(b" null\n").unwrap().is_empty());
+        let payload = encode_deploy_payload("CREATE TABLE t (a INT)", Some("null"));
+        let d = parse_deploy_payload(&payload).unwrap();
+        assert!(parse_args(d.args.unwrap()).unwrap().is_empty());
+        let c = parse_call_payload(br#"{"Name":"f","Args":null}"#).unwrap();
+        assert_eq!((c.name.as_str(), c.args.len()), ("f", 0));
+        assert!(parse_args(b"nul").is_err());
+        assert!(parse_args(b"{}").is_err());
+    }
     use serde_json::json;
 
     #[test]
