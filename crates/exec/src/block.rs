@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use aergo_store::{Overlay, Store, TableStore};
-use aergo_types::address::AERGO_SYSTEM;
+use aergo_types::address::{AERGO_NAME, AERGO_SYSTEM};
 use aergo_types::block::{BLOCK_MAX_SIZE_BYTES, BLOCK_MAX_TXS};
+use aergo_types::payload::NameCall;
 use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Hash, Receipt, ReceiptStatus, Tx, TxBody, TxType};
 
 use crate::gov::{self, GovCall, GovParam};
-use crate::{contract, dpos, intrinsic_gas, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
+use crate::{contract, dpos, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
 
 /// The result of building or executing a block.
 #[derive(Debug)]
@@ -277,7 +278,7 @@ impl BlockBuilder {
         // What leaves the sender's balance: the amount for a transfer or a
         // stake (an unstake's amount comes back, a vote moves none).
         let spent = match &kind {
-            TxKind::Transfer(_) | TxKind::System(GovCall::Stake) => amount,
+            TxKind::Transfer(_) | TxKind::System(GovCall::Stake) | TxKind::Name(_) => amount,
             TxKind::System(_) => Amount::ZERO,
         };
         let needed = spent.checked_add(fee).ok_or_else(|| overflow(sender_key.text()))?;
@@ -288,10 +289,17 @@ impl BlockBuilder {
                 available: from.balance.to_string(),
             });
         }
-        // A transfer debits amount and fee in one write; a system call pays
-        // the fee here and lets the system contract move the amount.
+        // A transfer to a name goes where the name points now; an unknown
+        // name refuses the transfer before anything is written.
+        let kind = match kind {
+            TxKind::Transfer(to) => TxKind::Transfer(names::resolve(&self.overlay, &to)?),
+            other => other,
+        };
+        // A transfer or a name call debits amount and fee in one write (the
+        // name service credits the amount to aergo.name); a system call
+        // pays the fee here and lets the system contract move the amount.
         let debit = match &kind {
-            TxKind::Transfer(_) => needed,
+            TxKind::Transfer(_) | TxKind::Name(_) => needed,
             TxKind::System(_) => fee,
         };
         from.balance = from.balance.checked_sub(debit).ok_or_else(|| overflow(sender_key.text()))?;
@@ -324,6 +332,20 @@ impl BlockBuilder {
                 }
                 passed = outcome.passed;
                 AERGO_SYSTEM.as_bytes().to_vec()
+            }
+            TxKind::Name(call) => {
+                let (name, json_args) = names::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
+                events.push(Event {
+                    contract_address: AERGO_NAME.as_bytes().to_vec(),
+                    event_name: name.to_string(),
+                    json_args,
+                    event_idx: 0,
+                    tx_hash: vtx.hash.to_vec(),
+                    block_hash: Vec::new(),
+                    block_no: self.ctx.height,
+                    tx_index: self.txs.len() as i32,
+                });
+                AERGO_NAME.as_bytes().to_vec()
             }
         };
 
@@ -375,8 +397,10 @@ impl BlockBuilder {
 
 /// What a transaction does, decided before any state is touched.
 enum TxKind {
+    /// To an account, or to a user name (resolved when it executes).
     Transfer(Address),
     System(GovCall),
+    Name(NameCall),
 }
 
 /// How a transaction is executed: by the contract engine, or as a plain
@@ -397,10 +421,10 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
     }
     let kind = match (tx_type, recipient) {
         (TxType::Normal | TxType::Transfer, Some(r)) => {
-            if !r.is_account() {
+            if r.is_system() {
                 return Err(ExecError::Unsupported {
                     what: format!("recipient {r}"),
-                    reason: "names are not supported as recipients yet",
+                    reason: "a system contract takes governance transactions, not transfers",
                 });
             }
             TxKind::Transfer(r)
@@ -414,10 +438,13 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
         (TxType::Governance, Some(Address::Name(n))) if n == AERGO_SYSTEM => {
             TxKind::System(GovCall::parse(&body.payload)?)
         }
+        (TxType::Governance, Some(Address::Name(n))) if n == AERGO_NAME => {
+            TxKind::Name(NameCall::parse(&body.payload)?)
+        }
         (TxType::Governance, r) => {
             return Err(ExecError::Unsupported {
                 what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
-                reason: "only aergo.system (staking and voting) is implemented; names and enterprise are not yet",
+                reason: "aergo.system (staking and voting) and aergo.name (names) are implemented; enterprise is not",
             })
         }
         (other, _) => {
@@ -440,8 +467,10 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
 pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> {
     let body = tx.body()?;
     match plan(body)? {
-        Planned::Contract(_) | Planned::Plain(TxKind::Transfer(_)) => Ok(()),
+        Planned::Contract(_) => Ok(()),
+        Planned::Plain(TxKind::Transfer(to)) => names::resolve(state, &to).map(|_| ()),
         Planned::Plain(TxKind::System(call)) => gov::precheck(state, &call, body.amount()?),
+        Planned::Plain(TxKind::Name(call)) => names::precheck(state, &body.sender()?, &call, body.amount()?),
     }
 }
 

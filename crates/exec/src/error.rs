@@ -39,6 +39,10 @@ pub enum ExecError {
     UnknownSystemCall { name: String },
     #[error("{call}: {reason}")]
     GovernanceRejected { call: &'static str, reason: String },
+    #[error("no account is registered under the name {name:?}")]
+    UnknownName { name: String },
+    #[error("{call} {name:?} refused: {reason}")]
+    NameRejected { call: &'static str, name: String, reason: String },
     #[error("stake of {account} would be {would_be}, but a stake must be 0 or at least the minimum {minimum}")]
     StakeBelowMinimum { account: String, would_be: String, minimum: String },
     #[error("stake of {account} is locked until block {unlock_height}; this is block {height}")]
@@ -98,6 +102,8 @@ impl ExecError {
             | ExecError::StakeLocked { .. }
             | ExecError::UnstakeExceedsStake { .. }
             | ExecError::NotStaked { .. } => R::GovernanceRejected,
+            ExecError::UnknownName { .. } => R::UnknownName,
+            ExecError::NameRejected { .. } => R::NameRejected,
             ExecError::WrongProducer { .. } | ExecError::BadSlot { .. } | ExecError::BadGenesis { .. } => {
                 R::InvalidFormat
             }

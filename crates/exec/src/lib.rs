@@ -192,9 +192,12 @@
 //! prints `BENCH` ratios for governance txs against transfers, the hook,
 //! and the election against a full candidate scan.
 //!
-//! Deliberately absent (each a clear [`ExecError::Unsupported`]): names as
-//! recipients, `aergo.name` and `aergo.enterprise` calls, fee delegation,
-//! EVM contracts.
+//! Names (`aergo.name`: register, hand over, send to a name) are in
+//! [`names`].
+//!
+//! Deliberately absent (each a clear [`ExecError::Unsupported`]):
+//! `aergo.enterprise` calls, fee delegation, EVM contracts, names as
+//! contract-call recipients.
 
 mod block;
 pub mod contract;
@@ -204,6 +207,7 @@ pub mod events;
 pub mod gov;
 pub mod gov_read;
 pub mod host;
+pub mod names;
 pub mod query;
 mod rows;
 pub mod slots;

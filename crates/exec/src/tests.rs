@@ -138,17 +138,107 @@ fn what_no_block_could_run_is_refused_before_admission() {
     for (tx, what) in [
         (body(TxType::Redeploy, Some(&contract), b"x"), "transaction type REDEPLOY"),
         (body(TxType::FeeDelegation, Some(&contract), b"{}"), "transaction type FEEDELEGATION"),
-        (body(TxType::Governance, Some(&names), b"{\"Name\":\"v1createName\"}"), "governance call to aergo.name"),
-        (body(TxType::Transfer, Some(&Address::name("someone12345").unwrap()), b""), "names are not supported"),
+        (body(TxType::Transfer, Some(&system), b""), "recipient aergo.system"),
     ] {
         let (r, msg) = reason(&tx).unwrap_err();
         assert_eq!(r, Some(RejectReason::Unsupported), "{msg}");
         assert!(msg.contains(what), "{msg}");
     }
+    // A name nobody registered, a name call that does not parse.
+    let (r, msg) = reason(&body(TxType::Transfer, Some(&Address::name("someone12345").unwrap()), b"")).unwrap_err();
+    assert_eq!(r, Some(RejectReason::UnknownName), "{msg}");
+    let (r, msg) = reason(&body(TxType::Governance, Some(&names), b"{\"Name\":\"v1createName\"}")).unwrap_err();
+    assert_eq!(r, Some(RejectReason::BadPayload), "{msg}");
+    assert!(msg.contains("takes 1 argument"), "{msg}");
     // System calls that do not parse, or that a solo chain has no staking for.
     let (r, msg) = reason(&body(TxType::Governance, Some(&system), b"{not json")).unwrap_err();
     assert_eq!(r, Some(RejectReason::BadPayload), "{msg}");
     let (r, msg) = reason(&body(TxType::Governance, Some(&system), b"{\"Name\":\"v1stake\"}")).unwrap_err();
     assert_eq!(r, Some(RejectReason::Unsupported), "{msg}");
     assert!(msg.contains("staking and voting exist only on dpos chains"), "{msg}");
+}
+
+/// A governance tx to `aergo.name` from key `from` with `amount` aer.
+fn name_tx(f: &Fixture, from: usize, nonce: u64, call: &aergo_types::payload::NameCall, amount: Amount) -> VerifiedTx {
+    let service = Address::name(aergo_types::address::AERGO_NAME).unwrap();
+    let body =
+        TxBody::new(TxType::Governance, nonce, &f.keys[from].address(), Some(&service), amount, &f.rules.chain_id_hash)
+            .with_payload(call.payload());
+    verify_tx(sign_tx(body, &f.keys[from]), &f.rules).unwrap()
+}
+
+#[test]
+fn names_register_resolve_hand_over_and_refuse_what_they_must() {
+    use aergo_types::payload::NameCall;
+    let f = fixture();
+    let coinbase = f.keys[3].address();
+    let price = names::name_price(&aergo_store::Snapshot::open(&f.store, f.root)).unwrap();
+    assert_eq!(price, Amount::ONE_AERGO, "the Go node's price on a chain without NAMEPRICE");
+    let create = NameCall::Create { name: "alice1234567".into() };
+    let handed = NameCall::Update { name: "alice1234567".into(), owner: f.keys[2].address() };
+    let to_name = |from: usize, nonce: u64| {
+        let body = TxBody::transfer(
+            nonce,
+            &f.keys[from].address(),
+            &Address::name("alice1234567").unwrap(),
+            Amount::from_aergo(5).unwrap(),
+            &f.rules.chain_id_hash,
+        );
+        verify_tx(sign_tx(body, &f.keys[from]), &f.rules).unwrap()
+    };
+
+    // Block 1: key 0 registers; key 1 sends 5 AERGO to the name.
+    let out =
+        execute_block(&f.store, f.root, ctx(1, &coinbase), vec![name_tx(&f, 0, 1, &create, price), to_name(1, 1)])
+            .unwrap();
+    let snap = aergo_store::Snapshot::open(&f.store, out.state_root);
+    let record = names::lookup(&snap, "alice1234567").unwrap().unwrap();
+    assert_eq!(
+        (record.owner.clone(), record.destination.clone(), record.height),
+        (f.keys[0].address(), f.keys[0].address(), 1)
+    );
+    assert_eq!(out.receipts[0].events[0].event_name, "createName");
+    let service = Address::name(aergo_types::address::AERGO_NAME).unwrap();
+    assert_eq!(account(&snap, &service).unwrap().balance, price, "the price goes to aergo.name");
+    let fee = Amount::from_be_bytes(&out.receipts[0].fee_used).unwrap();
+    let k0 = account(&snap, &f.keys[0].address()).unwrap().balance;
+    let expected = Amount::from_aergo(1000 + 5 - 1).unwrap().checked_sub(fee).unwrap();
+    assert_eq!(k0, expected, "paid the price and the fee, received the transfer to its name");
+
+    // Refused, each changing nothing: a taken name, a short one, a price
+    // not paid, an update by someone other than the owner.
+    for (tx, reason) in [
+        (name_tx(&f, 1, 2, &create, price), "taken"),
+        (name_tx(&f, 1, 2, &NameCall::Create { name: "short".into() }, price), "exactly 12"),
+        (
+            name_tx(&f, 1, 2, &NameCall::Create { name: "bob123456789".into() }, Amount::ONE_GAER),
+            "below the name price",
+        ),
+        (name_tx(&f, 1, 2, &handed, price), "only its owner"),
+    ] {
+        let e = execute_block(&f.store, out.state_root, ctx(2, &coinbase), vec![tx]).unwrap_err().1;
+        assert_eq!(e.reason(), Some(RejectReason::NameRejected), "{e}");
+        assert!(e.to_string().contains(reason), "{e}");
+    }
+
+    // Block 2: the owner hands it to key 2; transfers now reach key 2.
+    let out2 = execute_block(
+        &f.store,
+        out.state_root,
+        ctx(2, &coinbase),
+        vec![name_tx(&f, 0, 2, &handed, price), to_name(1, 2)],
+    )
+    .unwrap();
+    let snap2 = aergo_store::Snapshot::open(&f.store, out2.state_root);
+    let record = names::lookup(&snap2, "alice1234567").unwrap().unwrap();
+    assert_eq!((record.owner, record.destination), (f.keys[2].address(), f.keys[2].address()));
+    assert_eq!(account(&snap2, &f.keys[2].address()).unwrap().balance, Amount::from_aergo(1005).unwrap());
+    // No token made or lost: fees went to the coinbase (key 3), prices to
+    // aergo.name.
+    let total = |s: &aergo_store::Snapshot| -> u128 {
+        let mut all: Vec<Address> = f.keys.iter().map(|k| k.address()).collect();
+        all.push(service.clone());
+        all.iter().map(|a| account(s, a).unwrap().balance.aer()).sum()
+    };
+    assert_eq!(total(&snap2), Amount::from_aergo(4000).unwrap().aer());
 }

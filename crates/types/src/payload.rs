@@ -103,6 +103,14 @@ pub enum PayloadError {
     #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
     UnknownSystemCall { name: String },
 
+    // --- the name service --------------------------------------------------
+    #[error("unknown aergo.name call {name:?}: expected v1createName or v1updateName")]
+    UnknownNameCall { name: String },
+    #[error("{call} takes {expected} argument(s), got {found}")]
+    NameArgCount { call: &'static str, expected: usize, found: usize },
+    #[error("v1updateName: the new owner {found:?} is not an address: {reason}")]
+    NameOwner { found: String, reason: String },
+
     // --- both --------------------------------------------------------------
     /// `Name` of a call or system call is not a JSON string (`found` is
     /// the JSON given, shortened for a contract call).
@@ -369,14 +377,7 @@ impl GovCall {
     /// spaces, as the Go tools write it (field order is part of the tx
     /// hash, so it is built by hand rather than by a map).
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = format!("{{\"Name\":{}", Value::String(self.name().to_string()));
-        let args = self.args();
-        if !args.is_empty() {
-            let list: Vec<String> = args.into_iter().map(|a| Value::String(a).to_string()).collect();
-            out.push_str(&format!(",\"Args\":[{}]", list.join(",")));
-        }
-        out.push('}');
-        out.into_bytes()
+        system_payload(self.name(), self.args())
     }
 
     /// Parses the Go node's JSON payload: `{"Name": <call>, "Args": [...]}`.
@@ -384,41 +385,10 @@ impl GovCall {
     /// any other field is refused. Candidates of a `v1voteBP` are checked
     /// for count and type only (see the module docs).
     pub fn parse(payload: &[u8]) -> Result<GovCall> {
-        let value: Value =
-            serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
-        let Value::Object(map) = value else {
-            return Err(PayloadError::NotObject);
-        };
-        let mut name = None;
-        let mut args = None;
-        for (k, v) in &map {
-            let slot = if k.eq_ignore_ascii_case("name") {
-                &mut name
-            } else if k.eq_ignore_ascii_case("args") {
-                &mut args
-            } else {
-                return Err(PayloadError::UnknownSystemField { field: k.clone() });
-            };
-            if slot.replace(v).is_some() {
-                return Err(PayloadError::FieldTwice { field: k.clone() });
-            }
-        }
-        let name = match name {
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => return Err(PayloadError::NameNotString { found: other.to_string() }),
-            None => return Err(PayloadError::NameMissing),
-        };
-        let args: &[Value] = match args {
-            None | Some(Value::Null) => &[],
-            Some(Value::Array(a)) => a,
-            Some(other) => return Err(PayloadError::ArgsNotList { found: other.to_string() }),
-        };
-        let strings = |call: &'static str| -> Result<Vec<&str>> {
-            args.iter()
-                .map(|a| a.as_str().ok_or_else(|| PayloadError::ArgNotString { call, found: a.to_string() }))
-                .collect()
-        };
-        match name {
+        let (name, args) = system_call_parts(payload)?;
+        let args = args.as_slice();
+        let strings = |call: &'static str| string_args(call, args);
+        match name.as_str() {
             CALL_STAKE | CALL_UNSTAKE => {
                 let call = if name == CALL_STAKE { CALL_STAKE } else { CALL_UNSTAKE };
                 if !args.is_empty() {
@@ -453,6 +423,124 @@ impl GovCall {
                 Ok(GovCall::VoteDao { param, value: v })
             }
             other => Err(PayloadError::UnknownSystemCall { name: other.chars().take(64).collect() }),
+        }
+    }
+}
+
+/// A system contract's payload as the Go tools write it:
+/// `{"Name":"<call>"}` or `{"Name":"<call>","Args":[...]}`, in this field
+/// order and without spaces (field order is part of the tx hash, so it is
+/// built by hand rather than by a map).
+fn system_payload(name: &str, args: Vec<String>) -> Vec<u8> {
+    let mut out = format!("{{\"Name\":{}", Value::String(name.to_string()));
+    if !args.is_empty() {
+        let list: Vec<String> = args.into_iter().map(|a| Value::String(a).to_string()).collect();
+        out.push_str(&format!(",\"Args\":[{}]", list.join(",")));
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+/// Splits a system contract's payload into the call's name and arguments.
+/// Field names match case-insensitively, as Go's `encoding/json` does; any
+/// other field, or one given twice, is refused; `Args` absent or `null` is
+/// no arguments.
+fn system_call_parts(payload: &[u8]) -> Result<(String, Vec<Value>)> {
+    let value: Value = serde_json::from_slice(payload).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
+    let Value::Object(map) = value else {
+        return Err(PayloadError::NotObject);
+    };
+    let mut name = None;
+    let mut args = None;
+    for (k, v) in map {
+        let slot = if k.eq_ignore_ascii_case("name") {
+            &mut name
+        } else if k.eq_ignore_ascii_case("args") {
+            &mut args
+        } else {
+            return Err(PayloadError::UnknownSystemField { field: k });
+        };
+        if slot.replace(v).is_some() {
+            return Err(PayloadError::FieldTwice { field: k });
+        }
+    }
+    let name = match name {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(PayloadError::NameNotString { found: other.to_string() }),
+        None => return Err(PayloadError::NameMissing),
+    };
+    let args = match args {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(other) => return Err(PayloadError::ArgsNotList { found: other.to_string() }),
+    };
+    Ok((name, args))
+}
+
+/// Every argument as a string, or which one is not.
+fn string_args<'a>(call: &'static str, args: &'a [Value]) -> Result<Vec<&'a str>> {
+    args.iter().map(|a| a.as_str().ok_or_else(|| PayloadError::ArgNotString { call, found: a.to_string() })).collect()
+}
+
+// ----- the name service -----
+
+pub const CALL_CREATE_NAME: &str = "v1createName";
+pub const CALL_UPDATE_NAME: &str = "v1updateName";
+
+/// A call to the name service `aergo.name` (a governance transaction, as
+/// in the Go node): `v1createName` registers a name for the sender,
+/// `v1updateName` hands a name to a new owner. The tx amount pays the
+/// name price. Which names are valid and who may update is the executor's
+/// to check against the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameCall {
+    Create { name: String },
+    Update { name: String, owner: crate::Address },
+}
+
+impl NameCall {
+    /// The call's name in the payload.
+    pub fn call(&self) -> &'static str {
+        match self {
+            NameCall::Create { .. } => CALL_CREATE_NAME,
+            NameCall::Update { .. } => CALL_UPDATE_NAME,
+        }
+    }
+
+    /// The name registered or updated.
+    pub fn name(&self) -> &str {
+        match self {
+            NameCall::Create { name } | NameCall::Update { name, .. } => name,
+        }
+    }
+
+    /// The payload bytes, as the Go tools write them.
+    pub fn payload(&self) -> Vec<u8> {
+        let args = match self {
+            NameCall::Create { name } => vec![name.clone()],
+            NameCall::Update { name, owner } => vec![name.clone(), owner.to_string()],
+        };
+        system_payload(self.call(), args)
+    }
+
+    /// Parses `{"Name": "v1createName", "Args": [name]}` or
+    /// `{"Name": "v1updateName", "Args": [name, new owner address]}`.
+    pub fn parse(payload: &[u8]) -> Result<NameCall> {
+        let (name, args) = system_call_parts(payload)?;
+        match name.as_str() {
+            CALL_CREATE_NAME => match string_args(CALL_CREATE_NAME, &args)?.as_slice() {
+                [name] => Ok(NameCall::Create { name: name.to_string() }),
+                other => Err(PayloadError::NameArgCount { call: CALL_CREATE_NAME, expected: 1, found: other.len() }),
+            },
+            CALL_UPDATE_NAME => match string_args(CALL_UPDATE_NAME, &args)?.as_slice() {
+                [name, owner] => {
+                    let owner = crate::Address::parse(owner)
+                        .map_err(|e| PayloadError::NameOwner { found: abbreviate(owner), reason: e.to_string() })?;
+                    Ok(NameCall::Update { name: name.to_string(), owner })
+                }
+                other => Err(PayloadError::NameArgCount { call: CALL_UPDATE_NAME, expected: 2, found: other.len() }),
+            },
+            other => Err(PayloadError::UnknownNameCall { name: other.chars().take(64).collect() }),
         }
     }
 }

@@ -67,11 +67,16 @@ pub enum RejectReason {
     Unsupported,
     /// The amount would overflow a balance.
     Overflow,
+    /// A name (as recipient, or to update) that is not registered.
+    UnknownName,
+    /// The name service refused it: a name taken or malformed, an update
+    /// by someone other than the owner, less than the name price paid.
+    NameRejected,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 24] = [
+    pub const ALL: [RejectReason; 26] = [
         RejectReason::InvalidFormat,
         RejectReason::WrongChain,
         RejectReason::BadHash,
@@ -96,6 +101,8 @@ impl RejectReason {
         RejectReason::ContractFailed,
         RejectReason::Unsupported,
         RejectReason::Overflow,
+        RejectReason::UnknownName,
+        RejectReason::NameRejected,
     ];
 
     /// The stable code, e.g. `"NONCE_TOO_LOW"`.
@@ -125,6 +132,8 @@ impl RejectReason {
             RejectReason::ContractFailed => "CONTRACT_FAILED",
             RejectReason::Unsupported => "UNSUPPORTED",
             RejectReason::Overflow => "OVERFLOW",
+            RejectReason::UnknownName => "UNKNOWN_NAME",
+            RejectReason::NameRejected => "NAME_REJECTED",
         }
     }
 
@@ -163,7 +172,9 @@ impl RejectReason {
             | RejectReason::NoContract
             | RejectReason::UnknownFunction
             | RejectReason::BadArguments
-            | RejectReason::ContractFailed => 9,
+            | RejectReason::ContractFailed
+            | RejectReason::UnknownName
+            | RejectReason::NameRejected => 9,
         }
     }
 }
