@@ -6,7 +6,8 @@
 // Connects, reads status, chain info and blocks, reads an account, sends a
 // signed transfer and waits for its receipt, deploys the whitepaper SQL
 // contract, calls it, queries it, lists its events, and follows the block
-// stream. Each step asserts what it got; the last line is `HERAJS OK`.
+// stream, and registers a name. Each step asserts what it got; the last
+// line is `HERAJS OK`.
 'use strict';
 
 const fs = require('fs');
@@ -109,6 +110,17 @@ async function main() {
 
   const events = await aergo.getEvents({ address, eventName: 'funded' });
   ok(events.length === 1 && events[0].args[0] === 'bob', `events: ${events.length}`);
+
+  // The name service: register a name (a governance tx to aergo.name) and read it.
+  const named = await send(aergo, identity, chainIdHash, {
+    to: 'aergo.name',
+    amount: '1000000000000000000 aer',
+    payload: Buffer.from(JSON.stringify({ Name: 'v1createName', Args: ['herajs123456'] })),
+    type: 1,
+  });
+  ok(named.status === 'SUCCESS', `name registered: ${named.status} ${named.result || ''}`);
+  const nameInfo = await aergo.getNameInfo('herajs123456');
+  ok(nameInfo.owner.toString() === identity.address.toString(), `name owner ${nameInfo.owner}`);
 
   const peers = await aergo.getPeers();
   ok(Array.isArray(peers), `peers: ${peers.length}`);

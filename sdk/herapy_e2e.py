@@ -5,7 +5,8 @@ Usage: python herapy_e2e.py HOST:PORT PRIVATE_KEY_HEX RECIPIENT_ADDRESS SQL_FILE
 Connects over gRPC, reads status, chain info, blocks and an account,
 sends a signed transfer and waits for its receipt, deploys the whitepaper
 contract (SQL), calls it, queries it, lists its events, follows the block
-stream, and deploys a contract with herapy's default (null) arguments.
+stream, deploys a contract with herapy's default (null) arguments, and
+registers a name, reads it and sends AERGO to it.
 Every step asserts what it got; the last line printed is `HERAPY OK`.
 """
 
@@ -108,7 +109,18 @@ def main():
     receipt = wait_ok(aergo, tx, result, "CREATED")
     check(str(receipt.contract_address).startswith("Am"), "deploy with null arguments")
 
-    # A refused transaction: a stale nonce comes back with a status.
+    # The name service: register a name, read it, send to it.
+    name = "herapy123456"
+    payload = json.dumps({"Name": "v1createName", "Args": [name]}, separators=(",", ":")).encode()
+    tx, result = aergo.send_payload(amount=10**18, payload=payload, to_address=herapy.GovernanceTxAddress.NAME)
+    wait_ok(aergo, tx, result)
+    info = aergo.get_name_info(name)
+    check(str(info.owner) == str(aergo.account.address), f"name {name} owned by the sender ({info.owner})")
+    tx, result = aergo.transfer(name, 1)
+    receipt = wait_ok(aergo, tx, result)
+    check(True, "a transfer to the name is included")
+
+    # An unknown tx hash is an error.
     try:
         aergo.get_tx("1" * 44)
         check(False, "unknown tx must fail")

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 mod cmd_gov;
 mod cmd_horde;
+mod cmd_name;
 
 #[derive(Parser)]
 #[command(name = "aergo", version, about = "AERGO node and command line", propagate_version = true)]
@@ -104,6 +105,11 @@ enum Command {
     },
     #[command(flatten)]
     Gov(cmd_gov::GovCommand),
+    /// Names (aergo.name): register one, hand it over, see its owner.
+    Name {
+        #[command(subcommand)]
+        command: cmd_name::NameCommand,
+    },
     /// A local multi-node DPoS network on loopback ports.
     Horde {
         #[command(subcommand)]
@@ -624,6 +630,7 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             out(s.raw, text)
         }
         Command::Gov(c) => cmd_gov::run(c, &client()?).await?,
+        Command::Name { command } => cmd_name::run(command, &client()?).await?,
         Command::Horde { command } => cmd_horde::run(command).await?,
         Command::Contract { command } => contract(command, &client()?).await?,
         Command::Events(a) => events(a, &client()?).await?,
@@ -971,7 +978,7 @@ async fn shutdown_signal() -> &'static str {
 }
 
 async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
-    let to = keys::parse_account(&a.to)?;
+    let to = keys::parse_recipient(&a.to)?;
     let amount = parse_amount(&a.amount)?;
     let payload = match &a.payload {
         Some(p) => parse_payload(p)?,

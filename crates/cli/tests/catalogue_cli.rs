@@ -317,10 +317,10 @@ fn cases(contract: &str, dev0: &str) -> Vec<Case> {
         )
         .json(rejected, Some("GAS_LIMIT_TOO_HIGH")),
         case(
-            "transfer to a name",
+            "transfer to a system contract",
             &["send", "--from", "dev:0", "--to", "aergo.system", "--amount", "1 aer"],
             exit::USAGE,
-            "only account addresses",
+            "takes governance transactions, not transfers",
         )
         .json(None, None),
     ]

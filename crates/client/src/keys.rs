@@ -80,6 +80,21 @@ pub fn parse_account(text: &str) -> Result<Address> {
     Ok(address)
 }
 
+/// A transfer's recipient: an account (`Am...`, `dev:N`) or a registered
+/// user name (12 lowercase letters and digits; the chain resolves it).
+pub fn parse_recipient(text: &str) -> Result<Address> {
+    let t = text.trim();
+    match Address::parse(t) {
+        Ok(a @ Address::Name(_)) if a.is_system() => Err(CliError::invalid(
+            "recipient",
+            text,
+            "a system contract (aergo.system, aergo.name, ...) takes governance transactions, not transfers",
+        )),
+        Ok(a @ Address::Name(_)) => Ok(a),
+        _ => parse_account(text),
+    }
+}
+
 /// A private key given as text: 64 hex digits (optionally `0x`), or the
 /// SDKs' base58check form (version 0xAA).
 pub fn parse_private_key(text: &str) -> Result<PrivateKey> {

@@ -31,6 +31,7 @@ pub mod contract;
 pub mod devnode;
 mod error;
 pub mod keys;
+pub mod names;
 pub mod transfer;
 
 pub use error::{exit, CliError, Result};

@@ -20,6 +20,7 @@
 //! | `getStake` | `[address]` | DPoS: `amount`, `sinceHeight`, `unlockHeight` |
 //! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
+//! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |
 //!
 //! `status` also reports the consensus: `lib` (height, hash), `peers`,
 //! `role` (`producer`, `follower` or `solo`), `consensus` (`sbp`, `dpos`),
@@ -597,6 +598,34 @@ impl Api {
     }
 }
 
+impl Api {
+    fn get_name_info(&self, params: &Value) -> Result<Value, RpcError> {
+        let name = required(params, 0, "name")?
+            .as_str()
+            .ok_or_else(|| RpcError::invalid_params("name: expected a name such as \"alice1234567\""))?;
+        let (height, _, snap) = self.snapshot_at(param(params, 1, "height"))?;
+        let r = self.name_record(&snap, name, height)?;
+        Ok(json!({
+            "name": r.name,
+            "owner": r.owner.to_string(),
+            "destination": r.destination.to_string(),
+            "height": r.height,
+        }))
+    }
+
+    /// The record of `name` in `snap` (at `height`), or not found.
+    pub(crate) fn name_record(
+        &self,
+        snap: &Snapshot,
+        name: &str,
+        height: u64,
+    ) -> Result<aergo_exec::names::NameRecord, RpcError> {
+        aergo_exec::names::lookup(snap, name).map_err(internal)?.ok_or_else(|| {
+            RpcError::not_found(format!("name not found: {name:?} is not registered at height {height}"))
+        })
+    }
+}
+
 impl Handler for Api {
     fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         match method {
@@ -618,6 +647,7 @@ impl Handler for Api {
             "getStake" => self.get_stake(&params),
             "getParams" => self.get_params(),
             "getParamVotes" => self.get_param_votes(&params),
+            "getNameInfo" => self.get_name_info(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }

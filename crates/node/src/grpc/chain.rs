@@ -59,9 +59,12 @@ pub fn chain_info(api: &Api) -> Result<ChainInfo, Status> {
         maxblocksize: aergo_types::block::BLOCK_MAX_SIZE_BYTES as u64,
         maxtokens: Amount::TOTAL_SUPPLY.to_be_bytes_minimal(),
         stakingminimum: param(GovParam::MinStake),
-        // Totals of stake and votes are not kept as sums in the state; the
-        // JSON-RPC `getProducers` lists the votes.
-        totalstaking: Vec::new(),
+        totalstaking: match aergo_exec::dpos::is_enabled(&state).map_err(internal)? {
+            true => aergo_exec::gov::total_staked(&state).map_err(internal)?.to_be_bytes_minimal(),
+            false => Vec::new(),
+        },
+        // Voting power and rewards are the Go node's (this chain pays no
+        // voting reward; the JSON-RPC `getProducers` lists the votes).
         gasprice: param(GovParam::GasPrice),
         nameprice: param(GovParam::NamePrice),
         totalvotingpower: Vec::new(),

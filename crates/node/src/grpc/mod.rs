@@ -18,9 +18,10 @@
 //! | `QueryContract`, `GetABI`, `ListEvents` | SQL contracts |
 //! | `GetPeers`, `GetStaking`, `GetVotes`, `GetAccountVotes`, `Metric` | network and DPoS |
 //!
+//! | `GetNameInfo` | the name service |
+//!
 //! Everything else (`SendTX`, `SignTX` and the key methods of a node that
-//! holds keys, `GetNameInfo` until the name service exists,
-//! `QueryContractState`, `GetInternalOperations`, the enterprise and raft
+//! holds keys, `QueryContractState`, `GetInternalOperations`, the enterprise and raft
 //! methods) answers `UNIMPLEMENTED` with a message that says why.
 //!
 //! Errors: a bad argument is `INVALID_ARGUMENT`, something absent is
@@ -363,8 +364,9 @@ impl AergoRpcService for GrpcApi {
         self.run(move |api| state::staking(api, &req.value)).await
     }
 
-    async fn get_name_info(&self, _: Request<Name>) -> Result<Response<NameInfo>, Status> {
-        Err(unimplemented("GetNameInfo", "the name service (aergo.name) is not built yet"))
+    async fn get_name_info(&self, r: Request<Name>) -> Result<Response<NameInfo>, Status> {
+        let req = r.into_inner();
+        self.run(move |api| state::name_info(api, &req)).await
     }
 
     type ListEventStreamStream = streams::Items<aergo_types::Event>;

@@ -238,6 +238,18 @@ pub fn peers(api: &Api, req: &PeersParams) -> PeerList {
     PeerList { peers }
 }
 
+/// A name's owner and destination, at the head or at `blockNo`.
+pub fn name_info(api: &Api, req: &Name) -> Result<NameInfo, Status> {
+    let height = (req.block_no != 0).then(|| serde_json::json!(req.block_no));
+    let (height, _, snap) = api.snapshot_at(height.as_ref()).map_err(status_of)?;
+    let r = api.name_record(&snap, &req.name, height).map_err(status_of)?;
+    Ok(NameInfo {
+        name: Some(Name { name: r.name, block_no: r.height }),
+        owner: r.owner.as_bytes().to_vec(),
+        destination: r.destination.as_bytes().to_vec(),
+    })
+}
+
 fn dpos_state(api: &Api) -> Result<aergo_store::Snapshot, Status> {
     let state = api.node.chain().head_state();
     if !dpos::is_enabled(&state).map_err(internal)? {
@@ -255,12 +267,19 @@ pub fn staking(api: &Api, address: &[u8]) -> Result<Staking, Status> {
     Ok(Staking { amount: stake.amount.to_be_bytes_minimal(), when: stake.since_height })
 }
 
-/// An account's stake; which candidates it votes for is not indexed by
-/// voter in the state, so `voting` stays empty (the JSON-RPC has no such
-/// method either).
+/// An account's stake and the producer candidates it votes for (weighted
+/// by the whole stake, as the Go node's `voteBP`).
 pub fn account_votes(api: &Api, address: &[u8]) -> Result<AccountVoteInfo, Status> {
     let staking = staking(api, address)?;
-    Ok(AccountVoteInfo { staking: Some(staking), voting: Vec::new() })
+    let who = address_arg("address", address)?;
+    let candidates = aergo_exec::gov::votes_of(&api.node.chain().head_state(), &who).map_err(internal)?;
+    let amount = aergo_types::Amount::from_be_bytes(&staking.amount).map_err(internal)?;
+    let voting = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        vec![VoteInfo { id: VOTE_BP.to_string(), candidates, amount: amount.aer().to_string() }]
+    };
+    Ok(AccountVoteInfo { staking: Some(staking), voting })
 }
 
 /// `id` empty or `voteBP`: the producer election, candidates by votes;
