@@ -582,22 +582,34 @@ fn tx_cases(ctx: &Ctx, first: &Tx) -> Vec<Case> {
             "transaction type FEEDELEGATION",
         ),
         case(
-            "type this chain cannot run: a name service call",
+            "a name registration that does not pay the name price",
             Input::Tx(edited(&k0, 2, chain, |b| {
                 b.r#type = TxType::Governance as i32;
                 b.recipient = name.to_vec();
                 b.payload = br#"{"Name":"v1createName","Args":["abcdefghijkl"]}"#.to_vec();
+                b.amount = Amount::ONE_GAER.to_be_bytes_minimal();
             })),
             REJECTED,
-            Some("UNSUPPORTED"),
-            "aergo.name",
+            Some("NAME_REJECTED"),
+            "below the name price",
         ),
         case(
-            "type this chain cannot run: a transfer to a name",
+            "a name call that does not parse",
+            Input::Tx(edited(&k0, 2, chain, |b| {
+                b.r#type = TxType::Governance as i32;
+                b.recipient = name.to_vec();
+                b.payload = br#"{"Name":"v1deleteName","Args":["abcdefghijkl"]}"#.to_vec();
+            })),
+            REJECTED,
+            Some("BAD_PAYLOAD"),
+            "unknown aergo.name call",
+        ),
+        case(
+            "a transfer to a name nobody registered",
             Input::Tx(edited(&k0, 2, chain, |b| b.recipient = Address::name("abcdefghijkl").unwrap().to_vec())),
             REJECTED,
-            Some("UNSUPPORTED"),
-            "names are not supported",
+            Some("UNKNOWN_NAME"),
+            "no account is registered under the name",
         ),
     ]
 }
