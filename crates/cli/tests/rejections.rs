@@ -130,7 +130,7 @@ async fn rejections_are_clear_and_change_nothing() {
     let e = aergo_fails(&["--rpc", &node.url, "send", "--from", "dev:0", "--to", "dev:1", "--amount", "1.5"]);
     assert!(e.contains("invalid amount") && e.contains("\"1.5 aergo\""), "{e}");
     let e = aergo_fails(&["--rpc", &node.url, "send", "--from", "dev:0", "--to", "nobody", "--amount", "1 aergo"]);
-    assert!(e.contains("names"), "{e}");
+    assert!(e.contains("no account is registered under the name \"nobody\""), "{e}");
     let e = aergo_fails(&[
         "--rpc", &node.url, "send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aergo", "--nonce", "1",
     ]);

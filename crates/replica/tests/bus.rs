@@ -357,7 +357,8 @@ fn unrunnable_transactions_are_refused_at_submission_and_ignored_in_gossip() {
     for (t, reason) in [
         (tx(TxType::Redeploy, &contract, b"x"), RejectReason::Unsupported),
         (tx(TxType::FeeDelegation, &contract, b"{}"), RejectReason::Unsupported),
-        (tx(TxType::Governance, &Address::name("aergo.name").unwrap(), b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &Address::name("aergo.enterprise").unwrap(), b"{}"), RejectReason::Unsupported),
+        (tx(TxType::Governance, &Address::name("aergo.name").unwrap(), b"{}"), RejectReason::BadPayload),
         (tx(TxType::Governance, &system, b"{not json"), RejectReason::BadPayload),
     ] {
         match bus.replica(0).submit_tx(t.clone()) {
