@@ -27,6 +27,7 @@ use anyhow::{bail, Context};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
+mod cmd_diff;
 mod cmd_gov;
 mod cmd_horde;
 mod cmd_name;
@@ -105,6 +106,9 @@ enum Command {
     },
     #[command(flatten)]
     Gov(cmd_gov::GovCommand),
+    /// The rows that changed between two blocks (heights or hashes),
+    /// table by table.
+    Diff(cmd_diff::DiffArgs),
     /// Names (aergo.name): register one, hand it over, see its owner.
     Name {
         #[command(subcommand)]
@@ -634,6 +638,7 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         Command::Horde { command } => cmd_horde::run(command).await?,
         Command::Contract { command } => contract(command, &client()?).await?,
         Command::Events(a) => events(a, &client()?).await?,
+        Command::Diff(a) => cmd_diff::run(a, &client()?).await?,
         Command::Sql(a) => {
             sql_shell(a, client()?, json_mode).await?;
             return Ok(None);

@@ -2,7 +2,7 @@
 //! JSON-RPC of a dev node process. Register a name, read it, send AERGO to
 //! it, hand it over; and the refusals (a taken name, a malformed one, an
 //! update by a stranger, a transfer to an unknown name), each with its
-//! reason code and nothing changed.
+//! reason code and nothing changed; `aergo diff` shows the handover.
 
 mod common;
 
@@ -70,4 +70,14 @@ fn names_register_resolve_and_change_hands_through_the_cli() {
     assert_eq!(cli(&url, &["name", "owner", "alice1234567"])["owner"].as_str(), Some(a3.as_str()));
     let then = made["receipt"]["blockHeight"].as_u64().unwrap().to_string();
     assert_eq!(cli(&url, &["name", "owner", "alice1234567", "--at", &then])["owner"].as_str(), Some(a0.as_str()));
+
+    // `aergo diff` between the registration and the handover shows the
+    // name's row changing hands, and nothing else in sys.names.
+    let now = handed["receipt"]["blockHeight"].as_u64().unwrap().to_string();
+    let d = cli(&url, &["diff", &then, &now, "--table", "sys.names"]);
+    let rows = d["relations"][0]["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1, "{d}");
+    assert_eq!((rows[0]["old"][1].as_str(), rows[0]["new"][1].as_str()), (Some(a0.as_str()), Some(a3.as_str())), "{d}");
+    let created = cli(&url, &["diff", "0", &then, "--table", "sys.names"]);
+    assert_eq!(created["relations"][0]["change"], "created", "{created}");
 }

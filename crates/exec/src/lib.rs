@@ -201,6 +201,7 @@
 
 mod block;
 pub mod contract;
+pub mod diff;
 pub mod dpos;
 mod error;
 pub mod events;

@@ -21,6 +21,7 @@
 //! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |
+//! | `diff` | `[from, to, {table?, limit?}]` (heights or block hashes) | `relations`: each changed table, view or function (`name`, `kind`, `change`, `columns`, `rows`: `key`, `old`, `new`), `truncated`; cost follows the change, not the state |
 //!
 //! `status` also reports the consensus: `lib` (height, hash), `peers`,
 //! `role` (`producer`, `follower` or `solo`), `consensus` (`sbp`, `dpos`),
@@ -60,6 +61,7 @@ use tokio::sync::broadcast;
 use crate::{Node, NodeError};
 
 mod consensus;
+mod diff;
 
 /// Largest raw transaction accepted by `sendTx`, in hex characters.
 const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
@@ -648,6 +650,7 @@ impl Handler for Api {
             "getParams" => self.get_params(),
             "getParamVotes" => self.get_param_votes(&params),
             "getNameInfo" => self.get_name_info(&params),
+            "diff" => self.diff(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }

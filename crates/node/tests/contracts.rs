@@ -222,3 +222,71 @@ fn contract_api_errors_are_clear() {
     let e = code(net.call("getEvents", json!([{ "fromHeight": 3, "toHeight": 1 }])));
     assert_eq!(e.code, aergo_rpc::INVALID_PARAMS);
 }
+
+#[test]
+fn diff_shows_the_rows_each_block_changed() {
+    let mut config = NodeConfig::default();
+    config.query.max_rows = 50;
+    let (mut net, _dir) = Net::new(config);
+    let genesis = 0;
+    let deploy = net.send(0, TxType::Deploy, None, encode_deploy_payload(SOURCE, None));
+    let deployed_at = net.produce();
+    let contract = net.receipt(&deploy)["contractAddress"].as_str().unwrap().to_string();
+    let address = Address::parse(&contract).unwrap();
+    let args = [json!("alice"), json!("bob"), json!("30")];
+    net.send(1, TxType::Call, Some(&address), encode_call_payload("transfer", &args));
+    let called_at = net.produce();
+
+    // The call: two rows of the contract's table changed, and the
+    // accounts of the sender and the producer (fee) in sys.accounts.
+    let d = net.call("diff", json!([deployed_at, called_at])).unwrap();
+    assert_eq!((d["from"]["height"].clone(), d["to"]["height"].clone()), (json!(deployed_at), json!(called_at)));
+    let rels = d["relations"].as_array().unwrap();
+    let table = rels.iter().find(|r| r["name"].as_str().unwrap().ends_with(".accounts")).unwrap();
+    assert_eq!((table["kind"].as_str(), table["change"].as_str()), (Some("table"), Some("rows")), "{table}");
+    assert_eq!(table["columns"], json!(["id", "balance"]));
+    let rows = table["rows"].as_array().unwrap();
+    let keys: Vec<&Value> = rows.iter().map(|r| &r["key"]).collect();
+    assert_eq!(keys, [&json!(["alice"]), &json!(["bob"])]);
+    assert_eq!((rows[0]["old"][1].clone(), rows[0]["new"][1].clone()), (json!("100.00"), json!("70.00")), "{table}");
+    assert_eq!((rows[1]["old"][1].clone(), rows[1]["new"][1].clone()), (json!("50.00"), json!("80.00")), "{table}");
+    let sys = rels.iter().find(|r| r["name"] == "sys.accounts").unwrap();
+    assert_eq!(sys["rows"].as_array().unwrap().len(), 2, "the sender's nonce and balance, the producer's fee: {sys}");
+    assert!(!rels.iter().any(|r| r["kind"] == "index"), "indexes follow from their tables");
+
+    // The deploy: the contract's table created with its rows, its function
+    // created; by block hash, and one table only.
+    let from_hash = net.call("getBlock", json!([genesis])).unwrap()["hash"].clone();
+    let d = net.call("diff", json!([from_hash, deployed_at])).unwrap();
+    let created: Vec<(String, String)> = d["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["change"] == "created")
+        .map(|r| (r["kind"].as_str().unwrap().to_string(), r["name"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(created.iter().any(|(k, n)| k == "table" && n.ends_with(".accounts")), "{created:?}");
+    assert!(created.iter().any(|(k, n)| k == "function" && n.ends_with(".transfer()")), "{created:?}");
+    let name = table["name"].as_str().unwrap();
+    let only = net.call("diff", json!([deployed_at - 1, deployed_at, { "table": name }])).unwrap();
+    assert_eq!(only["relations"].as_array().unwrap().len(), 1);
+    assert_eq!(only["relations"][0]["rows"].as_array().unwrap().len(), 2, "both rows added");
+    assert!(only["relations"][0]["rows"][0]["old"].is_null());
+
+    // Reversed, the same rows the other way; a limit that truncates; the
+    // same block twice is no change.
+    let back = net.call("diff", json!([called_at, deployed_at, { "table": name }])).unwrap();
+    assert_eq!(back["relations"][0]["rows"][0]["new"][1], json!("100.00"));
+    let cut = net.call("diff", json!([deployed_at, called_at, { "limit": 1 }])).unwrap();
+    assert_eq!(cut["truncated"], json!(true));
+    let same = net.call("diff", json!([called_at, called_at])).unwrap();
+    assert_eq!(same["relations"], json!([]));
+
+    // Bad input: an unknown block, a limit above query.max_rows, options
+    // it does not know.
+    assert_eq!(net.call("diff", json!([0, 999])).unwrap_err().code, aergo_rpc::NOT_FOUND);
+    let e = net.call("diff", json!([0, called_at, { "limit": 51 }])).unwrap_err();
+    assert_eq!(e.code, aergo_rpc::LIMIT_EXCEEDED, "{}", e.message);
+    let e = net.call("diff", json!([0, called_at, { "tables": name }])).unwrap_err();
+    assert_eq!(e.code, aergo_rpc::INVALID_PARAMS, "{}", e.message);
+}

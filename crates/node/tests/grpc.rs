@@ -472,3 +472,45 @@ async fn bad_input_on_the_grpc_port_gets_clear_statuses_and_the_node_keeps_servi
     // Still serving.
     assert_eq!(g.blockchain(Empty {}).await.unwrap().into_inner().best_height, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_block_streams_all_get_the_next_block_and_go_away_cleanly() {
+    let mut f = Fixture::new(NodeConfig::default()).await;
+    // Eight connections of 125 streams: under the HTTP/2 cap per
+    // connection (128) and the node's cap on streams (1,024).
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let mut g = AergoRpcServiceClient::connect(format!("http://{}", f.addr)).await.unwrap();
+        for _ in 0..125 {
+            streams.push(g.list_block_stream(Empty {}).await.unwrap().into_inner());
+        }
+    }
+    assert_eq!(streams.len(), 1000);
+    let to = f.keys[1].address();
+    let tx = f.tx(TxType::Transfer, Some(&to), Vec::new());
+    f.call("sendTx", json!([hex::encode(tx.encode())])).unwrap();
+    let height = f.produce();
+    for s in streams.iter_mut() {
+        let block = tokio::time::timeout(Duration::from_secs(30), s.message()).await.unwrap().unwrap().unwrap();
+        assert_eq!(block.header.unwrap().block_no, height);
+    }
+    // The clients go; every stream's task ends and its permit returns, so
+    // the cap is whole again: 1,024 more open.
+    drop(streams);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tx = f.tx(TxType::Transfer, Some(&to), Vec::new());
+    f.call("sendTx", json!([hex::encode(tx.encode())])).unwrap();
+    f.produce();
+    let mut g = f.grpc.clone();
+    let mut again = Vec::new();
+    for _ in 0..100 {
+        if again.len() == 100 {
+            break;
+        }
+        match g.list_block_stream(Empty {}).await {
+            Ok(s) => again.push(s),
+            Err(e) => panic!("a stream was refused after the others closed: {e:?}"),
+        }
+    }
+    assert_eq!(g.blockchain(Empty {}).await.unwrap().into_inner().best_height, height + 1);
+}
