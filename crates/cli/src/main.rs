@@ -18,6 +18,7 @@ use aergo_client::transfer::{parse_amount, parse_payload, send_transfer, Transfe
 use aergo_client::{exit, CliError};
 use aergo_crypto::{Keystore, ScryptParams};
 use aergo_lab::api::{bench_api, ApiBenchOptions};
+use aergo_lab::branch::{bench_branch, BranchBenchOptions};
 use aergo_lab::contract::{bench_contract, ContractBenchOptions};
 use aergo_lab::network::{bench_network, NetBenchOptions};
 use aergo_lab::transfer::{bench_transfer, BenchOptions};
@@ -390,6 +391,17 @@ struct SqlArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Branch, diff and three-way merge in the store at two state sizes
+    /// (1M and 10M rows; --quick: 100k and 1M), each with 1,000 changed
+    /// rows per side: the larger state's figures over the smaller's.
+    Branch {
+        /// Rows changed on each side.
+        #[arg(long)]
+        changes: Option<u64>,
+        /// A short run (100,000 and 1,000,000 rows).
+        #[arg(long)]
+        quick: bool,
+    },
     /// The JSON-RPC server under a flood of status and sendTx from one
     /// client, while a second client (from 127.0.0.2) measures its own
     /// latency: requests/s and the second client's p50/p99, idle and
@@ -699,6 +711,23 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             }
             let r = bench_network(&o, &mut |line| eprintln!("{line}")).await?;
             out(r.json(), r.text())
+        }
+        Command::Bench { command: BenchCommand::Branch { changes, quick } } => {
+            let mut o = if quick { BranchBenchOptions::quick() } else { BranchBenchOptions::full() };
+            if let Some(c) = changes {
+                o.changes = c;
+            }
+            let r = tokio::task::spawn_blocking(move || bench_branch(&o, &mut |line| eprintln!("{line}"))).await??;
+            let (b, d, m) = r.ratios();
+            let (dl, ml) = r.load_ratios();
+            let text = format!(
+                "larger state over smaller (target <= 1.3): time: branch {b:.2}, diff {d:.2}, merge {m:.2}; \
+                 nodes loaded: diff {dl:.2}, merge {ml:.2}\n{}",
+                r.bench_line()
+            );
+            let mut j = r.json();
+            j["bench"] = json!(r.bench_line());
+            out(j, text)
         }
         Command::Bench {
             command: BenchCommand::Api { connections, probe_calls, flood_ms, per_client, running_requests, quick },

@@ -14,6 +14,8 @@
 //!   finality, throughput and sync speed;
 //! - [`api`] (`aergo bench api`): the JSON-RPC server under a flood from
 //!   one client, against a second client's idle latency;
+//! - [`branch`] (`aergo bench branch`): branch, diff and three-way merge
+//!   in the store at two state sizes, to show they stay flat;
 //! - [`pg`]: a throwaway PostgreSQL cluster (found, or installed with
 //!   apt-get when this runs as root).
 //!
@@ -28,6 +30,7 @@
 //! but the `aergo` binary.
 
 pub mod api;
+pub mod branch;
 pub mod contract;
 pub mod network;
 pub mod pg;
