@@ -12,6 +12,8 @@
 //! * plain gRPC over HTTP/2 (what herapy and herajs in Node.js speak);
 //! * gRPC-web over HTTP/1.1 (`tonic-web`), what browsers speak, with CORS
 //!   for the configured origins (loopback pages only, by default);
+//! * gRPC-web over WebSocket (`websocket.rs`), what herajs's browser
+//!   provider speaks, as the Go node's grpc-web wrapper serves it;
 //! * message sizes in and out, HTTP/2 streams per connection, open
 //!   connections (in total; the connection past the cap is closed at once),
 //!   calls running at once, and a deadline per unary call.
@@ -26,6 +28,7 @@
 
 mod limits;
 mod server;
+mod websocket;
 
 pub use limits::GrpcLimits;
 pub use server::{serve, GrpcServerHandle};

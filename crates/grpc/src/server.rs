@@ -1,5 +1,8 @@
 //! The server: tonic over an accept loop of our own that caps connections,
-//! with gRPC-web and CORS in front for browsers.
+//! with gRPC-web and CORS in front for browsers. The accept loop also
+//! looks at the first request of each connection: a WebSocket upgrade is
+//! gRPC-web over WebSocket (`websocket.rs`, herajs in browsers) and is
+//! served by the bridge; everything else goes to tonic.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,7 +22,9 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::pb::aergo_rpc_service_server::{AergoRpcService, AergoRpcServiceServer};
+use crate::websocket::{self, WebService};
 use crate::{GrpcError, GrpcLimits};
+use tower::util::BoxCloneService;
 
 /// A running server; [`GrpcServerHandle::shutdown`] stops it.
 pub struct GrpcServerHandle {
@@ -48,11 +53,21 @@ pub async fn serve<S: AergoRpcService>(
     limits.validate().map_err(|reason| GrpcError::Config { reason })?;
     let listener = TcpListener::bind(listen).await.map_err(|source| GrpcError::Bind { addr: listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| GrpcError::Bind { addr: listen, source })?;
-    let incoming = capped_incoming(listener, limits.max_connections);
-
     let service = AergoRpcServiceServer::new(service)
         .max_decoding_message_size(limits.max_request_bytes)
         .max_encoding_message_size(limits.max_response_bytes);
+    let web: WebService = BoxCloneService::new(
+        tower::ServiceBuilder::new()
+            .layer(GlobalConcurrencyLimitLayer::new(limits.max_running_calls))
+            .layer(tonic_web::GrpcWebLayer::new())
+            .service(tonic::service::Routes::new(service.clone()).prepare()),
+    );
+    let bridge = Bridge {
+        web,
+        max_request_bytes: limits.max_request_bytes,
+        timeout: Duration::from_millis(limits.call_timeout_ms),
+    };
+    let incoming = capped_incoming(listener, limits.max_connections, bridge);
     let origins = Arc::new(limits.clone());
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| origins.origin_allowed(origin.as_bytes())))
@@ -92,7 +107,11 @@ pub async fn serve<S: AergoRpcService>(
 /// Accepts connections while fewer than `max_connections` are open; one
 /// past the cap is closed at once (the client sees `UNAVAILABLE`), so a
 /// flood of connections costs the node no memory.
-fn capped_incoming(listener: TcpListener, max_connections: usize) -> ReceiverStream<io::Result<CappedConn>> {
+fn capped_incoming(
+    listener: TcpListener,
+    max_connections: usize,
+    bridge: Bridge,
+) -> ReceiverStream<io::Result<CappedConn>> {
     let permits = Arc::new(Semaphore::new(max_connections));
     // One accepted connection waits at most: the server takes each at once.
     let (tx, rx) = mpsc::channel(1);
@@ -116,12 +135,60 @@ fn capped_incoming(listener: TcpListener, max_connections: usize) -> ReceiverStr
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            if tx.send(Ok(CappedConn { stream, _permit: permit })).await.is_err() {
-                break;
-            }
+            // Sorting a connection waits for its first bytes: off the loop.
+            let (tx, bridge) = (tx.clone(), bridge.clone());
+            tokio::spawn(async move {
+                if is_websocket(&stream, bridge.timeout).await {
+                    let _permit = permit;
+                    websocket::serve(stream, bridge.web, bridge.max_request_bytes, bridge.timeout).await;
+                } else {
+                    let _ = tx.send(Ok(CappedConn { stream, _permit: permit })).await;
+                }
+            });
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// What the WebSocket bridge needs.
+#[derive(Clone)]
+struct Bridge {
+    web: WebService,
+    max_request_bytes: usize,
+    timeout: Duration,
+}
+
+/// Longest request head looked at to tell a WebSocket upgrade.
+const MAX_PEEK_BYTES: usize = 8 * 1024;
+/// Pause between looks while a request head is still arriving.
+const PEEK_RETRY_MS: u64 = 5;
+
+/// Whether the connection's first request is a WebSocket upgrade, read
+/// without consuming it (tonic reads the same bytes afterwards). HTTP/2
+/// connections (their preface) and anything else are not.
+async fn is_websocket(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut buf = vec![0u8; MAX_PEEK_BYTES];
+    let look = async {
+        let mut seen = 0;
+        loop {
+            let n = match stream.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            let head = &buf[..n];
+            if head.starts_with(b"PRI * HTTP/2") || !head.starts_with(b"GET ") && n >= 4 {
+                return false;
+            }
+            if head.windows(4).any(|w| w == b"\r\n\r\n") || n == buf.len() {
+                return websocket::is_websocket_upgrade(head);
+            }
+            if n == seen {
+                tokio::time::sleep(Duration::from_millis(PEEK_RETRY_MS)).await;
+            }
+            seen = n;
+        }
+    };
+    tokio::time::timeout(timeout, look).await.unwrap_or(false)
 }
 
 /// A connection holding one of the connection permits until it closes.
