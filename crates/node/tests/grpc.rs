@@ -1,8 +1,8 @@
 //! The gRPC face in-process: every JSON-RPC method with a gRPC twin gives
 //! the same answer through both on the same node, and bad input on the
 //! gRPC port (unknown methods, malformed and oversize messages, stream
-//! floods, cancelled streams, browsers from other origins) gets a clear
-//! status while the node keeps serving.
+//! floods, cancelled streams, browsers from other origins, bad WebSocket
+//! calls) gets a clear status while the node keeps serving.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -513,4 +513,75 @@ async fn a_thousand_block_streams_all_get_the_next_block_and_go_away_cleanly() {
         }
     }
     assert_eq!(g.blockchain(Empty {}).await.unwrap().into_inner().best_height, height + 1);
+}
+
+/// A gRPC-web call over WebSocket as herajs's browser provider makes it:
+/// headers, `0`-prefixed frames, `1`; returns the binary messages
+/// received until the server closes, or the handshake error.
+async fn ws_call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    subprotocol: &str,
+    frames: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("ws://{addr}/types.AergoRPCService/{method}").into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", subprotocol.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.map_err(|e| e.to_string())?;
+    ws.send(Message::Binary(b"content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n".to_vec().into()))
+        .await
+        .unwrap();
+    for f in frames {
+        if ws.send(Message::Binary(f.into())).await.is_err() {
+            break;
+        }
+    }
+    let mut got = Vec::new();
+    while let Some(Ok(msg)) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap() {
+        match msg {
+            Message::Binary(b) => got.push(b.to_vec()),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    Ok(got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_over_websocket_serves_calls_and_refuses_bad_ones() {
+    let mut config = NodeConfig::default();
+    config.grpc.max_request_bytes = 64 * 1024;
+    config.grpc.call_timeout_ms = 500;
+    let f = Fixture::new(config).await;
+
+    // A call: the header frame, the message, the trailers with status 0.
+    let got = ws_call(f.addr, "Blockchain", "grpc-websockets", vec![vec![0, 0, 0, 0, 0, 0], vec![1]]).await.unwrap();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0][0], 0x80, "a header frame first");
+    assert!(String::from_utf8_lossy(&got[0][5..]).contains("application/grpc-web"), "{:?}", got[0]);
+    assert_eq!(got[1][0], 0, "a message frame");
+    let status: BlockchainStatus = prost::Message::decode(&got[1][5..]).unwrap();
+    assert_eq!(status.best_height, 0);
+    assert!(String::from_utf8_lossy(&got[2]).contains("grpc-status:0"), "{:?}", got[2]);
+
+    // Another subprotocol: the handshake is refused.
+    let e = ws_call(f.addr, "Blockchain", "something-else", vec![]).await.unwrap_err();
+    assert!(e.contains("400"), "{e}");
+    // A request over grpc.max_request_bytes, a frame of an unknown kind, a
+    // request never finished: closed without an answer.
+    let big = [vec![0u8], vec![0u8; 100 * 1024]].concat();
+    assert!(ws_call(f.addr, "CommitTX", "grpc-websockets", vec![big, vec![1]]).await.unwrap().is_empty());
+    assert!(ws_call(f.addr, "Blockchain", "grpc-websockets", vec![vec![7, 1, 2]]).await.unwrap().is_empty());
+    assert!(ws_call(f.addr, "Blockchain", "grpc-websockets", vec![vec![0, 0, 0, 0, 0, 0]]).await.unwrap().is_empty());
+    // An unknown method answers UNIMPLEMENTED in its trailers.
+    let got = ws_call(f.addr, "NoSuchMethod", "grpc-websockets", vec![vec![0, 0, 0, 0, 0, 0], vec![1]]).await.unwrap();
+    let all = got.iter().map(|m| String::from_utf8_lossy(m).to_string()).collect::<String>();
+    assert!(all.contains("grpc-status:12") || all.contains("grpc-status: 12"), "{all}");
+
+    // Still serving, on every transport.
+    let mut g = f.grpc.clone();
+    assert_eq!(g.blockchain(Empty {}).await.unwrap().into_inner().best_height, 0);
 }
