@@ -319,32 +319,14 @@ impl BlockBuilder {
             TxKind::System(call) => {
                 let outcome = gov::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
                 if let Some((name, json_args)) = outcome.event {
-                    events.push(Event {
-                        contract_address: AERGO_SYSTEM.as_bytes().to_vec(),
-                        event_name: name.to_string(),
-                        json_args,
-                        event_idx: 0,
-                        tx_hash: vtx.hash.to_vec(),
-                        block_hash: Vec::new(),
-                        block_no: self.ctx.height,
-                        tx_index: self.txs.len() as i32,
-                    });
+                    events.push(self.system_event(vtx, AERGO_SYSTEM, name, json_args));
                 }
                 passed = outcome.passed;
                 AERGO_SYSTEM.as_bytes().to_vec()
             }
             TxKind::Name(call) => {
                 let (name, json_args) = names::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
-                events.push(Event {
-                    contract_address: AERGO_NAME.as_bytes().to_vec(),
-                    event_name: name.to_string(),
-                    json_args,
-                    event_idx: 0,
-                    tx_hash: vtx.hash.to_vec(),
-                    block_hash: Vec::new(),
-                    block_no: self.ctx.height,
-                    tx_index: self.txs.len() as i32,
-                });
+                events.push(self.system_event(vtx, AERGO_NAME, name, json_args));
                 AERGO_NAME.as_bytes().to_vec()
             }
         };
@@ -364,6 +346,21 @@ impl BlockBuilder {
             ..Receipt::default()
         };
         Ok((receipt, passed))
+    }
+
+    /// The event a system contract (`aergo.system`, `aergo.name`) emits for
+    /// the transaction being applied.
+    fn system_event(&self, vtx: &VerifiedTx, contract: &str, name: &str, json_args: String) -> Event {
+        Event {
+            contract_address: contract.as_bytes().to_vec(),
+            event_name: name.to_string(),
+            json_args,
+            event_idx: 0,
+            tx_hash: vtx.hash.to_vec(),
+            block_hash: Vec::new(),
+            block_no: self.ctx.height,
+            tx_index: self.txs.len() as i32,
+        }
     }
 
     /// Credits the fees to the coinbase and flushes the state.

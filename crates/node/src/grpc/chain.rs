@@ -148,15 +148,17 @@ pub fn list_blocks(api: &Api, req: &ListParams) -> Result<Vec<Block>, Status> {
     let offset = req.offset as u64;
     let mut out = Vec::with_capacity(size as usize);
     if !req.hash.is_empty() {
-        let mut at = block_arg(api, &req.hash)?;
-        let mut height = at.header().map_err(internal)?.block_no;
-        // Skip `offset` blocks back from the named one, then list.
+        let named = block_arg(api, &req.hash)?;
+        let height = named.header().map_err(internal)?.block_no;
+        // Skip `offset` blocks back from the named one (one lookup, however
+        // large the offset), then list.
         let start = height.saturating_sub(offset);
-        while height > start {
-            height -= 1;
-            at = blocks.block_by_height(height).map_err(internal)?.ok_or_else(|| missing(height))?;
-        }
-        let mut h = height;
+        let mut at = if start == height {
+            named
+        } else {
+            blocks.block_by_height(start).map_err(internal)?.ok_or_else(|| missing(start))?
+        };
+        let mut h = start;
         while (out.len() as u64) < size {
             let prev = at.header().map_err(internal)?.prev_block_hash.clone();
             out.push(at);
