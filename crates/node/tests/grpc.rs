@@ -180,6 +180,20 @@ async fn every_json_rpc_method_with_a_grpc_twin_answers_the_same() {
     let down = g.list_block_metadata(ListParams { size: 2, ..Default::default() }).await.unwrap().into_inner();
     let heights: Vec<u64> = down.blocks.iter().map(|b| b.header.as_ref().unwrap().block_no).collect();
     assert_eq!(heights, vec![height, height - 1], "from the head down");
+    let head_hash = hash_bytes(s["hash"].as_str().unwrap());
+    let back = g
+        .list_block_headers(ListParams { hash: head_hash.clone(), size: 5, offset: 1, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let heights: Vec<u64> = back.blocks.iter().map(|b| b.header.as_ref().unwrap().block_no).collect();
+    assert_eq!(heights, (0..height).rev().collect::<Vec<_>>(), "back from the head, one skipped");
+    let far = g
+        .list_block_headers(ListParams { hash: head_hash, size: 5, offset: u32::MAX, asc: true, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(far.blocks.len(), 1, "an offset past genesis stops there");
     let page = g
         .get_block_body(BlockBodyParams {
             hashornumber: height.to_le_bytes().to_vec(),
