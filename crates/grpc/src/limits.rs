@@ -1,8 +1,9 @@
 //! The bounds of the gRPC server, each named, each with the Go node's
 //! habits where it has them.
 
-/// Limits of [`crate::serve`]. A request over a size limit gets
-/// `RESOURCE_EXHAUSTED` (tonic's decoder) or `OUT_OF_RANGE`; a stream past
+/// Limits of [`crate::serve`]. A message over a size limit gets
+/// `OUT_OF_RANGE` (tonic's codec; the Go node says `RESOURCE_EXHAUSTED`);
+/// a stream past
 /// the per-connection cap is refused by HTTP/2 itself (`REFUSED_STREAM`),
 /// which clients retry on another connection or report as `UNAVAILABLE`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,12 +34,24 @@ pub struct GrpcServerHandle {
 }
 
 impl GrpcServerHandle {
-    /// Stops accepting, lets calls in progress finish, and waits.
-    pub async fn shutdown(self) {
+    /// Stops accepting, lets calls in progress finish for at most
+    /// [`SHUTDOWN_GRACE`], and waits. (Streams end when the node's own stop
+    /// signal reaches them; a client that keeps a connection open cannot
+    /// hold the node.)
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await.is_err() {
+            self.task.abort();
+        }
     }
 }
+
+/// How long a shutdown waits for calls in progress.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a connection may take to send its first request head (to
+/// tell a WebSocket upgrade from the rest).
+const SNIFF_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a browser may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -56,9 +68,11 @@ pub async fn serve<S: AergoRpcService>(
     let service = AergoRpcServiceServer::new(service)
         .max_decoding_message_size(limits.max_request_bytes)
         .max_encoding_message_size(limits.max_response_bytes);
+    // One limit for both transports: its clones share one semaphore.
+    let running = GlobalConcurrencyLimitLayer::new(limits.max_running_calls);
     let web: WebService = BoxCloneService::new(
         tower::ServiceBuilder::new()
-            .layer(GlobalConcurrencyLimitLayer::new(limits.max_running_calls))
+            .layer(running.clone())
             .layer(tonic_web::GrpcWebLayer::new())
             .service(tonic::service::Routes::new(service.clone()).prepare()),
     );
@@ -66,6 +80,7 @@ pub async fn serve<S: AergoRpcService>(
         web,
         max_request_bytes: limits.max_request_bytes,
         timeout: Duration::from_millis(limits.call_timeout_ms),
+        origins: Arc::new(limits.cors_origins.clone()),
     };
     let incoming = capped_incoming(listener, limits.max_connections, bridge);
     let origins = Arc::new(limits.clone());
@@ -91,7 +106,7 @@ pub async fn serve<S: AergoRpcService>(
         .timeout(Duration::from_millis(limits.call_timeout_ms))
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(GlobalConcurrencyLimitLayer::new(limits.max_running_calls))
+        .layer(running)
         .add_service(service);
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -138,9 +153,14 @@ fn capped_incoming(
             // Sorting a connection waits for its first bytes: off the loop.
             let (tx, bridge) = (tx.clone(), bridge.clone());
             tokio::spawn(async move {
-                if is_websocket(&stream, bridge.timeout).await {
+                if is_websocket(&stream, SNIFF_TIMEOUT).await {
                     let _permit = permit;
-                    websocket::serve(stream, bridge.web, bridge.max_request_bytes, bridge.timeout).await;
+                    let call = websocket::Call {
+                        max_request_bytes: bridge.max_request_bytes,
+                        timeout: bridge.timeout,
+                        origins: bridge.origins,
+                    };
+                    websocket::serve(stream, bridge.web, call).await;
                 } else {
                     let _ = tx.send(Ok(CappedConn { stream, _permit: permit })).await;
                 }
@@ -156,6 +176,7 @@ struct Bridge {
     web: WebService,
     max_request_bytes: usize,
     timeout: Duration,
+    origins: Arc<Vec<String>>,
 }
 
 /// Longest request head looked at to tell a WebSocket upgrade.

@@ -19,9 +19,17 @@
 //! (`GrpcWebLayer` over the generated server), so a method behaves the
 //! same on every transport. A server stream (new blocks, events) is
 //! forwarded frame by frame until the client closes, which cancels it.
-//! Bounds: request bytes (`max_request_bytes`), the wait for the request
-//! (`call_timeout_ms`), and the connection cap of the accept loop, which a
-//! WebSocket holds like any connection.
+//! Bounds: WebSocket messages and frames of at most `max_request_bytes`
+//! (plus the frame byte), header lines of at most [`MAX_HEADER_BYTES`],
+//! the handshake, the request and the response head each within
+//! `call_timeout_ms`, the server's cap on calls running at once (shared
+//! with the other transports), and the connection cap of the accept loop,
+//! which a WebSocket holds like any connection.
+//!
+//! Browsers apply no CORS to WebSockets, so the bridge checks `Origin`
+//! itself: a page may call only from this machine or a configured origin
+//! (as for gRPC-web over HTTP). A client that sends no `Origin` is not a
+//! browser page and is served.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -41,6 +49,16 @@ pub(crate) type WebService =
 
 pub(crate) const SUBPROTOCOL: &str = "grpc-websockets";
 
+/// Longest header message a client may send first.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The bounds and origins of one call.
+pub(crate) struct Call {
+    pub max_request_bytes: usize,
+    pub timeout: Duration,
+    pub origins: std::sync::Arc<Vec<String>>,
+}
+
 /// Whether an HTTP/1.1 request head asks for a WebSocket.
 pub(crate) fn is_websocket_upgrade(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head).to_ascii_lowercase();
@@ -51,8 +69,8 @@ pub(crate) fn is_websocket_upgrade(head: &[u8]) -> bool {
 }
 
 /// Serves one WebSocket call on `stream`; errors end the connection.
-pub(crate) async fn serve(stream: TcpStream, svc: WebService, max_request_bytes: usize, timeout: Duration) {
-    if let Err(e) = bridge(stream, svc, max_request_bytes, timeout).await {
+pub(crate) async fn serve(stream: TcpStream, svc: WebService, call: Call) {
+    if let Err(e) = bridge(stream, svc, call).await {
         tracing::debug!(error = %e, "gRPC-web WebSocket call ended");
     }
 }
@@ -60,25 +78,43 @@ pub(crate) async fn serve(stream: TcpStream, svc: WebService, max_request_bytes:
 // The handshake callback's error type is tungstenite's `ErrorResponse`
 // (an HTTP response), fixed by its `Callback` trait.
 #[allow(clippy::result_large_err)]
-async fn bridge(stream: TcpStream, svc: WebService, max_request_bytes: usize, timeout: Duration) -> Result<(), String> {
+async fn bridge(stream: TcpStream, svc: WebService, call: Call) -> Result<(), String> {
+    let Call { max_request_bytes, timeout, origins } = call;
     let mut path = String::new();
-    let ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, mut resp: Response| {
-        let offered = req
-            .headers()
-            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|p| p.trim() == SUBPROTOCOL)));
-        if !offered {
-            let mut refusal = ErrorResponse::new(Some(format!("expected subprotocol {SUBPROTOCOL}")));
-            *refusal.status_mut() = http::StatusCode::BAD_REQUEST;
-            return Err(refusal);
-        }
-        path = req.uri().path().to_string();
-        resp.headers_mut().insert(http::header::SEC_WEBSOCKET_PROTOCOL, http::HeaderValue::from_static(SUBPROTOCOL));
-        Ok(resp)
-    })
-    .await
-    .map_err(|e| format!("handshake: {e}"))?;
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(max_request_bytes.max(MAX_HEADER_BYTES) + 1))
+        .max_frame_size(Some(max_request_bytes.max(MAX_HEADER_BYTES) + 1));
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, mut resp: Response| {
+            if let Some(origin) = req.headers().get(http::header::ORIGIN) {
+                if !aergo_rpc::cors::origin_allowed(&origins, origin.as_bytes()) {
+                    let mut refusal = ErrorResponse::new(Some("this origin may not call the node".to_string()));
+                    *refusal.status_mut() = http::StatusCode::FORBIDDEN;
+                    return Err(refusal);
+                }
+            }
+            let offered = req
+                .headers()
+                .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|p| p.trim() == SUBPROTOCOL)));
+            if !offered {
+                let mut refusal = ErrorResponse::new(Some(format!("expected subprotocol {SUBPROTOCOL}")));
+                *refusal.status_mut() = http::StatusCode::BAD_REQUEST;
+                return Err(refusal);
+            }
+            path = req.uri().path().to_string();
+            resp.headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_PROTOCOL, http::HeaderValue::from_static(SUBPROTOCOL));
+            Ok(resp)
+        },
+        Some(config),
+    );
+    let ws = tokio::time::timeout(timeout, handshake)
+        .await
+        .map_err(|_| "the handshake did not finish in time".to_string())?
+        .map_err(|e| format!("handshake: {e}"))?;
     let (mut sink, mut source) = ws.split();
 
     // The request: header lines, then `0`-prefixed frames up to a `1`.
@@ -93,6 +129,9 @@ async fn bridge(stream: TcpStream, svc: WebService, max_request_bytes: usize, ti
                 _ => continue,
             };
             if headers.is_none() {
+                if data.len() > MAX_HEADER_BYTES {
+                    return Err(format!("header lines over {MAX_HEADER_BYTES} bytes"));
+                }
                 headers = Some(String::from_utf8_lossy(&data).into_owned());
                 continue;
             }
@@ -127,7 +166,10 @@ async fn bridge(stream: TcpStream, svc: WebService, max_request_bytes: usize, ti
     let req = req
         .body(tonic::body::Body::new(http_body_util::Full::new(Bytes::from(body))))
         .map_err(|e| format!("request: {e}"))?;
-    let resp = svc.oneshot(req).await.unwrap_or_else(|never| match never {});
+    let resp = tokio::time::timeout(timeout, svc.oneshot(req))
+        .await
+        .map_err(|_| "no response head in time".to_string())?
+        .unwrap_or_else(|never| match never {});
     let (parts, mut resp_body) = resp.into_parts();
 
     // Response headers in a gRPC-web header frame.

@@ -460,9 +460,11 @@ impl Node {
     /// Starts the RPC server, the producer loop and, with `[p2p]
     /// enabled`, the network, its workers and the syncer.
     pub async fn start(self: Arc<Self>) -> Result<RunningNode, NodeError> {
-        let handler = Arc::new(api::Api::new(self.clone()));
+        let api = Arc::new(api::Api::new(self.clone()));
+        let handler: Arc<dyn aergo_rpc::Handler> = api.clone();
         let rpc = aergo_rpc::serve(self.config.rpc.listen, handler, self.config.rpc_limits()).await?;
-        let grpc_api = grpc::GrpcApi::new(self.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let grpc_api = grpc::GrpcApi::new(api, stop_rx.clone());
         let grpc = match aergo_grpc::serve(self.config.grpc.listen, grpc_api, self.config.grpc_limits()).await {
             Ok(g) => g,
             Err(e) => {
@@ -470,7 +472,6 @@ impl Node {
                 return Err(e.into());
             }
         };
-        let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut net = None;
         let mut p2p_addrs = Vec::new();

@@ -38,7 +38,9 @@ INSERT INTO accounts VALUES ('alice', 100), ('bob', 50);
 
 struct Fixture {
     node: Arc<Node>,
-    api: Api,
+    api: Arc<Api>,
+    /// Kept so the streams' stop signal does not fire.
+    _stop: tokio::sync::watch::Sender<bool>,
     keys: Vec<PrivateKey>,
     nonce: u64,
     now_ns: i64,
@@ -53,14 +55,15 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let (_, keys) = init_dev_data_dir(dir.path(), config.clone()).unwrap();
         let node = Arc::new(Node::open_with_config(dir.path(), config.clone()).unwrap());
-        let api = Api::new(node.clone());
+        let api = Arc::new(Api::new(node.clone()));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let server =
-            aergo_grpc::serve("127.0.0.1:0".parse().unwrap(), GrpcApi::new(node.clone()), config.grpc_limits())
+            aergo_grpc::serve("127.0.0.1:0".parse().unwrap(), GrpcApi::new(api.clone(), stop_rx), config.grpc_limits())
                 .await
                 .unwrap();
         let addr = server.local_addr;
         let grpc = AergoRpcServiceClient::connect(format!("http://{addr}")).await.unwrap();
-        Fixture { node, api, keys, nonce: 0, now_ns: i64::MAX / 2, grpc, addr, _server: server, _dir: dir }
+        Fixture { node, api, _stop: stop, keys, nonce: 0, now_ns: i64::MAX / 2, grpc, addr, _server: server, _dir: dir }
     }
 
     fn call(&self, method: &str, params: Value) -> Result<Value, aergo_rpc::RpcError> {
@@ -422,7 +425,7 @@ async fn bad_input_on_the_grpc_port_gets_clear_statuses_and_the_node_keeps_servi
     assert!(e.message().contains("decode"), "{}", e.message());
     // A message over grpc.max_request_bytes.
     let e = raw_call(f.addr, "/types.AergoRPCService/CommitTX", vec![0u8; 100 * 1024]).await.unwrap_err();
-    assert!(matches!(e.code(), Code::ResourceExhausted | Code::OutOfRange), "{e:?}");
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
     // A height of 9 bytes, a hash of 31.
     let e = g.get_block(SingleBytes { value: vec![1; 9] }).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -538,12 +541,26 @@ async fn ws_call(
     subprotocol: &str,
     frames: Vec<Vec<u8>>,
 ) -> Result<Vec<Vec<u8>>, String> {
+    ws_call_from(addr, method, subprotocol, None, frames).await
+}
+
+/// [`ws_call`] from a browser page at `origin`.
+async fn ws_call_from(
+    addr: std::net::SocketAddr,
+    method: &str,
+    subprotocol: &str,
+    origin: Option<&str>,
+    frames: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, String> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut req = format!("ws://{addr}/types.AergoRPCService/{method}").into_client_request().unwrap();
     req.headers_mut().insert("sec-websocket-protocol", subprotocol.parse().unwrap());
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
     let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.map_err(|e| e.to_string())?;
     ws.send(Message::Binary(b"content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n".to_vec().into()))
         .await
@@ -581,6 +598,15 @@ async fn grpc_web_over_websocket_serves_calls_and_refuses_bad_ones() {
     assert_eq!(status.best_height, 0);
     assert!(String::from_utf8_lossy(&got[2]).contains("grpc-status:0"), "{:?}", got[2]);
 
+    // A page from this machine is served; one from another origin is
+    // refused at the handshake (browsers apply no CORS to WebSockets).
+    let call = vec![vec![0, 0, 0, 0, 0, 0], vec![1]];
+    let local =
+        ws_call_from(f.addr, "Blockchain", "grpc-websockets", Some("http://localhost:3000"), call.clone()).await;
+    assert_eq!(local.unwrap().len(), 3);
+    let e =
+        ws_call_from(f.addr, "Blockchain", "grpc-websockets", Some("https://evil.example"), call).await.unwrap_err();
+    assert!(e.contains("403"), "{e}");
     // Another subprotocol: the handshake is refused.
     let e = ws_call(f.addr, "Blockchain", "something-else", vec![]).await.unwrap_err();
     assert!(e.contains("400"), "{e}");
@@ -598,4 +624,25 @@ async fn grpc_web_over_websocket_serves_calls_and_refuses_bad_ones() {
     // Still serving, on every transport.
     let mut g = f.grpc.clone();
     assert_eq!(g.blockchain(Empty {}).await.unwrap().into_inner().best_height, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stops_promptly_with_streams_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::default();
+    config.listen_on_free_ports();
+    init_dev_data_dir(dir.path(), config.clone()).unwrap();
+    let node = Arc::new(Node::open_with_config(dir.path(), config).unwrap());
+    let running = node.start().await.unwrap();
+    let mut g = AergoRpcServiceClient::connect(format!("http://{}", running.grpc_addr)).await.unwrap();
+    let mut blocks = g.list_block_stream(Empty {}).await.unwrap().into_inner();
+    let mut events = g.list_event_stream(FilterInfo::default()).await.unwrap().into_inner();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), running.shutdown()).await.expect("the node stopped");
+    assert!(started.elapsed() < Duration::from_secs(6), "stopping took {:?}", started.elapsed());
+    // Both streams ended with the node.
+    let b = tokio::time::timeout(Duration::from_secs(5), blocks.message()).await.unwrap();
+    assert!(!matches!(b, Ok(Some(_))), "{b:?}");
+    let e = tokio::time::timeout(Duration::from_secs(5), events.message()).await.unwrap();
+    assert!(!matches!(e, Ok(Some(_))), "{e:?}");
 }

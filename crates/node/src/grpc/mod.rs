@@ -39,10 +39,9 @@ use aergo_grpc::pb::*;
 use aergo_grpc::{Request, Response, Status};
 use aergo_rpc::RpcError;
 use aergo_types::{Address, Block, Hash, Receipt, Tx, TxList};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 use crate::api::Api;
-use crate::Node;
 
 mod chain;
 mod state;
@@ -53,12 +52,23 @@ pub struct GrpcApi {
     api: Arc<Api>,
     /// Stream subscriptions open at once, across all clients.
     streams: Arc<Semaphore>,
+    /// Calls whose store work runs at once. Held until the work returns,
+    /// not until the call's deadline: a deadline that ends the call does
+    /// not end its blocking work, so the server's own cap would not bound
+    /// it.
+    running: Arc<Semaphore>,
+    /// Fires when the node stops: streams end, so the server can.
+    stop: watch::Receiver<bool>,
 }
 
 impl GrpcApi {
-    pub fn new(node: Arc<Node>) -> GrpcApi {
-        let streams = Arc::new(Semaphore::new(node.config().grpc.max_streams));
-        GrpcApi { api: Arc::new(Api::new(node)), streams }
+    /// The gRPC methods over `api` (the JSON-RPC's, whose query engine and
+    /// its cache of compiled functions they share), until `stop` fires.
+    pub fn new(api: Arc<Api>, stop: watch::Receiver<bool>) -> GrpcApi {
+        let config = &api.node.config().grpc;
+        let streams = Arc::new(Semaphore::new(config.max_streams));
+        let running = Arc::new(Semaphore::new(config.max_running_calls));
+        GrpcApi { api, streams, running, stop }
     }
 
     /// Runs `f` on the blocking pool (it reads the store).
@@ -67,10 +77,15 @@ impl GrpcApi {
         f: impl FnOnce(&Api) -> Result<T, Status> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let api = self.api.clone();
-        tokio::task::spawn_blocking(move || f(&api))
-            .await
-            .map_err(|e| Status::internal(format!("the call's task failed: {e}")))?
-            .map(Response::new)
+        let permit =
+            self.running.clone().acquire_owned().await.map_err(|_| Status::unavailable("the node is stopping"))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&api)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("the call's task failed: {e}")))?
+        .map(Response::new)
     }
 }
 
@@ -115,7 +130,7 @@ fn address_arg(what: &str, bytes: &[u8]) -> Result<Address, Status> {
     Address::from_bytes(bytes).map_err(|e| {
         if bytes.len() <= 12 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.') {
             Status::invalid_argument(format!(
-                "{what}: {:?} is an account name; the name service is not built on this node, use the address",
+                "{what}: {:?} is an account name; give its address (GetNameInfo resolves a name)",
                 String::from_utf8_lossy(bytes)
             ))
         } else {
@@ -223,7 +238,7 @@ impl AergoRpcService for GrpcApi {
     type ListBlockStreamStream = streams::Items<Block>;
 
     async fn list_block_stream(&self, _: Request<Empty>) -> Result<Response<Self::ListBlockStreamStream>, Status> {
-        streams::blocks(self.api.clone(), &self.streams, Ok).map(Response::new)
+        streams::blocks(self.api.clone(), &self.streams, self.stop.clone(), Ok).map(Response::new)
     }
 
     type ListBlockMetadataStreamStream = streams::Items<BlockMetadata>;
@@ -232,7 +247,7 @@ impl AergoRpcService for GrpcApi {
         &self,
         _: Request<Empty>,
     ) -> Result<Response<Self::ListBlockMetadataStreamStream>, Status> {
-        streams::blocks(self.api.clone(), &self.streams, |b| Ok(metadata_of(&b))).map(Response::new)
+        streams::blocks(self.api.clone(), &self.streams, self.stop.clone(), |b| Ok(metadata_of(&b))).map(Response::new)
     }
 
     async fn get_block(&self, r: Request<SingleBytes>) -> Result<Response<Block>, Status> {
@@ -373,7 +388,7 @@ impl AergoRpcService for GrpcApi {
 
     async fn list_event_stream(&self, r: Request<FilterInfo>) -> Result<Response<Self::ListEventStreamStream>, Status> {
         let filter = r.into_inner();
-        streams::events(self.api.clone(), &self.streams, filter).map(Response::new)
+        streams::events(self.api.clone(), &self.streams, self.stop.clone(), filter).map(Response::new)
     }
 
     async fn list_events(&self, r: Request<FilterInfo>) -> Result<Response<EventList>, Status> {

@@ -41,10 +41,10 @@ fn peer_id_bytes(id: &str) -> Vec<u8> {
 
 pub fn account_state(api: &Api, address: &[u8]) -> Result<State, Status> {
     let address = address_arg("address", address)?;
-    state_of(api, &api.node.chain().head_state(), &address)
+    state_of(&api.node.chain().head_state(), &address)
 }
 
-fn state_of(_api: &Api, snap: &aergo_store::Snapshot, address: &Address) -> Result<State, Status> {
+fn state_of(snap: &aergo_store::Snapshot, address: &Address) -> Result<State, Status> {
     let acct = aergo_exec::account(snap, address).map_err(internal)?;
     let contract = aergo_exec::contract::read_contract(snap, address).map_err(internal)?;
     let code_hash = contract.map(|c| c.source_hash.to_vec()).unwrap_or_default();
@@ -74,7 +74,7 @@ pub fn account_proof(api: &Api, req: &AccountAndRoot) -> Result<AccountProof, St
         )));
     }
     let snap = chain.head_state();
-    let state = state_of(api, &snap, &address)?;
+    let state = state_of(&snap, &address)?;
     let inclusion = state.nonce != 0 || !state.balance.is_empty() || !state.code_hash.is_empty();
     Ok(AccountProof {
         state: Some(state),
@@ -192,7 +192,7 @@ pub fn arg_filter(bytes: &[u8]) -> Result<Vec<(usize, Value)>, Status> {
         .collect()
 }
 
-fn event_arg(e: &Event, i: usize) -> Option<Value> {
+pub fn event_arg(e: &Event, i: usize) -> Option<Value> {
     match serde_json::from_str::<Value>(&e.json_args).ok()? {
         Value::Array(mut a) if i < a.len() => Some(a.swap_remove(i)),
         _ => None,
@@ -298,7 +298,11 @@ pub fn votes(api: &Api, req: &VoteParams) -> Result<VoteList, Status> {
     } else {
         let p = GovParam::from_dao_id(&id).ok_or_else(|| {
             let ids: Vec<&str> = GovParam::ALL.iter().map(|p| p.dao_id()).collect();
-            Status::invalid_argument(format!("unknown vote id {id:?}: expected {VOTE_BP} or one of {}", ids.join(", ")))
+            Status::invalid_argument(format!(
+                "unknown vote id {:?}: expected {VOTE_BP} or one of {}",
+                aergo_types::payload::abbreviate(&id),
+                ids.join(", ")
+            ))
         })?;
         gov_read::param_votes(&state, p, count)
             .map_err(internal)?

@@ -6,7 +6,7 @@
 //! [`STREAM_BUFFER`] items. A client slower than the chain misses blocks
 //! rather than growing the node's memory (the block notifications it
 //! lagged behind are skipped, as the Go node drops them too), and the
-//! stream's task ends as soon as the client goes.
+//! stream's task ends as soon as the client goes or the node stops.
 
 use std::sync::Arc;
 
@@ -16,9 +16,9 @@ use aergo_grpc::{ReceiverStream, Status};
 use aergo_types::{Block, Hash};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use super::state::{arg_filter, with_block_hash};
+use super::state::{arg_filter, event_arg, with_block_hash};
 use super::{address_arg, internal, status_of};
 use crate::api::{contract_error, Api, MAX_EVENT_ROWS_SCANNED};
 
@@ -38,6 +38,7 @@ fn permit(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, Status> {
 fn follow_blocks<T: Send + 'static>(
     api: Arc<Api>,
     permits: &Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
     item: impl Fn(&Api, Block) -> Result<Vec<T>, Status> + Send + Sync + 'static,
 ) -> Result<Items<T>, Status> {
     let permit = permit(permits)?;
@@ -49,6 +50,7 @@ fn follow_blocks<T: Send + 'static>(
         loop {
             let note = tokio::select! {
                 _ = tx.closed() => break,
+                _ = stop.changed() => break,
                 note = blocks.recv() => note,
             };
             let summary = match note {
@@ -88,9 +90,10 @@ fn follow_blocks<T: Send + 'static>(
 pub fn blocks<T: Send + 'static>(
     api: Arc<Api>,
     permits: &Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
     map: fn(Block) -> Result<T, Status>,
 ) -> Result<Items<T>, Status> {
-    follow_blocks(api, permits, move |_, b| Ok(vec![map(b)?]))
+    follow_blocks(api, permits, stop, move |_, b| Ok(vec![map(b)?]))
 }
 
 /// Events of each new block that match `filter` (contract, name and
@@ -98,6 +101,7 @@ pub fn blocks<T: Send + 'static>(
 pub fn events(
     api: Arc<Api>,
     permits: &Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
     filter: FilterInfo,
 ) -> Result<Items<aergo_types::Event>, Status> {
     let contract = if filter.contract_address.is_empty() {
@@ -107,7 +111,7 @@ pub fn events(
     };
     let name = (!filter.event_name.is_empty()).then(|| filter.event_name.clone());
     let args = arg_filter(&filter.arg_filter)?;
-    follow_blocks(api, permits, move |api, block| {
+    follow_blocks(api, permits, stop, move |api, block| {
         let height = block.header().map_err(internal)?.block_no;
         let f = EventFilter { contract: contract.clone(), name: name.clone(), from_height: height, to_height: height };
         let cfg = &api.node.config().query;
@@ -116,9 +120,7 @@ pub fn events(
             list_events(&api.node.chain().head_state(), &f, limits).map_err(|e| status_of(contract_error(e)))?;
         let mut out = Vec::new();
         for e in found.events {
-            let keep = args.iter().all(|(i, v)| {
-                serde_json::from_str::<Value>(&e.json_args).ok().and_then(|a| a.get(*i).cloned()).as_ref() == Some(v)
-            });
+            let keep = args.iter().all(|(i, v)| event_arg(&e, *i).as_ref() == Some(v));
             if keep {
                 out.push(with_block_hash(api, e)?);
             }
