@@ -31,6 +31,9 @@ pub struct GrpcServerHandle {
     pub local_addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// The accept loop, with the connections it is still sorting and the
+    /// WebSocket calls it serves.
+    accept: tokio::task::JoinHandle<()>,
 }
 
 impl GrpcServerHandle {
@@ -42,7 +45,11 @@ impl GrpcServerHandle {
         let _ = self.stop.send(());
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await.is_err() {
             self.task.abort();
+            let _ = (&mut self.task).await;
         }
+        // The server is gone, so the loop sees its channel closed, stops
+        // its own tasks and ends: nothing of the service outlives this.
+        let _ = self.accept.await;
     }
 }
 
@@ -82,7 +89,7 @@ pub async fn serve<S: AergoRpcService>(
         timeout: Duration::from_millis(limits.call_timeout_ms),
         origins: Arc::new(limits.cors_origins.clone()),
     };
-    let incoming = capped_incoming(listener, limits.max_connections, bridge);
+    let (incoming, accept) = capped_incoming(listener, limits.max_connections, bridge);
     let origins = Arc::new(limits.clone());
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| origins.origin_allowed(origin.as_bytes())))
@@ -116,7 +123,7 @@ pub async fn serve<S: AergoRpcService>(
             tracing::error!(error = %e, "gRPC server stopped");
         }
     });
-    Ok(GrpcServerHandle { local_addr, stop, task })
+    Ok(GrpcServerHandle { local_addr, stop, task, accept })
 }
 
 /// Accepts connections while fewer than `max_connections` are open; one
@@ -126,12 +133,16 @@ fn capped_incoming(
     listener: TcpListener,
     max_connections: usize,
     bridge: Bridge,
-) -> ReceiverStream<io::Result<CappedConn>> {
+) -> (ReceiverStream<io::Result<CappedConn>>, tokio::task::JoinHandle<()>) {
     let permits = Arc::new(Semaphore::new(max_connections));
     // One accepted connection waits at most: the server takes each at once.
     let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
+    let accept = tokio::spawn(async move {
+        // Connections being sorted and WebSocket calls: at most one per
+        // connection permit.
+        let mut conns = tokio::task::JoinSet::new();
         loop {
+            while conns.try_join_next().is_some() {}
             let accepted = tokio::select! {
                 r = listener.accept() => r,
                 _ = tx.closed() => break,
@@ -152,7 +163,7 @@ fn capped_incoming(
             let _ = stream.set_nodelay(true);
             // Sorting a connection waits for its first bytes: off the loop.
             let (tx, bridge) = (tx.clone(), bridge.clone());
-            tokio::spawn(async move {
+            conns.spawn(async move {
                 if is_websocket(&stream, SNIFF_TIMEOUT).await {
                     let _permit = permit;
                     let call = websocket::Call {
@@ -166,8 +177,9 @@ fn capped_incoming(
                 }
             });
         }
+        conns.shutdown().await;
     });
-    ReceiverStream::new(rx)
+    (ReceiverStream::new(rx), accept)
 }
 
 /// What the WebSocket bridge needs.
