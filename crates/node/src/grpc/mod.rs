@@ -145,12 +145,7 @@ fn block_arg(api: &Api, bytes: &[u8]) -> Result<Block, Status> {
     let blocks = api.node.chain().blocks();
     let found = match bytes.len() {
         32 => blocks.block_by_hash(&hash_arg("block", bytes)?).map_err(internal)?,
-        0..=8 => {
-            let mut le = [0u8; 8];
-            le[..bytes.len()].copy_from_slice(bytes);
-            let height = u64::from_le_bytes(le);
-            blocks.block_by_height(height).map_err(internal)?
-        }
+        0..=8 => blocks.block_by_height(height_le(bytes)).map_err(internal)?,
         n => {
             return Err(Status::invalid_argument(format!(
                 "block: expected a 32-byte hash or a height of up to 8 little-endian bytes, got {n} bytes"
@@ -164,10 +159,17 @@ fn describe_block_arg(bytes: &[u8]) -> String {
     if bytes.len() == 32 {
         Hash::from_slice("hash", bytes).map(|h| h.to_string()).unwrap_or_default()
     } else {
-        let mut le = [0u8; 8];
-        le[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-        format!("height {}", u64::from_le_bytes(le))
+        format!("height {}", height_le(bytes))
     }
+}
+
+/// A height of up to 8 little-endian bytes (more are ignored: callers
+/// refuse them first).
+fn height_le(bytes: &[u8]) -> u64 {
+    let n = bytes.len().min(8);
+    let mut le = [0u8; 8];
+    le[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(le)
 }
 
 /// A block's metadata: hash, header, transaction count, encoded size.
