@@ -9,10 +9,11 @@
 //! | `block_receipts` | block hash | the block's receipts, in tx order (a protobuf list) |
 //! | `heights` | height (u64) | hash of the main-chain block at that height |
 //! | `txs` | tx hash | block hash (32 bytes) ++ index in block (u32 big-endian); main chain only |
+//! | `account_txs` | address length (u8) ++ address bytes ++ height (u64 BE) ++ index (u32 BE) | tx hash; main chain only, for the sender and the recipient |
 //! | `meta` | name | `head`, `genesis`, `lib`: block hashes; `consensus`: the engine's persisted safety state |
 //!
 //! Every block ever accepted is in `blocks` (side branches too); the
-//! height and transaction indexes follow the main chain and are rewritten
+//! height, transaction and account indexes follow the main chain and are rewritten
 //! in the same write transaction that moves the head, so after a crash the
 //! indexes always describe the stored head. redb commits are durable
 //! (fsync) by default.
@@ -29,6 +30,48 @@ const BLOCK_RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bloc
 const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ACCOUNT_TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_txs");
+
+/// Most entries one [`BlockStore::account_txs`] call returns.
+pub const MAX_ACCOUNT_TXS: usize = 1_000;
+
+/// A main-chain transaction that sent from or to an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountTx {
+    pub height: u64,
+    pub index: u32,
+    pub tx_hash: Hash,
+}
+
+/// The `account_txs` key prefix of an account: its length first, so that
+/// one address is never a prefix of another's keys.
+fn account_prefix(account: &[u8]) -> Option<Vec<u8>> {
+    let len = u8::try_from(account.len()).ok()?;
+    let mut key = Vec::with_capacity(1 + account.len() + 12);
+    key.push(len);
+    key.extend_from_slice(account);
+    Some(key)
+}
+
+fn account_key(account: &[u8], height: u64, index: u32) -> Option<Vec<u8>> {
+    let mut key = account_prefix(account)?;
+    key.extend_from_slice(&height.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    Some(key)
+}
+
+/// The accounts a transaction is indexed under: its sender and recipient
+/// (once when they are the same; deploys have no recipient).
+fn tx_accounts(tx: &Tx) -> Vec<&[u8]> {
+    let Some(b) = tx.body.as_ref() else { return Vec::new() };
+    let mut out = Vec::with_capacity(2);
+    for a in [b.account.as_slice(), b.recipient.as_slice()] {
+        if !a.is_empty() && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
 
 /// Largest receipt list the store will decode (a full block's receipts).
 const RECEIPTS_MAX_BYTES: usize = 64 << 20;
@@ -81,6 +124,7 @@ impl BlockStore {
             w.open_table(HEIGHTS)?;
             w.open_table(TXS)?;
             w.open_table(META)?;
+            w.open_table(ACCOUNT_TXS)?;
         }
         w.commit()?;
         Ok(BlockStore { db })
@@ -154,10 +198,16 @@ impl BlockStore {
         {
             let mut heights = w.open_table(HEIGHTS)?;
             let mut txs = w.open_table(TXS)?;
+            let mut accounts = w.open_table(ACCOUNT_TXS)?;
             for b in abandoned {
                 heights.remove(b.height)?;
-                for tx in b.txs {
+                for (i, tx) in b.txs.iter().enumerate() {
                     txs.remove(tx.hash.as_slice())?;
+                    for a in tx_accounts(tx) {
+                        if let Some(key) = account_key(a, b.height, i as u32) {
+                            accounts.remove(key.as_slice())?;
+                        }
+                    }
                 }
             }
             for b in adopted {
@@ -166,6 +216,11 @@ impl BlockStore {
                     let mut loc = b.hash.to_vec();
                     loc.extend_from_slice(&(i as u32).to_be_bytes());
                     txs.insert(tx.hash.as_slice(), loc.as_slice())?;
+                    for a in tx_accounts(tx) {
+                        if let Some(key) = account_key(a, b.height, i as u32) {
+                            accounts.insert(key.as_slice(), tx.hash.as_slice())?;
+                        }
+                    }
                 }
             }
             let mut meta = w.open_table(META)?;
@@ -229,6 +284,33 @@ impl BlockStore {
         let block_hash = hash_from("tx index", &v[..32])?;
         let index = u32::from_be_bytes([v[32], v[33], v[34], v[35]]);
         Ok(Some(TxLocation { block_hash, index }))
+    }
+
+    /// Main-chain transactions sent from or to `account` (its raw bytes:
+    /// an address or a name) below height `before` (all when `None`),
+    /// newest first, at most `limit` (itself at most [`MAX_ACCOUNT_TXS`]).
+    /// Blocks stored before this index existed are not in it.
+    pub fn account_txs(&self, account: &[u8], before: Option<u64>, limit: usize) -> Result<Vec<AccountTx>, ChainError> {
+        let (Some(lo), Some(hi)) = (account_key(account, 0, 0), account_key(account, before.unwrap_or(u64::MAX), 0))
+        else {
+            return Ok(Vec::new());
+        };
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ACCOUNT_TXS)?;
+        let mut out = Vec::new();
+        // An entry at height u64::MAX index 0 cannot exist (no such block),
+        // so the exclusive bound loses nothing when `before` is absent.
+        for entry in t.range(lo.as_slice()..hi.as_slice())?.rev().take(limit.min(MAX_ACCOUNT_TXS)) {
+            let (k, v) = entry?;
+            let k = k.value();
+            let Some(tail) = k.len().checked_sub(12).map(|at| &k[at..]) else {
+                return Err(ChainError::Corrupt { what: "account index", reason: format!("key of {} bytes", k.len()) });
+            };
+            let height = u64::from_be_bytes(tail[..8].try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(tail[8..].try_into().expect("4 bytes"));
+            out.push(AccountTx { height, index, tx_hash: hash_from("account index", v.value())? });
+        }
+        Ok(out)
     }
 
     /// A main-chain transaction with its location and block height.

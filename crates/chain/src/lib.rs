@@ -46,7 +46,7 @@ use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
 use aergo_types::{Address, Block, BlockHeader, Genesis, Hash, Receipt};
 
-pub use blockstore::{BlockStore, MainBlock, TxLocation};
+pub use blockstore::{AccountTx, BlockStore, MainBlock, TxLocation, MAX_ACCOUNT_TXS};
 pub use error::ChainError;
 
 /// The store ref that follows the main chain's head state.

@@ -112,7 +112,19 @@ fn forks_switch_heads_and_respect_the_lib() {
     let a2h = chain.store_block(&a2.block, &a2.receipts).unwrap();
     chain.set_head(&a2h.hash).unwrap();
     let tx_a1 = a1.block.txs()[0].hash().unwrap();
+    let tx_a2 = a2.block.txs()[0].hash().unwrap();
     assert_eq!(chain.blocks().tx_location(&tx_a1).unwrap().unwrap().block_hash, a1h.hash);
+    // The account index lists both sides of a transfer, newest first, and
+    // pages with `before`.
+    let history = |i: usize, before: Option<u64>, limit: usize| -> Vec<(u64, Hash)> {
+        let raw = keys[i].address().as_bytes().to_vec();
+        chain.blocks().account_txs(&raw, before, limit).unwrap().into_iter().map(|t| (t.height, t.tx_hash)).collect()
+    };
+    assert_eq!(history(0, None, 10), vec![(2, tx_a2), (1, tx_a1)]);
+    assert_eq!(history(1, None, 10), vec![(2, tx_a2), (1, tx_a1)]);
+    assert_eq!(history(1, Some(2), 10), vec![(1, tx_a1)]);
+    assert_eq!(history(1, None, 1), vec![(2, tx_a2)]);
+    assert_eq!(history(2, None, 10), vec![]);
 
     let b1 =
         chain.build_block(&genesis_hash, vec![transfer(&chain, &keys, 2, 1, 1)], &producer, 2_500, vec![]).unwrap();
@@ -130,6 +142,10 @@ fn forks_switch_heads_and_respect_the_lib() {
     assert_eq!(chain.blocks().hash_at(1).unwrap(), Some(b1h.hash));
     assert_eq!(chain.blocks().hash_at(3).unwrap(), Some(b3h.hash));
     assert!(chain.blocks().tx_location(&tx_a1).unwrap().is_none(), "abandoned txs leave the index");
+    let tx_b1 = b1.block.txs()[0].hash().unwrap();
+    assert_eq!(history(0, None, 10), vec![], "and the account index");
+    assert_eq!(history(1, None, 10), vec![(1, tx_b1)]);
+    assert_eq!(history(2, None, 10), vec![(1, tx_b1)]);
     let a0 = account(&chain.head_state(), &keys[0].address()).unwrap();
     assert_eq!(a0.nonce, 0, "branch B never ran account 0's transfers");
 

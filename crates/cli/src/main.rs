@@ -903,10 +903,11 @@ async fn run_node(a: NodeArgs, json_mode: bool) -> anyhow::Result<()> {
     let mut config = devnode::load_config(&dir)?;
     overrides.apply(&mut config);
     let interval_ms = config.solo.block_interval_ms;
+    let console = config.console.enabled;
     let running =
         devnode::start(&dir, config).await.with_context(|| format!("starting the node in {}", dir.display()))?;
     let url = format!("http://{}", running.rpc_addr);
-    let report = node_report(&dir, &url, running.grpc_addr, &dev_keys, interval_ms, a.dev).await;
+    let report = node_report(&dir, &url, running.grpc_addr, &dev_keys, interval_ms, a.dev, console).await;
     match report {
         Ok(o) => print_stdout(&if json_mode { o.json.to_string() } else { o.text }),
         Err(e) => {
@@ -930,6 +931,7 @@ async fn node_report(
     dev_keys: &[aergo_crypto::PrivateKey],
     interval_ms: u64,
     dev: bool,
+    console: bool,
 ) -> anyhow::Result<Output> {
     let client = RpcClient::new(url)?;
     let status = client.status().await?;
@@ -940,13 +942,14 @@ async fn node_report(
     );
     let mut text = format!(
         "data directory {}{}\nchain {chain} (chain id hash {})\nhead height {} hash {}\nblock interval {interval_ms} ms\n\
-         rpc listening on {url}\nwebsocket {}\ngrpc listening on {grpc_addr}\n",
+         rpc listening on {url}\nwebsocket {}\ngrpc listening on {grpc_addr}\n{}",
         dir.display(),
         if dev { " (kept: reuse it with --dir)" } else { "" },
         status.chain_id_hash,
         status.height,
         status.head_hash,
         client.ws_url(),
+        if console { format!("console {url}/\n") } else { String::new() },
     );
     let mut accounts = Vec::new();
     if !dev_keys.is_empty() {

@@ -22,23 +22,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use aergo_client::keys::dev_account;
-use common::NodeProc;
+use common::{tool, NodeProc};
 
 fn sdk_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sdk")
-}
-
-/// The program named by `var`, or `None` (and why) when the SDK is absent.
-fn tool(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            let required = std::env::var("AERGO_REQUIRE_SDKS").is_ok_and(|v| v == "1");
-            assert!(!required, "{var} is not set and AERGO_REQUIRE_SDKS=1: run .ci/sdk-setup first");
-            eprintln!("SKIPPED: {var} is not set (run .ci/sdk-setup to install the SDKs)");
-            None
-        }
-    }
 }
 
 /// Runs one SDK script against a fresh dev node; its output must end with

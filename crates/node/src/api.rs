@@ -21,6 +21,7 @@
 //! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |
+//! | `getAccountTxs`, `getMetricsHistory` | see `api/explorer.rs` | an account's transactions; the node's figures per block |
 //! | `diff` | `[from, to, {table?, limit?}]` (heights or block hashes) | `relations`: each changed table, view or function (`name`, `kind`, `change`, `columns`, `rows`: `key`, `old`, `new`), `truncated`; cost follows the change, not the state |
 //!
 //! `status` also reports the consensus: `lib` (height, hash), `peers`,
@@ -62,6 +63,7 @@ use crate::{Node, NodeError};
 
 mod consensus;
 mod diff;
+mod explorer;
 
 /// Largest raw transaction accepted by `sendTx`, in hex characters.
 const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
@@ -651,6 +653,8 @@ impl Handler for Api {
             "getParamVotes" => self.get_param_votes(&params),
             "getNameInfo" => self.get_name_info(&params),
             "diff" => self.diff(&params),
+            "getAccountTxs" => self.get_account_txs(&params),
+            "getMetricsHistory" => self.get_metrics_history(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }
@@ -693,6 +697,18 @@ impl Handler for Api {
             return Err(format!("syncing: at height {} of {}", head.height, sync.target));
         }
         Ok(json!({ "status": "ok", "height": head.height, "hash": head.hash.to_string() }))
+    }
+
+    /// The web console's assets, when `[console] enabled`.
+    fn page(&self, path: &str) -> Option<aergo_rpc::Page> {
+        if !self.node.config().console.enabled {
+            return None;
+        }
+        aergo_console::asset(path).map(|a| aergo_rpc::Page {
+            content_type: a.content_type,
+            body: a.body,
+            content_security_policy: aergo_console::CONTENT_SECURITY_POLICY,
+        })
     }
 
     fn subscribe(&self, topic: &str, _params: &Value) -> Result<broadcast::Receiver<Value>, RpcError> {

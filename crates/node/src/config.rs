@@ -27,6 +27,24 @@ pub struct NodeConfig {
     pub producer: ProducerConfig,
     pub query: QueryConfig,
     pub p2p: P2pConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The web console (`[console]`), served on the JSON-RPC port at `GET /`.
+/// On by default: it shows what the JSON-RPC API already serves to anyone
+/// who can reach the port (loopback by default), and runs in the visitor's
+/// browser with the same limits; a node that exposes its API but wants no
+/// console turns it off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
 }
 
 /// The peer-to-peer network (`[p2p]`). Off by default: a dev node runs

@@ -171,21 +171,51 @@ pub struct Node {
 /// Blocks remembered for the rate metrics.
 const STATS_WINDOW_BLOCKS: usize = 64;
 
+/// Samples kept for `getMetricsHistory` (the console's charts): one per
+/// block adopted by this process.
+pub const METRICS_HISTORY_SAMPLES: usize = 1_024;
+
+/// The node's figures when it adopted a block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSample {
+    pub height: u64,
+    pub timestamp_ns: i64,
+    pub txs: usize,
+    /// Time since the previous block of the main chain (0 for the first
+    /// sample after a start).
+    pub interval_ms: u64,
+    pub pool_txs: usize,
+    /// Head height minus LIB height.
+    pub finality_lag: u64,
+}
+
 /// Counters for the metrics endpoint.
 #[derive(Default)]
 pub struct Stats {
     /// (timestamp_ns, transaction count) of the latest blocks, oldest first.
     pub recent: std::collections::VecDeque<(i64, usize)>,
+    /// The latest samples, oldest first, at most
+    /// [`METRICS_HISTORY_SAMPLES`].
+    pub history: std::collections::VecDeque<MetricSample>,
     pub blocks_total: u64,
     pub txs_total: u64,
 }
 
 impl Stats {
-    fn record(&mut self, timestamp_ns: i64, txs: usize) {
+    fn record(&mut self, height: u64, timestamp_ns: i64, txs: usize, pool_txs: usize, lib_height: u64) {
+        let interval_ms = match self.recent.back() {
+            Some(&(prev, _)) => u64::try_from((timestamp_ns - prev) / 1_000_000).unwrap_or(0),
+            None => 0,
+        };
         if self.recent.len() == STATS_WINDOW_BLOCKS {
             self.recent.pop_front();
         }
         self.recent.push_back((timestamp_ns, txs));
+        if self.history.len() == METRICS_HISTORY_SAMPLES {
+            self.history.pop_front();
+        }
+        let finality_lag = height.saturating_sub(lib_height);
+        self.history.push_back(MetricSample { height, timestamp_ns, txs, interval_ms, pool_txs, finality_lag });
         self.blocks_total += 1;
         self.txs_total += txs as u64;
     }
@@ -406,10 +436,12 @@ impl Node {
             match o {
                 Output::NewHead { head, adopted, abandoned } => {
                     {
+                        let (pool_txs, _) = self.pool_size();
+                        let lib_height = self.chain.lib().height;
                         let mut stats = Self::lock(&self.stats);
                         for b in &adopted {
                             if let Ok(h) = b.header() {
-                                stats.record(h.timestamp, b.txs().len());
+                                stats.record(h.block_no, h.timestamp, b.txs().len(), pool_txs, lib_height);
                             }
                         }
                     }

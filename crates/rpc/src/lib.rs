@@ -8,6 +8,10 @@
 //! * `GET /metrics` serves the handler's Prometheus metrics;
 //! * `GET /health` answers 200 while the handler says it is healthy, else
 //!   503 with the reason;
+//! * `GET /` and any other `GET` path the handler knows serve its static
+//!   pages ([`Handler::page`]: the node's web console), with the page's
+//!   Content-Security-Policy and headers that forbid sniffing, framing and
+//!   referrers; other paths answer 404;
 //! * `GET /ws` upgrades to a WebSocket on which every text message is a
 //!   request or batch, plus two connection-level methods, `subscribe`
 //!   (`params: [topic]`, returns a subscription id) and `unsubscribe`
@@ -175,4 +179,19 @@ pub trait Handler: Send + Sync + 'static {
     fn health(&self) -> Result<Value, String> {
         Ok(serde_json::json!({ "status": "ok" }))
     }
+
+    /// The static page at `path` (`GET`), or `None` (the default) for 404.
+    /// Called on the event loop: it must not block.
+    fn page(&self, _path: &str) -> Option<Page> {
+        None
+    }
+}
+
+/// A static page served at `GET <path>`: bytes compiled into the binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+    /// The `Content-Security-Policy` header sent with it.
+    pub content_security_policy: &'static str,
 }

@@ -69,10 +69,11 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
         turns: Turns::new(limits.max_running_requests),
     };
     let app = Router::new()
-        .route("/", post(http_call))
+        .route("/", post(http_call).get(page))
         .route("/ws", get(ws_upgrade))
         .route("/metrics", get(metrics))
         .route("/health", get(health))
+        .fallback(page)
         // We read the body ourselves with our own bound, to answer with a
         // JSON-RPC error rather than a bare 413.
         .layer(DefaultBodyLimit::disable())
@@ -242,6 +243,38 @@ async fn health(State(shared): State<Shared>) -> Response {
             serde_json::json!({ "status": "unavailable", "reason": reason }).to_string(),
         ),
     }
+}
+
+/// Longest path looked up as a page; longer ones are 404 at once.
+const MAX_PAGE_PATH_BYTES: usize = 256;
+
+/// `GET` of a static page of the handler (the web console); 404 for an
+/// unknown path, 405 for another method.
+async fn page(State(shared): State<Shared>, method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
+    }
+    let path = uri.path();
+    let found = if path.len() <= MAX_PAGE_PATH_BYTES { shared.handler.page(path) } else { None };
+    let Some(p) = found else {
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found\n")
+            .into_response();
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, p.content_type),
+            (header::CONTENT_SECURITY_POLICY, p.content_security_policy),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            // Assets change with the binary: revalidate rather than cache
+            // stale code across an upgrade.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        p.body,
+    )
+        .into_response()
 }
 
 async fn metrics(State(shared): State<Shared>, Extension(client): Extension<ClientAddr>) -> Response {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aergo_rpc::{serve, Handler, RpcError, RpcLimits, LIMIT_EXCEEDED, PARSE_ERROR};
+use aergo_rpc::{serve, Handler, Page, RpcError, RpcLimits, LIMIT_EXCEEDED, PARSE_ERROR};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -29,6 +29,19 @@ impl Handler for Echo {
         match topic {
             "blocks" => Ok(self.blocks.subscribe()),
             other => Err(RpcError::invalid_params(format!("unknown topic {other:?}"))),
+        }
+    }
+
+    fn page(&self, path: &str) -> Option<Page> {
+        let csp = "default-src 'none'";
+        match path {
+            "/" => Some(Page {
+                content_type: "text/html; charset=utf-8",
+                body: b"<p>hi</p>",
+                content_security_policy: csp,
+            }),
+            "/app.js" => Some(Page { content_type: "text/javascript", body: b"1;", content_security_policy: csp }),
+            _ => None,
         }
     }
 }
@@ -337,5 +350,53 @@ async fn health_and_cors_for_browser_pages() {
         assert_eq!(allow.as_deref(), allowed.then_some(origin), "call from {origin}");
         assert_eq!(call.json::<Value>().await.unwrap()["result"], json!([1]));
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn static_pages_beside_the_api() {
+    let (server, _tx) = start(RpcLimits::default()).await;
+    let base = format!("http://{}", server.local_addr);
+    let client = reqwest::Client::new();
+
+    let index = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let h = index.headers();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert_eq!(h["content-security-policy"], "default-src 'none'");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(index.text().await.unwrap(), "<p>hi</p>");
+    let js = client.get(format!("{base}/app.js")).send().await.unwrap();
+    assert_eq!((js.status().as_u16(), js.text().await.unwrap()), (200, "1;".to_string()));
+
+    // Unknown and overlong paths are 404; other methods 405.
+    for path in ["/nope", "/app.js/", &format!("/{}", "a".repeat(10_000))] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // Traversals, sent raw (an HTTP client would normalise them away):
+    // pages are matched exactly, so they name nothing.
+    for path in ["/x/../app.js", "/%2e%2e/app.js", "//app.js"] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+    }
+    let put = client.put(format!("{base}/app.js")).body("x").send().await.unwrap();
+    assert_eq!(put.status(), 405);
+
+    // The API on the same path is untouched.
+    let call = client
+        .post(format!("{base}/"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[2]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.json::<Value>().await.unwrap()["result"], json!([2]));
     server.shutdown().await;
 }

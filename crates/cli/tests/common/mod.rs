@@ -153,6 +153,21 @@ fn unique() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
+/// A program installed by `.ci/sdk-setup` (an SDK, the browser), named by
+/// the environment variable `var`; `None` (saying so) when it is absent,
+/// unless `AERGO_REQUIRE_SDKS=1` (CI), where a missing one fails the test.
+pub fn tool(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            let required = std::env::var("AERGO_REQUIRE_SDKS").is_ok_and(|v| v == "1");
+            assert!(!required, "{var} is not set and AERGO_REQUIRE_SDKS=1: run .ci/sdk-setup first");
+            eprintln!("SKIPPED: {var} is not set (run .ci/sdk-setup to install the SDKs)");
+            None
+        }
+    }
+}
+
 /// What one CLI run printed.
 pub struct Run {
     pub ok: bool,
