@@ -173,6 +173,30 @@ fn horde_up(tmp: &Path) -> Horde {
     Horde { dir: dir.canonicalize().unwrap(), up }
 }
 
+/// The web console's producers page on node 0, in headless Chromium
+/// (`crates/console/tests/browser/console-producers.js`): the schedule of
+/// every producer and the LIB advancing. Skipped, saying so, without the
+/// browser (see `tool`).
+fn console_producers_page(url: &str) {
+    let (Some(node_path), Some(chromium)) = (tool("AERGO_SDK_NODE_PATH"), tool("AERGO_CHROMIUM")) else { return };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let cfg = serde_json::json!({ "chromium": chromium, "url": url, "shots": shots, "producers": PRODUCERS });
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../console/tests/browser/console-producers.js");
+    let out = std::process::Command::new("node")
+        .env("NODE_PATH", node_path)
+        .arg(script)
+        .arg(cfg.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("PRODUCERS OK"),
+        "the console's producers page:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
     let tmp = tempfile::tempdir().unwrap();
@@ -239,6 +263,8 @@ fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
         "{} blocks in {elapsed_ms} ms is faster than one a slot",
         height_later - height_start
     );
+    // The web console shows the schedule, and the LIB advancing.
+    console_producers_page(&url0);
     assert!(lib_later + 10 >= height_later, "the LIB {lib_later} trails the head {height_later} by more than 10");
 
     // 2. Transactions sent to any node are included exactly once.

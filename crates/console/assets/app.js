@@ -810,10 +810,13 @@
       out.append(h('h2', {}, 'Governance parameters'));
       out.append(table([
         { label: 'Parameter', cell: (p) => h('code', {}, p.name) },
-        { label: 'Value', num: true, cell: (p) => String(p.value) },
+        { label: 'Value', num: true, cell: (p) => (AMOUNT_PARAMS.has(p.name) ? aer(p.value) : String(p.value)) },
       ], params, { id: 'params-table', caption: 'Governance parameters in force' }));
     }
   }
+
+  /** Governance parameters that are amounts of aer. */
+  const AMOUNT_PARAMS = new Set(['STAKINGMIN', 'GASPRICE', 'NAMEPRICE']);
 
   // ---------------------------------------------------------------- node
 

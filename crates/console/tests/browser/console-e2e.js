@@ -11,184 +11,138 @@
 // run. Screenshots of every page go to `shots`. Prints CONSOLE OK last.
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { check, withPage } = require('./page.js');
 
 const cfg = JSON.parse(process.argv[2]);
-const STEP_MS = 20000;
 
-function check(cond, what) {
-  if (!cond) throw new Error('check failed: ' + what);
-}
-
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: cfg.chromium,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  const errors = [];
-  const external = [];
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', (e) => errors.push('exception: ' + e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push('console error: ' + m.text());
-    });
-    page.on('request', (r) => {
-      if (!r.url().startsWith(cfg.url) && !r.url().startsWith(cfg.url.replace('http:', 'ws:'))) external.push(r.url());
-    });
-
-    // Opens a route and waits until its view has rendered.
-    async function open(hash, view) {
-      await page.evaluate((h) => { location.hash = h; }, hash);
-      await page.waitForSelector(`main > [data-view="${view}"][data-ready="true"]`);
-    }
-    async function shot(name) {
-      await page.screenshot({ path: `${cfg.shots}/${name}.png`, fullPage: false });
-    }
-    async function alertText() {
-      return page.textContent('main [role="alert"]');
-    }
-    async function tableRows(selector) {
-      return page.$$eval(`${selector} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-    }
-
-    // Explorer: the head, and a new block arriving over the WebSocket.
-    const resp = await page.goto(cfg.url + '/');
-    check(resp.status() === 200, 'GET / is 200');
-    const csp = resp.headers()['content-security-policy'] || '';
-    check(csp.startsWith("default-src 'none'"), 'a strict CSP: ' + csp);
-    await page.waitForSelector('main > [data-view="home"][data-ready="true"]');
-    await page.waitForSelector('.status-bar .live');
-    const first = Number(await page.getAttribute('#recent-blocks tbody tr:first-child', 'data-key'));
-    check(first >= cfg.txHeight, `the latest block ${first} is at or above the tx's ${cfg.txHeight}`);
-    await page.waitForFunction((h) => {
-      const tr = document.querySelector('#recent-blocks tbody tr:first-child');
-      return tr && Number(tr.dataset.key) > h && tr.classList.contains('fresh');
-    }, first);
-    const head = Number(await page.getAttribute('#recent-blocks tbody tr:first-child', 'data-key'));
-    console.log(`live block: ${first} -> ${head}`);
-    await shot('explorer');
-
-    // A transaction sent during the test, with its receipt.
-    await open('#/tx/' + cfg.tx, 'tx');
-    check((await page.textContent('#receipt-status')).includes('SUCCESS'), 'the receipt says SUCCESS');
-    check((await page.textContent('main')).includes(cfg.tx), 'the page shows the tx hash');
-    await shot('transaction');
-
-    // Its block lists it; the account lists it in its history.
-    await open('#/block/' + cfg.txHeight, 'block');
-    check((await page.textContent('#block-txs')).length > 0, 'the block has a transaction table');
-    check((await page.$(`#block-txs a[href="#/tx/${cfg.tx}"]`)) !== null, 'the block links the tx');
-    await shot('block');
-    await open('#/account/' + cfg.account, 'account');
-    check((await page.$(`#account-history a[href="#/tx/${cfg.tx}"]`)) !== null, 'the account history links the tx');
-    check((await page.textContent('#account-balance')).includes('aergo'), 'the balance is shown');
-    await shot('account');
-
-    // The whitepaper contract: source, tables.
-    await open('#/account/' + cfg.contract, 'account');
-    check((await page.textContent('#contract-source')).includes('transfer'), 'the contract source is shown');
-    check((await page.textContent('#contract-tables')).includes('accounts'), 'the contract tables are listed');
-    await shot('contract');
-
-    // SQL at two heights: two answers.
-    const q = encodeURIComponent('SELECT * FROM accounts ORDER BY owner');
-    await open(`#/sql?q=${q}&contract=${cfg.contract}&height=${cfg.h1}`, 'sql');
-    await page.waitForSelector('#sql-table');
-    const rows1 = await tableRows('#sql-table');
-    check(JSON.stringify(rows1) === JSON.stringify(cfg.rows1), `rows at ${cfg.h1}: ${JSON.stringify(rows1)}`);
-    await page.fill('#sql-height', String(cfg.h2));
-    await page.click('#sql-run');
-    await page.waitForFunction((h) => ((document.querySelector('#sql-meta') || {}).textContent || '').endsWith('height ' + h), cfg.h2);
-    const rows2 = await tableRows('#sql-table');
-    check(JSON.stringify(rows2) === JSON.stringify(cfg.rows2), `rows at ${cfg.h2}: ${JSON.stringify(rows2)}`);
-    await shot('sql');
-
-    // \d browsing: the list, then one table described.
-    await page.fill('#sql-text', '\\d');
-    await page.click('#sql-run');
-    await page.waitForFunction(() => ((document.querySelector('#sql-meta') || {}).textContent || '').includes('relations'));
-    await page.fill('#sql-text', '\\d accounts');
-    await page.click('#sql-run');
-    await page.waitForFunction(() => ((document.querySelector('#sql-detail') || {}).textContent || '').includes('balance'));
-
-    // Bad input: clear messages in the page.
-    await page.fill('#sql-height', '');
-    await page.fill('#sql-text', 'CREATE TABLE hacked (a INT)');
-    await page.click('#sql-run');
-    await page.waitForSelector('#sql-result [role="alert"]');
-    check((await page.textContent('#sql-result')).includes('read-only'), 'DDL is refused as read-only');
-    await page.fill('#sql-text',
-      'SELECT a.address, b.address FROM sys.accounts a, sys.accounts b');
-    await page.click('#sql-run');
-    await page.waitForFunction(() => /limit of \d+/.test((document.querySelector('#sql-result [role="alert"]') || {}).textContent || ''));
-    console.log('row cap: ' + (await page.textContent('#sql-result')));
-    await shot('sql-error');
-
-    async function search(term) {
-      await page.fill('#search-input', term);
-      await page.press('#search-input', 'Enter');
-    }
-    await search('zz!!<script>');
-    await page.waitForSelector('main > [data-view="search"][data-ready="true"] [role="alert"]');
-    check((await alertText()).includes('is not a block height'), 'a malformed search term is explained');
-    check((await page.$('main script')) === null, 'the term is text, not markup');
-    await search('0x' + '11'.repeat(32));
-    await page.waitForFunction(() => /No block and no transaction/.test((document.querySelector('main [role="alert"]') || {}).textContent || ''));
-    await open('#/block/99999999', 'block');
-    check((await alertText()).includes('No block 99999999'), 'an unknown height is explained');
-    await open('#/tx/nothex', 'tx');
-    check((await alertText()).includes('is not a transaction hash'), 'a malformed hash is explained');
-
-    // Keyboard: search by typing a height and pressing Enter.
-    await page.fill('#search-input', '');
-    await page.focus('#search-input');
-    await page.keyboard.type(String(cfg.txHeight));
-    await page.keyboard.press('Enter');
-    await page.waitForSelector(`main > [data-view="block"][data-ready="true"]`);
-    check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'search by height opens the block');
-
-    // Producers, node (charts), branches (the diff).
-    await open('#/producers', 'producers');
-    check((await tableRows('#producers-recent')).length >= 1, 'who produced the latest blocks');
-    check((await tableRows('#params-table')).length >= 1, 'governance parameters');
-    await shot('producers');
-    await open('#/node', 'node');
-    for (const id of ['chart-block-time', 'chart-tps', 'chart-pool', 'chart-lag']) {
-      check((await page.$(`#${id} svg polyline`)) !== null, `chart ${id} has a line`);
-    }
-    await shot('node');
-    await open(`#/branches?from=${cfg.h1}&to=${cfg.h2}`, 'branches');
-    await page.click('#diff-run');
-    await page.waitForFunction(() => /relations changed/.test((document.querySelector('#diff-result') || {}).textContent || ''));
-    check((await page.textContent('#diff-result')).includes('accounts'), 'the diff shows the contract table');
-    await shot('branches');
-
-    // A phone-sized screen: nothing wider than the viewport.
-    await page.setViewportSize({ width: 390, height: 844 });
-    await open('#/', 'home');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    check(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
-    await shot('explorer-phone');
-
-    check(external.length === 0, 'no request leaves the node: ' + external.join(', '));
-    check(errors.length === 0, 'no JavaScript error: ' + errors.join(' | '));
-    console.log('CONSOLE OK');
-  } catch (e) {
-    // What the page showed when a check failed.
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages.length) {
-      const p = pages[0];
-      console.error('at ' + p.url() + ':\n' + (await p.evaluate(() => document.querySelector('main').outerHTML).catch(() => '?')).slice(0, 4000));
-      await p.screenshot({ path: `${cfg.shots}/failure.png` }).catch(() => {});
-    }
-    if (errors.length) console.error('page errors: ' + errors.join(' | '));
-    throw e;
-  } finally {
-    await browser.close();
+withPage(cfg, async ({ page, open, shot, errors, external }) => {
+  async function alertText() {
+    return page.textContent('main [role="alert"]');
   }
-}
+  async function tableRows(selector) {
+    return page.$$eval(`${selector} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  }
 
-main().then(() => process.exit(0), (e) => { console.error(e.stack || String(e)); process.exit(1); });
+  // Explorer: the head, and a new block arriving over the WebSocket.
+  const resp = await page.goto(cfg.url + '/');
+  check(resp.status() === 200, 'GET / is 200');
+  const csp = resp.headers()['content-security-policy'] || '';
+  check(csp.startsWith("default-src 'none'"), 'a strict CSP: ' + csp);
+  await page.waitForSelector('main > [data-view="home"][data-ready="true"]');
+  await page.waitForSelector('.status-bar .live');
+  const first = Number(await page.getAttribute('#recent-blocks tbody tr:first-child', 'data-key'));
+  check(first >= cfg.txHeight, `the latest block ${first} is at or above the tx's ${cfg.txHeight}`);
+  await page.waitForFunction((h) => {
+    const tr = document.querySelector('#recent-blocks tbody tr:first-child');
+    return tr && Number(tr.dataset.key) > h && tr.classList.contains('fresh');
+  }, first);
+  const head = Number(await page.getAttribute('#recent-blocks tbody tr:first-child', 'data-key'));
+  console.log(`live block: ${first} -> ${head}`);
+  await shot('explorer');
+
+  // A transaction sent during the test, with its receipt.
+  await open('#/tx/' + cfg.tx, 'tx');
+  check((await page.textContent('#receipt-status')).includes('SUCCESS'), 'the receipt says SUCCESS');
+  check((await page.textContent('main')).includes(cfg.tx), 'the page shows the tx hash');
+  await shot('transaction');
+
+  // Its block lists it; the account lists it in its history.
+  await open('#/block/' + cfg.txHeight, 'block');
+  check((await page.textContent('#block-txs')).length > 0, 'the block has a transaction table');
+  check((await page.$(`#block-txs a[href="#/tx/${cfg.tx}"]`)) !== null, 'the block links the tx');
+  await shot('block');
+  await open('#/account/' + cfg.account, 'account');
+  check((await page.$(`#account-history a[href="#/tx/${cfg.tx}"]`)) !== null, 'the account history links the tx');
+  check((await page.textContent('#account-balance')).includes('aergo'), 'the balance is shown');
+  await shot('account');
+
+  // The whitepaper contract: source, tables.
+  await open('#/account/' + cfg.contract, 'account');
+  check((await page.textContent('#contract-source')).includes('transfer'), 'the contract source is shown');
+  check((await page.textContent('#contract-tables')).includes('accounts'), 'the contract tables are listed');
+  await shot('contract');
+
+  // SQL at two heights: two answers.
+  const q = encodeURIComponent('SELECT * FROM accounts ORDER BY owner');
+  await open(`#/sql?q=${q}&contract=${cfg.contract}&height=${cfg.h1}`, 'sql');
+  await page.waitForSelector('#sql-table');
+  const rows1 = await tableRows('#sql-table');
+  check(JSON.stringify(rows1) === JSON.stringify(cfg.rows1), `rows at ${cfg.h1}: ${JSON.stringify(rows1)}`);
+  await page.fill('#sql-height', String(cfg.h2));
+  await page.click('#sql-run');
+  await page.waitForFunction((h) => ((document.querySelector('#sql-meta') || {}).textContent || '').endsWith('height ' + h), cfg.h2);
+  const rows2 = await tableRows('#sql-table');
+  check(JSON.stringify(rows2) === JSON.stringify(cfg.rows2), `rows at ${cfg.h2}: ${JSON.stringify(rows2)}`);
+  await shot('sql');
+
+  // \d browsing: the list, then one table described.
+  await page.fill('#sql-text', '\\d');
+  await page.click('#sql-run');
+  await page.waitForFunction(() => ((document.querySelector('#sql-meta') || {}).textContent || '').includes('relations'));
+  await page.fill('#sql-text', '\\d accounts');
+  await page.click('#sql-run');
+  await page.waitForFunction(() => ((document.querySelector('#sql-detail') || {}).textContent || '').includes('balance'));
+
+  // Bad input: clear messages in the page.
+  await page.fill('#sql-height', '');
+  await page.fill('#sql-text', 'CREATE TABLE hacked (a INT)');
+  await page.click('#sql-run');
+  await page.waitForSelector('#sql-result [role="alert"]');
+  check((await page.textContent('#sql-result')).includes('read-only'), 'DDL is refused as read-only');
+  await page.fill('#sql-text',
+    'SELECT a.address, b.address FROM sys.accounts a, sys.accounts b');
+  await page.click('#sql-run');
+  await page.waitForFunction(() => /limit of \d+/.test((document.querySelector('#sql-result [role="alert"]') || {}).textContent || ''));
+  console.log('row cap: ' + (await page.textContent('#sql-result')));
+  await shot('sql-error');
+
+  async function search(term) {
+    await page.fill('#search-input', term);
+    await page.press('#search-input', 'Enter');
+  }
+  await search('zz!!<script>');
+  await page.waitForSelector('main > [data-view="search"][data-ready="true"] [role="alert"]');
+  check((await alertText()).includes('is not a block height'), 'a malformed search term is explained');
+  check((await page.$('main script')) === null, 'the term is text, not markup');
+  await search('0x' + '11'.repeat(32));
+  await page.waitForFunction(() => /No block and no transaction/.test((document.querySelector('main [role="alert"]') || {}).textContent || ''));
+  await open('#/block/99999999', 'block');
+  check((await alertText()).includes('No block 99999999'), 'an unknown height is explained');
+  await open('#/tx/nothex', 'tx');
+  check((await alertText()).includes('is not a transaction hash'), 'a malformed hash is explained');
+
+  // Keyboard: search by typing a height and pressing Enter.
+  await page.fill('#search-input', '');
+  await page.focus('#search-input');
+  await page.keyboard.type(String(cfg.txHeight));
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`main > [data-view="block"][data-ready="true"]`);
+  check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'search by height opens the block');
+
+  // Producers, node (charts), branches (the diff).
+  await open('#/producers', 'producers');
+  check((await tableRows('#producers-recent')).length >= 1, 'who produced the latest blocks');
+  check((await tableRows('#params-table')).length >= 1, 'governance parameters');
+  await shot('producers');
+  await open('#/node', 'node');
+  for (const id of ['chart-block-time', 'chart-tps', 'chart-pool', 'chart-lag']) {
+    check((await page.$(`#${id} svg polyline`)) !== null, `chart ${id} has a line`);
+  }
+  await shot('node');
+  await open(`#/branches?from=${cfg.h1}&to=${cfg.h2}`, 'branches');
+  await page.click('#diff-run');
+  await page.waitForFunction(() => /relations changed/.test((document.querySelector('#diff-result') || {}).textContent || ''));
+  check((await page.textContent('#diff-result')).includes('accounts'), 'the diff shows the contract table');
+  await shot('branches');
+
+  // A phone-sized screen: nothing wider than the viewport.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open('#/', 'home');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await shot('explorer-phone');
+
+  check(external.length === 0, 'no request leaves the node: ' + external.join(', '));
+  check(errors.length === 0, 'no JavaScript error: ' + errors.join(' | '));
+  console.log('CONSOLE OK');
+});
