@@ -21,7 +21,7 @@
 use std::path::Path;
 
 use aergo_types::{Block, Hash, Receipt, Tx};
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 
 use crate::ChainError;
 
@@ -31,6 +31,10 @@ const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNT_TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_txs");
+
+/// `meta` key: the first height the account index covers, when the store
+/// predates it (absent: it covers every block).
+const ACCOUNT_TXS_FROM: &str = "account_txs_from";
 
 /// Most entries one [`BlockStore::account_txs`] call returns.
 pub const MAX_ACCOUNT_TXS: usize = 1_000;
@@ -117,7 +121,15 @@ impl BlockStore {
     }
 
     fn init(db: Database) -> Result<BlockStore, ChainError> {
+        // A store made before the account index existed: the index starts
+        // above its head (recorded, so a history can say where it starts).
+        let had_heights = db.begin_read()?.list_tables()?.any(|t| t.name() == HEIGHTS.name());
+        let had_accounts = db.begin_read()?.list_tables()?.any(|t| t.name() == ACCOUNT_TXS.name());
         let w = db.begin_write()?;
+        if had_heights && !had_accounts {
+            let from = w.open_table(HEIGHTS)?.last()?.map(|(k, _)| k.value() + 1).unwrap_or(0);
+            w.open_table(META)?.insert(ACCOUNT_TXS_FROM, from.to_be_bytes().as_slice())?;
+        }
         {
             w.open_table(BLOCKS)?;
             w.open_table(BLOCK_RECEIPTS)?;
@@ -286,13 +298,32 @@ impl BlockStore {
         Ok(Some(TxLocation { block_hash, index }))
     }
 
+    /// The first height the account index covers: 0, or the height above
+    /// the head of a store made before the index existed.
+    pub fn account_index_from(&self) -> Result<u64, ChainError> {
+        Ok(match self.meta(ACCOUNT_TXS_FROM)? {
+            Some(v) => u64::from_be_bytes(v.as_slice().try_into().map_err(|_| ChainError::Corrupt {
+                what: "meta",
+                reason: format!("{ACCOUNT_TXS_FROM}: {} bytes, expected 8", v.len()),
+            })?),
+            None => 0,
+        })
+    }
+
     /// Main-chain transactions sent from or to `account` (its raw bytes:
-    /// an address or a name) below height `before` (all when `None`),
-    /// newest first, at most `limit` (itself at most [`MAX_ACCOUNT_TXS`]).
-    /// Blocks stored before this index existed are not in it.
-    pub fn account_txs(&self, account: &[u8], before: Option<u64>, limit: usize) -> Result<Vec<AccountTx>, ChainError> {
-        let (Some(lo), Some(hi)) = (account_key(account, 0, 0), account_key(account, before.unwrap_or(u64::MAX), 0))
-        else {
+    /// an address or a name) strictly before position `before` = (height,
+    /// index in block) (all when `None`), newest first, at most `limit`
+    /// (itself at most [`MAX_ACCOUNT_TXS`]). The last entry's (height,
+    /// index) is the `before` of the next page. Blocks below
+    /// [`BlockStore::account_index_from`] are not in the index.
+    pub fn account_txs(
+        &self,
+        account: &[u8],
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<AccountTx>, ChainError> {
+        let (height, index) = before.unwrap_or((u64::MAX, 0));
+        let (Some(lo), Some(hi)) = (account_key(account, 0, 0), account_key(account, height, index)) else {
             return Ok(Vec::new());
         };
         let r = self.db.begin_read()?;
@@ -343,5 +374,34 @@ impl BlockStore {
         receipt.block_hash = loc.block_hash.to_vec();
         receipt.tx_index = loc.index as i32;
         Ok(Some(receipt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_older_than_the_account_index_says_where_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blocks.redb");
+        {
+            // A store as it was before the index: heights 0..=5.
+            let db = Database::create(&path).unwrap();
+            let w = db.begin_write().unwrap();
+            {
+                let mut t = w.open_table(HEIGHTS).unwrap();
+                for h in 0..=5u64 {
+                    t.insert(h, Hash::sha256(&h.to_be_bytes()).as_bytes().as_slice()).unwrap();
+                }
+            }
+            w.commit().unwrap();
+        }
+        let store = BlockStore::open(&path).unwrap();
+        assert_eq!(store.account_index_from().unwrap(), 6);
+        drop(store);
+        // Reopening keeps the mark; a new store covers everything.
+        assert_eq!(BlockStore::open(&path).unwrap().account_index_from().unwrap(), 6);
+        assert_eq!(BlockStore::open(&dir.path().join("new.redb")).unwrap().account_index_from().unwrap(), 0);
     }
 }

@@ -116,13 +116,15 @@ fn forks_switch_heads_and_respect_the_lib() {
     assert_eq!(chain.blocks().tx_location(&tx_a1).unwrap().unwrap().block_hash, a1h.hash);
     // The account index lists both sides of a transfer, newest first, and
     // pages with `before`.
-    let history = |i: usize, before: Option<u64>, limit: usize| -> Vec<(u64, Hash)> {
+    let history = |i: usize, before: Option<(u64, u32)>, limit: usize| -> Vec<(u64, Hash)> {
         let raw = keys[i].address().as_bytes().to_vec();
         chain.blocks().account_txs(&raw, before, limit).unwrap().into_iter().map(|t| (t.height, t.tx_hash)).collect()
     };
     assert_eq!(history(0, None, 10), vec![(2, tx_a2), (1, tx_a1)]);
     assert_eq!(history(1, None, 10), vec![(2, tx_a2), (1, tx_a1)]);
-    assert_eq!(history(1, Some(2), 10), vec![(1, tx_a1)]);
+    assert_eq!(history(1, Some((2, 0)), 10), vec![(1, tx_a1)]);
+    assert_eq!(history(1, Some((2, 1)), 10), vec![(2, tx_a2), (1, tx_a1)], "before (2, 1) includes (2, 0)");
+    assert_eq!(chain.blocks().account_index_from().unwrap(), 0, "a new store indexes every block");
     assert_eq!(history(1, None, 1), vec![(2, tx_a2)]);
     assert_eq!(history(2, None, 10), vec![]);
 

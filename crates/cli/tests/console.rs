@@ -72,6 +72,30 @@ fn the_console_works_in_a_real_browser() {
     let tx_height = t["receipt"]["blockHeight"].as_u64().unwrap();
     let root_before = rpc(&node, "getBlock", json!([tx_height])).unwrap()["stateRoot"].clone();
 
+    // The explorer methods the console uses: an account's history pages
+    // back by (height, index) and ends; the node's figures per block.
+    let dev0 = aergo_client::keys::dev_account(0).unwrap().address().to_string();
+    let mut pages = Vec::new();
+    let mut opts = json!({ "limit": 1 });
+    loop {
+        let page = rpc(&node, "getAccountTxs", json!([dev0, opts])).unwrap();
+        assert_eq!(page["indexedFrom"], 0, "{page}");
+        pages.extend(page["txs"].as_array().unwrap().iter().map(|t| t["hash"].as_str().unwrap().to_string()));
+        if page["next"].is_null() {
+            break;
+        }
+        opts = json!({ "limit": 1, "before": page["next"]["before"], "beforeIndex": page["next"]["beforeIndex"] });
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    let deploy = d["hash"].as_str().unwrap().to_string();
+    assert_eq!(pages, vec![tx.clone(), deploy], "dev:0 sent the deploy, then the transfer");
+    let bad = rpc(&node, "getAccountTxs", json!([dev0, { "limit": 1000 }])).unwrap_err();
+    assert!(bad.contains("limit: expected a number from 1 to 100"), "{bad}");
+    let history = rpc(&node, "getMetricsHistory", json!([{ "limit": 5 }])).unwrap();
+    let samples = history["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 5, "{history}");
+    assert!(samples.windows(2).all(|w| w[1]["height"].as_u64() > w[0]["height"].as_u64()), "{history}");
+
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let cfg = json!({

@@ -43,6 +43,32 @@
     return body.result;
   }
 
+  /**
+   * Several calls in one JSON-RPC batch (one request, run one after another
+   * by the node, so a page costs the node one request in flight): the
+   * results in order, `null` for a call that failed. At most 100 calls,
+   * the node's batch limit.
+   */
+  async function rpcBatch(calls) {
+    if (calls.length === 0) return [];
+    const first = rpcId + 1;
+    const body = calls.map(([method, params]) => ({ jsonrpc: '2.0', id: ++rpcId, method, params: params || [] }));
+    const res = await fetch('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const answers = await res.json();
+    if (!Array.isArray(answers)) throw new RpcFailure(answers.error ? answers.error.code : res.status,
+      answers.error ? answers.error.message : 'the node answered a batch with something else');
+    const out = calls.map(() => null);
+    for (const a of answers) if (a && a.result !== undefined && a.id - first >= 0 && a.id - first < out.length) out[a.id - first] = a.result;
+    return out;
+  }
+
+  /** The latest `count` blocks below and at `head`, newest first (summaries). */
+  async function latestBlocks(head, count) {
+    const n = Math.max(0, Math.min(count, head + 1, 100));
+    const blocks = await rpcBatch(Array.from({ length: n }, (_, i) => ['getBlock', [head - i]]));
+    return blocks.filter(isBlock);
+  }
+
   /** `rpc`, but a "not found" (-32001) answer is `null`. */
   async function rpcOrNull(method, params) {
     try {
@@ -68,11 +94,17 @@
     return el;
   }
 
+  // Bidirectional-text controls in chain data (contract source, rows,
+  // event arguments) could make displayed text read differently from what
+  // it is ("Trojan Source"): they are shown as visible escapes.
+  const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+  const visible = (t) => t.replace(BIDI, (c) => '\\u{' + c.codePointAt(0).toString(16) + '}');
+
   function append(el, children) {
     for (const c of children) {
       if (c === null || c === undefined || c === false) continue;
       if (Array.isArray(c)) append(el, c);
-      else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      else el.append(c instanceof Node ? c : document.createTextNode(visible(String(c))));
     }
   }
 
@@ -141,7 +173,7 @@
   }
 
   function badge(status) {
-    const good = status === 'SUCCESS' || status === 'CREATED' || status === 'committed';
+    const good = ['SUCCESS', 'CREATED', 'RECREATED', 'committed'].includes(status);
     const cls = good ? 'ok' : status === 'pending' ? 'pending' : 'bad';
     return h('span', { class: 'badge ' + cls }, status);
   }
@@ -160,17 +192,39 @@
   // ------------------------------------------------------------ routing
 
   const main = document.getElementById('main');
-  let view = { token: 0, timers: [], onBlock: null };
+  // The current view's context: `alive` until the next route replaces it;
+  // its polls and its live-block handler stop with it. A view captures its
+  // own context, so a view still loading when the user moves on can never
+  // touch the next one.
+  let view = { token: 0, alive: false, timers: [], onBlock: null };
 
-  /** Runs `fn` every `ms` while the current view lasts. */
-  function every(ms, fn) {
-    view.timers.push(setInterval(fn, ms));
+  /** Runs `fn` every `ms` (after the previous run ends) while `ctx` lives. */
+  function every(ctx, ms, fn) {
+    const tick = async () => {
+      if (!ctx.alive) return;
+      try {
+        await fn();
+      } catch (e) {
+        // A failed poll is retried at the next tick; the view shows the
+        // last good figures.
+      }
+      if (ctx.alive) ctx.timers.push(setTimeout(tick, ms));
+    };
+    ctx.timers.push(setTimeout(tick, ms));
+  }
+
+  function decode(part) {
+    try {
+      return decodeURIComponent(part);
+    } catch (e) {
+      return part;
+    }
   }
 
   function parseHash() {
     const raw = location.hash.replace(/^#\/?/, '');
     const [path, query] = raw.split('?');
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = path.split('/').filter(Boolean).map(decode);
     return { parts, query: new URLSearchParams(query || '') };
   }
 
@@ -191,38 +245,50 @@
   const sectionOf = { '': 'explorer', block: 'explorer', tx: 'explorer', account: 'explorer', contract: 'explorer',
     name: 'explorer', search: 'explorer', sql: 'sql', producers: 'producers', node: 'node', branches: 'branches' };
 
+  let routed = false;
+
   async function route() {
-    for (const t of view.timers) clearInterval(t);
-    const token = view.token + 1;
-    view = { token, timers: [], onBlock: null };
-    const { parts, query } = parseHash();
-    const name = parts[0] || '';
-    const fn = routes[name];
-    for (const a of document.querySelectorAll('nav a')) {
-      if (a.dataset.section === sectionOf[name]) a.setAttribute('aria-current', 'page');
-      else a.removeAttribute('aria-current');
-    }
-    const out = h('div', { 'data-view': name || 'home' });
+    // Only `#/...` is a route: other fragments are in-page targets.
+    if (location.hash !== '' && !location.hash.startsWith('#/')) return;
+    view.alive = false;
+    for (const t of view.timers) clearTimeout(t);
+    const ctx = { token: view.token + 1, alive: true, timers: [], onBlock: null };
+    view = ctx;
+    const out = h('div', {});
     main.replaceChildren(h('p', { class: 'meta' }, 'Loading…'));
+    let name = '';
     try {
-      if (!fn) throw new Error('No page here: ' + location.hash + '. Use the sections above or search.');
-      await fn(out, parts.slice(1), query);
+      const { parts, query } = parseHash();
+      name = parts[0] || '';
+      out.dataset.view = name || 'home';
+      for (const a of document.querySelectorAll('nav a')) {
+        if (a.dataset.section === sectionOf[name]) a.setAttribute('aria-current', 'page');
+        else a.removeAttribute('aria-current');
+      }
+      const fn = Object.prototype.hasOwnProperty.call(routes, name) ? routes[name] : null;
+      if (!fn) throw new Error('No page here: ' + short(location.hash, 24) + '. Use the sections above or search.');
+      await fn(out, parts.slice(1), query, ctx);
     } catch (e) {
       out.append(errorBox(e));
     }
-    if (view.token !== token) return; // another view started meanwhile
+    if (!ctx.alive) return; // another view started meanwhile
     main.replaceChildren(out);
     const title = out.querySelector('h1');
     document.title = (title ? title.textContent + ' · ' : '') + 'AERGO Hub';
     out.dataset.ready = 'true';
+    // After a navigation, focus the new content (screen readers announce
+    // it); not on the first load, where Tab must reach the skip link.
+    if (routed) main.focus({ preventScroll: true });
+    routed = true;
   }
-
-  /** True while the view that started with `token` is still shown. */
-  const current = (token) => view.token === token;
 
   // -------------------------------------------------------- live blocks
 
-  const live = { status: null, socket: null, state: 'connecting', retryMs: 500 };
+  // `lastBlock`: height of the newest block the subscription brought.
+  const live = { status: null, socket: null, state: 'connecting', retryMs: 500, lastBlock: -1 };
+
+  /** A block summary as the `blocks` subscription sends it. */
+  const isBlock = (b) => b && Number.isInteger(b.height) && typeof b.hash === 'string' && Array.isArray(b.txs);
 
   function renderStatusBar() {
     const bar = document.getElementById('status-bar');
@@ -243,6 +309,12 @@
       live.status = await rpc('status');
     } catch (e) {
       live.status = null;
+    }
+    // The server ends a subscription that falls behind while the socket
+    // may stay open: if the head moved well past the last block it sent,
+    // subscribe again on a new socket.
+    if (live.status && live.state === 'live' && live.lastBlock >= 0 && live.status.height > live.lastBlock + 3 && live.socket) {
+      live.socket.close();
     }
     renderStatusBar();
   }
@@ -271,19 +343,28 @@
       if (msg.id === 1 && msg.result !== undefined) {
         live.state = 'live';
         live.retryMs = 500;
+        live.lastBlock = live.status ? live.status.height : -1;
         renderStatusBar();
       }
       if (msg.method === 'subscription' && msg.params && msg.params.result) {
         const b = msg.params.result;
+        if (!isBlock(b)) {
+          // An error in place of a block (the subscriber fell behind):
+          // start over.
+          ws.close();
+          return;
+        }
+        live.lastBlock = Math.max(live.lastBlock, b.height);
         if (live.status && b.height > live.status.height) {
           live.status.height = b.height;
           live.status.hash = b.hash;
         }
         renderStatusBar();
-        if (view.onBlock) view.onBlock(b);
+        if (view.alive && view.onBlock) view.onBlock(b);
       }
     });
     ws.addEventListener('close', () => {
+      if (live.socket !== ws) return;
       live.state = 'reconnecting';
       renderStatusBar();
       setTimeout(connectBlocks, live.retryMs);
@@ -299,6 +380,9 @@
   const ADDRESS = new RegExp('^A' + B58 + '{45,60}$');
   const NAME = /^[a-z0-9][a-z0-9.]{0,31}$/;
 
+  /** A hex hash as the API reads it (`0x` first); base58 as it is. */
+  const withHexPrefix = (q) => (HASH_HEX.test(q) && !q.startsWith('0x') ? '0x' + q : q);
+
   /** Where a search term leads, or an error saying why nowhere. */
   async function resolveSearch(term) {
     const q = term.trim();
@@ -306,7 +390,7 @@
     if (q.length > 200) throw new Error('That is too long to be a height, hash, address or name.');
     if (/^\d+$/.test(q)) return '#/block/' + q;
     if (HASH_HEX.test(q) || HASH_B58.test(q)) {
-      const hash = HASH_HEX.test(q) && !q.startsWith('0x') ? '0x' + q : q;
+      const hash = withHexPrefix(q);
       if (await rpcOrNull('getBlock', [hash])) return '#/block/' + encodeURIComponent(hash);
       if (await rpcOrNull('getTx', [hash])) return '#/tx/' + encodeURIComponent(hash);
       throw new Error('No block and no transaction has the hash ' + q + '.');
@@ -329,8 +413,7 @@
 
   // ------------------------------------------------------------ explorer
 
-  async function viewHome(out) {
-    const token = view.token;
+  async function viewHome(out, parts, query, ctx) {
     const st = await rpc('status');
     live.status = st;
     renderStatusBar();
@@ -343,10 +426,7 @@
       card('Gas price', aer(st.gasPrice)),
       card('Peers', String(st.peers === undefined ? 0 : st.peers))));
 
-    const recent = [];
-    const count = Math.min(20, st.height + 1);
-    const blocks = await Promise.all(Array.from({ length: count }, (_, i) => rpcOrNull('getBlock', [st.height - i])));
-    for (const b of blocks) if (b) recent.push(b);
+    const recent = await latestBlocks(st.height, 20);
 
     const blocksBox = h('div', { id: 'recent-blocks' });
     const txsBox = h('div', { id: 'recent-txs' });
@@ -371,8 +451,8 @@
     };
     renderLists();
 
-    view.onBlock = (b) => {
-      if (!current(token) || recent.some((r) => r.hash === b.hash)) return;
+    ctx.onBlock = (b) => {
+      if (!ctx.alive || recent.some((r) => r.hash === b.hash)) return;
       for (const r of recent) r.fresh = false;
       recent.unshift(Object.assign({ fresh: true }, b));
       recent.sort((a, c) => c.height - a.height);
@@ -381,9 +461,9 @@
       if (head) head.replaceChildren(blockLink(b.height));
       renderLists();
     };
-    every(3000, async () => {
+    every(ctx, 3000, async () => {
       const s2 = await rpc('status').catch(() => null);
-      if (!s2 || !current(token)) return;
+      if (!s2 || !ctx.alive) return;
       const lib = document.getElementById('lib-height');
       if (lib && s2.lib) lib.replaceChildren(blockLink(s2.lib.height));
       const pool = document.getElementById('pool-size');
@@ -395,14 +475,14 @@
     const which = parts[0] || '';
     let arg;
     if (/^\d+$/.test(which)) arg = Number(which);
-    else if (HASH_HEX.test(which) || HASH_B58.test(which)) arg = which;
+    else if (HASH_HEX.test(which) || HASH_B58.test(which)) arg = withHexPrefix(which);
     else throw new Error('"' + short(which, 24) + '" is not a block height or hash.');
     const b = await rpcOrNull('getBlock', [arg, true]);
     if (!b) throw new Error('No block ' + which + ' on this chain' + (live.status ? ' (head is ' + live.status.height + ').' : '.'));
     out.append(h('h1', {}, 'Block ' + b.height));
     out.append(h('div', { class: 'pager' },
       b.height > 0 ? h('a', { href: '#/block/' + (b.height - 1), rel: 'prev' }, '← ' + (b.height - 1)) : null,
-      h('a', { href: '#/block/' + (b.height + 1), rel: 'next' }, (b.height + 1) + ' →')));
+      !live.status || b.height < live.status.height ? h('a', { href: '#/block/' + (b.height + 1), rel: 'next' }, (b.height + 1) + ' →') : null));
     out.append(fields([
       ['Height', String(b.height)],
       ['Hash', h('span', { class: 'mono' }, b.hash)],
@@ -454,11 +534,10 @@
     return hex.length > MAX ? hex.slice(0, MAX) + '… (' + hex.length / 2 + ' bytes)' : hex;
   }
 
-  async function viewTx(out, parts) {
-    const token = view.token;
+  async function viewTx(out, parts, query, ctx) {
     const hash = parts[0] || '';
     if (!(HASH_HEX.test(hash) || HASH_B58.test(hash))) throw new Error('"' + short(hash, 24) + '" is not a transaction hash.');
-    const tx = await rpcOrNull('getTx', [hash]);
+    const tx = await rpcOrNull('getTx', [withHexPrefix(hash)]);
     if (!tx) throw new Error('No transaction ' + hash + ' on this chain or in its pool.');
     out.append(h('h1', {}, 'Transaction ' + short(tx.hash)));
     out.append(fields([
@@ -478,13 +557,13 @@
     if (p) out.append(h('h2', {}, 'Payload'), h('pre', { id: 'tx-payload' }, p));
     if (tx.status === 'pending') {
       out.append(h('p', { class: 'note', id: 'tx-pending' }, 'In the pool, not in a block yet: this page reloads when it is.'));
-      every(1000, async () => {
-        const r = await rpcOrNull('getReceipt', [hash]).catch(() => null);
-        if (r && current(token)) route();
+      every(ctx, 1000, async () => {
+        const r = await rpcOrNull('getReceipt', [withHexPrefix(hash)]).catch(() => null);
+        if (r && ctx.alive) route();
       });
       return;
     }
-    const r = await rpc('getReceipt', [hash]);
+    const r = await rpc('getReceipt', [withHexPrefix(hash)]);
     out.append(h('h2', {}, 'Receipt'));
     out.append(fields([
       ['Result', h('span', { id: 'receipt-status' }, badge(r.status))],
@@ -535,12 +614,15 @@
     out.append(h('h2', {}, 'History'));
     const box = h('div', { id: 'account-history' });
     out.append(box);
-    await historyPage(box, addr, query.get('before'));
+    await historyPage(box, addr, query);
   }
 
-  async function historyPage(box, addr, before) {
+  async function historyPage(box, addr, query) {
     const opts = { limit: 25 };
-    if (before) opts.before = Number(before);
+    const before = query.get('before');
+    const beforeIndex = query.get('beforeIndex');
+    if (before && /^\d+$/.test(before)) opts.before = Number(before);
+    if (opts.before !== undefined && beforeIndex && /^\d+$/.test(beforeIndex)) opts.beforeIndex = Number(beforeIndex);
     const res = await rpc('getAccountTxs', [addr, opts]);
     const rows = res.txs.map((t) => Object.assign({ key: t.hash }, t));
     box.replaceChildren(rows.length
@@ -553,11 +635,15 @@
         { label: 'Amount', num: true, cell: (t) => t.amountFormatted },
         { label: 'Result', cell: (t) => (t.status ? badge(t.status) : '—') },
       ], rows, { caption: 'Transactions of the account, newest first' })
-      : h('p', { class: 'note' }, before ? 'No older transactions.' : 'No transactions from or to this account.'));
-    if (res.more && rows.length) {
-      const oldest = rows[rows.length - 1].height;
-      box.append(h('div', { class: 'pager' },
-        h('a', { href: '#/account/' + encodeURIComponent(addr) + '?before=' + oldest }, 'Older transactions →')));
+      : h('p', { class: 'note' }, opts.before !== undefined ? 'No older transactions.' : 'No transactions from or to this account.'));
+    if (res.next) {
+      box.append(h('div', { class: 'pager' }, h('a', {
+        href: '#/account/' + encodeURIComponent(addr) + '?before=' + res.next.before + '&beforeIndex=' + res.next.beforeIndex,
+      }, 'Older transactions →')));
+    }
+    if (res.indexedFrom > 0) {
+      box.append(h('p', { class: 'meta' }, 'This node keeps account histories from block ' + res.indexedFrom +
+        ' on: its store predates the index, so older transactions are not listed.'));
     }
   }
 
@@ -623,7 +709,7 @@
     return String(v);
   }
 
-  async function viewSql(out, parts, query) {
+  async function viewSql(out, parts, query, ctx) {
     out.append(h('h1', {}, 'SQL console'));
     out.append(h('p', { class: 'meta' },
       'One read-only SELECT on the state of any block, with the limits of the query API. ',
@@ -695,6 +781,9 @@
     }
 
     async function execute() {
+      // One query at a time (Ctrl+Enter while one runs does nothing), and
+      // only while this view is shown: its URL is the one rewritten.
+      if (run.disabled || !ctx.alive) return;
       const q = text.value.trim();
       const o = opts();
       history.replaceState(null, '', sqlHref(text.value, { height: height.value, contract: contract.value.trim() }));
@@ -749,8 +838,7 @@
 
   // ----------------------------------------------------------- producers
 
-  async function viewProducers(out) {
-    const token = view.token;
+  async function viewProducers(out, parts, query, ctx) {
     const st = await rpc('status');
     out.append(h('h1', {}, 'Producers'));
     const libCard = card('Last irreversible', st.lib ? blockLink(st.lib.height) : '—', 'producers-lib');
@@ -760,9 +848,9 @@
       libCard,
       card('Finality lag', st.lib ? String(st.height - st.lib.height) + ' blocks' : '—', 'producers-lag'),
       card('This node', st.role || '—')));
-    every(2000, async () => {
+    every(ctx, 2000, async () => {
       const s2 = await rpc('status').catch(() => null);
-      if (!s2 || !current(token)) return;
+      if (!s2 || !ctx.alive) return;
       const set = (id, v) => { const el = document.getElementById(id); if (el) el.replaceChildren(v); };
       set('producers-head', blockLink(s2.height));
       if (s2.lib) {
@@ -776,7 +864,7 @@
       out.append(h('h2', {}, 'Schedule'));
       out.append(h('p', { class: 'meta' }, producers.bpCount + ' producers, elected every ' + producers.epochBlocks + ' blocks, in this order.'));
       out.append(table([
-        { label: 'Rank', num: true, cell: (p) => String(p.rank) },
+        { label: 'Rank', num: true, cell: (p) => String(p.rank + 1) },
         { label: 'Peer id', cell: (p) => h('span', { class: 'mono' }, short(p.peerId, 10)) },
         { label: 'Votes', num: true, cell: (p) => aer(p.votes) },
         { label: 'Rating', num: true, cell: (p) => (p.rating === undefined ? '—' : p.rating + ' %') },
@@ -794,8 +882,8 @@
     }
 
     // Who made the latest blocks.
-    const n = Math.min(50, st.height + 1);
-    const blocks = await Promise.all(Array.from({ length: n }, (_, i) => rpcOrNull('getBlock', [st.height - i])));
+    const blocks = await latestBlocks(st.height, 50);
+    const n = blocks.length;
     const counts = new Map();
     for (const b of blocks) if (b && b.producer) counts.set(b.producer, (counts.get(b.producer) || 0) + 1);
     out.append(h('h2', {}, 'Who produced the latest ' + n + ' blocks'));
@@ -843,8 +931,7 @@
       h('figcaption', {}, h('span', {}, title), h('span', {}, 'latest ' + fmt(last) + ' ' + unit)), svg);
   }
 
-  async function viewNode(out) {
-    const token = view.token;
+  async function viewNode(out, parts, query, ctx) {
     out.append(h('h1', {}, 'Node'));
     const facts = h('div', { id: 'node-facts' });
     const charts = h('div', { class: 'charts', id: 'node-charts' });
@@ -856,7 +943,7 @@
       const [st, hist, peerList] = await Promise.all([
         rpc('status'), rpc('getMetricsHistory', [{ limit: 300 }]), rpc('getPeers').catch(() => []),
       ]);
-      if (!current(token)) return;
+      if (!ctx.alive) return;
       facts.replaceChildren(h('div', { class: 'cards' },
         card('Role', st.role || '—'),
         card('Consensus', st.chainId.consensus),
@@ -883,7 +970,7 @@
         : h('p', { class: 'note' }, 'No peers connected.'));
     }
     await refresh();
-    every(2000, () => refresh().catch(() => {}));
+    every(ctx, 2000, () => refresh().catch(() => {}));
   }
 
   // ------------------------------------------------------------ branches
@@ -930,6 +1017,10 @@
 
   // ---------------------------------------------------------------- start
 
+  document.querySelector('.skip').addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
   document.getElementById('search').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = document.getElementById('search-input');

@@ -204,7 +204,7 @@ pub struct Stats {
 impl Stats {
     fn record(&mut self, height: u64, timestamp_ns: i64, txs: usize, pool_txs: usize, lib_height: u64) {
         let interval_ms = match self.recent.back() {
-            Some(&(prev, _)) => u64::try_from((timestamp_ns - prev) / 1_000_000).unwrap_or(0),
+            Some(&(prev, _)) => u64::try_from(timestamp_ns.saturating_sub(prev) / 1_000_000).unwrap_or(0),
             None => 0,
         };
         if self.recent.len() == STATS_WINDOW_BLOCKS {

@@ -12,7 +12,8 @@
 //!   pages ([`Handler::page`]: the node's web console), with the page's
 //!   Content-Security-Policy and headers that forbid sniffing, framing and
 //!   referrers; other paths answer 404;
-//! * `GET /ws` upgrades to a WebSocket on which every text message is a
+//! * `GET /ws` upgrades to a WebSocket (for browser pages, only from the
+//!   origins CORS allows or from pages this server served) on which every text message is a
 //!   request or batch, plus two connection-level methods, `subscribe`
 //!   (`params: [topic]`, returns a subscription id) and `unsubscribe`
 //!   (`params: [id]`); notifications arrive as

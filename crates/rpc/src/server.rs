@@ -291,11 +291,36 @@ async fn metrics(State(shared): State<Shared>, Extension(client): Extension<Clie
     }
 }
 
+/// Whether a WebSocket handshake's `Origin` may connect. Browsers apply no
+/// CORS to WebSockets, so without this any web page could read the API
+/// through its visitor's browser. Programs send no `Origin` and pass; a page
+/// passes when CORS would let it call (`cors`), or when it was served by
+/// this server (its origin is the `Host` it connected to: the console).
+fn ws_origin_allowed(headers: &axum::http::HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let origin = origin.as_bytes();
+    if crate::cors::origin_allowed(allowed, origin) {
+        return true;
+    }
+    let Some(host) = headers.get(header::HOST) else { return false };
+    [b"http://".as_slice(), b"https://"].iter().any(|scheme| {
+        origin.len() == scheme.len() + host.len() && origin.starts_with(scheme) && origin.ends_with(host.as_bytes())
+    })
+}
+
 async fn ws_upgrade(
     State(shared): State<Shared>,
     Extension(client): Extension<ClientAddr>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !ws_origin_allowed(&headers, &shared.limits.cors_origins) {
+        let err = RpcError::new(
+            crate::INVALID_REQUEST,
+            "WebSocket from a page of another origin: allow it in [rpc] cors_origins",
+        );
+        return json_response(StatusCode::FORBIDDEN, protocol::error_object(Value::Null, &err).to_string());
+    }
     let open = shared.ws_connections.fetch_add(1, Ordering::SeqCst);
     if open >= shared.limits.max_ws_connections {
         shared.ws_connections.fetch_sub(1, Ordering::SeqCst);

@@ -400,3 +400,34 @@ async fn static_pages_beside_the_api() {
     assert_eq!(call.json::<Value>().await.unwrap()["result"], json!([2]));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn websockets_from_other_origins_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let limits = RpcLimits { cors_origins: vec!["https://explorer.example".into()], ..RpcLimits::default() };
+    let (server, _tx) = start(limits).await;
+    let addr = server.local_addr;
+    let own = format!("http://{addr}");
+    // No Origin (a program), a loopback page, a listed origin and a page
+    // this server served connect; a page of another site does not.
+    for (origin, allowed) in [
+        (None, true),
+        (Some("http://localhost:3000"), true),
+        (Some("https://explorer.example"), true),
+        (Some(own.as_str()), true),
+        (Some("https://evil.example"), false),
+        (Some("http://evil.example:1"), false),
+    ] {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("Origin", o.parse().unwrap());
+        }
+        let result = tokio_tungstenite::connect_async(req).await;
+        match (allowed, result) {
+            (true, Ok((mut ws, _))) => ws.close(None).await.unwrap(),
+            (false, Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => assert_eq!(resp.status(), 403),
+            (a, r) => panic!("origin {origin:?}: allowed {a}, got {:?}", r.map(|_| ())),
+        }
+    }
+    server.shutdown().await;
+}

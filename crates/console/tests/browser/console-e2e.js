@@ -111,7 +111,20 @@ withPage(cfg, async ({ page, open, shot, errors, external }) => {
   await open('#/tx/nothex', 'tx');
   check((await alertText()).includes('is not a transaction hash'), 'a malformed hash is explained');
 
-  // Keyboard: search by typing a height and pressing Enter.
+  // A broken escape in the address bar is a message, not a stuck page.
+await open('#/account/%E0%A4%A', 'account');
+check((await alertText()).length > 0, 'a malformed route is explained');
+
+// Keyboard: the skip link moves focus to the content and stays on the page.
+await page.goto(cfg.url + '/?fresh=1#/block/' + cfg.txHeight); // a new document, not a fragment change
+await page.waitForSelector('main > [data-view="block"][data-ready="true"]');
+await page.keyboard.press('Tab');
+check(await page.evaluate(() => document.activeElement.classList.contains('skip')), 'Tab reaches the skip link first');
+await page.keyboard.press('Enter');
+check(await page.evaluate(() => document.activeElement.id === 'main'), 'the skip link focuses the content');
+check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'and the page stays');
+
+// Keyboard: search by typing a height and pressing Enter.
   await page.fill('#search-input', '');
   await page.focus('#search-input');
   await page.keyboard.type(String(cfg.txHeight));

@@ -3,10 +3,13 @@
 //!
 //! | method | params | result |
 //! |---|---|---|
-//! | `getAccountTxs` | `[address, {before?, limit?}]` | `txs`: main-chain transactions from or to the address (or name) below height `before`, newest first (`hash`, `height`, `index`, `from`, `to`, `amount`, `type`, `status`), at most `limit` (default 25, at most 100); `more` when older ones exist |
+//! | `getAccountTxs` | `[address, {before?, beforeIndex?, limit?}]` | `txs`: main-chain transactions from or to the address (or name), newest first (`hash`, `height`, `index`, `from`, `to`, `amount`, `type`, `status`), strictly before position (`before`, `beforeIndex`) (height and index in block; index 0 by default, so `before` alone means below that height), at most `limit` (default 25, at most 100); `next` (`before`, `beforeIndex` of the next page) when older ones exist; `indexedFrom`, the first height the index covers |
 //! | `getMetricsHistory` | `[{limit?}]` | `samples`, oldest first: one per block this process adopted (`height`, `timestamp`, `txs`, `intervalMs`, `poolTxs`, `finalityLag`), the last `limit` (default and most: the node keeps 1,024) |
 
+use std::collections::BTreeMap;
+
 use aergo_rpc::RpcError;
+use aergo_types::{Block, Receipt};
 use serde_json::{json, Value};
 
 use super::{internal, opt, options, param, parse_address, required, Api};
@@ -25,35 +28,69 @@ fn limit_param(v: Option<&Value>, default: usize, max: usize) -> Result<usize, R
 }
 
 impl Api {
-    /// `getAccountTxs [address, {before?, limit?}]`.
+    /// `getAccountTxs [address, {before?, beforeIndex?, limit?}]`.
     pub(super) fn get_account_txs(&self, params: &Value) -> Result<Value, RpcError> {
         let address = parse_address(required(params, 0, "address")?, "address")?;
-        let opts = options(param(params, 1, "options"), "options", &["before", "limit"])?;
+        let opts = options(param(params, 1, "options"), "options", &["before", "beforeIndex", "limit"])?;
         let before = opt(opts, "before").map(super::height_param).transpose()?;
+        let before_index = match opt(opts, "beforeIndex") {
+            None => 0,
+            Some(v) => v.as_u64().and_then(|i| u32::try_from(i).ok()).ok_or_else(|| {
+                RpcError::invalid_params(format!("beforeIndex: expected an index in a block, got {v}"))
+            })?,
+        };
+        if before.is_none() && before_index > 0 {
+            return Err(RpcError::invalid_params("beforeIndex needs before (the height it is in)"));
+        }
         let limit = limit_param(opt(opts, "limit"), DEFAULT_ACCOUNT_TXS, MAX_ACCOUNT_TXS)?;
         let blocks = self.node.chain().blocks();
         // One more than asked says whether older ones exist.
-        let mut found = blocks.account_txs(address.as_bytes(), before, limit + 1).map_err(internal)?;
+        let mut found =
+            blocks.account_txs(address.as_bytes(), before.map(|h| (h, before_index)), limit + 1).map_err(internal)?;
         let more = found.len() > limit;
         found.truncate(limit);
+        // Entries of one block share its decoding (a block and its
+        // receipts are read once, however many of its txs are listed).
+        let mut decoded: BTreeMap<u64, (Block, Vec<Receipt>)> = BTreeMap::new();
         let mut txs = Vec::with_capacity(found.len());
         for t in &found {
-            let Some((tx, _, height)) = blocks.tx(&t.tx_hash).map_err(internal)? else { continue };
-            let status = blocks.receipt(&t.tx_hash).map_err(internal)?.map(|r| r.status);
-            let v = super::tx_json(&tx);
+            if let std::collections::btree_map::Entry::Vacant(e) = decoded.entry(t.height) {
+                let Some(hash) = blocks.hash_at(t.height).map_err(internal)? else { continue };
+                let block = blocks.block_by_hash(&hash).map_err(internal)?;
+                let receipts = blocks.block_receipts(&hash).map_err(internal)?;
+                let (Some(block), Some(receipts)) = (block, receipts) else { continue };
+                e.insert((block, receipts));
+            }
+            let Some((block, receipts)) = decoded.get(&t.height) else { continue };
+            let i = t.index as usize;
+            // The index and the block are read apart: a head switch in
+            // between can leave an entry that no longer matches; skip it.
+            let Some(tx) = block.txs().get(i).filter(|tx| tx.hash.as_slice() == t.tx_hash.as_bytes()) else {
+                continue;
+            };
+            let v = super::tx_json(tx);
             txs.push(json!({
                 "hash": v["hash"],
-                "height": height,
+                "height": t.height,
                 "index": t.index,
                 "from": v["from"],
                 "to": v["to"],
                 "amount": v["amount"],
                 "amountFormatted": v["amountFormatted"],
                 "type": v["type"],
-                "status": status,
+                "status": receipts.get(i).map(|r| r.status.clone()),
             }));
         }
-        Ok(json!({ "address": address.to_string(), "txs": txs, "more": more }))
+        let next = match (more, found.last()) {
+            (true, Some(last)) => json!({ "before": last.height, "beforeIndex": last.index }),
+            _ => Value::Null,
+        };
+        Ok(json!({
+            "address": address.to_string(),
+            "txs": txs,
+            "next": next,
+            "indexedFrom": blocks.account_index_from().map_err(internal)?,
+        }))
     }
 
     /// `getMetricsHistory [{limit?}]`.
