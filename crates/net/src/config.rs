@@ -305,9 +305,21 @@ pub fn peer_id_from_key(key: &PrivateKey) -> Result<PeerId> {
     Ok(keypair_from_key(key)?.public().to_peer_id())
 }
 
-/// The peer id in a bootstrap address (its trailing `/p2p/<id>`).
+/// The peer id in a bootstrap address (its trailing `/p2p/<id>`). A
+/// bootstrap address may name its host (`/dns4/<name>`, `/dns6/<name>` or
+/// `/dns/<name>`): containers and orchestrators give peers stable names, not
+/// addresses; the name is resolved at each dial (see `service`).
 pub fn bootstrap_peer_id(addr: &Multiaddr) -> Result<PeerId> {
-    check_tcp_addr("bootstrap", addr)?;
+    let mut it = addr.iter();
+    let named = matches!(it.next(), Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_)));
+    if named {
+        let ok = matches!(it.next(), Some(Protocol::Tcp(_))) && matches!(it.next(), Some(Protocol::P2p(_)));
+        if !ok || it.next().is_some() {
+            return Err(cfg("bootstrap", format!("{addr} is not /dns4|dns6|dns/<name>/tcp/<port>/p2p/<id>")));
+        }
+    } else {
+        check_tcp_addr("bootstrap", addr)?;
+    }
     match addr.iter().last() {
         Some(Protocol::P2p(id)) => Ok(id),
         _ => Err(cfg("bootstrap", format!("{addr} does not end in /p2p/<peer id>"))),
@@ -326,7 +338,7 @@ fn check_tcp_addr(field: &'static str, addr: &Multiaddr) -> Result<()> {
     if ip_ok && tcp_ok && rest_ok {
         Ok(())
     } else {
-        Err(cfg(field, format!("{addr} is not /ip4|ip6/<addr>/tcp/<port>[/p2p/<id>] (DNS is not supported)")))
+        Err(cfg(field, format!("{addr} is not /ip4|ip6/<addr>/tcp/<port>[/p2p/<id>] (DNS names only in bootstrap)")))
     }
 }
 
@@ -387,6 +399,20 @@ mod tests {
         let mut c = NetConfig::new(key(1), Hash::ZERO);
         c.bootstrap.push("/ip4/127.0.0.1/tcp/7846".parse().expect("multiaddr"));
         assert!(matches!(c.validate(), Err(NetError::Config { field: "bootstrap", .. })));
+        // Named hosts are bootstrap addresses; without a peer id or with a
+        // trailer they are not.
+        let id = peer_id_from_key(&key(2)).unwrap();
+        for (text, ok) in [
+            (format!("/dns4/node1/tcp/7846/p2p/{id}"), true),
+            (format!("/dns/aergo-1.aergo/tcp/7846/p2p/{id}"), true),
+            ("/dns4/node1/tcp/7846".to_string(), false),
+            (format!("/dns4/node1/udp/7846/p2p/{id}"), false),
+            (format!("/dns4/node1/tcp/7846/p2p/{id}/tcp/1"), false),
+        ] {
+            let mut c = NetConfig::new(key(1), Hash::ZERO);
+            c.bootstrap.push(text.parse().expect("multiaddr"));
+            assert_eq!(c.validate().is_ok(), ok, "{text}");
+        }
         let mut c = NetConfig::new(key(1), Hash::ZERO);
         c.listen_addrs = vec!["/dns4/example.org/tcp/1".parse().expect("multiaddr")];
         assert!(matches!(c.validate(), Err(NetError::Config { field: "listen_addrs", .. })));

@@ -288,7 +288,41 @@ struct Pending {
 
 enum Internal {
     LocalStatus(Option<PeerStatus>),
-    Blocks { peer: PeerId, channel: ResponseChannel<SyncResponse>, response: SyncResponse },
+    /// A bootstrap peer's name resolved (or not) for a dial.
+    Resolved {
+        peer: PeerId,
+        addr: Option<Multiaddr>,
+    },
+    Blocks {
+        peer: PeerId,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+}
+
+/// How long resolving a bootstrap peer's name may take.
+const RESOLVE_TIMEOUT_MS: u64 = 5_000;
+
+/// The host name and port of a `/dns*/<name>/tcp/<port>/...` address.
+fn named_host(addr: &Multiaddr) -> Option<(String, u16)> {
+    let mut it = addr.iter();
+    let host = match it.next()? {
+        Protocol::Dns(h) | Protocol::Dns4(h) | Protocol::Dns6(h) => h.to_string(),
+        _ => return None,
+    };
+    match it.next()? {
+        Protocol::Tcp(port) => Some((host, port)),
+        _ => None,
+    }
+}
+
+/// `named` with its host replaced by the resolved address `sa`.
+fn ip_addr_of(sa: std::net::SocketAddr, named: &Multiaddr) -> Multiaddr {
+    let ip = match sa.ip() {
+        std::net::IpAddr::V4(v4) => Protocol::Ip4(v4),
+        std::net::IpAddr::V6(v6) => Protocol::Ip6(v6),
+    };
+    named.iter().skip(1).fold(Multiaddr::empty().with(ip), |m, p| m.with(p))
 }
 
 struct Worker {
@@ -851,8 +885,18 @@ impl Worker {
         self.peers.get(peer).is_some_and(|e| e.status.is_some())
     }
 
+    fn dial_bootstrap(&mut self, peer: PeerId, addr: Multiaddr) {
+        let opts =
+            DialOpts::peer_id(peer).addresses(vec![addr]).condition(PeerCondition::DisconnectedAndNotDialing).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, %e, "bootstrap dial not started");
+        }
+    }
+
     fn on_internal(&mut self, int: Internal) {
         match int {
+            Internal::Resolved { peer, addr: Some(addr) } => self.dial_bootstrap(peer, addr),
+            Internal::Resolved { peer, addr: None } => tracing::debug!(%peer, "bootstrap name did not resolve"),
             Internal::LocalStatus(status) => {
                 self.local_status_in_flight = false;
                 self.local_status_at = Instant::now();
@@ -910,12 +954,27 @@ impl Worker {
                 // Pushed back again by a dial error; reset on success.
                 r.next_at = now + Duration::from_millis(r.backoff_ms);
             }
-            let opts = DialOpts::peer_id(peer)
-                .addresses(vec![addr])
-                .condition(PeerCondition::DisconnectedAndNotDialing)
-                .build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, %e, "bootstrap dial not started");
+            match named_host(&addr) {
+                // A name is resolved off the event loop (the system
+                // resolver may take seconds), at every dial, so a peer that
+                // moves (a rescheduled pod) is found at its new address.
+                Some((host, port)) => {
+                    let tx = self.internal_tx.clone();
+                    let tail = addr.clone();
+                    tokio::spawn(async move {
+                        let resolved = match tokio::time::timeout(
+                            Duration::from_millis(RESOLVE_TIMEOUT_MS),
+                            tokio::net::lookup_host((host.as_str(), port)),
+                        )
+                        .await
+                        {
+                            Ok(Ok(mut addrs)) => addrs.next().map(|sa| ip_addr_of(sa, &tail)),
+                            _ => None,
+                        };
+                        let _ = tx.send(Internal::Resolved { peer, addr: resolved }).await;
+                    });
+                }
+                None => self.dial_bootstrap(peer, addr),
             }
         }
 

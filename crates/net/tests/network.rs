@@ -799,3 +799,32 @@ async fn a_full_event_queue_drops_events_without_stalling_and_max_peers_holds() 
     b.handle.shutdown().await.expect("shuts down");
     c.handle.shutdown().await.expect("shuts down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_peer_named_by_dns_is_resolved_and_dialled() {
+    // As in a container network: B knows A by name (`localhost` here),
+    // not by address.
+    let chain = TestChain::new(1);
+    let a = TestNode::start(test_config(30, &chain), TestChain::new(1)).await;
+    let port = a
+        .addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("a tcp port");
+    let mut config = test_config(31, &chain);
+    config.bootstrap = vec![format!("/dns4/localhost/tcp/{port}/p2p/{}", a.id()).parse().expect("multiaddr")];
+    let b = TestNode::start(config, TestChain::new(1)).await;
+    linked(&a, &b).await;
+    // A name that does not resolve is retried quietly, never a crash.
+    let mut lost = test_config(32, &chain);
+    lost.bootstrap = vec![format!("/dns4/no-such-host.invalid/tcp/{port}/p2p/{}", a.id()).parse().expect("multiaddr")];
+    let c = TestNode::start(lost, TestChain::new(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!c.is_peer(a.id()).await);
+    for n in [a, b, c] {
+        n.handle.shutdown().await.expect("shuts down");
+    }
+}
