@@ -31,6 +31,11 @@ pub enum HordeCommand {
         #[arg(long, default_value_t = 60_000)]
         timeout_ms: u64,
     },
+    /// Write a DPoS network as files for an orchestrator: keys, genesis,
+    /// each node's config, and a Compose file (with Prometheus and
+    /// Grafana) or Kubernetes manifests (StatefulSets, headless Service,
+    /// Secrets, ConfigMap, PodDisruptionBudget).
+    Manifests(ManifestsArgs),
     /// Stop one node.
     Stop {
         #[command(flatten)]
@@ -81,6 +86,37 @@ pub struct UpArgs {
     /// How long to wait for the nodes' JSON-RPC.
     #[arg(long, default_value_t = 60_000)]
     timeout_ms: u64,
+}
+
+#[derive(Args)]
+pub struct ManifestsArgs {
+    /// compose or kubernetes.
+    #[arg(long)]
+    target: String,
+    /// Nodes in all.
+    #[arg(long, default_value_t = 4)]
+    nodes: u32,
+    /// Of them, the genesis block producers (the others follow and can be
+    /// voted in) [default: all].
+    #[arg(long)]
+    producers: Option<u32>,
+    /// A new or empty folder for the files.
+    #[arg(long)]
+    out: PathBuf,
+    /// The image the containers run (build it with the repository's
+    /// Dockerfile).
+    #[arg(long, default_value = horde::deploy::DEFAULT_IMAGE)]
+    image: String,
+    /// Compose: node K's JSON-RPC is published on 127.0.0.1:P+2K, its gRPC
+    /// on P+2K+1.
+    #[arg(long, default_value_t = horde::DEFAULT_BASE_PORT)]
+    base_port: u16,
+    /// Slot length.
+    #[arg(long, default_value_t = 1_000)]
+    block_interval_ms: u64,
+    /// Blocks between elections of the producer set.
+    #[arg(long, default_value_t = 20)]
+    epoch_blocks: u64,
 }
 
 impl UpArgs {
@@ -159,6 +195,31 @@ pub async fn run(command: HordeCommand) -> anyhow::Result<Output> {
                 json!({"node": entry.name, "rpc": entry.rpc_url(), "pid": pid}),
                 format!("{} started (pid {pid}), answering on {}", entry.name, entry.rpc_url()),
             ))
+        }
+        HordeCommand::Manifests(a) => {
+            let d = horde::deploy::DeploySpec::default();
+            let spec = horde::deploy::DeploySpec {
+                nodes: a.nodes,
+                producers: a.producers.unwrap_or(a.nodes),
+                target: horde::deploy::Target::parse(&a.target)?,
+                image: a.image,
+                block_interval_ms: a.block_interval_ms,
+                epoch_blocks: a.epoch_blocks,
+                host_base_port: a.base_port,
+                ..d
+            };
+            let made = horde::deploy::write(&a.out, &spec, now_ns())?;
+            let text = format!(
+                "wrote {} files for {:?} in {}: {} nodes, {} producers (quorum {})\nsee {}/README.md",
+                made.files.len(),
+                made.target,
+                a.out.display(),
+                made.nodes.len(),
+                made.producers(),
+                made.quorum(),
+                a.out.display()
+            );
+            Ok(out(serde_json::to_value(&made)?, text))
         }
         HordeCommand::Stop { dir, node, kill } => {
             let (dir, m) = horde::open(&dir.dir)?;

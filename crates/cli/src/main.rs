@@ -88,6 +88,10 @@ enum Command {
     },
     /// Chain id, head and pool of the node.
     Status,
+    /// Whether the node is healthy (`GET /health`: up and not catching up
+    /// with its peers); exits non-zero when not, for container health
+    /// checks and scripts.
+    Health,
     /// SQL contracts: deploy, call, query, ABI, catalogue row.
     Contract {
         #[command(subcommand)]
@@ -590,14 +594,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr, filtered by `RUST_LOG`; `AERGO_LOG_FORMAT=json` makes
+/// them one JSON object per line (timestamp, level, target, fields) for log
+/// shippers.
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let json = std::env::var("AERGO_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(false).try_init()
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
@@ -638,6 +647,11 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             };
             let v = c.call("getBlock", json!([which, full])).await?;
             let text = format::block(&v);
+            out(v, text)
+        }
+        Command::Health => {
+            let v = client()?.health().await?;
+            let text = format!("healthy at height {}", v["height"]);
             out(v, text)
         }
         Command::Status => {

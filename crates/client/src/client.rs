@@ -122,6 +122,29 @@ impl RpcClient {
         format!("ws://{}/ws", self.url.trim_start_matches("http://").split('/').next().unwrap_or_default())
     }
 
+    /// `GET /health`: the node's answer when it is healthy (200), else
+    /// [`CliError::Unhealthy`] with its reason (503 while syncing).
+    pub async fn health(&self) -> Result<Value> {
+        let url = format!("{}/health", self.url);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| CliError::Connect { url: self.url.clone(), reason: error_chain(&e) })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| bad("health", &self.url, error_chain(&e)))?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(bad("health", &self.url, format!("answer exceeds {MAX_RESPONSE_BYTES} bytes")));
+        }
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status == 200 {
+            return Ok(v);
+        }
+        let reason = v["reason"].as_str().map(str::to_string).unwrap_or_else(|| format!("{v}"));
+        Err(CliError::Unhealthy { url: self.url.clone(), status, reason })
+    }
+
     /// Posts a raw body and returns the parsed JSON answer.
     async fn post(&self, what: &str, body: String) -> Result<Value> {
         let mut resp = self

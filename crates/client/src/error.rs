@@ -27,6 +27,9 @@ pub enum CliError {
     #[error("{method}: unexpected answer from {url}: {reason}")]
     BadResponse { method: String, url: String, reason: String },
 
+    #[error("the node at {url} is not healthy (HTTP {status}): {reason}")]
+    Unhealthy { url: String, status: u16, reason: String },
+
     #[error("timed out after {timeout_ms} ms waiting for {what}")]
     Timeout { what: String, timeout_ms: u64 },
 

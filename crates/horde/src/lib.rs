@@ -37,8 +37,9 @@
 //! (SIGTERM, then SIGKILL after a grace period); `start`/`stop` act on one
 //! node, so tests can crash a producer and bring it back.
 //!
-//! Not done yet: remote hosts, containers and orchestrator manifests (a
-//! deployment folder of its own), and adding nodes to a running network.
+//! [`deploy`] writes the same kind of network as files for Docker Compose
+//! or Kubernetes (`aergo horde manifests`). Not done yet: adding nodes to a
+//! running network.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ use aergo_client::{CliError, Result};
 
 use crate::procs::{StopOutcome, Target};
 
+pub mod deploy;
 pub mod procs;
 
 /// The manifest's file name in the network's folder.
@@ -672,25 +674,70 @@ impl NodeStatus {
     }
 }
 
-/// Asks every node for its status at once.
-pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
-    let (dir, m) = open(dir)?;
-    let mut base = Vec::new();
-    for entry in &m.nodes {
-        base.push(NodeStatus {
-            node: entry.name.clone(),
-            rpc: entry.rpc_url(),
-            peer_id: entry.peer_id.clone(),
-            up: false,
-            pid: procs::running_pid(&target(&dir, entry))?,
-            height: None,
-            lib: None,
-            peers: None,
-            role: None,
-            syncing: None,
-            error: None,
-        });
+/// The nodes of a folder `aergo horde manifests` wrote for Compose (their
+/// JSON-RPC published on the host), or `None` when it holds no such
+/// deployment.
+fn deployed_nodes(dir: &Path) -> Result<Option<Vec<NodeStatus>>> {
+    let path = dir.join(deploy::DEPLOYMENT_FILE);
+    if load(dir)?.is_some() || !path.exists() {
+        return Ok(None);
     }
+    let text = aergo_client::devnode::read_bounded(&path, MANIFEST_MAX_BYTES)?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| horde_err(&path, format!("not JSON: {e}")))?;
+    let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<NodeStatus> = nodes
+        .iter()
+        .filter_map(|n| {
+            Some(NodeStatus {
+                node: n["name"].as_str()?.to_string(),
+                rpc: n["rpc"].as_str()?.to_string(),
+                peer_id: n["peerId"].as_str().unwrap_or_default().to_string(),
+                up: false,
+                pid: None,
+                height: None,
+                lib: None,
+                peers: None,
+                role: None,
+                syncing: None,
+                error: None,
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(horde_err(
+            &path,
+            "names no node with a published JSON-RPC URL (a Kubernetes deployment: use kubectl)",
+        ));
+    }
+    Ok(Some(rows))
+}
+
+/// Asks every node for its status at once: the nodes of a local network
+/// (`horde.json`), or of a Compose deployment (`deployment.json`).
+pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
+    let base = match deployed_nodes(dir)? {
+        Some(rows) => rows,
+        None => {
+            let (dir, m) = open(dir)?;
+            let mut base = Vec::new();
+            for entry in &m.nodes {
+                base.push(NodeStatus {
+                    node: entry.name.clone(),
+                    rpc: entry.rpc_url(),
+                    peer_id: entry.peer_id.clone(),
+                    up: false,
+                    pid: procs::running_pid(&target(&dir, entry))?,
+                    height: None,
+                    lib: None,
+                    peers: None,
+                    role: None,
+                    syncing: None,
+                    error: None,
+                });
+            }
+            base
+        }
+    };
     let asks = base.into_iter().map(|mut s| async move {
         let client = match RpcClient::new(&s.rpc) {
             Ok(c) => c,

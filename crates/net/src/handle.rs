@@ -124,6 +124,29 @@ pub struct NetStats {
     pub bans_issued: u64,
     /// Inbound connections denied (banned peer, too many peers).
     pub connections_denied: u64,
+    /// Gossip payload bytes received (within the size bounds) and
+    /// published, per topic.
+    pub gossip_bytes_in: GossipBytes,
+    pub gossip_bytes_out: GossipBytes,
+}
+
+/// Byte counts per gossip topic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GossipBytes {
+    pub txs: u64,
+    pub blocks: u64,
+    pub consensus: u64,
+}
+
+impl GossipBytes {
+    pub(crate) fn add(&mut self, kind: GossipKind, bytes: usize) {
+        let n = bytes as u64;
+        match kind {
+            GossipKind::Tx => self.txs += n,
+            GossipKind::Block => self.blocks += n,
+            GossipKind::Consensus => self.consensus += n,
+        }
+    }
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;

@@ -124,7 +124,9 @@ pub use config::{
     NetConfig, NetLimits, NetTiming, ScoreConfig, DEFAULT_P2P_PORT, MAX_GOSSIP_BYTES,
 };
 pub use error::{NetError, Result, WireError};
-pub use handle::{GossipId, GossipKind, GossipVerdict, NetEvent, NetStats, NetworkHandle, PeerInfo, SyncProvider};
+pub use handle::{
+    GossipBytes, GossipId, GossipKind, GossipVerdict, NetEvent, NetStats, NetworkHandle, PeerInfo, SyncProvider,
+};
 pub use libp2p::{Multiaddr, PeerId};
 pub use service::Network;
 pub use wire::PeerStatus;

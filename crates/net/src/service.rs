@@ -504,6 +504,7 @@ impl Worker {
                     self.penalise(from, Misbehaviour::OversizedMessage);
                     return;
                 }
+                self.stats.gossip_bytes_in.add(kind, message.data.len());
                 let id = GossipId { message: message_id.clone(), source: from, kind };
                 let bytes = message.data;
                 let ev = match kind {
@@ -784,8 +785,12 @@ impl Worker {
         match cmd {
             Command::Publish { kind, bytes, reply } => {
                 let topic = self.topics.topic(kind).clone();
+                let len = bytes.len();
                 let result = match self.swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        self.stats.gossip_bytes_out.add(kind, len);
+                        Ok(())
+                    }
                     Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
                         Err(NetError::NoPeers { topic: topic.to_string() })
                     }

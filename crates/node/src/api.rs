@@ -630,8 +630,34 @@ impl Api {
     }
 }
 
-impl Handler for Api {
-    fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+/// Every JSON-RPC method, as the metrics label them.
+const METHODS: &[&str] = &[
+    "status",
+    "getBlock",
+    "getTx",
+    "getReceipt",
+    "getAccount",
+    "sendTx",
+    "query",
+    "queryContract",
+    "getContract",
+    "getABI",
+    "getEvents",
+    "listTables",
+    "describeTable",
+    "getPeers",
+    "getProducers",
+    "getStake",
+    "getParams",
+    "getParamVotes",
+    "getNameInfo",
+    "diff",
+    "getAccountTxs",
+    "getMetricsHistory",
+];
+
+impl Api {
+    fn dispatch(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         match method {
             "status" => self.status(),
             "getBlock" => self.get_block(&params),
@@ -658,34 +684,39 @@ impl Handler for Api {
             other => Err(RpcError::method_not_found(other)),
         }
     }
+}
+
+impl Handler for Api {
+    fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let started = std::time::Instant::now();
+        let result = self.dispatch(method, params);
+        // Only names that are methods become labels: a client cannot grow
+        // the label set by calling made-up names.
+        let label = match &result {
+            Err(e) if e.code == aergo_rpc::METHOD_NOT_FOUND => "unknown",
+            _ => METHODS.iter().copied().find(|m| *m == method).unwrap_or("unknown"),
+        };
+        self.node.metrics().rpc_call(label, started.elapsed());
+        result
+    }
 
     fn metrics(&self) -> Option<String> {
         let chain = self.node.chain();
         let (pool_txs, pool_bytes) = self.node.pool_size();
-        let (interval, tps, blocks, txs) =
-            self.node.with_stats(|s| (s.block_interval_seconds(), s.tps(), s.blocks_total, s.txs_total));
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
-        };
-        metric("aergo_height", "gauge", "Height of the head block.", chain.head().height.to_string());
-        metric("aergo_lib_height", "gauge", "Height of the last irreversible block.", chain.lib().height.to_string());
-        metric("aergo_peers", "gauge", "Connected peers.", self.node.peers().len().to_string());
+        let (block_interval_seconds, tps) = self.node.with_stats(|s| (s.block_interval_seconds(), s.tps()));
         let sync = self.node.sync_progress();
-        metric("aergo_sync_target_height", "gauge", "Best head height seen among peers.", sync.target.to_string());
-        metric(
-            "aergo_syncing",
-            "gauge",
-            "1 while fetching blocks from a peer that is ahead.",
-            u8::from(sync.syncing).to_string(),
-        );
-        metric("aergo_mempool_txs", "gauge", "Transactions in the pool.", pool_txs.to_string());
-        metric("aergo_mempool_bytes", "gauge", "Bytes of transactions in the pool.", pool_bytes.to_string());
-        metric("aergo_block_interval_seconds", "gauge", "Mean time between recent blocks.", format!("{interval:.3}"));
-        metric("aergo_tps", "gauge", "Transactions per second over recent blocks.", format!("{tps:.1}"));
-        metric("aergo_blocks_total", "counter", "Blocks committed by this process.", blocks.to_string());
-        metric("aergo_txs_total", "counter", "Transactions committed by this process.", txs.to_string());
-        Some(out)
+        let now = crate::metrics::Snapshot {
+            height: chain.head().height,
+            lib_height: chain.lib().height,
+            peers: self.node.peers().len(),
+            sync_target: sync.target,
+            syncing: sync.syncing,
+            pool_txs,
+            pool_bytes,
+            block_interval_seconds,
+            tps,
+        };
+        Some(self.node.metrics().encode(&now))
     }
 
     /// Healthy once the node is not catching up with its peers: a load

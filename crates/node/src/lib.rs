@@ -54,6 +54,7 @@ pub mod api;
 pub mod config;
 mod datadir;
 pub mod grpc;
+pub mod metrics;
 mod network;
 
 use std::net::SocketAddr;
@@ -160,6 +161,7 @@ pub struct Node {
     config: NodeConfig,
     blocks_tx: broadcast::Sender<serde_json::Value>,
     stats: Mutex<Stats>,
+    metrics: metrics::Metrics,
     peers: Mutex<Vec<PeerSummary>>,
     sync: Mutex<SyncState>,
     /// Network outputs go here while the network runs.
@@ -202,11 +204,14 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn record(&mut self, height: u64, timestamp_ns: i64, txs: usize, pool_txs: usize, lib_height: u64) {
-        let interval_ms = match self.recent.back() {
-            Some(&(prev, _)) => u64::try_from(timestamp_ns.saturating_sub(prev) / 1_000_000).unwrap_or(0),
-            None => 0,
-        };
+    /// Records an adopted block; returns the time since the previous one
+    /// (none for the first this process saw).
+    fn record(&mut self, height: u64, timestamp_ns: i64, txs: usize, pool_txs: usize, lib_height: u64) -> Option<u64> {
+        let since_previous = self
+            .recent
+            .back()
+            .map(|&(prev, _)| u64::try_from(timestamp_ns.saturating_sub(prev) / 1_000_000).unwrap_or(0));
+        let interval_ms = since_previous.unwrap_or(0);
         if self.recent.len() == STATS_WINDOW_BLOCKS {
             self.recent.pop_front();
         }
@@ -218,6 +223,7 @@ impl Stats {
         self.history.push_back(MetricSample { height, timestamp_ns, txs, interval_ms, pool_txs, finality_lag });
         self.blocks_total += 1;
         self.txs_total += txs as u64;
+        since_previous
     }
 
     /// Mean seconds between the remembered blocks.
@@ -318,6 +324,7 @@ impl Node {
             config,
             blocks_tx,
             stats: Mutex::new(Stats::default()),
+            metrics: metrics::Metrics::new(),
             peers: Mutex::new(Vec::new()),
             sync: Mutex::new(SyncState::default()),
             outbox: Mutex::new(None),
@@ -369,9 +376,23 @@ impl Node {
     /// Verifies and admits a transaction (and gossips it when the network
     /// runs); returns its hash.
     pub fn submit(&self, tx: Tx) -> Result<Hash, NodeError> {
-        let (hash, outputs) = self.replica.submit_tx(tx)?;
+        let (hash, outputs) = match self.replica.submit_tx(tx) {
+            Ok(done) => done,
+            Err(e) => {
+                if let aergo_replica::ReplicaError::TxRejected(r) = &e {
+                    self.metrics.admission(r.reason().as_str());
+                }
+                return Err(e.into());
+            }
+        };
+        self.metrics.admission("accepted");
         self.handle_outputs(outputs, None);
         Ok(hash)
+    }
+
+    /// The node's Prometheus metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     /// A pending transaction, if the pool holds it.
@@ -441,7 +462,8 @@ impl Node {
                         let mut stats = Self::lock(&self.stats);
                         for b in &adopted {
                             if let Ok(h) = b.header() {
-                                stats.record(h.block_no, h.timestamp, b.txs().len(), pool_txs, lib_height);
+                                let since = stats.record(h.block_no, h.timestamp, b.txs().len(), pool_txs, lib_height);
+                                self.metrics.block(b.txs().len(), since);
                             }
                         }
                     }
@@ -455,7 +477,15 @@ impl Node {
                         tracing::info!(height = head.height, hash = %head.hash, txs = b.txs().len(), "block");
                     }
                 }
-                Output::NewLib { lib } => tracing::debug!(height = lib.height, hash = %lib.hash, "irreversible"),
+                Output::NewLib { lib } => {
+                    let now_ns = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+                        .unwrap_or(0);
+                    let age_ns = u64::try_from(now_ns.saturating_sub(lib.timestamp_ns)).unwrap_or(0);
+                    self.metrics.finalized(std::time::Duration::from_nanos(age_ns));
+                    tracing::debug!(height = lib.height, hash = %lib.hash, "irreversible");
+                }
                 Output::Evidence(e) => tracing::warn!(evidence = ?e, "producer misbehaviour"),
                 Output::Warning(w) => tracing::warn!("{w}"),
                 Output::Penalise { peer, offence, .. }

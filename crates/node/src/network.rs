@@ -345,6 +345,14 @@ async fn syncer(
                         })
                         .collect();
                     node.set_peers(summaries);
+                    if let Ok(stats) = handle.stats().await {
+                        let t = |b: aergo_net::GossipBytes| crate::metrics::TopicBytes {
+                            txs: b.txs,
+                            blocks: b.blocks,
+                            consensus: b.consensus,
+                        };
+                        node.metrics().gossip_totals(t(stats.gossip_bytes_in), t(stats.gossip_bytes_out));
+                    }
                     for p in &peers {
                         targets.add(SyncHint { peer: p.peer, from_height: None, to_height: p.status.best_height });
                     }

@@ -277,6 +277,9 @@ async fn page(State(shared): State<Shared>, method: axum::http::Method, uri: axu
         .into_response()
 }
 
+/// What `GET /metrics` serves: the OpenMetrics text format.
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 async fn metrics(State(shared): State<Shared>, Extension(client): Extension<ClientAddr>) -> Response {
     let _slot = match shared.requests.try_take(client.0) {
         Ok(slot) => slot,
@@ -285,7 +288,7 @@ async fn metrics(State(shared): State<Shared>, Extension(client): Extension<Clie
     let _turn = shared.turns.wait(client.0).await;
     let handler = shared.handler.clone();
     match tokio::task::spawn_blocking(move || handler.metrics()).await {
-        Ok(Some(text)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Ok(Some(text)) => (StatusCode::OK, [(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
