@@ -51,7 +51,9 @@ enum Command {
     /// Initialise a data directory: genesis, config and node key (and a
     /// treasury account holding the whole allocation, without --genesis).
     Init(InitArgs),
-    /// Run a node (`--dev`: a ready-to-use development chain).
+    /// Run a node (`--dev`: a ready-to-use development chain); `node
+    /// backup` and `node restore` save and restore its chain.
+    #[command(args_conflicts_with_subcommands = true)]
     Node(NodeArgs),
     /// Manage the encrypted keystore.
     Account {
@@ -142,8 +144,36 @@ struct InitArgs {
     password: Option<String>,
 }
 
+#[derive(Subcommand)]
+enum NodeAction {
+    /// Save the chain of a running node (the one --rpc names), up to its
+    /// last irreversible block, into a file; consistent while the node
+    /// runs and takes transactions.
+    Backup {
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The node's data directory on this machine: its config.toml and
+        /// node.key go into the backup too.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Make a new data directory from a backup, replaying and checking
+    /// every block (the same head and state root, or an error).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
 #[derive(Args)]
 struct NodeArgs {
+    #[command(subcommand)]
+    action: Option<NodeAction>,
     /// Development chain with prefunded deterministic accounts.
     #[arg(long)]
     dev: bool,
@@ -532,6 +562,10 @@ fn print_stdout(text: &str) {
 /// meant for the client commands run from the same shell.)
 fn refuse_client_flags(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
     let Some(("node", sub)) = matches.subcommand() else { return Ok(()) };
+    // `node backup` is a client of a running node: --rpc names it.
+    if matches!(sub.subcommand_name(), Some("backup")) {
+        return Ok(());
+    }
     let given = |m: &clap::ArgMatches| m.value_source("rpc") == Some(clap::parser::ValueSource::CommandLine);
     if given(matches) || given(sub) {
         let mut cmd = Cli::command();
@@ -614,6 +648,39 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
     let client = || RpcClient::new(&cli.rpc);
     Ok(Some(match cli.command {
         Command::Init(a) => init(a)?,
+        Command::Node(NodeArgs { action: Some(NodeAction::Backup { out: path, dir }), .. }) => {
+            let r = aergo_client::backup::backup(&client()?, &path, dir.as_deref()).await?;
+            let text = format!(
+                "backed up blocks 1..={} ({} bytes{}{}) to {}",
+                r.height,
+                r.bytes,
+                if r.with_config { ", config" } else { "" },
+                if r.with_node_key { ", node key" } else { "" },
+                r.path.display()
+            );
+            out(
+                json!({ "path": r.path.display().to_string(), "height": r.height, "blocks": r.blocks, "bytes": r.bytes,
+                        "config": r.with_config, "nodeKey": r.with_node_key }),
+                text,
+            )
+        }
+        Command::Node(NodeArgs { action: Some(NodeAction::Restore { from, dir }), .. }) => {
+            let r = tokio::task::spawn_blocking(move || aergo_node::backup::restore(&from, &dir))
+                .await
+                .context("restoring")??;
+            let text = format!(
+                "restored to height {} (head {}, state root {}){}",
+                r.height,
+                r.head_hash,
+                r.state_root,
+                if r.node_key_restored { "" } else { "; the backup had no node key: a new one was made" }
+            );
+            out(
+                json!({ "height": r.height, "hash": r.head_hash.to_string(), "stateRoot": r.state_root.to_string(),
+                        "nodeKeyRestored": r.node_key_restored }),
+                text,
+            )
+        }
         Command::Node(a) => {
             run_node(a, json_mode).await?;
             return Ok(None);

@@ -26,6 +26,7 @@
 //! `aergo-horde` -> `aergo-client` -> (`aergo-node`, `aergo-types`,
 //! `aergo-crypto`).
 
+pub mod backup;
 pub mod client;
 pub mod contract;
 pub mod devnode;

@@ -21,7 +21,7 @@
 //! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |
-//! | `getAccountTxs`, `getMetricsHistory` | see `api/explorer.rs` | an account's transactions; the node's figures per block |
+//! | `getAccountTxs`, `getMetricsHistory`, `getRawBlocks` | see `api/explorer.rs` | an account's transactions; the node's figures per block; blocks as bytes |
 //! | `diff` | `[from, to, {table?, limit?}]` (heights or block hashes) | `relations`: each changed table, view or function (`name`, `kind`, `change`, `columns`, `rows`: `key`, `old`, `new`), `truncated`; cost follows the change, not the state |
 //!
 //! `status` also reports the consensus: `lib` (height, hash), `peers`,
@@ -654,6 +654,8 @@ const METHODS: &[&str] = &[
     "diff",
     "getAccountTxs",
     "getMetricsHistory",
+    "getRawBlocks",
+    "getGenesis",
 ];
 
 impl Api {
@@ -681,6 +683,8 @@ impl Api {
             "diff" => self.diff(&params),
             "getAccountTxs" => self.get_account_txs(&params),
             "getMetricsHistory" => self.get_metrics_history(&params),
+            "getRawBlocks" => self.get_raw_blocks(&params),
+            "getGenesis" => self.get_genesis(),
             other => Err(RpcError::method_not_found(other)),
         }
     }

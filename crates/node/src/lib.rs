@@ -51,6 +51,7 @@
 //! the chain); peer scoring thresholds (the net crate); a raft engine.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 mod datadir;
 pub mod grpc;
@@ -103,6 +104,8 @@ pub enum NodeError {
     Io(#[from] std::io::Error),
     #[error("grpc server: {0}")]
     Grpc(#[from] aergo_grpc::GrpcError),
+    #[error("backup: {reason}")]
+    Backup { reason: String },
 }
 
 impl From<ReplicaError> for NodeError {

@@ -4,6 +4,8 @@
 //! | method | params | result |
 //! |---|---|---|
 //! | `getAccountTxs` | `[address, {before?, beforeIndex?, limit?}]` | `txs`: main-chain transactions from or to the address (or name), newest first (`hash`, `height`, `index`, `from`, `to`, `amount`, `type`, `status`), strictly before position (`before`, `beforeIndex`) (height and index in block; index 0 by default, so `before` alone means below that height), at most `limit` (default 25, at most 100); `next` (`before`, `beforeIndex` of the next page) when older ones exist; `indexedFrom`, the first height the index covers |
+//! | `getRawBlocks` | `[from, count]` | `blocks`: the main-chain blocks from height `from`, each the hex of its protobuf encoding (as the Go node's gRPC sends it), at most `count` (1 to 100) and at most 8 MiB of hex (fewer when larger); `head`, `lib` heights. Backups and tools read blocks with it |
+//! | `getGenesis` | `[]` | `genesis`: the chain's genesis as the JSON text of its `genesis.json` |
 //! | `getMetricsHistory` | `[{limit?}]` | `samples`, oldest first: one per block this process adopted (`height`, `timestamp`, `txs`, `intervalMs`, `poolTxs`, `finalityLag`), the last `limit` (default and most: the node keeps 1,024) |
 
 use std::collections::BTreeMap;
@@ -18,6 +20,10 @@ use super::{internal, opt, options, param, parse_address, required, Api};
 /// limit, and at most.
 const DEFAULT_ACCOUNT_TXS: usize = 25;
 const MAX_ACCOUNT_TXS: usize = 100;
+/// Blocks and hex bytes one `getRawBlocks` returns at most (the latter well
+/// inside the default response bound of 16 MiB).
+const MAX_RAW_BLOCKS: usize = 100;
+const MAX_RAW_HEX_BYTES: usize = 8 << 20;
 
 fn limit_param(v: Option<&Value>, default: usize, max: usize) -> Result<usize, RpcError> {
     let Some(v) = v else { return Ok(default) };
@@ -91,6 +97,32 @@ impl Api {
             "next": next,
             "indexedFrom": blocks.account_index_from().map_err(internal)?,
         }))
+    }
+
+    /// `getRawBlocks [from, count]`.
+    pub(super) fn get_raw_blocks(&self, params: &Value) -> Result<Value, RpcError> {
+        let from = super::height_param(required(params, 0, "from")?)?;
+        let count = limit_param(param(params, 1, "count"), MAX_RAW_BLOCKS, MAX_RAW_BLOCKS)?;
+        let chain = self.node.chain();
+        let blocks = chain.blocks();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for height in from..from.saturating_add(count as u64) {
+            let Some(block) = blocks.block_by_height(height).map_err(internal)? else { break };
+            let hex = hex::encode(block.encode());
+            // Always at least one, so a large block still comes through.
+            if !out.is_empty() && bytes + hex.len() > MAX_RAW_HEX_BYTES {
+                break;
+            }
+            bytes += hex.len();
+            out.push(Value::String(hex));
+        }
+        Ok(json!({ "blocks": out, "head": chain.head().height, "lib": chain.lib().height }))
+    }
+
+    /// `getGenesis []`.
+    pub(super) fn get_genesis(&self) -> Result<Value, RpcError> {
+        Ok(json!({ "genesis": self.node.chain().genesis().to_json().map_err(internal)? }))
     }
 
     /// `getMetricsHistory [{limit?}]`.
