@@ -1,11 +1,12 @@
 # The aergo-rs node image: `docker build -t aergo-rs:0.1.0 .`
 #
-# Two stages: the build (Rust on Debian bookworm, the locked dependency
-# set, a release binary) and a small runtime (bookworm-slim, the binary, the
-# entry point, a non-root user). Base images are pinned by tag; the build
-# uses Cargo.lock (--locked) and no network beyond crates.io, and the binary
-# embeds no build time, so the same commit builds the same binary.
-FROM rust:1.88-bookworm AS build
+# Two stages: the build (Rust 1.95, the toolchain the tests run on, on
+# Debian bookworm; the locked dependency set; a release binary) and a small
+# runtime (bookworm-slim, the binary, the entry point, a non-root user).
+# Base images are pinned by tag; the build uses Cargo.lock (--locked) and no
+# network beyond crates.io, and the binary embeds no build time, so the
+# same commit builds the same binary.
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies change less often than the code: fetch them in their own
 # layer.

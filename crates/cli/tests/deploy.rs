@@ -461,3 +461,61 @@ fn a_compose_network_of_the_image_finalizes_blocks() {
     let _ = compose(&["down", "-v"]);
     assert!(lib >= 5, "the LIB of every node did not pass 5");
 }
+
+/// The image's build context (the Dockerfile's `COPY` sources, less
+/// `.dockerignore`) holds every file the build reads: each
+/// `include_str!`/`include_bytes!` of the crates resolves inside it.
+/// (Building the image needs an engine; this catches the usual way a
+/// Dockerfile breaks without one.)
+#[test]
+fn the_image_build_context_holds_what_the_build_reads() {
+    let root = repo().canonicalize().unwrap();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let copied: Vec<PathBuf> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            parts[..parts.len() - 1].iter().map(|p| root.join(p)).collect::<Vec<_>>()
+        })
+        .collect();
+    for needed in ["Cargo.toml", "Cargo.lock", "crates", "deploy"] {
+        assert!(copied.contains(&root.join(needed)), "the Dockerfile does not copy {needed}");
+    }
+    let ignored = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    for kept in ["crates", "deploy", "Cargo.toml", "Cargo.lock"] {
+        assert!(!ignored.lines().any(|l| l.trim() == kept), ".dockerignore drops {kept}");
+    }
+    let mut checked = 0;
+    let mut stack = vec![root.join("crates")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for mac in ["include_str!(\"", "include_bytes!(\""] {
+                for part in text.split(mac).skip(1) {
+                    let rel = part.split('"').next().unwrap();
+                    let target = path.parent().unwrap().join(rel);
+                    let target =
+                        target.canonicalize().unwrap_or_else(|_| panic!("{}: {rel} is absent", path.display()));
+                    assert!(
+                        copied.iter().any(|c| target.starts_with(c)),
+                        "{} reads {}, outside the image's build context",
+                        path.display(),
+                        target.display()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "{checked} included files checked");
+}

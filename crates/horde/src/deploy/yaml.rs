@@ -155,19 +155,16 @@ mod tests {
             "list": [ { "a": 1, "b": [ "x", { "c": null } ] }, 2, [], {} ],
         });
         let y = to_yaml(&v);
+        // serde_json's maps are sorted: keys come out in order.
         let expected = "\
 apiVersion: \"v1\"
-kind: \"ConfigMap\"
-metadata:
-  name: \"x\"
-  labels:
-    app: \"aergo\"
 data:
   config.toml: |
     [rpc]
     listen = \"0.0.0.0:7847\"
   n: \"0600\"
   \"on\": \"true\"
+kind: \"ConfigMap\"
 list:
 - a: 1
   b:
@@ -176,6 +173,10 @@ list:
 - 2
 - []
 - {}
+metadata:
+  labels:
+    app: \"aergo\"
+  name: \"x\"
 ";
         assert_eq!(y, expected);
     }
