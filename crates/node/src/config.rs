@@ -28,6 +28,39 @@ pub struct NodeConfig {
     pub query: QueryConfig,
     pub p2p: P2pConfig,
     pub console: ConsoleConfig,
+    pub fs: FsSettings,
+}
+
+/// AergoFS on this node (`[fs]`): files stored under `DIR/fs` and served
+/// on the JSON-RPC port (`PUT /fs`, `GET /fs/HASH`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FsSettings {
+    pub enabled: bool,
+    /// Largest file accepted.
+    pub max_file_bytes: u64,
+    /// Most bytes the store may hold (its volumes, deleted files included
+    /// until compacted); past it uploads get 507.
+    pub quota_bytes: u64,
+    /// A new volume starts when the active one would pass this size.
+    pub max_volume_bytes: u64,
+    /// `fsync` each upload before answering.
+    pub sync: bool,
+    /// Uploads and downloads handled at once; more wait.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for FsSettings {
+    fn default() -> Self {
+        FsSettings {
+            enabled: true,
+            max_file_bytes: 256 << 20,
+            quota_bytes: 10 << 30,
+            max_volume_bytes: 1 << 30,
+            sync: true,
+            max_concurrent_requests: 16,
+        }
+    }
 }
 
 /// The web console (`[console]`), served on the JSON-RPC port at `GET /`.
@@ -280,7 +313,7 @@ impl NodeConfig {
     /// directory is touched, so a refused configuration writes nothing.
     pub fn validate(&self) -> Result<(), String> {
         let (r, p, q) = (&self.rpc, &self.pool, &self.query);
-        let positive: [(&str, u64); 20] = [
+        let positive: [(&str, u64); 24] = [
             ("rpc.max_request_bytes", r.max_request_bytes as u64),
             ("rpc.max_batch_len", r.max_batch_len as u64),
             ("rpc.max_response_bytes", r.max_response_bytes as u64),
@@ -301,11 +334,23 @@ impl NodeConfig {
             ("query.max_bytes", q.max_bytes as u64),
             ("query.max_events", q.max_events as u64),
             ("query.max_event_blocks", q.max_event_blocks),
+            ("fs.max_file_bytes", self.fs.max_file_bytes),
+            ("fs.quota_bytes", self.fs.quota_bytes),
+            ("fs.max_volume_bytes", self.fs.max_volume_bytes),
+            ("fs.max_concurrent_requests", self.fs.max_concurrent_requests as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(format!("{name} must be at least 1, got 0"));
             }
+        }
+        // A needle's length is a u32 and fits in one volume.
+        let needle_max = u64::from(u32::MAX) - 1024;
+        if self.fs.max_file_bytes > needle_max.min(self.fs.max_volume_bytes) {
+            return Err(format!(
+                "fs.max_file_bytes {} exceeds fs.max_volume_bytes {} (or 4 GiB)",
+                self.fs.max_file_bytes, self.fs.max_volume_bytes
+            ));
         }
         if r.max_connections_per_client > r.max_connections {
             return Err(format!(

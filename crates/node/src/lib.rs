@@ -54,6 +54,7 @@ pub mod api;
 pub mod backup;
 pub mod config;
 mod datadir;
+pub mod fs_http;
 pub mod grpc;
 pub mod metrics;
 mod network;
@@ -165,6 +166,8 @@ pub struct Node {
     blocks_tx: broadcast::Sender<serde_json::Value>,
     stats: Mutex<Stats>,
     metrics: metrics::Metrics,
+    /// AergoFS, when `[fs] enabled`.
+    fs: Option<Arc<aergo_fs::FsStore>>,
     peers: Mutex<Vec<PeerSummary>>,
     sync: Mutex<SyncState>,
     /// Network outputs go here while the network runs.
@@ -320,6 +323,22 @@ impl Node {
             ..ReplicaConfig::default()
         };
         let (replica, startup) = Replica::open(chain.clone(), dd.node_key, rcfg, now_ns())?;
+        let fs = if config.fs.enabled {
+            let fcfg = aergo_fs::FsConfig {
+                max_volume_bytes: config.fs.max_volume_bytes,
+                max_file_bytes: config.fs.max_file_bytes,
+                sync: config.fs.sync,
+                ..aergo_fs::FsConfig::default()
+            };
+            let store = aergo_fs::FsStore::open(&dd.path.join("fs"), fcfg)
+                .map_err(|e| NodeError::DataDir { path: dd.path.join("fs"), reason: e.to_string() })?;
+            for w in &store.warnings {
+                tracing::warn!("AergoFS: {w}");
+            }
+            Some(Arc::new(store))
+        } else {
+            None
+        };
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
         Ok(Node {
             chain,
@@ -328,6 +347,7 @@ impl Node {
             blocks_tx,
             stats: Mutex::new(Stats::default()),
             metrics: metrics::Metrics::new(),
+            fs,
             peers: Mutex::new(Vec::new()),
             sync: Mutex::new(SyncState::default()),
             outbox: Mutex::new(None),
@@ -391,6 +411,11 @@ impl Node {
         self.metrics.admission("accepted");
         self.handle_outputs(outputs, None);
         Ok(hash)
+    }
+
+    /// AergoFS, when enabled.
+    pub fn fs(&self) -> Option<&Arc<aergo_fs::FsStore>> {
+        self.fs.as_ref()
     }
 
     /// The node's Prometheus metrics.
@@ -527,7 +552,12 @@ impl Node {
     pub async fn start(self: Arc<Self>) -> Result<RunningNode, NodeError> {
         let api = Arc::new(api::Api::new(self.clone()));
         let handler: Arc<dyn aergo_rpc::Handler> = api.clone();
-        let rpc = aergo_rpc::serve(self.config.rpc.listen, handler, self.config.rpc_limits()).await?;
+        let routes = match &self.fs {
+            Some(store) => fs_http::routes(store.clone(), self.config.fs.clone(), self.config.rpc.body_timeout_ms),
+            None => axum::Router::new(),
+        };
+        let rpc =
+            aergo_rpc::serve_with_routes(self.config.rpc.listen, handler, self.config.rpc_limits(), routes).await?;
         let (stop, stop_rx) = watch::channel(false);
         let grpc_api = grpc::GrpcApi::new(api, stop_rx.clone());
         let grpc = match aergo_grpc::serve(self.config.grpc.listen, grpc_api, self.config.grpc_limits()).await {

@@ -50,7 +50,7 @@ pub use protocol::{
     respond, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, NOT_FOUND, PARSE_ERROR,
     REJECTED,
 };
-pub use server::{serve, RpcServerHandle};
+pub use server::{serve, serve_with_routes, ClientAddr, RpcServerHandle};
 
 use serde_json::Value;
 

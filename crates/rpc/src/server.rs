@@ -36,9 +36,10 @@ struct Shared {
 }
 
 /// The peer address of the connection a request came on, put in every
-/// request's extensions by the accept loop.
+/// request's extensions by the accept loop (routes added with
+/// [`serve_with_routes`] read it too).
 #[derive(Clone, Copy, Debug)]
-struct ClientAddr(IpAddr);
+pub struct ClientAddr(pub IpAddr);
 
 /// A running server; dropping it does not stop it, call [`RpcServerHandle::shutdown`].
 pub struct RpcServerHandle {
@@ -60,6 +61,19 @@ impl RpcServerHandle {
 
 /// Binds `addr` and serves the API until shut down.
 pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimits) -> std::io::Result<RpcServerHandle> {
+    serve_with_routes(addr, handler, limits, Router::new()).await
+}
+
+/// [`serve`], plus `routes` the caller owns (e.g. the node's file store
+/// under `/fs`), served behind the same connection caps and header
+/// timeout. Their paths must not be the API's (`/`, `/ws`, `/metrics`,
+/// `/health`); they bound their own bodies and work.
+pub async fn serve_with_routes(
+    addr: SocketAddr,
+    handler: Arc<dyn Handler>,
+    limits: RpcLimits,
+    routes: Router,
+) -> std::io::Result<RpcServerHandle> {
     let limits = Arc::new(limits);
     let shared = Shared {
         handler,
@@ -78,7 +92,8 @@ pub async fn serve(addr: SocketAddr, handler: Arc<dyn Handler>, limits: RpcLimit
         // JSON-RPC error rather than a bare 413.
         .layer(DefaultBodyLimit::disable())
         .layer(cors_layer(limits.cors_origins.clone()))
-        .with_state(shared);
+        .with_state(shared)
+        .merge(routes);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

@@ -1,0 +1,688 @@
+//! aergo-fs: AergoFS, a Haystack-style store for very many files,
+//! content-addressed (a file's name is the SHA-256 of its bytes).
+//!
+//! Bird's-eye view: files are appended as *needles* ([`needle`]) to large
+//! *volume* files (`vol-00000001.dat`, ...; a new one is started when the
+//! active one would pass `max_volume_bytes`). An in-memory index maps each
+//! key to (volume, offset, needle length), so reading a file is one
+//! positioned read of exactly its needle, checked against its key before
+//! it is returned. Deleting appends a tombstone and drops the index entry.
+//! The index is checkpointed to `index.ckpt` (every `checkpoint_every`
+//! writes and on [`FsStore::checkpoint`]); opening loads the checkpoint and
+//! scans only the volumes' tails past it. A torn needle at the end of the
+//! active volume (a crash mid-write) is cut off; everything acknowledged
+//! before it is kept (with `sync`, acknowledged means on disk).
+//! [`FsStore::compact`] rewrites a sealed volume without its dead needles
+//! while reads and writes go on. The on-disk formats are in `FORMAT.md`.
+//!
+//! Memory per file: one `BTreeMap` entry of a 32-byte key and a 16-byte
+//! location, about 70 bytes with the tree's own overhead.
+//!
+//! Concurrency: one writer at a time (appends are sequential, which is what
+//! makes the tail scan sound), readers in parallel; lock order is writer,
+//! then index. A reader holds the volume's file handle (`Arc`), so a
+//! compaction that replaces the file under it never breaks a read.
+//!
+//! Deliberately absent here: networking, quotas and fees, replication
+//! (the node's), and SQL.
+
+pub mod needle;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use aergo_hash::Hash;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("damaged data: {reason}")]
+    Corrupt { reason: String },
+    #[error("file of {got} bytes exceeds the limit of {max}")]
+    TooLarge { got: u64, max: u64 },
+    #[error("content type {got:?}: expected printable ASCII of at most 127 bytes")]
+    BadContentType { got: String },
+    #[error("the store is full: {reason}")]
+    Full { reason: String },
+}
+
+pub type Result<T, E = FsError> = std::result::Result<T, E>;
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FsError {
+    let path = path.to_path_buf();
+    move |source| FsError::Io { what, path, source }
+}
+
+/// How a store behaves.
+#[derive(Clone, Debug)]
+pub struct FsConfig {
+    /// A new volume is started when a needle would take the active one
+    /// past this size.
+    pub max_volume_bytes: u64,
+    /// Largest file accepted.
+    pub max_file_bytes: u64,
+    /// `fsync` each write before it is acknowledged.
+    pub sync: bool,
+    /// Writes between index checkpoints.
+    pub checkpoint_every: u64,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig { max_volume_bytes: 1 << 30, max_file_bytes: 256 << 20, sync: true, checkpoint_every: 10_000 }
+    }
+}
+
+/// Where a needle is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub volume: u32,
+    pub offset: u64,
+    /// The whole needle, padding included.
+    pub len: u32,
+}
+
+/// A file as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileData {
+    pub key: Hash,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// What a put did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Put {
+    pub key: Hash,
+    pub size: u64,
+    /// False when the same bytes were already stored (nothing written).
+    pub written: bool,
+}
+
+/// A file's metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub key: Hash,
+    pub size: u64,
+    pub content_type: String,
+    pub loc: Loc,
+}
+
+/// Figures of a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub volumes: u64,
+    /// Bytes of all volumes.
+    pub volume_bytes: u64,
+    /// Of those, needles no file points at (deleted or replaced), which a
+    /// compaction would reclaim.
+    pub dead_bytes: u64,
+    /// Positioned reads done for file reads since the store opened.
+    pub reads: u64,
+}
+
+struct Volume {
+    id: u32,
+    path: PathBuf,
+    file: File,
+}
+
+struct Inner {
+    index: BTreeMap<Hash, Loc>,
+    volumes: BTreeMap<u32, Arc<Volume>>,
+    /// Bytes per volume, and of them the live ones (pointed at by the
+    /// index).
+    sizes: BTreeMap<u32, (u64, u64)>,
+}
+
+struct Writer {
+    active: u32,
+    file: File,
+    len: u64,
+    since_checkpoint: u64,
+}
+
+/// An open store in a directory.
+pub struct FsStore {
+    dir: PathBuf,
+    config: FsConfig,
+    inner: RwLock<Inner>,
+    writer: Mutex<Writer>,
+    reads: std::sync::atomic::AtomicU64,
+    /// What opening found and repaired (a torn tail, a damaged volume).
+    pub warnings: Vec<String>,
+}
+
+fn volume_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("vol-{id:08}.dat"))
+}
+
+const CHECKPOINT_FILE: &str = "index.ckpt";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"AGFSIDX1";
+/// Most volumes a store holds (ids are u32; this bounds the open files).
+pub const MAX_VOLUMES: usize = 4_096;
+
+impl FsStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, config: FsConfig) -> Result<FsStore> {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let mut ids = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(io("listing", dir))? {
+            let name = e.map_err(io("listing", dir))?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name.strip_prefix("vol-").and_then(|n| n.strip_suffix(".dat")) {
+                if let Ok(id) = id.parse::<u32>() {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        if ids.len() > MAX_VOLUMES {
+            return Err(FsError::Full { reason: format!("{} volumes, more than {MAX_VOLUMES}", ids.len()) });
+        }
+        if ids.is_empty() {
+            ids.push(1);
+        }
+        let mut warnings = Vec::new();
+        let (mut index, covered) = match load_checkpoint(&dir.join(CHECKPOINT_FILE)) {
+            Ok(c) => c,
+            Err(e) => {
+                if dir.join(CHECKPOINT_FILE).exists() {
+                    warnings.push(format!("index checkpoint ignored ({e}); every volume is scanned"));
+                }
+                (BTreeMap::new(), BTreeMap::new())
+            }
+        };
+        let last = *ids.last().expect("at least one volume");
+        let mut files = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let path = volume_path(dir, id);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io("opening", &path))?;
+            let len = file.metadata().map_err(io("reading", &path))?.len();
+            files.push((id, path, file, len));
+        }
+        // A checkpoint that names a volume that is gone or shorter than it
+        // says (a crash between a compaction and its checkpoint) is not
+        // trusted at all: every volume is scanned again, in order, so the
+        // latest needle of each key wins as it did when written.
+        let stale = covered.iter().any(|(id, c)| files.iter().find(|f| f.0 == *id).is_none_or(|f| *c > f.3));
+        if stale {
+            warnings.push("the index checkpoint does not match the volumes; every volume is scanned".into());
+            index.clear();
+        }
+        let mut volumes = BTreeMap::new();
+        for (id, path, file, len) in files {
+            let from = if stale { 0 } else { covered.get(&id).copied().unwrap_or(0) };
+            let end = scan(&file, id, from, len, &mut index, &mut warnings)?;
+            if end < len {
+                if id == last {
+                    // A torn write at the tail: cut it so appends resume
+                    // on a needle boundary.
+                    warnings.push(format!("volume {id}: {} bytes of a torn write cut at {end}", len - end));
+                    file.set_len(end).map_err(io("truncating", &path))?;
+                } else {
+                    warnings.push(format!("volume {id}: damaged from offset {end}; files after it are unreadable"));
+                }
+            }
+            volumes.insert(id, Arc::new(Volume { id, path, file }));
+        }
+        let mut sizes = BTreeMap::new();
+        for (id, v) in &volumes {
+            let len = v.file.metadata().map_err(io("reading", &v.path))?.len();
+            sizes.insert(*id, (len, 0));
+        }
+        for loc in index.values() {
+            if let Some(s) = sizes.get_mut(&loc.volume) {
+                s.1 += u64::from(loc.len);
+            }
+        }
+        let active = volumes[&last].clone();
+        let wfile = active.file.try_clone().map_err(io("opening", &active.path))?;
+        let len = sizes[&last].0;
+        let store = FsStore {
+            dir: dir.to_path_buf(),
+            config,
+            inner: RwLock::new(Inner { index, volumes, sizes }),
+            writer: Mutex::new(Writer { active: last, file: wfile, len, since_checkpoint: 0 }),
+            reads: Default::default(),
+            warnings,
+        };
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &FsConfig {
+        &self.config
+    }
+
+    fn read_inner(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_inner(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `data`; its key is its SHA-256. The same bytes twice are
+    /// stored once.
+    pub fn put(&self, content_type: &str, data: &[u8]) -> Result<Put> {
+        if data.len() as u64 > self.config.max_file_bytes {
+            return Err(FsError::TooLarge { got: data.len() as u64, max: self.config.max_file_bytes });
+        }
+        if !needle::valid_content_type(content_type) {
+            return Err(FsError::BadContentType { got: content_type.chars().take(40).collect() });
+        }
+        let key = Hash::sha256(data);
+        let size = data.len() as u64;
+        if self.read_inner().index.contains_key(&key) {
+            return Ok(Put { key, size, written: false });
+        }
+        let bytes = needle::encode(&key, content_type, data);
+        let mut w = self.lock_writer();
+        if self.read_inner().index.contains_key(&key) {
+            return Ok(Put { key, size, written: false });
+        }
+        let loc = self.append(&mut w, &bytes)?;
+        {
+            let mut inner = self.write_inner();
+            inner.index.insert(key, loc);
+            if let Some(s) = inner.sizes.get_mut(&loc.volume) {
+                s.1 += u64::from(loc.len);
+            }
+        }
+        self.after_write(&mut w)?;
+        Ok(Put { key, size, written: true })
+    }
+
+    /// Appends a needle to the active volume (a new one if it would
+    /// overflow), durably when configured.
+    fn append(&self, w: &mut Writer, bytes: &[u8]) -> Result<Loc> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| FsError::TooLarge { got: bytes.len() as u64, max: u32::MAX as u64 })?;
+        if w.len > 0 && w.len + bytes.len() as u64 > self.config.max_volume_bytes {
+            self.rotate(w)?;
+        }
+        let path = volume_path(&self.dir, w.active);
+        w.file.write_all_at(bytes, w.len).map_err(io("writing", &path))?;
+        if self.config.sync {
+            w.file.sync_data().map_err(io("syncing", &path))?;
+        }
+        let loc = Loc { volume: w.active, offset: w.len, len };
+        w.len += bytes.len() as u64;
+        if let Some(s) = self.write_inner().sizes.get_mut(&w.active) {
+            s.0 = w.len;
+        }
+        Ok(loc)
+    }
+
+    fn rotate(&self, w: &mut Writer) -> Result<()> {
+        let id = w.active.checked_add(1).ok_or_else(|| FsError::Full { reason: "volume ids exhausted".into() })?;
+        if self.read_inner().volumes.len() >= MAX_VOLUMES {
+            return Err(FsError::Full { reason: format!("{MAX_VOLUMES} volumes") });
+        }
+        let path = volume_path(&self.dir, id);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io("creating", &path))?;
+        let wfile = file.try_clone().map_err(io("opening", &path))?;
+        {
+            let mut inner = self.write_inner();
+            inner.volumes.insert(id, Arc::new(Volume { id, path, file }));
+            inner.sizes.insert(id, (0, 0));
+        }
+        *w = Writer { active: id, file: wfile, len: 0, since_checkpoint: w.since_checkpoint };
+        Ok(())
+    }
+
+    fn after_write(&self, w: &mut Writer) -> Result<()> {
+        w.since_checkpoint += 1;
+        if w.since_checkpoint >= self.config.checkpoint_every {
+            self.checkpoint_locked(w)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a file: one positioned read of its needle, checked against its
+    /// key. `None` when the store has no such file.
+    pub fn get(&self, key: &Hash) -> Result<Option<FileData>> {
+        let (loc, vol) = {
+            let inner = self.read_inner();
+            let Some(loc) = inner.index.get(key).copied() else { return Ok(None) };
+            let vol = inner.volumes.get(&loc.volume).cloned();
+            (loc, vol)
+        };
+        let vol =
+            vol.ok_or_else(|| FsError::Corrupt { reason: format!("volume {} of {key} is missing", loc.volume) })?;
+        let mut buf = vec![0u8; loc.len as usize];
+        vol.file.read_exact_at(&mut buf, loc.offset).map_err(io("reading", &vol.path))?;
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (h, content_type, range) = needle::decode(&buf)?;
+        if h.key != *key || h.tombstone {
+            return Err(FsError::Corrupt {
+                reason: format!("the needle at volume {} offset {} is not {key}", vol.id, loc.offset),
+            });
+        }
+        buf.truncate(range.end);
+        buf.drain(..range.start);
+        Ok(Some(FileData { key: *key, content_type, data: buf }))
+    }
+
+    /// A file's size and content type (reads its header only).
+    pub fn stat(&self, key: &Hash) -> Result<Option<Stat>> {
+        let (loc, vol) = {
+            let inner = self.read_inner();
+            let Some(loc) = inner.index.get(key).copied() else { return Ok(None) };
+            (loc, inner.volumes.get(&loc.volume).cloned())
+        };
+        let vol =
+            vol.ok_or_else(|| FsError::Corrupt { reason: format!("volume {} of {key} is missing", loc.volume) })?;
+        let mut head = vec![0u8; (needle::HEADER_BYTES + needle::MAX_CONTENT_TYPE_BYTES).min(loc.len as usize)];
+        vol.file.read_exact_at(&mut head, loc.offset).map_err(io("reading", &vol.path))?;
+        let h = needle::decode_header(&head)?;
+        needle::check_header(&head, &h)?;
+        let ct = &head[needle::HEADER_BYTES..needle::HEADER_BYTES + usize::from(h.content_type_len)];
+        Ok(Some(Stat { key: *key, size: h.size, content_type: String::from_utf8_lossy(ct).into_owned(), loc }))
+    }
+
+    pub fn contains(&self, key: &Hash) -> bool {
+        self.read_inner().index.contains_key(key)
+    }
+
+    /// Deletes a file (a tombstone is appended); false when absent.
+    pub fn delete(&self, key: &Hash) -> Result<bool> {
+        let mut w = self.lock_writer();
+        if !self.read_inner().index.contains_key(key) {
+            return Ok(false);
+        }
+        let bytes = needle::encode_tombstone(key);
+        self.append(&mut w, &bytes)?;
+        {
+            let mut inner = self.write_inner();
+            if let Some(old) = inner.index.remove(key) {
+                if let Some(s) = inner.sizes.get_mut(&old.volume) {
+                    s.1 = s.1.saturating_sub(u64::from(old.len));
+                }
+            }
+        }
+        self.after_write(&mut w)?;
+        Ok(true)
+    }
+
+    /// Keys in order, after `after`, at most `limit`.
+    pub fn list(&self, after: Option<&Hash>, limit: usize) -> Vec<(Hash, Loc)> {
+        let inner = self.read_inner();
+        let range = match after {
+            Some(a) => inner.index.range((std::ops::Bound::Excluded(*a), std::ops::Bound::Unbounded)),
+            None => inner.index.range(..),
+        };
+        range.take(limit).map(|(k, l)| (*k, *l)).collect()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = self.read_inner();
+        let volume_bytes: u64 = inner.sizes.values().map(|s| s.0).sum();
+        let live: u64 = inner.sizes.values().map(|s| s.1).sum();
+        Stats {
+            files: inner.index.len() as u64,
+            volumes: inner.volumes.len() as u64,
+            volume_bytes,
+            dead_bytes: volume_bytes.saturating_sub(live),
+            reads: self.reads.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Writes the index checkpoint now.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut w = self.lock_writer();
+        self.checkpoint_locked(&mut w)
+    }
+
+    fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
+        let inner = self.read_inner();
+        let mut out = Vec::with_capacity(16 + inner.volumes.len() * 12 + inner.index.len() * 48 + 32);
+        out.extend_from_slice(CHECKPOINT_MAGIC);
+        out.extend_from_slice(&(inner.sizes.len() as u32).to_le_bytes());
+        for (id, (len, _)) in &inner.sizes {
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+        out.extend_from_slice(&(inner.index.len() as u64).to_le_bytes());
+        for (k, l) in &inner.index {
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(&l.volume.to_le_bytes());
+            out.extend_from_slice(&l.offset.to_le_bytes());
+            out.extend_from_slice(&l.len.to_le_bytes());
+        }
+        drop(inner);
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let tmp = self.dir.join(format!("{CHECKPOINT_FILE}.tmp"));
+        let mut f = File::create(&tmp).map_err(io("creating", &tmp))?;
+        f.write_all(&out).map_err(io("writing", &tmp))?;
+        if self.config.sync {
+            f.sync_data().map_err(io("syncing", &tmp))?;
+            // The volumes the checkpoint covers are durable before it is.
+            w.file.sync_data().map_err(io("syncing", &self.dir))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io("renaming into", &path))?;
+        w.since_checkpoint = 0;
+        Ok(())
+    }
+
+    /// Sealed volumes whose dead bytes are at least `ratio` of their size.
+    pub fn compactable(&self, ratio: f64) -> Vec<u32> {
+        let active = self.lock_writer().active;
+        let inner = self.read_inner();
+        inner
+            .sizes
+            .iter()
+            .filter(|(id, (len, live))| **id != active && *len > 0 && (len - live) as f64 >= ratio * *len as f64)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Rewrites sealed volume `id` without its dead needles (tombstones are
+    /// kept: an older volume may still hold the data they delete), while
+    /// reads and writes go on; returns the bytes reclaimed.
+    pub fn compact(&self, id: u32) -> Result<u64> {
+        if self.lock_writer().active == id {
+            return Err(FsError::Full {
+                reason: format!("volume {id} is the active one; only sealed volumes compact"),
+            });
+        }
+        let vol = self
+            .read_inner()
+            .volumes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| FsError::Corrupt { reason: format!("no volume {id}") })?;
+        let len = vol.file.metadata().map_err(io("reading", &vol.path))?.len();
+        // Copy what is live now (or a tombstone) into the new file.
+        let tmp = self.dir.join(format!("vol-{id:08}.dat.compact"));
+        let mut out = std::io::BufWriter::new(File::create(&tmp).map_err(io("creating", &tmp))?);
+        let mut moved: Vec<(Hash, Loc, Loc)> = Vec::new();
+        let mut new_len = 0u64;
+        let mut offset = 0u64;
+        let mut head = [0u8; needle::HEADER_BYTES];
+        while offset + needle::HEADER_BYTES as u64 <= len {
+            vol.file.read_exact_at(&mut head, offset).map_err(io("reading", &vol.path))?;
+            let Ok(h) = needle::decode_header(&head) else { break };
+            let nlen = h.needle_len();
+            let old = Loc { volume: id, offset, len: nlen as u32 };
+            let live = self.read_inner().index.get(&h.key) == Some(&old);
+            if live || h.tombstone {
+                let mut buf = vec![0u8; nlen as usize];
+                vol.file.read_exact_at(&mut buf, offset).map_err(io("reading", &vol.path))?;
+                out.write_all(&buf).map_err(io("writing", &tmp))?;
+                if live {
+                    moved.push((h.key, old, Loc { volume: id, offset: new_len, len: nlen as u32 }));
+                }
+                new_len += nlen;
+            }
+            offset += nlen;
+        }
+        let file =
+            out.into_inner().map_err(|e| FsError::Io { what: "writing", path: tmp.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(io("syncing", &tmp))?;
+        drop(file);
+        // Swap under the writer lock: no delete or put interleaves.
+        let mut w = self.lock_writer();
+        std::fs::rename(&tmp, &vol.path).map_err(io("renaming into", &vol.path))?;
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).open(&vol.path).map_err(io("opening", &vol.path))?;
+        {
+            let mut inner = self.write_inner();
+            let mut live = 0;
+            for (key, old, new) in moved {
+                // A file deleted or replaced since it was copied stays
+                // deleted: only entries still at the old place move.
+                if inner.index.get(&key) == Some(&old) {
+                    inner.index.insert(key, new);
+                    live += u64::from(new.len);
+                }
+            }
+            inner.volumes.insert(id, Arc::new(Volume { id, path: vol.path.clone(), file }));
+            inner.sizes.insert(id, (new_len, live));
+        }
+        self.checkpoint_locked(&mut w)?;
+        Ok(len.saturating_sub(new_len))
+    }
+}
+
+impl Drop for FsStore {
+    fn drop(&mut self) {
+        // A clean close saves the next open its tail scans; failing here
+        // costs only that.
+        let _ = self.checkpoint();
+    }
+}
+
+/// Scans volume `id` from `from` to `len`, applying each needle to the
+/// index; returns where the last whole, valid needle ends.
+fn scan(
+    file: &File,
+    id: u32,
+    from: u64,
+    len: u64,
+    index: &mut BTreeMap<Hash, Loc>,
+    warnings: &mut Vec<String>,
+) -> Result<u64> {
+    let mut offset = from;
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        file.try_clone().map_err(|source| FsError::Io {
+            what: "opening",
+            path: PathBuf::from(format!("volume {id}")),
+            source,
+        })?,
+    );
+    std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(from)).map_err(|source| FsError::Io {
+        what: "seeking",
+        path: PathBuf::from(format!("volume {id}")),
+        source,
+    })?;
+    let mut head = [0u8; needle::HEADER_BYTES];
+    while offset + needle::HEADER_BYTES as u64 <= len {
+        if reader.read_exact(&mut head).is_err() {
+            break;
+        }
+        let Ok(h) = needle::decode_header(&head) else { break };
+        let nlen = h.needle_len();
+        if offset + nlen > len || nlen > u64::from(u32::MAX) {
+            break;
+        }
+        let mut rest = vec![0u8; (nlen as usize) - needle::HEADER_BYTES];
+        if reader.read_exact(&mut rest).is_err() {
+            break;
+        }
+        let mut whole = head.to_vec();
+        whole.extend_from_slice(&rest);
+        if let Err(e) = needle::decode(&whole) {
+            warnings.push(format!("volume {id} offset {offset}: {e}"));
+            break;
+        }
+        if h.tombstone {
+            index.remove(&h.key);
+        } else {
+            index.insert(h.key, Loc { volume: id, offset, len: nlen as u32 });
+        }
+        offset += nlen;
+    }
+    Ok(offset)
+}
+
+type Checkpoint = (BTreeMap<Hash, Loc>, BTreeMap<u32, u64>);
+
+fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(io("reading", path))?;
+    let bad = |reason: &str| FsError::Corrupt { reason: format!("checkpoint: {reason}") };
+    if bytes.len() < 8 + 4 + 8 + 32 || &bytes[..8] != CHECKPOINT_MAGIC {
+        return Err(bad("not a checkpoint"));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != sum {
+        return Err(bad("checksum mismatch"));
+    }
+    let mut at = 8;
+    let take = |at: &mut usize, n: usize| -> Result<&[u8]> {
+        let s = body.get(*at..*at + n).ok_or_else(|| bad("cut short"))?;
+        *at += n;
+        Ok(s)
+    };
+    let nvol = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4")) as usize;
+    if nvol > MAX_VOLUMES {
+        return Err(bad("too many volumes"));
+    }
+    let mut covered = BTreeMap::new();
+    for _ in 0..nvol {
+        let id = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4"));
+        let len = u64::from_le_bytes(take(&mut at, 8)?.try_into().expect("8"));
+        covered.insert(id, len);
+    }
+    let n = u64::from_le_bytes(take(&mut at, 8)?.try_into().expect("8"));
+    if n.checked_mul(48).is_none_or(|b| b > body.len() as u64) {
+        return Err(bad("entry count exceeds the file"));
+    }
+    let mut index = BTreeMap::new();
+    for _ in 0..n {
+        let key = Hash::from(<[u8; 32]>::try_from(take(&mut at, 32)?).expect("32"));
+        let volume = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4"));
+        let offset = u64::from_le_bytes(take(&mut at, 8)?.try_into().expect("8"));
+        let len = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4"));
+        if !covered.contains_key(&volume) {
+            return Err(bad("an entry in an unknown volume"));
+        }
+        index.insert(key, Loc { volume, offset, len });
+    }
+    if at != body.len() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok((index, covered))
+}
+
+#[cfg(test)]
+mod tests;
