@@ -45,7 +45,15 @@ pub async fn backup(client: &RpcClient, out: &Path, data_dir: Option<&Path>) -> 
         let path = path.to_path_buf();
         move |source| CliError::Io { what, path, source }
     };
-    let file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    // The backup may hold the node key: never readable by others.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&tmp).map_err(io("creating", &tmp))?;
     let result = async {
         let mut w = BackupWriter::new(std::io::BufWriter::new(file), &genesis)?;
         let (mut with_config, mut with_node_key) = (false, false);
@@ -87,7 +95,11 @@ pub async fn backup(client: &RpcClient, out: &Path, data_dir: Option<&Path>) -> 
                 }
             }
         }
-        let blocks = w.finish()?;
+        let (blocks, file) = w.finish()?;
+        file.into_inner()
+            .map_err(|e| bad(format!("writing: {}", e.error())))?
+            .sync_all()
+            .map_err(|e| bad(format!("syncing: {e}")))?;
         Ok((blocks, with_config, with_node_key))
     }
     .await;

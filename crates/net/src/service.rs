@@ -117,8 +117,15 @@ impl Network {
         for addr in &config.bootstrap {
             let id = bootstrap_peer_id(addr)?;
             if id != local_peer_id {
-                bootstrap
-                    .insert(id, Redial { addr: addr.clone(), next_at: now, backoff_ms: config.timing.redial_min_ms });
+                bootstrap.insert(
+                    id,
+                    Redial {
+                        addr: addr.clone(),
+                        next_at: now,
+                        backoff_ms: config.timing.redial_min_ms,
+                        resolving: false,
+                    },
+                );
             }
         }
 
@@ -257,6 +264,8 @@ struct Redial {
     addr: Multiaddr,
     next_at: Instant,
     backoff_ms: u64,
+    /// Its name is being resolved: no second lookup starts meanwhile.
+    resolving: bool,
 }
 
 struct PeerEntry {
@@ -288,10 +297,10 @@ struct Pending {
 
 enum Internal {
     LocalStatus(Option<PeerStatus>),
-    /// A bootstrap peer's name resolved (or not) for a dial.
+    /// A bootstrap peer's name resolved for a dial (empty: it did not).
     Resolved {
         peer: PeerId,
-        addr: Option<Multiaddr>,
+        addrs: Vec<Multiaddr>,
     },
     Blocks {
         peer: PeerId,
@@ -303,15 +312,40 @@ enum Internal {
 /// How long resolving a bootstrap peer's name may take.
 const RESOLVE_TIMEOUT_MS: u64 = 5_000;
 
-/// The host name and port of a `/dns*/<name>/tcp/<port>/...` address.
-fn named_host(addr: &Multiaddr) -> Option<(String, u16)> {
+/// Addresses one name lookup may give to a dial.
+const MAX_RESOLVED_ADDRS: usize = 4;
+
+/// Which addresses a name stands for: `/dns4` IPv4, `/dns6` IPv6, `/dns`
+/// either.
+#[derive(Clone, Copy)]
+enum Family {
+    V4,
+    V6,
+    Any,
+}
+
+impl Family {
+    fn admits(self, sa: &std::net::SocketAddr) -> bool {
+        match self {
+            Family::V4 => sa.is_ipv4(),
+            Family::V6 => sa.is_ipv6(),
+            Family::Any => true,
+        }
+    }
+}
+
+/// The host name, port and family of a `/dns*/<name>/tcp/<port>/...`
+/// address.
+fn named_host(addr: &Multiaddr) -> Option<(String, u16, Family)> {
     let mut it = addr.iter();
-    let host = match it.next()? {
-        Protocol::Dns(h) | Protocol::Dns4(h) | Protocol::Dns6(h) => h.to_string(),
+    let (host, family) = match it.next()? {
+        Protocol::Dns(h) => (h.to_string(), Family::Any),
+        Protocol::Dns4(h) => (h.to_string(), Family::V4),
+        Protocol::Dns6(h) => (h.to_string(), Family::V6),
         _ => return None,
     };
     match it.next()? {
-        Protocol::Tcp(port) => Some((host, port)),
+        Protocol::Tcp(port) => Some((host, port, family)),
         _ => None,
     }
 }
@@ -890,9 +924,8 @@ impl Worker {
         self.peers.get(peer).is_some_and(|e| e.status.is_some())
     }
 
-    fn dial_bootstrap(&mut self, peer: PeerId, addr: Multiaddr) {
-        let opts =
-            DialOpts::peer_id(peer).addresses(vec![addr]).condition(PeerCondition::DisconnectedAndNotDialing).build();
+    fn dial_bootstrap(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(%peer, %e, "bootstrap dial not started");
         }
@@ -900,8 +933,19 @@ impl Worker {
 
     fn on_internal(&mut self, int: Internal) {
         match int {
-            Internal::Resolved { peer, addr: Some(addr) } => self.dial_bootstrap(peer, addr),
-            Internal::Resolved { peer, addr: None } => tracing::debug!(%peer, "bootstrap name did not resolve"),
+            Internal::Resolved { peer, addrs } => {
+                let max = self.config.timing.redial_max_ms;
+                let Some(r) = self.bootstrap.get_mut(&peer) else { return };
+                r.resolving = false;
+                if addrs.is_empty() {
+                    // Backs off like a failed dial.
+                    tracing::debug!(%peer, "bootstrap name did not resolve");
+                    r.next_at = Instant::now() + Duration::from_millis(r.backoff_ms);
+                    r.backoff_ms = r.backoff_ms.saturating_mul(2).min(max);
+                } else {
+                    self.dial_bootstrap(peer, addrs);
+                }
+            }
             Internal::LocalStatus(status) => {
                 self.local_status_in_flight = false;
                 self.local_status_at = Instant::now();
@@ -951,7 +995,9 @@ impl Worker {
         let due: Vec<(PeerId, Multiaddr)> = self
             .bootstrap
             .iter()
-            .filter(|(id, r)| now >= r.next_at && !self.peers.contains_key(id) && !self.scores.is_banned(id, now))
+            .filter(|(id, r)| {
+                now >= r.next_at && !r.resolving && !self.peers.contains_key(id) && !self.scores.is_banned(id, now)
+            })
             .map(|(id, r)| (*id, r.addr.clone()))
             .collect();
         for (peer, addr) in due {
@@ -963,7 +1009,13 @@ impl Worker {
                 // A name is resolved off the event loop (the system
                 // resolver may take seconds), at every dial, so a peer that
                 // moves (a rescheduled pod) is found at its new address.
-                Some((host, port)) => {
+                // One lookup per peer at a time: the system resolver runs
+                // on the blocking pool and a timeout does not stop it, so
+                // unbounded lookups could take the pool while DNS is down.
+                Some((host, port, family)) => {
+                    if let Some(r) = self.bootstrap.get_mut(&peer) {
+                        r.resolving = true;
+                    }
                     let tx = self.internal_tx.clone();
                     let tail = addr.clone();
                     tokio::spawn(async move {
@@ -973,13 +1025,17 @@ impl Worker {
                         )
                         .await
                         {
-                            Ok(Ok(mut addrs)) => addrs.next().map(|sa| ip_addr_of(sa, &tail)),
-                            _ => None,
+                            Ok(Ok(addrs)) => addrs
+                                .filter(|sa| family.admits(sa))
+                                .take(MAX_RESOLVED_ADDRS)
+                                .map(|sa| ip_addr_of(sa, &tail))
+                                .collect(),
+                            _ => Vec::new(),
                         };
-                        let _ = tx.send(Internal::Resolved { peer, addr: resolved }).await;
+                        let _ = tx.send(Internal::Resolved { peer, addrs: resolved }).await;
                     });
                 }
-                None => self.dial_bootstrap(peer, addr),
+                None => self.dial_bootstrap(peer, vec![addr]),
             }
         }
 

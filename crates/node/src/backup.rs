@@ -113,15 +113,16 @@ impl<W: Write> BackupWriter<W> {
         Ok(())
     }
 
-    /// Ends the file with its checksum; returns the blocks written.
-    pub fn finish(mut self) -> Result<u64, NodeError> {
+    /// Ends the file with its checksum; returns the blocks written and the
+    /// writer (to sync it).
+    pub fn finish(mut self) -> Result<(u64, W), NodeError> {
         let sum = self.hasher.clone().finalize();
         let mut tail = vec![TAG_END];
         tail.extend_from_slice(&32u64.to_be_bytes());
         tail.extend_from_slice(&sum);
         self.out.write_all(&tail).map_err(|e| bad(format!("writing: {e}")))?;
         self.out.flush().map_err(|e| bad(format!("writing: {e}")))?;
-        Ok(self.blocks)
+        Ok((self.blocks, self.out))
     }
 }
 
@@ -220,12 +221,33 @@ pub fn verify(input: impl Read) -> Result<BackupInfo, NodeError> {
     let mut first = true;
     while let Some(s) = r.next()? {
         match s {
-            Section::Genesis(_) if first => {}
+            Section::Genesis(text) if first => {
+                Genesis::from_json(&text).map_err(|e| bad(format!("genesis: {e}")))?;
+            }
             Section::Genesis(_) => return Err(bad("a second genesis section")),
             _ if first => return Err(bad("the genesis section must come first")),
-            Section::Config(_) => info.has_config = true,
-            Section::NodeKey(_) => info.has_node_key = true,
-            Section::Block(_) => info.blocks += 1,
+            Section::Config(_) | Section::NodeKey(_) if info.blocks > 0 => {
+                return Err(bad("configuration or key sections after the blocks"))
+            }
+            Section::Config(_) if info.has_config => return Err(bad("a second config section")),
+            Section::NodeKey(_) if info.has_node_key => return Err(bad("a second node key section")),
+            Section::Config(text) => {
+                toml::from_str::<NodeConfig>(&text).map_err(|e| bad(format!("config.toml: {e}")))?;
+                info.has_config = true;
+            }
+            Section::NodeKey(hex_key) => {
+                let bytes = hex::decode(hex_key.trim()).map_err(|e| bad(format!("node.key: {e}")))?;
+                PrivateKey::from_bytes(&bytes).map_err(|e| bad(format!("node.key: {e}")))?;
+                info.has_node_key = true;
+            }
+            Section::Block(bytes) => {
+                let block = Block::decode_bounded(&bytes).map_err(|e| bad(format!("block: {e}")))?;
+                let height = block.header().map_err(|e| bad(format!("block: {e}")))?.block_no;
+                if height != info.blocks + 1 {
+                    return Err(bad(format!("expected block {}, found block {height}", info.blocks + 1)));
+                }
+                info.blocks += 1;
+            }
         }
         first = false;
     }
@@ -243,17 +265,38 @@ pub struct Restored {
 }
 
 /// Restores the backup `path` into the new data directory `dir`: checks
-/// the whole file first, then writes the genesis, configuration and key
-/// (a new key when the backup has none) and imports every block with full
-/// validation. A failure leaves a directory that is not a valid data
-/// directory of that chain; remove it before trying again.
+/// the whole file first (structure, checksum, every section decoded), then
+/// writes the genesis, configuration and key (a new key when the backup
+/// has none) and imports every block with full validation, each becoming
+/// the LIB. A failure removes what it wrote.
+///
+/// A restored producer has no record of the votes it signed before: it
+/// should follow for an epoch before it produces (README).
 pub fn restore(path: &Path, dir: &Path) -> Result<Restored, NodeError> {
     let open = || std::fs::File::open(path).map_err(|e| bad(format!("{}: {e}", path.display())));
     verify(open()?)?;
     if crate::DataDir::is_initialised(dir) {
         return Err(bad(format!("{} is already a data directory: restore into a new one", dir.display())));
     }
-    let mut r = Reader::open(open()?)?;
+    let existed = dir.exists();
+    let result = restore_into(open()?, dir);
+    if result.is_err() {
+        // A half-restored directory would look initialised and start as a
+        // node of a shorter chain: take back what was written.
+        if existed {
+            for name in ["genesis.json", "config.toml", "node.key", "chain", "fs"] {
+                let p = dir.join(name);
+                let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+fn restore_into(input: std::fs::File, dir: &Path) -> Result<Restored, NodeError> {
+    let mut r = Reader::open(input)?;
     let Some(Section::Genesis(genesis_json)) = r.next()? else { return Err(bad("no genesis section")) };
     let genesis = Genesis::from_json(&genesis_json).map_err(|e| bad(format!("genesis: {e}")))?;
     let mut config = NodeConfig::default();
@@ -285,9 +328,13 @@ pub fn restore(path: &Path, dir: &Path) -> Result<Restored, NodeError> {
     };
     init_data_dir(dir, InitOptions { genesis: genesis.clone(), node_key, config })?;
     let chain = Chain::open(&dir.join("chain"), genesis)?;
+    // Every block of a backup was final where it came from: each becomes
+    // the LIB as it is imported, so the tree above the LIB stays one block
+    // and a long chain restores like a short one.
     let import = |bytes: Vec<u8>| -> Result<(), NodeError> {
         let block = Block::decode_bounded(&bytes).map_err(|e| bad(format!("block: {e}")))?;
-        chain.import_and_extend(&block)?;
+        let head = chain.import_and_extend(&block)?;
+        chain.set_lib(&head.hash)?;
         Ok(())
     };
     for b in pending_blocks {
@@ -309,8 +356,9 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let mut out = Vec::new();
-        let mut w = BackupWriter::new(&mut out, r#"{"x":1}"#).unwrap();
-        w.config("[rpc]\n").unwrap();
+        let genesis = crate::datadir::dev_chain().unwrap().0.to_json().unwrap();
+        let mut w = BackupWriter::new(&mut out, &genesis).unwrap();
+        w.config("[rpc]\nmax_batch_len = 7\n").unwrap();
         w.finish().unwrap();
         out
     }

@@ -176,6 +176,9 @@ pub struct Node {
     startup: Mutex<Vec<Output>>,
 }
 
+/// Finality times above this are catch-up, not finality: not sampled.
+const FINALITY_SAMPLE_MAX_NS: u64 = 10 * 60 * 1_000_000_000;
+
 /// Blocks remembered for the rate metrics.
 const STATS_WINDOW_BLOCKS: usize = 64;
 
@@ -511,7 +514,11 @@ impl Node {
                         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
                         .unwrap_or(0);
                     let age_ns = u64::try_from(now_ns.saturating_sub(lib.timestamp_ns)).unwrap_or(0);
-                    self.metrics.finalized(std::time::Duration::from_nanos(age_ns));
+                    // Blocks finalised while catching up (sync, the replay
+                    // at start) would read as hours of finality time.
+                    if !self.sync_progress().syncing && age_ns <= FINALITY_SAMPLE_MAX_NS {
+                        self.metrics.finalized(std::time::Duration::from_nanos(age_ns));
+                    }
                     tracing::debug!(height = lib.height, hash = %lib.hash, "irreversible");
                 }
                 Output::Evidence(e) => tracing::warn!(evidence = ?e, "producer misbehaviour"),

@@ -257,10 +257,9 @@ struct ProcessFigures {
     start_time_seconds: f64,
 }
 
-/// Clock ticks per second and page size as Linux reports them on every
-/// architecture we build for (`sysconf` would need `unsafe` or a crate).
+/// Clock ticks per second as Linux reports them to user space on every
+/// architecture (`USER_HZ`; `sysconf` would need `unsafe` or a crate).
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
-const PAGE_BYTES: f64 = 4096.0;
 
 fn process_figures() -> Option<ProcessFigures> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -268,10 +267,17 @@ fn process_figures() -> Option<ProcessFigures> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of stat (here 11 and 12),
-    // starttime 22 (19), rss 24 (21).
+    // starttime 22 (19).
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
     let cpu_seconds = (num(11)? + num(12)?) / CLOCK_TICKS_PER_SECOND;
-    let rss_bytes = num(21)? * PAGE_BYTES;
+    // Resident memory in bytes from `status` (the page size varies).
+    let rss_bytes = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<f64>().ok())?
+        * 1024.0;
     let boot = std::fs::read_to_string("/proc/stat")
         .ok()?
         .lines()

@@ -95,7 +95,9 @@ pub fn compose_file(spec: &DeploySpec, d: &Deployment) -> Value {
     );
     volumes.insert("prometheus-data".into(), json!({}));
     volumes.insert("grafana-data".into(), json!({}));
-    json!({ "name": "aergo", "services": services, "secrets": secrets, "volumes": volumes })
+    // No project name: Compose takes the folder's, so two deployments on
+    // one host never share containers or volumes.
+    json!({ "services": services, "secrets": secrets, "volumes": volumes })
 }
 
 /// Prometheus scrapes every node's `/metrics` by service name.
@@ -116,10 +118,10 @@ pub fn write(files: &mut Files, spec: &DeploySpec, d: &Deployment) -> Result<()>
     // Compose without Swarm bind-mounts a secret file as it is (its `mode`
     // is ignored), and the node runs as an unprivileged user: each key is
     // readable (0444) inside a folder only its owner may enter (0700).
+    files.make_dir("secrets", 0o700)?;
     for n in &d.nodes {
         files.write_with_mode(&format!("secrets/{}.key", n.name), &n.key.0, 0o444)?;
     }
-    files.restrict_dir("secrets", 0o700)?;
     files.write(COMPOSE_FILE, &yaml::to_yaml(&compose_file(spec, d)))?;
     files.write("prometheus/prometheus.yml", &yaml::to_yaml(&prometheus_config(d)))?;
     let datasource = json!({

@@ -20,7 +20,10 @@
 //!   key mounted read-only, readable by the pod's group (`fsGroup`) only;
 //! - `pdb.yaml`: a PodDisruptionBudget keeping more than two thirds of
 //!   the producers up (BFT finality's quorum) through voluntary disruptions
-//!   such as node drains.
+//!   such as node drains. With 3 producers or fewer that is all of them, so
+//!   a drain waits: losing one would stop finality. The role labels come
+//!   from the genesis; after elections change the producer set, relabel
+//!   the pods (`aergo.io/role`) so the budget follows.
 
 use serde_json::{json, Value};
 
@@ -109,6 +112,9 @@ pub fn services() -> Vec<Value> {
             "metadata": { "name": RPC_SERVICE, "labels": { "app": "aergo" } },
             "spec": {
                 "type": "ClusterIP",
+                // A client stays on one node, so it never reads a head
+                // lower than one it has seen.
+                "sessionAffinity": "ClientIP",
                 "selector": { "app": "aergo" },
                 "ports": [
                     { "name": "rpc", "port": RPC_PORT, "targetPort": "rpc" },
@@ -145,9 +151,22 @@ pub fn statefulset(d: &Deployment, index: usize) -> Value {
                         "runAsUser": UID,
                         "runAsGroup": UID,
                         "fsGroup": UID,
+                        // No recursive chown of a large volume at every start.
+                        "fsGroupChangePolicy": "OnRootMismatch",
                         "seccompProfile": { "type": "RuntimeDefault" },
                     },
                     "terminationGracePeriodSeconds": 30,
+                    // The node calls no Kubernetes API.
+                    "automountServiceAccountToken": false,
+                    // Spread producers over machines, so one machine's
+                    // failure takes as few as possible (soft: a small
+                    // cluster still schedules them).
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": { "matchLabels": { "app": "aergo", "aergo.io/role": labels["aergo.io/role"] } },
+                    }],
                     "containers": [{
                         "name": "node",
                         "image": d.image,

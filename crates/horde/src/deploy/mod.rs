@@ -209,7 +209,8 @@ pub fn node_config(spec: &DeploySpec, nodes: &[DeployNode], index: usize) -> Res
         .filter(|(i, _)| *i != index)
         .map(|(_, n)| format!("/dns4/{}/tcp/{P2P_PORT}/p2p/{}", n.host, n.peer_id))
         .collect();
-    config.p2p.max_peers = MAX_PEERS as u32;
+    // Every other node is a bootstrap peer: room for all of them.
+    config.p2p.max_peers = (MAX_PEERS as u32).max(nodes.len() as u32 + 8);
     config.validate().map_err(|e| deploy_err(format!("node{index}'s configuration: {e}")))?;
     Ok(config.to_toml())
 }
@@ -347,9 +348,15 @@ impl Files {
         Ok(())
     }
 
-    /// Sets a folder's mode (after its files are written).
-    pub fn restrict_dir(&mut self, rel: &str, mode: u32) -> Result<()> {
-        set_mode(&self.root.join(rel), mode)
+    /// Creates a folder with `mode` before anything is written into it.
+    pub fn make_dir(&mut self, rel: &str, mode: u32) -> Result<()> {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(&path).map_err(|source| CliError::Io {
+            what: "creating",
+            path: path.clone(),
+            source,
+        })?;
+        set_mode(&path, mode)
     }
 
     pub fn write_json(&mut self, rel: &str, value: &Value) -> Result<()> {
