@@ -29,6 +29,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 mod cmd_diff;
+mod cmd_fs;
 mod cmd_gov;
 mod cmd_horde;
 mod cmd_name;
@@ -116,6 +117,11 @@ enum Command {
     /// The rows that changed between two blocks (heights or hashes),
     /// table by table.
     Diff(cmd_diff::DiffArgs),
+    /// AergoFS: store, fetch, inspect and delete files on the node.
+    Fs {
+        #[command(subcommand)]
+        command: cmd_fs::FsCommand,
+    },
     /// Names (aergo.name): register one, hand it over, see its owner.
     Name {
         #[command(subcommand)]
@@ -728,6 +734,10 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         }
         Command::Gov(c) => cmd_gov::run(c, &client()?).await?,
         Command::Name { command } => cmd_name::run(command, &client()?).await?,
+        Command::Fs { command } => match cmd_fs::run(command, client()?.url()).await? {
+            Some(o) => o,
+            None => return Ok(None),
+        },
         Command::Horde { command } => cmd_horde::run(command).await?,
         Command::Contract { command } => contract(command, &client()?).await?,
         Command::Events(a) => events(a, &client()?).await?,

@@ -31,6 +31,7 @@ pub mod client;
 pub mod contract;
 pub mod devnode;
 mod error;
+pub mod fs;
 pub mod keys;
 pub mod names;
 pub mod transfer;
