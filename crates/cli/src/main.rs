@@ -431,6 +431,14 @@ struct SqlArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// AergoFS against one file per blob and SQLite blobs: writes/s and
+    /// random reads/s for 1 KB and 64 KB files (1M and 100k; --quick: 20k
+    /// and 2k), memory per file and disk reads per read.
+    Fs {
+        /// A short run.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Branch, diff and three-way merge in the store at two state sizes
     /// (1M and 10M rows; --quick: 100k and 1M), each with 1,000 changed
     /// rows per side: the larger state's figures over the smaller's.
@@ -802,6 +810,14 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             }
             let r = bench_network(&o, &mut |line| eprintln!("{line}")).await?;
             out(r.json(), r.text())
+        }
+        Command::Bench { command: BenchCommand::Fs { quick } } => {
+            let o = if quick { aergo_lab::fs::FsBenchOptions::quick() } else { aergo_lab::fs::FsBenchOptions::full() };
+            let rounds =
+                tokio::task::spawn_blocking(move || aergo_lab::fs::bench_fs(&o, &mut |line| eprintln!("{line}")))
+                    .await??;
+            let text = rounds.iter().map(|r| r.bench_line()).collect::<Vec<_>>().join("\n");
+            out(json!({ "rounds": rounds.iter().map(|r| r.json()).collect::<Vec<_>>() }), text)
         }
         Command::Bench { command: BenchCommand::Branch { changes, quick } } => {
             let mut o = if quick { BranchBenchOptions::quick() } else { BranchBenchOptions::full() };

@@ -32,6 +32,7 @@
 pub mod api;
 pub mod branch;
 pub mod contract;
+pub mod fs;
 pub mod network;
 pub mod pg;
 pub mod transfer;
