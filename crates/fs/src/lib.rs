@@ -140,6 +140,11 @@ struct Inner {
     /// Bytes per volume, and of them the live ones (pointed at by the
     /// index).
     sizes: BTreeMap<u32, (u64, u64)>,
+    /// Per volume, how far the index reflects it (what a checkpoint
+    /// records): its length, or where damage stopped the scan.
+    covered: BTreeMap<u32, u64>,
+    /// Volumes with damage: never appended to or compacted.
+    damaged: std::collections::BTreeSet<u32>,
 }
 
 struct Writer {
@@ -156,6 +161,8 @@ pub struct FsStore {
     inner: RwLock<Inner>,
     writer: Mutex<Writer>,
     reads: std::sync::atomic::AtomicU64,
+    /// One compaction at a time (they share the temporary file name).
+    compacting: Mutex<()>,
     /// What opening found and repaired (a torn tail, a damaged volume).
     pub warnings: Vec<String>,
 }
@@ -178,9 +185,16 @@ impl FsStore {
             let name = e.map_err(io("listing", dir))?.file_name();
             let name = name.to_string_lossy();
             if let Some(id) = name.strip_prefix("vol-").and_then(|n| n.strip_suffix(".dat")) {
-                if let Ok(id) = id.parse::<u32>() {
+                // Only the names this store writes: `vol-1.dat` is not
+                // `vol-00000001.dat`.
+                if let (8, Ok(id)) = (id.len(), id.parse::<u32>()) {
                     ids.push(id);
                 }
+            }
+            if name.ends_with(".dat.compact") || name.ends_with(".ckpt.tmp") {
+                // A compaction or checkpoint a crash interrupted.
+                let path = dir.join(&*name);
+                std::fs::remove_file(&path).map_err(io("removing", &path))?;
             }
         }
         ids.sort_unstable();
@@ -224,21 +238,54 @@ impl FsStore {
             index.clear();
         }
         let mut volumes = BTreeMap::new();
+        let mut covered_now = BTreeMap::new();
+        let mut damaged = std::collections::BTreeSet::new();
+        // The longest a single torn write can be: one needle.
+        let max_needle =
+            needle::HEADER_BYTES as u64 + needle::MAX_CONTENT_TYPE_BYTES as u64 + config.max_file_bytes + 8;
+        let mut active = last;
         for (id, path, file, len) in files {
             let from = if stale { 0 } else { covered.get(&id).copied().unwrap_or(0) };
-            let end = scan(&file, id, from, len, &mut index, &mut warnings)?;
-            if end < len {
-                if id == last {
-                    // A torn write at the tail: cut it so appends resume
-                    // on a needle boundary.
-                    warnings.push(format!("volume {id}: {} bytes of a torn write cut at {end}", len - end));
-                    file.set_len(end).map_err(io("truncating", &path))?;
+            let scanned = scan(&file, id, from, len, &mut index)?;
+            if let Some(why) = scanned.stop {
+                let rest = len - scanned.end;
+                if id == last && rest <= max_needle && !valid_needle_after(&file, scanned.end, len)? {
+                    // A torn write at the tail (only the last append can
+                    // tear): cut it so appends resume on a needle boundary.
+                    warnings.push(format!("volume {id}: {rest} bytes of a torn write cut at {} ({why})", scanned.end));
+                    file.set_len(scanned.end).map_err(io("truncating", &path))?;
+                    file.sync_all().map_err(io("syncing", &path))?;
                 } else {
-                    warnings.push(format!("volume {id}: damaged from offset {end}; files after it are unreadable"));
+                    // Damage, not a torn write: keep every byte, never
+                    // append after it, never compact it, and say so at
+                    // every open (the checkpoint covers only the good part).
+                    warnings.push(format!(
+                        "volume {id}: damaged at offset {} ({why}); {rest} bytes after it are not read",
+                        scanned.end
+                    ));
+                    damaged.insert(id);
+                    if id == last {
+                        active = id + 1;
+                    }
                 }
             }
+            covered_now.insert(id, scanned.end);
             volumes.insert(id, Arc::new(Volume { id, path, file }));
         }
+        if active != last {
+            // The active volume is damaged: appends go to a new one.
+            let path = volume_path(dir, active);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(io("creating", &path))?;
+            sync_dir(dir)?;
+            covered_now.insert(active, 0);
+            volumes.insert(active, Arc::new(Volume { id: active, path, file }));
+        }
+        let last = active;
         let mut sizes = BTreeMap::new();
         for (id, v) in &volumes {
             let len = v.file.metadata().map_err(io("reading", &v.path))?.len();
@@ -255,9 +302,10 @@ impl FsStore {
         let store = FsStore {
             dir: dir.to_path_buf(),
             config,
-            inner: RwLock::new(Inner { index, volumes, sizes }),
+            inner: RwLock::new(Inner { index, volumes, sizes, covered: covered_now, damaged }),
             writer: Mutex::new(Writer { active: last, file: wfile, len, since_checkpoint: 0 }),
             reads: Default::default(),
+            compacting: Mutex::new(()),
             warnings,
         };
         Ok(store)
@@ -329,9 +377,11 @@ impl FsStore {
         }
         let loc = Loc { volume: w.active, offset: w.len, len };
         w.len += bytes.len() as u64;
-        if let Some(s) = self.write_inner().sizes.get_mut(&w.active) {
+        let mut inner = self.write_inner();
+        if let Some(s) = inner.sizes.get_mut(&w.active) {
             s.0 = w.len;
         }
+        inner.covered.insert(w.active, w.len);
         Ok(loc)
     }
 
@@ -348,10 +398,14 @@ impl FsStore {
             .open(&path)
             .map_err(io("creating", &path))?;
         let wfile = file.try_clone().map_err(io("opening", &path))?;
+        if self.config.sync {
+            sync_dir(&self.dir)?;
+        }
         {
             let mut inner = self.write_inner();
             inner.volumes.insert(id, Arc::new(Volume { id, path, file }));
             inner.sizes.insert(id, (0, 0));
+            inner.covered.insert(id, 0);
         }
         *w = Writer { active: id, file: wfile, len: 0, since_checkpoint: w.since_checkpoint };
         Ok(())
@@ -464,10 +518,10 @@ impl FsStore {
         let inner = self.read_inner();
         let mut out = Vec::with_capacity(16 + inner.volumes.len() * 12 + inner.index.len() * 48 + 32);
         out.extend_from_slice(CHECKPOINT_MAGIC);
-        out.extend_from_slice(&(inner.sizes.len() as u32).to_le_bytes());
-        for (id, (len, _)) in &inner.sizes {
+        out.extend_from_slice(&(inner.covered.len() as u32).to_le_bytes());
+        for (id, covered) in &inner.covered {
             out.extend_from_slice(&id.to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&covered.to_le_bytes());
         }
         out.extend_from_slice(&(inner.index.len() as u64).to_le_bytes());
         for (k, l) in &inner.index {
@@ -489,6 +543,9 @@ impl FsStore {
             w.file.sync_data().map_err(io("syncing", &self.dir))?;
         }
         std::fs::rename(&tmp, &path).map_err(io("renaming into", &path))?;
+        if self.config.sync {
+            sync_dir(&self.dir)?;
+        }
         w.since_checkpoint = 0;
         Ok(())
     }
@@ -500,6 +557,7 @@ impl FsStore {
         inner
             .sizes
             .iter()
+            .filter(|(id, _)| !inner.damaged.contains(id))
             .filter(|(id, (len, live))| **id != active && *len > 0 && (len - live) as f64 >= ratio * *len as f64)
             .map(|(id, _)| *id)
             .collect()
@@ -507,36 +565,48 @@ impl FsStore {
 
     /// Rewrites sealed volume `id` without its dead needles (tombstones are
     /// kept: an older volume may still hold the data they delete), while
-    /// reads and writes go on; returns the bytes reclaimed.
+    /// reads and writes go on; returns the bytes reclaimed. A damaged
+    /// volume is refused, and so is one whose needles do not all check out.
     pub fn compact(&self, id: u32) -> Result<u64> {
+        let _one_at_a_time = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
         if self.lock_writer().active == id {
             return Err(FsError::Full {
                 reason: format!("volume {id} is the active one; only sealed volumes compact"),
             });
         }
-        let vol = self
-            .read_inner()
-            .volumes
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| FsError::Corrupt { reason: format!("no volume {id}") })?;
+        let vol = {
+            let inner = self.read_inner();
+            if inner.damaged.contains(&id) {
+                return Err(FsError::Corrupt { reason: format!("volume {id} is damaged; it is not compacted") });
+            }
+            inner.volumes.get(&id).cloned().ok_or_else(|| FsError::Corrupt { reason: format!("no volume {id}") })?
+        };
         let len = vol.file.metadata().map_err(io("reading", &vol.path))?.len();
-        // Copy what is live now (or a tombstone) into the new file.
+        // Copy what is live now (or a tombstone) into the new file; every
+        // needle is checked whole, and the walk must end at the file's end.
         let tmp = self.dir.join(format!("vol-{id:08}.dat.compact"));
         let mut out = std::io::BufWriter::new(File::create(&tmp).map_err(io("creating", &tmp))?);
         let mut moved: Vec<(Hash, Loc, Loc)> = Vec::new();
         let mut new_len = 0u64;
         let mut offset = 0u64;
         let mut head = [0u8; needle::HEADER_BYTES];
-        while offset + needle::HEADER_BYTES as u64 <= len {
+        while offset < len {
+            let damaged = |why: String| FsError::Corrupt { reason: format!("volume {id} at offset {offset}: {why}") };
+            if len - offset < needle::HEADER_BYTES as u64 {
+                return Err(damaged("a needle header cut short".into()));
+            }
             vol.file.read_exact_at(&mut head, offset).map_err(io("reading", &vol.path))?;
-            let Ok(h) = needle::decode_header(&head) else { break };
+            let h = needle::decode_header(&head).map_err(|e| damaged(e.to_string()))?;
             let nlen = h.needle_len();
+            if nlen > len - offset {
+                return Err(damaged("a needle cut short".into()));
+            }
             let old = Loc { volume: id, offset, len: nlen as u32 };
             let live = self.read_inner().index.get(&h.key) == Some(&old);
             if live || h.tombstone {
                 let mut buf = vec![0u8; nlen as usize];
                 vol.file.read_exact_at(&mut buf, offset).map_err(io("reading", &vol.path))?;
+                needle::decode(&buf).map_err(|e| damaged(e.to_string()))?;
                 out.write_all(&buf).map_err(io("writing", &tmp))?;
                 if live {
                     moved.push((h.key, old, Loc { volume: id, offset: new_len, len: nlen as u32 }));
@@ -549,9 +619,20 @@ impl FsStore {
             out.into_inner().map_err(|e| FsError::Io { what: "writing", path: tmp.clone(), source: e.into_error() })?;
         file.sync_all().map_err(io("syncing", &tmp))?;
         drop(file);
-        // Swap under the writer lock: no delete or put interleaves.
+        // Swap under the writer lock: no delete or put interleaves. The
+        // checkpoint goes first: a crash after the rename and before the
+        // new checkpoint then finds none and scans every volume again,
+        // rather than trusting offsets of the old file.
         let mut w = self.lock_writer();
+        let ckpt = self.dir.join(CHECKPOINT_FILE);
+        match std::fs::remove_file(&ckpt) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(FsError::Io { what: "removing", path: ckpt, source }),
+        }
+        sync_dir(&self.dir)?;
         std::fs::rename(&tmp, &vol.path).map_err(io("renaming into", &vol.path))?;
+        sync_dir(&self.dir)?;
         let file =
             std::fs::OpenOptions::new().read(true).write(true).open(&vol.path).map_err(io("opening", &vol.path))?;
         {
@@ -567,9 +648,24 @@ impl FsStore {
             }
             inner.volumes.insert(id, Arc::new(Volume { id, path: vol.path.clone(), file }));
             inner.sizes.insert(id, (new_len, live));
+            inner.covered.insert(id, new_len);
         }
         self.checkpoint_locked(&mut w)?;
         Ok(len.saturating_sub(new_len))
+    }
+
+    /// Compacts every sealed volume at least `ratio` dead; returns the
+    /// bytes reclaimed (damaged volumes are skipped and reported).
+    pub fn compact_all(&self, ratio: f64) -> (u64, Vec<FsError>) {
+        let mut reclaimed = 0;
+        let mut errors = Vec::new();
+        for id in self.compactable(ratio) {
+            match self.compact(id) {
+                Ok(n) => reclaimed += n,
+                Err(e) => errors.push(e),
+            }
+        }
+        (reclaimed, errors)
     }
 }
 
@@ -581,49 +677,71 @@ impl Drop for FsStore {
     }
 }
 
+/// How a scan of a volume ended.
+struct Scanned {
+    /// Where the last whole, valid needle ends.
+    end: u64,
+    /// Why it stopped before the file's end, if it did.
+    stop: Option<String>,
+}
+
 /// Scans volume `id` from `from` to `len`, applying each needle to the
-/// index; returns where the last whole, valid needle ends.
-fn scan(
-    file: &File,
-    id: u32,
-    from: u64,
-    len: u64,
-    index: &mut BTreeMap<Hash, Loc>,
-    warnings: &mut Vec<String>,
-) -> Result<u64> {
-    let mut offset = from;
+/// index. Stops at the first needle that is cut short or invalid (reported
+/// in `stop`); an I/O error other than an early end of file is an error.
+fn scan(file: &File, id: u32, from: u64, len: u64, index: &mut BTreeMap<Hash, Loc>) -> Result<Scanned> {
+    let name = PathBuf::from(format!("volume {id}"));
     let mut reader = std::io::BufReader::with_capacity(
         1 << 20,
-        file.try_clone().map_err(|source| FsError::Io {
-            what: "opening",
-            path: PathBuf::from(format!("volume {id}")),
-            source,
-        })?,
+        file.try_clone().map_err(|source| FsError::Io { what: "opening", path: name.clone(), source })?,
     );
     std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(from)).map_err(|source| FsError::Io {
         what: "seeking",
-        path: PathBuf::from(format!("volume {id}")),
+        path: name.clone(),
         source,
     })?;
-    let mut head = [0u8; needle::HEADER_BYTES];
-    while offset + needle::HEADER_BYTES as u64 <= len {
-        if reader.read_exact(&mut head).is_err() {
-            break;
+    // Reads exactly `buf.len()` bytes; false at an early end of file.
+    let mut read = |buf: &mut [u8]| -> Result<bool> {
+        match reader.read_exact(buf) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(source) => Err(FsError::Io { what: "reading", path: name.clone(), source }),
         }
-        let Ok(h) = needle::decode_header(&head) else { break };
+    };
+    let mut offset = from;
+    let stop = |offset: u64, why: String| Scanned { end: offset, stop: Some(why) };
+    while offset < len {
+        if len - offset < needle::HEADER_BYTES as u64 {
+            return Ok(stop(offset, "a needle header cut short".into()));
+        }
+        let mut buf = vec![0u8; needle::HEADER_BYTES];
+        if !read(&mut buf)? {
+            return Ok(stop(offset, "a needle header cut short".into()));
+        }
+        let h = match needle::decode_header(&buf) {
+            Ok(h) => h,
+            Err(e) => return Ok(stop(offset, e.to_string())),
+        };
         let nlen = h.needle_len();
-        if offset + nlen > len || nlen > u64::from(u32::MAX) {
-            break;
+        if nlen > len - offset {
+            return Ok(stop(offset, "a needle cut short".into()));
         }
-        let mut rest = vec![0u8; (nlen as usize) - needle::HEADER_BYTES];
-        if reader.read_exact(&mut rest).is_err() {
-            break;
+        // The header check first (it needs the content type), and only
+        // then the allocation the header asks for.
+        let ct_len = usize::from(h.content_type_len);
+        buf.resize(needle::HEADER_BYTES + ct_len, 0);
+        if !read(&mut buf[needle::HEADER_BYTES..])? {
+            return Ok(stop(offset, "a needle cut short".into()));
         }
-        let mut whole = head.to_vec();
-        whole.extend_from_slice(&rest);
-        if let Err(e) = needle::decode(&whole) {
-            warnings.push(format!("volume {id} offset {offset}: {e}"));
-            break;
+        if let Err(e) = needle::check_header(&buf, &h) {
+            return Ok(stop(offset, e.to_string()));
+        }
+        let have = buf.len();
+        buf.resize(nlen as usize, 0);
+        if !read(&mut buf[have..])? {
+            return Ok(stop(offset, "a needle cut short".into()));
+        }
+        if let Err(e) = needle::decode(&buf) {
+            return Ok(stop(offset, e.to_string()));
         }
         if h.tombstone {
             index.remove(&h.key);
@@ -632,7 +750,30 @@ fn scan(
         }
         offset += nlen;
     }
-    Ok(offset)
+    Ok(Scanned { end: offset, stop: None })
+}
+
+/// Whether a whole, valid needle starts anywhere in `(from, len)` at a
+/// multiple of 8: if so, the bytes at `from` are damage inside the volume,
+/// not the torn end of its last write. Reads at most `len - from` bytes,
+/// which the caller bounds by one needle.
+fn valid_needle_after(file: &File, from: u64, len: u64) -> Result<bool> {
+    let mut region = vec![0u8; (len - from) as usize];
+    file.read_exact_at(&mut region, from).map_err(io("reading", Path::new("a volume tail")))?;
+    let mut at = needle::ALIGN as usize;
+    while at + needle::HEADER_BYTES <= region.len() {
+        let rest = &region[at..];
+        if &rest[..4] == needle::MAGIC && needle::decode(rest).is_ok() {
+            return Ok(true);
+        }
+        at += needle::ALIGN as usize;
+    }
+    Ok(false)
+}
+
+/// Makes a directory's entries (new files, renames) durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing", dir))
 }
 
 type Checkpoint = (BTreeMap<Hash, Loc>, BTreeMap<u32, u64>);
@@ -673,8 +814,9 @@ fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
         let volume = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4"));
         let offset = u64::from_le_bytes(take(&mut at, 8)?.try_into().expect("8"));
         let len = u32::from_le_bytes(take(&mut at, 4)?.try_into().expect("4"));
-        if !covered.contains_key(&volume) {
-            return Err(bad("an entry in an unknown volume"));
+        match covered.get(&volume) {
+            Some(c) if offset.checked_add(u64::from(len)).is_some_and(|end| end <= *c) => {}
+            _ => return Err(bad("an entry outside what its volume covers")),
         }
         index.insert(key, Loc { volume, offset, len });
     }

@@ -119,6 +119,10 @@ pub fn decode_header(b: &[u8]) -> Result<Header, FsError> {
         return Err(bad("content type too long"));
     }
     let size = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
+    // A needle's whole length is a u32 (the index's field): no larger data.
+    if size > u64::from(u32::MAX) - (HEADER_BYTES + MAX_CONTENT_TYPE_BYTES + ALIGN as usize) as u64 {
+        return Err(bad("data length beyond the needle bound"));
+    }
     let key = Hash::from(<[u8; 32]>::try_from(&b[16..48]).expect("32 bytes"));
     let tombstone = flags & FLAG_TOMBSTONE != 0;
     if tombstone && (size != 0 || content_type_len != 0) {

@@ -203,3 +203,77 @@ fn a_stale_checkpoint_is_not_trusted() {
         let _ = fs.get(k).unwrap();
     }
 }
+
+#[test]
+fn damage_inside_the_active_volume_is_kept_and_never_appended_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = FsConfig { max_volume_bytes: 1 << 30, ..small() };
+    let keys: Vec<Hash> = {
+        let fs = FsStore::open(dir.path(), cfg.clone()).unwrap();
+        (0..50).map(|i| fs.put("", &data(i, 900)).unwrap().key).collect()
+    };
+    // Damage the 10th file's data, and lose the checkpoint: the scan from
+    // 0 meets the damage with good needles after it.
+    let fs = FsStore::open(dir.path(), cfg.clone()).unwrap();
+    let loc = fs.stat(&keys[10]).unwrap().unwrap().loc;
+    drop(fs);
+    std::fs::remove_file(dir.path().join(CHECKPOINT_FILE)).unwrap();
+    let path = volume_path(dir.path(), loc.volume);
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().write_all_at(&[0x55], loc.offset + 300).unwrap();
+    let fs = FsStore::open(dir.path(), cfg.clone()).unwrap();
+    assert!(fs.warnings.iter().any(|w| w.contains("damaged")), "{:?}", fs.warnings);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "nothing cut");
+    for k in &keys[..10] {
+        assert!(fs.get(k).unwrap().is_some(), "files before the damage read");
+    }
+    // New files go to a new volume; the damaged one is never compacted.
+    let k = fs.put("", b"new").unwrap().key;
+    assert_ne!(fs.stat(&k).unwrap().unwrap().loc.volume, loc.volume);
+    assert!(matches!(fs.compact(loc.volume), Err(FsError::Corrupt { .. })));
+    drop(fs);
+    // And it is reported again at the next open, not forgotten.
+    let fs = FsStore::open(dir.path(), cfg).unwrap();
+    assert!(fs.warnings.iter().any(|w| w.contains("damaged")), "{:?}", fs.warnings);
+    assert!(fs.get(&k).unwrap().is_some());
+}
+
+#[test]
+fn a_crash_between_compaction_and_its_checkpoint_rescans() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    let keys: Vec<Hash> = (0..300).map(|i| fs.put("", &data(i, 900)).unwrap().key).collect();
+    for k in keys.iter().step_by(2) {
+        fs.delete(k).unwrap();
+    }
+    let (reclaimed, errors) = fs.compact_all(0.2);
+    assert!(reclaimed > 0 && errors.is_empty(), "{errors:?}");
+    std::mem::forget(fs);
+    // As if the process died after the rename, before the new checkpoint.
+    std::fs::remove_file(dir.path().join(CHECKPOINT_FILE)).unwrap();
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(fs.get(k).unwrap().is_some(), i % 2 == 1, "file {i}");
+    }
+}
+
+#[test]
+fn a_huge_length_in_a_damaged_header_allocates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let fs = FsStore::open(dir.path(), small()).unwrap();
+        fs.put("", b"one").unwrap();
+        std::mem::forget(fs);
+    }
+    // A header claiming a 3 GiB needle (with a valid-looking magic) at the
+    // end of the active volume.
+    let path = volume_path(dir.path(), 1);
+    let mut h = needle::encode(&Hash::sha256(b"x"), "", b"x");
+    h[8..16].copy_from_slice(&(3u64 << 30).to_le_bytes());
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(&h[..needle::HEADER_BYTES]).unwrap();
+    drop(f);
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    assert!(!fs.warnings.is_empty());
+    assert!(fs.get(&Hash::sha256(b"one")).unwrap().is_some());
+}

@@ -48,6 +48,11 @@ pub struct FsSettings {
     pub sync: bool,
     /// Uploads and downloads handled at once; more wait.
     pub max_concurrent_requests: usize,
+    /// An upload's body must arrive within this time.
+    pub upload_timeout_ms: u64,
+    /// Sealed volumes with at least this share of deleted bytes are
+    /// compacted in the background (checked every minute).
+    pub compact_dead_ratio: f64,
 }
 
 impl Default for FsSettings {
@@ -59,6 +64,8 @@ impl Default for FsSettings {
             max_volume_bytes: 1 << 30,
             sync: true,
             max_concurrent_requests: 16,
+            upload_timeout_ms: 600_000,
+            compact_dead_ratio: 0.3,
         }
     }
 }
@@ -313,7 +320,7 @@ impl NodeConfig {
     /// directory is touched, so a refused configuration writes nothing.
     pub fn validate(&self) -> Result<(), String> {
         let (r, p, q) = (&self.rpc, &self.pool, &self.query);
-        let positive: [(&str, u64); 24] = [
+        let positive: [(&str, u64); 25] = [
             ("rpc.max_request_bytes", r.max_request_bytes as u64),
             ("rpc.max_batch_len", r.max_batch_len as u64),
             ("rpc.max_response_bytes", r.max_response_bytes as u64),
@@ -338,11 +345,15 @@ impl NodeConfig {
             ("fs.quota_bytes", self.fs.quota_bytes),
             ("fs.max_volume_bytes", self.fs.max_volume_bytes),
             ("fs.max_concurrent_requests", self.fs.max_concurrent_requests as u64),
+            ("fs.upload_timeout_ms", self.fs.upload_timeout_ms),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(format!("{name} must be at least 1, got 0"));
             }
+        }
+        if !(self.fs.compact_dead_ratio > 0.0 && self.fs.compact_dead_ratio <= 1.0) {
+            return Err(format!("fs.compact_dead_ratio must be in (0, 1], got {}", self.fs.compact_dead_ratio));
         }
         // A needle's length is a u32 and fits in one volume.
         let needle_max = u64::from(u32::MAX) - 1024;

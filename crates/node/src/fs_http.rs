@@ -3,10 +3,10 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `PUT /fs` (body: the file; `Content-Type` kept) | 201 `{"hash", "hex", "size", "stored"}` (`stored` false when the bytes were already there) |
+//! | `PUT /fs` (body: the file; `Content-Type` kept) | 201 `{"hash", "hex", "size", "stored"}`, or 200 with `stored` false when the bytes were already there |
 //! | `PUT /fs/HASH` | the same, refused (400, nothing stored) unless the body's SHA-256 is HASH |
 //! | `GET /fs/HASH` (`Range: bytes=A-B`, `A-` or `-N`) | the file (206 for a range), with its content type, `ETag`, `Accept-Ranges`, immutable caching; `HEAD` likewise |
-//! | `GET /fs?after=HASH&limit=N` | `{"files": [{"hash", "bytes"}], "stats"}` in key order, at most 1,000 |
+//! | `GET /fs?after=HASH&limit=N` | `{"files": [{"hash", "needleBytes"}], "stats"}` in key order, at most 1,000 |
 //! | `DELETE /fs/HASH` | from this machine only (loopback clients): 200 `{"deleted"}` |
 //!
 //! HASH is base58 or hex (with or without `0x`). Errors are JSON
@@ -17,8 +17,10 @@
 //! Files are served with `Content-Security-Policy: sandbox` so that an
 //! uploaded HTML page runs no script on the node's origin (where the
 //! console lives), and `nosniff`. At most `fs.max_concurrent_requests`
-//! uploads and downloads run at once (others wait); each holds at most one
-//! file in memory.
+//! uploads and downloads run at once (others wait), each holding its slot
+//! until its body is sent; each holds at most one file in memory. `HEAD`
+//! reads only the needle's header. Uploads must arrive within
+//! `fs.upload_timeout_ms`.
 //!
 //! Not here yet: storage fees and per-account quotas, private files,
 //! replication between nodes, references from contracts.
@@ -45,7 +47,7 @@ use crate::config::FsSettings;
 struct FsHttp {
     store: Arc<FsStore>,
     settings: FsSettings,
-    body_timeout: Duration,
+    upload_timeout: Duration,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
@@ -53,9 +55,10 @@ struct FsHttp {
 const MAX_LIST: usize = 1_000;
 
 /// The `/fs` routes over `store`.
-pub fn routes(store: Arc<FsStore>, settings: FsSettings, body_timeout_ms: u64) -> Router {
+pub fn routes(store: Arc<FsStore>, settings: FsSettings) -> Router {
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_requests));
-    let state = FsHttp { store, settings, body_timeout: Duration::from_millis(body_timeout_ms), permits };
+    let upload_timeout = Duration::from_millis(settings.upload_timeout_ms);
+    let state = FsHttp { store, settings, upload_timeout, permits };
     Router::new()
         .route("/fs", get(list).put(put_any))
         .route("/fs/{hash}", get(get_file).put(put_named).delete(delete))
@@ -120,8 +123,8 @@ async fn put_named(State(s): State<FsHttp>, Path(hash): Path<String>, headers: H
 }
 
 async fn put(s: FsHttp, expected: Option<Hash>, headers: HeaderMap, body: Body) -> Response {
-    let _permit = permit(&s).await;
     let max = s.settings.max_file_bytes;
+    // Refused on its declared size before it takes a slot or a byte.
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
         if len > max {
             return error(
@@ -131,17 +134,32 @@ async fn put(s: FsHttp, expected: Option<Hash>, headers: HeaderMap, body: Body) 
             );
         }
     }
+    let _permit = permit(&s).await;
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    let bytes = match tokio::time::timeout(s.body_timeout, axum::body::to_bytes(body, limit)).await {
+    let bytes = match tokio::time::timeout(s.upload_timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
+        Ok(Err(e)) => {
+            // axum reports a body over the limit as a length-limit error;
+            // anything else is the client going away mid-upload.
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            let mut too_big = false;
+            while let Some(err) = source {
+                too_big |= err.is::<http_body_util::LengthLimitError>();
+                source = err.source();
+            }
+            return if too_big {
+                error(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", format!("file exceeds fs.max_file_bytes = {max}"))
+            } else {
+                error(StatusCode::BAD_REQUEST, "UPLOAD_BROKEN", format!("the upload broke off: {e}"))
+            };
+        }
+        Err(_) => {
             return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "TOO_LARGE",
-                format!("file exceeds fs.max_file_bytes = {max} (or the upload broke off)"),
+                StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                format!("the file did not arrive within fs.upload_timeout_ms = {}", s.upload_timeout.as_millis()),
             )
         }
-        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "TIMEOUT", "the file did not arrive in time"),
     };
     let content_type = match headers.get(header::CONTENT_TYPE) {
         None => "application/octet-stream".to_string(),
@@ -238,15 +256,24 @@ async fn get_file(
         Ok(k) => k,
         Err(r) => return r,
     };
-    let _permit = permit(&s).await;
+    let permit = permit(&s).await;
     let store = s.store.clone();
-    let file = match run_blocking(move || store.get(&key)).await {
+    let head_only = method == axum::http::Method::HEAD;
+    // HEAD reads the needle's header only; GET reads and checks the file.
+    let found = run_blocking(move || {
+        if head_only {
+            store.stat(&key).map(|o| o.map(|st| (st.content_type, st.size, None)))
+        } else {
+            store.get(&key).map(|o| o.map(|f| (f.content_type, f.data.len() as u64, Some(f.data))))
+        }
+    })
+    .await;
+    let (content_type, size, data) = match found {
         Ok(Ok(Some(f))) => f,
         Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "UNKNOWN_FILE", format!("no file {key} on this node")),
         Ok(Err(e)) => return fs_error(e),
         Err(r) => return r,
     };
-    let size = file.data.len() as u64;
     let range = match parse_range(&headers, size) {
         Ok(r) => r,
         Err(r) => return r,
@@ -257,25 +284,44 @@ async fn get_file(
             h.insert(name, v);
         }
     };
-    let ct = if file.content_type.is_empty() { "application/octet-stream".to_string() } else { file.content_type };
+    let ct = if content_type.is_empty() { "application/octet-stream".to_string() } else { content_type };
     set(&mut resp_headers, header::CONTENT_TYPE, ct);
     set(&mut resp_headers, header::ETAG, format!("\"{key}\""));
     set(&mut resp_headers, header::ACCEPT_RANGES, "bytes".into());
     set(&mut resp_headers, header::CACHE_CONTROL, "public, max-age=31536000, immutable".into());
     set(&mut resp_headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
     set(&mut resp_headers, header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into());
-    let (status, body) = match range {
-        None => (StatusCode::OK, file.data),
+    let (status, span) = match range {
+        None => (StatusCode::OK, 0..size as usize),
         Some((first, last)) => {
             set(&mut resp_headers, header::CONTENT_RANGE, format!("bytes {first}-{last}/{size}"));
-            (StatusCode::PARTIAL_CONTENT, file.data[first as usize..=last as usize].to_vec())
+            (StatusCode::PARTIAL_CONTENT, first as usize..last as usize + 1)
         }
     };
-    if method == axum::http::Method::HEAD {
-        set(&mut resp_headers, header::CONTENT_LENGTH, body.len().to_string());
-        return (status, resp_headers).into_response();
+    set(&mut resp_headers, header::CONTENT_LENGTH, span.len().to_string());
+    let Some(data) = data else { return (status, resp_headers).into_response() };
+    // The slot is held until the body is sent (or the client goes), so
+    // the files in memory at once stay within fs.max_concurrent_requests.
+    let bytes = axum::body::Bytes::from(data).slice(span);
+    (status, resp_headers, Body::from_stream(HeldBody { bytes: Some(bytes), _permit: permit })).into_response()
+}
+
+/// A response body of one chunk that holds a request slot until it is
+/// dropped (sent, or the connection closed).
+struct HeldBody {
+    bytes: Option<axum::body::Bytes>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl futures_util::Stream for HeldBody {
+    type Item = Result<axum::body::Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.bytes.take().map(Ok))
     }
-    (status, resp_headers, body).into_response()
 }
 
 #[derive(serde::Deserialize)]

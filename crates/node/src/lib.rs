@@ -176,6 +176,34 @@ pub struct Node {
     startup: Mutex<Vec<Output>>,
 }
 
+/// How often AergoFS looks for volumes worth compacting.
+const FS_COMPACT_EVERY_MS: u64 = 60_000;
+
+/// Compacts AergoFS volumes with at least `ratio` deleted bytes, every
+/// minute, until the node stops.
+async fn compact_fs(store: Arc<aergo_fs::FsStore>, ratio: f64, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(FS_COMPACT_EVERY_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.compact_all(ratio)).await {
+            Ok((reclaimed, errors)) => {
+                if reclaimed > 0 {
+                    tracing::info!(reclaimed, "AergoFS compaction");
+                }
+                for e in errors {
+                    tracing::warn!(%e, "AergoFS compaction skipped a volume");
+                }
+            }
+            Err(e) => tracing::warn!(%e, "AergoFS compaction task failed"),
+        }
+    }
+}
+
 /// Finality times above this are catch-up, not finality: not sampled.
 const FINALITY_SAMPLE_MAX_NS: u64 = 10 * 60 * 1_000_000_000;
 
@@ -560,7 +588,7 @@ impl Node {
         let api = Arc::new(api::Api::new(self.clone()));
         let handler: Arc<dyn aergo_rpc::Handler> = api.clone();
         let routes = match &self.fs {
-            Some(store) => fs_http::routes(store.clone(), self.config.fs.clone(), self.config.rpc.body_timeout_ms),
+            Some(store) => fs_http::routes(store.clone(), self.config.fs.clone()),
             None => axum::Router::new(),
         };
         let rpc =
@@ -595,6 +623,9 @@ impl Node {
         self.handle_outputs(startup, None);
         let node = self.clone();
         let tick = Duration::from_millis(self.config.producer.tick_ms.max(1));
+        if let Some(store) = self.fs.clone() {
+            tasks.push(tokio::spawn(compact_fs(store, self.config.fs.compact_dead_ratio, stop_rx.clone())));
+        }
         let mut stop_rx = stop_rx;
         tasks.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
