@@ -4,12 +4,12 @@
 //! node (created once per process) with a contract, rows, events and
 //! blocks. Runs on a thread with the stack the node's runtime threads get.
 //!
-//! Input: a selector byte, then JSON. Selector below 0x80: the method
-//! `METHODS[selector % len]` with the JSON as params; 0x80 and above: the
-//! JSON is a whole request body. Before parsing, `@A`, `@C`, `@S`, `@B`
-//! and `@T` become a dev account's address, the contract's address, its
-//! schema, a block hash and a transaction hash, so that short inputs can
-//! name things that exist.
+//! Input: a selector byte, then JSON. Selector below 0x80: one of the
+//! node's methods (`aergo_node::api::METHODS`) or an unknown one, with the
+//! JSON as params; 0x80 and above: the JSON is a whole request body.
+//! Before parsing, `@A`, `@C`, `@S`, `@B` and `@T` become a dev account's
+//! address, the contract's address, its schema, a block hash and a
+//! transaction hash, so that short inputs can name things that exist.
 #![no_main]
 
 use aergo_crypto::{sign_tx, PrivateKey};
@@ -21,27 +21,11 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
-const METHODS: [&str; 19] = [
-    "status",
-    "getBlock",
-    "getTx",
-    "getReceipt",
-    "getAccount",
-    "sendTx",
-    "query",
-    "queryContract",
-    "getContract",
-    "getABI",
-    "getEvents",
-    "listTables",
-    "describeTable",
-    "getPeers",
-    "getProducers",
-    "getStake",
-    "getParams",
-    "getParamVotes",
-    "noSuchMethod",
-];
+/// Every method the node serves, and one it does not.
+fn method(selector: u8) -> &'static str {
+    let all = aergo_node::api::METHODS;
+    all.get(usize::from(selector) % (all.len() + 1)).copied().unwrap_or("noSuchMethod")
+}
 
 const SOURCE: &str = "
 CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0));
@@ -75,7 +59,15 @@ struct Dev {
     names: Vec<(&'static [u8], Vec<u8>)>,
 }
 
-fn send(node: &Node, api: &Api, key: &PrivateKey, nonce: u64, tx_type: TxType, to: Option<&Address>, payload: Vec<u8>) -> String {
+fn send(
+    node: &Node,
+    api: &Api,
+    key: &PrivateKey,
+    nonce: u64,
+    tx_type: TxType,
+    to: Option<&Address>,
+    payload: Vec<u8>,
+) -> String {
     let chain_id_hash = node.chain().rules().chain_id_hash;
     let body = TxBody::new(tx_type, nonce, &key.address(), to, Amount::ZERO, &chain_id_hash).with_payload(payload);
     let raw = hex::encode(sign_tx(body, key).encode());
@@ -97,7 +89,13 @@ fn dev() -> &'static Dev {
             let contract = Address::contract_from(&keys[0].address(), 1);
             let call = encode_call_payload("transfer", &[json!("alice"), json!("bob"), json!("30")]);
             let tx = send(&node, &api, &keys[1], 1, TxType::Call, Some(&contract), call);
-            let body = TxBody::transfer(1, &keys[2].address(), &keys[3].address(), Amount::from_aergo(5).unwrap(), &node.chain().rules().chain_id_hash);
+            let body = TxBody::transfer(
+                1,
+                &keys[2].address(),
+                &keys[3].address(),
+                Amount::from_aergo(5).unwrap(),
+                &node.chain().rules().chain_id_hash,
+            );
             let raw = hex::encode(sign_tx(body, &keys[2]).encode());
             api.call("sendTx", json!([raw])).expect("a transfer is accepted");
             now_ns += 10_000_000_000;
@@ -152,7 +150,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(reply.is_object() || reply.is_array());
             }
         } else if let Ok(params) = serde_json::from_slice::<Value>(&bytes) {
-            let method = METHODS[usize::from(selector) % METHODS.len()];
+            let method = method(selector);
             if let Ok(result) = dev.api.call(method, params) {
                 let _ = result.to_string();
             }

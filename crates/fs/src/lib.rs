@@ -419,17 +419,21 @@ impl FsStore {
         Ok(())
     }
 
+    /// Where a file is, and its volume (held, so a compaction cannot pull
+    /// the file out from under the read).
+    fn locate(&self, key: &Hash) -> Result<Option<(Loc, Arc<Volume>)>> {
+        let inner = self.read_inner();
+        let Some(loc) = inner.index.get(key).copied() else { return Ok(None) };
+        let vol = inner.volumes.get(&loc.volume).cloned();
+        let vol =
+            vol.ok_or_else(|| FsError::Corrupt { reason: format!("volume {} of {key} is missing", loc.volume) })?;
+        Ok(Some((loc, vol)))
+    }
+
     /// Reads a file: one positioned read of its needle, checked against its
     /// key. `None` when the store has no such file.
     pub fn get(&self, key: &Hash) -> Result<Option<FileData>> {
-        let (loc, vol) = {
-            let inner = self.read_inner();
-            let Some(loc) = inner.index.get(key).copied() else { return Ok(None) };
-            let vol = inner.volumes.get(&loc.volume).cloned();
-            (loc, vol)
-        };
-        let vol =
-            vol.ok_or_else(|| FsError::Corrupt { reason: format!("volume {} of {key} is missing", loc.volume) })?;
+        let Some((loc, vol)) = self.locate(key)? else { return Ok(None) };
         let mut buf = vec![0u8; loc.len as usize];
         vol.file.read_exact_at(&mut buf, loc.offset).map_err(io("reading", &vol.path))?;
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -446,13 +450,7 @@ impl FsStore {
 
     /// A file's size and content type (reads its header only).
     pub fn stat(&self, key: &Hash) -> Result<Option<Stat>> {
-        let (loc, vol) = {
-            let inner = self.read_inner();
-            let Some(loc) = inner.index.get(key).copied() else { return Ok(None) };
-            (loc, inner.volumes.get(&loc.volume).cloned())
-        };
-        let vol =
-            vol.ok_or_else(|| FsError::Corrupt { reason: format!("volume {} of {key} is missing", loc.volume) })?;
+        let Some((loc, vol)) = self.locate(key)? else { return Ok(None) };
         let mut head = vec![0u8; (needle::HEADER_BYTES + needle::MAX_CONTENT_TYPE_BYTES).min(loc.len as usize)];
         vol.file.read_exact_at(&mut head, loc.offset).map_err(io("reading", &vol.path))?;
         let h = needle::decode_header(&head)?;

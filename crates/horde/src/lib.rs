@@ -662,6 +662,23 @@ pub struct NodeStatus {
 }
 
 impl NodeStatus {
+    /// A node not asked yet: down until it answers.
+    pub fn unasked(node: String, rpc: String, peer_id: String, pid: Option<u32>) -> NodeStatus {
+        NodeStatus {
+            node,
+            rpc,
+            peer_id,
+            up: false,
+            pid,
+            height: None,
+            lib: None,
+            peers: None,
+            role: None,
+            syncing: None,
+            error: None,
+        }
+    }
+
     /// Fills the fields from the node's `status` answer; fields the node
     /// does not report stay empty.
     pub fn fill_from(&mut self, status: &Value) {
@@ -688,19 +705,8 @@ fn deployed_nodes(dir: &Path) -> Result<Option<Vec<NodeStatus>>> {
     let rows: Vec<NodeStatus> = nodes
         .iter()
         .filter_map(|n| {
-            Some(NodeStatus {
-                node: n["name"].as_str()?.to_string(),
-                rpc: n["rpc"].as_str()?.to_string(),
-                peer_id: n["peerId"].as_str().unwrap_or_default().to_string(),
-                up: false,
-                pid: None,
-                height: None,
-                lib: None,
-                peers: None,
-                role: None,
-                syncing: None,
-                error: None,
-            })
+            let peer_id = n["peerId"].as_str().unwrap_or_default().to_string();
+            Some(NodeStatus::unasked(n["name"].as_str()?.to_string(), n["rpc"].as_str()?.to_string(), peer_id, None))
         })
         .collect();
     if rows.is_empty() {
@@ -721,19 +727,8 @@ pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
             let (dir, m) = open(dir)?;
             let mut base = Vec::new();
             for entry in &m.nodes {
-                base.push(NodeStatus {
-                    node: entry.name.clone(),
-                    rpc: entry.rpc_url(),
-                    peer_id: entry.peer_id.clone(),
-                    up: false,
-                    pid: procs::running_pid(&target(&dir, entry))?,
-                    height: None,
-                    lib: None,
-                    peers: None,
-                    role: None,
-                    syncing: None,
-                    error: None,
-                });
+                let pid = procs::running_pid(&target(&dir, entry))?;
+                base.push(NodeStatus::unasked(entry.name.clone(), entry.rpc_url(), entry.peer_id.clone(), pid));
             }
             base
         }

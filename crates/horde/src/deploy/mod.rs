@@ -302,13 +302,7 @@ impl Files {
 
     pub fn write(&mut self, rel: &str, text: &str) -> Result<()> {
         let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
-                what: "creating",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+        make_parent(&path)?;
         procs::write_atomic(&path, text)?;
         self.written.push(rel.to_string());
         Ok(())
@@ -323,13 +317,7 @@ impl Files {
     /// others, not even for a moment), then renamed into place.
     pub fn write_with_mode(&mut self, rel: &str, text: &str, mode: u32) -> Result<()> {
         let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
-                what: "creating",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+        make_parent(&path)?;
         let tmp = path.with_extension("tmp");
         let mut open = std::fs::OpenOptions::new();
         open.write(true).create_new(true);
@@ -362,6 +350,17 @@ impl Files {
     pub fn write_json(&mut self, rel: &str, value: &Value) -> Result<()> {
         let text = serde_json::to_string_pretty(value).map_err(|e| deploy_err(e.to_string()))?;
         self.write(rel, &format!("{text}\n"))
+    }
+}
+
+fn make_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
+            what: "creating",
+            path: parent.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
     }
 }
 
