@@ -171,6 +171,18 @@ fn volume_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("vol-{id:08}.dat"))
 }
 
+/// A new, empty volume file (never one that exists).
+fn create_volume(dir: &Path, id: u32) -> Result<(PathBuf, File)> {
+    let path = volume_path(dir, id);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io("creating", &path))?;
+    Ok((path, file))
+}
+
 const CHECKPOINT_FILE: &str = "index.ckpt";
 const CHECKPOINT_MAGIC: &[u8; 8] = b"AGFSIDX1";
 /// Most volumes a store holds (ids are u32; this bounds the open files).
@@ -274,13 +286,7 @@ impl FsStore {
         }
         if active != last {
             // The active volume is damaged: appends go to a new one.
-            let path = volume_path(dir, active);
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(io("creating", &path))?;
+            let (path, file) = create_volume(dir, active)?;
             sync_dir(dir)?;
             covered_now.insert(active, 0);
             volumes.insert(active, Arc::new(Volume { id: active, path, file }));
@@ -390,13 +396,7 @@ impl FsStore {
         if self.read_inner().volumes.len() >= MAX_VOLUMES {
             return Err(FsError::Full { reason: format!("{MAX_VOLUMES} volumes") });
         }
-        let path = volume_path(&self.dir, id);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io("creating", &path))?;
+        let (path, file) = create_volume(&self.dir, id)?;
         let wfile = file.try_clone().map_err(io("opening", &path))?;
         if self.config.sync {
             sync_dir(&self.dir)?;
