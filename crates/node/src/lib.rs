@@ -29,6 +29,11 @@
 //! 4. **Read** (RPC queries, metrics): blocks, transactions, receipts,
 //!    accounts and DPoS state at the head or any height straight from the
 //!    stores' snapshots, never through the replica's lock.
+//! 5. **Beside the API** on the same port: the web console's pages
+//!    (`aergo-console`), AergoFS's `/fs` routes (`fs_http`, over the store
+//!    in `DIR/fs`, compacted in the background), Prometheus metrics
+//!    (`metrics`). Backups (`backup`) read blocks through the API and
+//!    restore by replaying them.
 //!
 //! Outputs of the replica are carried out in the order given: local ones
 //! (new-block notifications for subscribers, block-rate statistics, logs)
@@ -44,8 +49,9 @@
 //!
 //! A data directory holds `config.toml`, `genesis.json`, `node.key` (the
 //! producer's private key, hex, mode 0600; also the libp2p identity),
-//! `chain/` (the stores, including the persisted consensus safety state)
-//! and `keystore/` (encrypted account keys, used by the CLI).
+//! `chain/` (the stores, including the persisted consensus safety state),
+//! `fs/` (AergoFS volumes and index) and `keystore/` (encrypted account
+//! keys, used by the CLI).
 //!
 //! Not here: consensus rules and block validity (the replica, the engine,
 //! the chain); peer scoring thresholds (the net crate); a raft engine.
