@@ -8,8 +8,9 @@
 # same commit builds the same binary.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies change less often than the code: fetch them in their own
-# layer.
+# The whole workspace, then the locked dependencies: cargo needs every
+# member's manifest to resolve them, so they are fetched after the code is
+# in (a change to any file refetches; the build itself dominates anyway).
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY deploy deploy

@@ -75,7 +75,10 @@ pub struct FsConfig {
 
 impl Default for FsConfig {
     fn default() -> Self {
-        FsConfig { max_volume_bytes: 1 << 30, max_file_bytes: 256 << 20, sync: true, checkpoint_every: 10_000 }
+        // A checkpoint writes the whole index (48 bytes a file): inside a
+        // put only every million writes, which also bounds the tail an
+        // open scans; the node checkpoints every minute besides.
+        FsConfig { max_volume_bytes: 1 << 30, max_file_bytes: 256 << 20, sync: true, checkpoint_every: 1_000_000 }
     }
 }
 
@@ -510,6 +513,17 @@ impl FsStore {
     pub fn checkpoint(&self) -> Result<()> {
         let mut w = self.lock_writer();
         self.checkpoint_locked(&mut w)
+    }
+
+    /// Writes the index checkpoint if anything was written since the last
+    /// one; true when it did.
+    pub fn checkpoint_if_changed(&self) -> Result<bool> {
+        let mut w = self.lock_writer();
+        if w.since_checkpoint == 0 {
+            return Ok(false);
+        }
+        self.checkpoint_locked(&mut w)?;
+        Ok(true)
     }
 
     fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {

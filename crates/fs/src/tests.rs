@@ -277,3 +277,14 @@ fn a_huge_length_in_a_damaged_header_allocates_nothing() {
     assert!(!fs.warnings.is_empty());
     assert!(fs.get(&Hash::sha256(b"one")).unwrap().is_some());
 }
+
+#[test]
+fn a_checkpoint_is_written_only_when_something_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FsStore::open(dir.path(), FsConfig { checkpoint_every: u64::MAX, ..small() }).unwrap();
+    assert!(!fs.checkpoint_if_changed().unwrap(), "nothing written yet");
+    fs.put("", b"a").unwrap();
+    assert!(fs.checkpoint_if_changed().unwrap());
+    assert!(dir.path().join(CHECKPOINT_FILE).exists());
+    assert!(!fs.checkpoint_if_changed().unwrap(), "nothing since");
+}
