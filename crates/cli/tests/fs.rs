@@ -108,14 +108,14 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
     let (status, body) = raw(
         &url,
         &format!(
-            "PUT /fs/{wrong} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{}",
+            "PUT /fs/{wrong} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{}",
             "x".repeat(100)
         ),
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("HASH_MISMATCH") && body.contains("nothing stored"), "{body}");
     let (status, body) =
-        raw(&url, "PUT /fs HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\n");
+        raw(&url, "PUT /fs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 413, "{body}");
     let too_big = tmp.path().join("big.bin");
     std::fs::write(&too_big, bytes(7, 20 << 20)).unwrap();
@@ -131,7 +131,7 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
         (format!("/fs/{}", Hash::sha256(&small)), "bytes=0-1", 404),
     ] {
         let (status, body) =
-            raw(&url, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nRange: {range}\r\nConnection: close\r\n\r\n"));
+            raw(&url, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: {range}\r\nConnection: close\r\n\r\n"));
         assert_eq!(status, expect, "{path} {range}: {body}");
         assert!(body.contains("\"reason\""), "a JSON error: {body}");
     }

@@ -205,6 +205,10 @@ pub struct RpcConfig {
     pub max_running_requests: usize,
     /// Browser origins allowed besides pages on this machine (`"*"`: any).
     pub cors_origins: Vec<String>,
+    /// Host names requests may name besides `localhost` and IP addresses
+    /// (`"*"`: any): the guard against DNS rebinding. A node reached by a
+    /// DNS name (a service name in a container network) lists it here.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for RpcConfig {
@@ -224,6 +228,7 @@ impl Default for RpcConfig {
             max_requests_per_client: l.max_requests_per_client,
             max_running_requests: l.max_running_requests,
             cors_origins: l.cors_origins,
+            allowed_hosts: l.allowed_hosts,
         }
     }
 }
@@ -380,6 +385,7 @@ impl NodeConfig {
         }
         self.grpc_limits().validate()?;
         aergo_rpc::cors::validate_origins("rpc.cors_origins", &self.rpc.cors_origins)?;
+        aergo_rpc::cors::validate_hosts("rpc.allowed_hosts", &self.rpc.allowed_hosts)?;
         let interval = self.solo.block_interval_ms;
         let (lo, hi) = (aergo_consensus::MIN_BLOCK_INTERVAL_MS, aergo_consensus::MAX_BLOCK_INTERVAL_MS);
         if !(lo..=hi).contains(&interval) {
@@ -406,6 +412,7 @@ impl NodeConfig {
             max_requests_per_client: self.rpc.max_requests_per_client,
             max_running_requests: self.rpc.max_running_requests,
             cors_origins: self.rpc.cors_origins.clone(),
+            allowed_hosts: self.rpc.allowed_hosts.clone(),
             ..aergo_rpc::RpcLimits::default()
         }
     }

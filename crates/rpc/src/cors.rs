@@ -34,6 +34,20 @@ fn is_port(s: &str) -> bool {
     s.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Checks configured host names: each `"*"` or a DNS name.
+pub fn validate_hosts(what: &str, allowed: &[String]) -> Result<(), String> {
+    for h in allowed {
+        let ok = h == "*"
+            || (!h.is_empty()
+                && h.len() <= 253
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        if !ok {
+            return Err(format!("{what}: {h:?} is not a host name (letters, digits, '-', '.') or \"*\""));
+        }
+    }
+    Ok(())
+}
+
 /// Checks configured origins: each `"*"` or a value a header can carry.
 pub fn validate_origins(what: &str, allowed: &[String]) -> Result<(), String> {
     for o in allowed {
@@ -82,5 +96,57 @@ mod tests {
         assert!(origin_allowed(&["*".into()], b"https://anything.example"));
         assert!(validate_origins("x", &["https://a.example".into(), "*".into()]).is_ok());
         assert!(validate_origins("x", &["bad origin".into()]).is_err());
+    }
+}
+
+/// Whether a request's `Host` header may be served, given the configured
+/// `allowed` host names (`"*"`: any). Without this, a web page whose own
+/// name its attacker re-points at this machine (DNS rebinding) would be
+/// same-origin with the node's API, and every browser rule would let it
+/// read and call it. Always allowed: no `Host` (not a browser), an IP
+/// address (a page cannot rebind to an address literal: its origin would be
+/// that address, not the attacker's name), `localhost`, and the names
+/// listed; ports are ignored.
+pub fn host_allowed(allowed: &[String], host: Option<&[u8]>) -> bool {
+    let Some(host) = host else { return true };
+    let Ok(host) = std::str::from_utf8(host) else { return false };
+    let name = match host.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => return rest.split(']').next().is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(n, port)| if is_port(&format!(":{port}")) { n } else { host }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(&name))
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::host_allowed;
+
+    #[test]
+    fn hosts() {
+        let none: Vec<String> = Vec::new();
+        let listed = vec!["node.example".to_string()];
+        let any = vec!["*".to_string()];
+        for (host, allowed, ok) in [
+            (None, &none, true),
+            (Some("127.0.0.1:7847"), &none, true),
+            (Some("10.1.2.3"), &none, true),
+            (Some("[::1]:7847"), &none, true),
+            (Some("localhost:7847"), &none, true),
+            (Some("LOCALHOST."), &none, true),
+            (Some("evil.example:7847"), &none, false),
+            (Some("127.0.0.1.evil.example"), &none, false),
+            (Some("[evil]:1"), &none, false),
+            (Some("node.example:7847"), &listed, true),
+            (Some("NODE.example"), &listed, true),
+            (Some("other.example"), &listed, false),
+            (Some("anything.example"), &any, true),
+        ] {
+            assert_eq!(host_allowed(allowed, host.map(str::as_bytes)), ok, "{host:?} with {allowed:?}");
+        }
+        assert!(!host_allowed(&none, Some(&[0xff, 0xfe])), "not UTF-8");
     }
 }

@@ -36,7 +36,9 @@
 //! count connections per client and to set hyper's header timeout.
 //!
 //! Browsers: CORS for pages on this machine and the configured origins
-//! ([`cors`]), so a local wallet or explorer page can call the node.
+//! ([`cors`]), so a local wallet or explorer page can call the node; and a
+//! `Host` check on every request ([`cors::host_allowed`]) against DNS
+//! rebinding.
 //!
 //! Deliberately absent: method semantics, authentication (the node binds to
 //! loopback by default), HTTP/2.
@@ -136,6 +138,10 @@ pub struct RpcLimits {
     /// Browser origins allowed besides pages on this machine (see
     /// [`cors`]); `"*"` allows any.
     pub cors_origins: Vec<String>,
+    /// Host names requests may name besides `localhost` and IP addresses
+    /// ([`cors::host_allowed`]: the guard against DNS rebinding); `"*"`
+    /// allows any. Other hosts get 403.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for RpcLimits {
@@ -155,6 +161,7 @@ impl Default for RpcLimits {
             max_requests_per_client: 256,
             max_running_requests: 4,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

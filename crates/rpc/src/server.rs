@@ -166,10 +166,21 @@ async fn serve_connection(
     limits: Arc<RpcLimits>,
     _slot: Slot,
 ) {
+    let hosts = limits.clone();
     let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(client);
         let mut app = app.clone();
+        let host_ok =
+            crate::cors::host_allowed(&hosts.allowed_hosts, req.headers().get(header::HOST).map(|h| h.as_bytes()));
         async move {
+            if !host_ok {
+                let err = RpcError::new(
+                    crate::INVALID_REQUEST,
+                    "this Host is not served: add it to [rpc] allowed_hosts (a guard against DNS rebinding)",
+                );
+                let body = protocol::error_object(Value::Null, &err).to_string();
+                return Ok(json_response(StatusCode::FORBIDDEN, body));
+            }
             type Req = axum::http::Request<hyper::body::Incoming>;
             std::future::poll_fn(|cx| <Router as tower_service::Service<Req>>::poll_ready(&mut app, cx)).await?;
             <Router as tower_service::Service<Req>>::call(&mut app, req).await

@@ -136,7 +136,7 @@ async fn stalled_and_idle_connections_are_closed() {
     let (server, _tx) = start(RpcLimits { header_timeout_ms: 300, ..RpcLimits::default() }).await;
     // Headers that never end.
     let mut stalled = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
-    stalled.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: appl").await.unwrap();
+    stalled.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl").await.unwrap();
     // A connection that never sends anything.
     let mut silent = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
     let t0 = std::time::Instant::now();
@@ -194,7 +194,7 @@ async fn connections_are_capped_per_client() {
     drop(held.pop());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut again = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
-    again.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 53\r\n\r\n").await.unwrap();
+    again.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 53\r\n\r\n").await.unwrap();
     again.write_all(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[3]}"#).await.unwrap();
     let (text, _) = read_until_closed(&mut again, 1_000).await;
     assert!(text.starts_with("HTTP/1.1 200") && text.contains("[3]"), "{text}");
@@ -277,7 +277,7 @@ async fn websocket_violations_get_a_close_code() {
     // An unmasked client frame, by hand.
     let mut s = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
     s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     )
     .await
@@ -380,7 +380,7 @@ async fn static_pages_beside_the_api() {
     for path in ["/x/../app.js", "/%2e%2e/app.js", "//app.js"] {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(server.local_addr).await.unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         stream.write_all(req.as_bytes()).await.unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.unwrap();
@@ -427,6 +427,41 @@ async fn websockets_from_other_origins_are_refused() {
             (true, Ok((mut ws, _))) => ws.close(None).await.unwrap(),
             (false, Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => assert_eq!(resp.status(), 403),
             (a, r) => panic!("origin {origin:?}: allowed {a}, got {:?}", r.map(|_| ())),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn requests_naming_other_hosts_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = RpcLimits { allowed_hosts: vec!["node.example".into()], ..RpcLimits::default() };
+    let (server, _tx) = start(limits).await;
+    let addr = server.local_addr;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}"#;
+    for (host, status) in [
+        (Some(format!("127.0.0.1:{}", addr.port())), "200"),
+        (Some(format!("localhost:{}", addr.port())), "200"),
+        (Some("node.example".to_string()), "200"),
+        (Some("rebound.evil.example".to_string()), "403"),
+        (None, "200"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (version, host_line) = match &host {
+            Some(h) => ("HTTP/1.1", format!("Host: {h}\r\n")),
+            None => ("HTTP/1.0", String::new()),
+        };
+        let req = format!(
+            "POST / {version}\r\n{host_line}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let got = answer.split_whitespace().nth(1).unwrap_or_default().to_string();
+        assert_eq!(got, status, "Host {host:?}: {answer}");
+        if status == "403" {
+            assert!(answer.contains("allowed_hosts"), "{answer}");
         }
     }
     server.shutdown().await;

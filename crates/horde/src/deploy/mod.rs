@@ -200,6 +200,9 @@ pub fn node_config(spec: &DeploySpec, nodes: &[DeployNode], index: usize) -> Res
     let mut config = NodeConfig::default();
     config.rpc.listen = std::net::SocketAddr::from(([0, 0, 0, 0], RPC_PORT));
     config.grpc.listen = std::net::SocketAddr::from(([0, 0, 0, 0], GRPC_PORT));
+    // Reached by service names (Prometheus, peers' tools, the orchestrator)
+    // inside a private network; JSON-RPC is published on loopback only.
+    config.rpc.allowed_hosts = vec!["*".to_string()];
     config.solo.block_interval_ms = spec.block_interval_ms;
     config.p2p.enabled = true;
     config.p2p.listen = format!("/ip4/0.0.0.0/tcp/{P2P_PORT}");
