@@ -125,12 +125,16 @@ check(await page.evaluate(() => document.activeElement.id === 'main'), 'the skip
 check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'and the page stays');
 
 // Keyboard: search by typing a height and pressing Enter.
+  // (From another page, so that the block page seen is the one searched.)
+  await open('#/producers', 'producers');
   await page.fill('#search-input', '');
   await page.focus('#search-input');
   await page.keyboard.type(String(cfg.txHeight));
   await page.keyboard.press('Enter');
-  await page.waitForSelector(`main > [data-view="block"][data-ready="true"]`);
-  check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'search by height opens the block');
+  await page.waitForFunction((h) => {
+    const title = document.querySelector('main > [data-view="block"][data-ready="true"] h1');
+    return title && title.textContent === 'Block ' + h;
+  }, cfg.txHeight);
 
   // Producers, node (charts), branches (the diff).
   await open('#/producers', 'producers');

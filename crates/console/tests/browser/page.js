@@ -36,9 +36,16 @@ function withPage(cfg, body) {
         if (!r.url().startsWith(cfg.url) && !r.url().startsWith(ws)) external.push(r.url());
       });
       // Opens a route and waits until its view has rendered.
+      // (The shown view loses its ready mark first, so a route to a view of
+      // the same kind is not taken as done before it renders.)
       const open = async (hash, view) => {
         if (page.url() === 'about:blank') await page.goto(cfg.url + '/' + hash);
-        else await page.evaluate((h) => { location.hash = h; }, hash);
+        else {
+          await page.evaluate((h) => {
+            for (const el of document.querySelectorAll('main > [data-ready]')) el.removeAttribute('data-ready');
+            location.hash = h;
+          }, hash);
+        }
         await page.waitForSelector(`main > [data-view="${view}"][data-ready="true"]`);
       };
       const shot = (name) => page.screenshot({ path: `${cfg.shots}/${name}.png` });
