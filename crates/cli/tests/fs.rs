@@ -86,6 +86,17 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
     assert_eq!(served.headers()["content-type"], "text/html");
     assert!(served.headers()["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
     assert_eq!(served.headers()["etag"].to_str().unwrap(), format!("\"{html}\""));
+    let again = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}/fs/{html}"))
+            .header("If-None-Match", format!("\"{html}\""))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(again, 304, "a client holding the ETag gets 304");
     // A range.
     let part = rt.block_on(async {
         let r = reqwest::Client::new()
@@ -130,8 +141,10 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
         ("/fs/not-a-hash".to_string(), "bytes=0-1", 400),
         (format!("/fs/{}", Hash::sha256(&small)), "bytes=0-1", 404),
     ] {
-        let (status, body) =
-            raw(&url, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: {range}\r\nConnection: close\r\n\r\n"));
+        let (status, body) = raw(
+            &url,
+            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: {range}\r\nConnection: close\r\n\r\n"),
+        );
         assert_eq!(status, expect, "{path} {range}: {body}");
         assert!(body.contains("\"reason\""), "a JSON error: {body}");
     }

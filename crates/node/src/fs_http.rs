@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `PUT /fs` (body: the file; `Content-Type` kept) | 201 `{"hash", "hex", "size", "stored"}`, or 200 with `stored` false when the bytes were already there |
 //! | `PUT /fs/HASH` | the same, refused (400, nothing stored) unless the body's SHA-256 is HASH |
-//! | `GET /fs/HASH` (`Range: bytes=A-B`, `A-` or `-N`) | the file (206 for a range), with its content type, `ETag`, `Accept-Ranges`, immutable caching; `HEAD` likewise |
+//! | `GET /fs/HASH` (`Range: bytes=A-B`, `A-` or `-N`) | the file (206 for a range), with its content type, `ETag`, `Accept-Ranges`, immutable caching; 304 for a matching `If-None-Match`; `HEAD` likewise |
 //! | `GET /fs?after=HASH&limit=N` | `{"files": [{"hash", "needleBytes"}], "stats"}` in key order, at most 1,000 |
 //! | `DELETE /fs/HASH` | from this machine only (loopback clients): 200 `{"deleted"}` |
 //!
@@ -256,6 +256,20 @@ async fn get_file(
         Ok(k) => k,
         Err(r) => return r,
     };
+    // The content never changes under a name: a client holding this ETag
+    // has the file, if the store has it at all.
+    let etag = format!("\"{key}\"");
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if cached && s.store.contains(&key) {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = etag.parse() {
+            h.insert(header::ETAG, v);
+        }
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
     let permit = permit(&s).await;
     let store = s.store.clone();
     let head_only = method == axum::http::Method::HEAD;
