@@ -200,6 +200,10 @@
 
   /** Runs `fn` every `ms` (after the previous run ends) while `ctx` lives. */
   function every(ctx, ms, fn) {
+    // One handle per poll, holding its next timeout (a long-lived page
+    // must not collect an id per tick).
+    const handle = { id: null };
+    ctx.timers.push(handle);
     const tick = async () => {
       if (!ctx.alive) return;
       try {
@@ -208,9 +212,9 @@
         // A failed poll is retried at the next tick; the view shows the
         // last good figures.
       }
-      if (ctx.alive) ctx.timers.push(setTimeout(tick, ms));
+      if (ctx.alive) handle.id = setTimeout(tick, ms);
     };
-    ctx.timers.push(setTimeout(tick, ms));
+    handle.id = setTimeout(tick, ms);
   }
 
   function decode(part) {
@@ -251,7 +255,7 @@
     // Only `#/...` is a route: other fragments are in-page targets.
     if (location.hash !== '' && !location.hash.startsWith('#/')) return;
     view.alive = false;
-    for (const t of view.timers) clearTimeout(t);
+    for (const t of view.timers) clearTimeout(t.id);
     const ctx = { token: view.token + 1, alive: true, timers: [], onBlock: null };
     view = ctx;
     const out = h('div', {});
@@ -1029,8 +1033,11 @@
     else location.hash = target;
   });
   window.addEventListener('hashchange', route);
-  refreshStatus();
-  setInterval(refreshStatus, 5000);
+  const pollStatus = async () => {
+    await refreshStatus();
+    setTimeout(pollStatus, 5000);
+  };
+  pollStatus();
   connectBlocks();
   route();
 }());
