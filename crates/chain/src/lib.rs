@@ -39,7 +39,7 @@ use std::sync::RwLock;
 
 use aergo_crypto::PrivateKey;
 use aergo_exec::{
-    genesis_state, slots, verify_tx, BlockBuilder, BlockContext, BlockOutcome, ChainRules, ExecError, Executor,
+    genesis_state, slots, verify_tx_in, BlockBuilder, BlockContext, BlockOutcome, ChainRules, ExecError, Executor,
     SlotInfo, VerifiedTx,
 };
 use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
@@ -420,9 +420,20 @@ impl Chain {
                 header.timestamp, parent.timestamp_ns
             )));
         }
+        // Branch transactions are recognised by the registry of the parent
+        // state (a branch takes transactions from the block after the one
+        // creating it).
+        let parent_state = Snapshot::open(&self.store, parent.state_root);
         let mut verified = Vec::with_capacity(block.txs().len());
         for (i, tx) in block.txs().iter().enumerate() {
-            verified.push(verify_tx(tx.clone(), &self.rules).map_err(|e| invalid(format!("tx #{i}: {e}")))?);
+            let vtx = verify_tx_in(tx.clone(), &self.rules, &parent_state).map_err(|e| {
+                if e.is_rejection() {
+                    invalid(format!("tx #{i}: {e}"))
+                } else {
+                    ChainError::Exec(e)
+                }
+            })?;
+            verified.push(vtx);
         }
         let coinbase = Address::from_bytes(&header.coinbase_account).map_err(|e| invalid(format!("coinbase: {e}")))?;
         let ctx = BlockContext { height: header.block_no, timestamp_ns: header.timestamp, coinbase };

@@ -15,7 +15,7 @@ fn transfer(chain: &Chain, keys: &[PrivateKey], from: usize, to: usize, nonce: u
         Amount::ONE_AERGO,
         &chain.rules().chain_id_hash,
     );
-    verify_tx(sign_tx(body, &keys[from]), chain.rules()).unwrap()
+    aergo_exec::verify_tx(sign_tx(body, &keys[from]), chain.rules()).unwrap()
 }
 
 #[test]

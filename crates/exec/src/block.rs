@@ -6,12 +6,15 @@
 use std::collections::BTreeMap;
 
 use aergo_store::{Overlay, Store, TableStore};
-use aergo_types::address::{AERGO_NAME, AERGO_SYSTEM};
+use aergo_types::address::{AERGO_BRANCH, AERGO_NAME, AERGO_SYSTEM};
 use aergo_types::block::{BLOCK_MAX_SIZE_BYTES, BLOCK_MAX_TXS};
-use aergo_types::payload::NameCall;
+use aergo_types::payload::{BranchCall, NameCall};
 use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Hash, Receipt, ReceiptStatus, Tx, TxBody, TxType};
 
+use crate::branches::{self, BranchInfo};
 use crate::gov::{self, GovCall, GovParam};
+
+mod branch_calls;
 use crate::{contract, dpos, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
 
 /// The result of building or executing a block.
@@ -76,6 +79,19 @@ pub struct BlockBuilder {
     /// `sys.params` by `finish` so they apply from the next block.
     passed_params: BTreeMap<&'static str, Amount>,
     engine: aergo_sql::Engine,
+    store: Store,
+    /// Branches touched by this block, by name: each a state of its own
+    /// (see [`branches`]), mounted back into the main state by `finish`.
+    lanes: BTreeMap<String, Lane>,
+}
+
+/// A branch's state while a block runs on it.
+struct Lane {
+    overlay: Overlay,
+    /// Fees its transactions paid, credited to the coinbase on the branch.
+    fees: Amount,
+    /// Transactions the block applied on it.
+    txs: u64,
 }
 
 impl BlockBuilder {
@@ -110,6 +126,8 @@ impl BlockBuilder {
             dpos_begun: false,
             passed_params: BTreeMap::new(),
             engine,
+            store: store.clone(),
+            lanes: BTreeMap::new(),
         })
     }
 
@@ -162,9 +180,65 @@ impl BlockBuilder {
         &self.overlay
     }
 
-    /// Applies one transaction. On error the state is exactly as before and
-    /// the transaction is not part of the block.
+    /// Applies one transaction, on main or on the branch it was signed
+    /// for. On error the state is exactly as before and the transaction is
+    /// not part of the block.
     pub fn push(&mut self, vtx: VerifiedTx) -> Result<&Receipt, ExecError> {
+        let Some(name) = vtx.branch().map(str::to_string) else { return self.push_here(vtx) };
+        self.check_dpos_begun("transactions")?;
+        // The registry as this block left it so far: a branch deleted
+        // earlier in the block takes no more transactions.
+        let info = branches::read(&self.overlay, &name)?
+            .filter(|b| b.lane == vtx.lane())
+            .ok_or_else(|| ExecError::UnknownBranch { name: name.clone() })?;
+        check_branch_tx(&info, &vtx)?;
+        let hash = vtx.hash();
+        let bytes = vtx.tx().encode();
+        let height = self.ctx.height;
+        let mut lane = self.take_lane(&name)?;
+        let result = self.on_lane(&mut lane, |b| {
+            b.push_here(vtx)?;
+            branches::log_tx(&mut b.overlay, height, &hash, &bytes)
+        });
+        if result.is_ok() {
+            lane.txs += 1;
+        }
+        self.lanes.insert(name, lane);
+        result?;
+        Ok(self.receipts.last().expect("a pushed transaction has a receipt"))
+    }
+
+    /// The branch's lane, opened on its state in the main state if this
+    /// block has not touched it yet.
+    fn take_lane(&mut self, name: &str) -> Result<Lane, ExecError> {
+        if let Some(lane) = self.lanes.remove(name) {
+            return Ok(lane);
+        }
+        let root = self
+            .overlay
+            .table_root(&branches::mount_name(name))?
+            .ok_or_else(|| ExecError::UnknownBranch { name: name.to_string() })?;
+        Ok(Lane { overlay: Overlay::new(&self.store, root), fees: Amount::ZERO, txs: 0 })
+    }
+
+    /// Runs `f` with the lane's state and fees in place of main's (so every
+    /// path that applies a transaction serves branches unchanged), and
+    /// puts main's back whatever `f` returns.
+    fn on_lane<T>(
+        &mut self,
+        lane: &mut Lane,
+        f: impl FnOnce(&mut Self) -> Result<T, ExecError>,
+    ) -> Result<T, ExecError> {
+        std::mem::swap(&mut self.overlay, &mut lane.overlay);
+        std::mem::swap(&mut self.fees, &mut lane.fees);
+        let result = f(self);
+        std::mem::swap(&mut self.overlay, &mut lane.overlay);
+        std::mem::swap(&mut self.fees, &mut lane.fees);
+        result
+    }
+
+    /// [`BlockBuilder::push`] on the state in place.
+    fn push_here(&mut self, vtx: VerifiedTx) -> Result<&Receipt, ExecError> {
         self.check_dpos_begun("transactions")?;
         if self.txs.len() >= BLOCK_MAX_TXS {
             return Err(ExecError::BlockFull { what: "transaction count" });
@@ -279,8 +353,11 @@ impl BlockBuilder {
         // stake (an unstake's amount comes back, a vote moves none).
         let spent = match &kind {
             TxKind::Transfer(_) | TxKind::System(GovCall::Stake) | TxKind::Name(_) => amount,
-            TxKind::System(_) => Amount::ZERO,
+            TxKind::System(_) | TxKind::Branch(_) => Amount::ZERO,
         };
+        if matches!(kind, TxKind::Branch(_)) && !amount.is_zero() {
+            return Err(ExecError::BadPayload { reason: "an aergo.branch call carries no amount".into() });
+        }
         let needed = spent.checked_add(fee).ok_or_else(|| overflow(sender_key.text()))?;
         if from.balance < needed {
             return Err(ExecError::InsufficientBalance {
@@ -300,7 +377,7 @@ impl BlockBuilder {
         // pays the fee here and lets the system contract move the amount.
         let debit = match &kind {
             TxKind::Transfer(_) | TxKind::Name(_) => needed,
-            TxKind::System(_) => fee,
+            TxKind::System(_) | TxKind::Branch(_) => fee,
         };
         from.balance = from.balance.checked_sub(debit).ok_or_else(|| overflow(sender_key.text()))?;
         from.nonce += 1;
@@ -329,7 +406,16 @@ impl BlockBuilder {
                 events.push(self.system_event(vtx, AERGO_NAME, name, json_args));
                 AERGO_NAME.as_bytes().to_vec()
             }
+            TxKind::Branch(call) => {
+                for (name, json_args) in self.branch_call(vtx, &call, gas)? {
+                    events.push(self.system_event(vtx, AERGO_BRANCH, &name, json_args));
+                }
+                AERGO_BRANCH.as_bytes().to_vec()
+            }
         };
+        for (i, e) in events.iter_mut().enumerate() {
+            e.event_idx = i as i32;
+        }
 
         let cumulative = self.fees.checked_add(fee).unwrap_or(Amount::TOTAL_SUPPLY);
         let receipt = Receipt {
@@ -378,6 +464,33 @@ impl BlockBuilder {
                 .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
             system::write_account(&mut self.overlay, &coinbase, acct)?;
         }
+        let lanes = std::mem::take(&mut self.lanes);
+        for (name, mut lane) in lanes {
+            if !lane.fees.is_zero() {
+                let coinbase = self.ctx.coinbase.clone();
+                let mut acct = system::read_account(&lane.overlay, &coinbase)?;
+                acct.balance = acct
+                    .balance
+                    .checked_add(lane.fees)
+                    .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
+                system::write_account(&mut lane.overlay, &coinbase, acct)?;
+            }
+            if !lane.overlay.is_dirty() {
+                continue;
+            }
+            let root = lane.overlay.flush()?;
+            branches::mount(&mut self.overlay, &name, root)?;
+            if let Some(mut info) = branches::read(&self.overlay, &name)? {
+                info.head_height = self.ctx.height;
+                info.txs += lane.txs;
+                branches::write(&mut self.overlay, &info)?;
+            }
+        }
+        // Every block records its parent's main state, so that a branch can
+        // fork at any past height by a lookup.
+        let parent_height = self.ctx.height.saturating_sub(1);
+        let parent_root = self.overlay.base_root();
+        branches::record_history(&mut self.overlay, parent_height, parent_root)?;
         let state_root = self.overlay.flush()?;
         let txs_root = txs_root(&self.txs)?;
         let receipts_root = receipts_root(&self.receipts)?;
@@ -398,6 +511,7 @@ enum TxKind {
     Transfer(Address),
     System(GovCall),
     Name(NameCall),
+    Branch(BranchCall),
 }
 
 /// How a transaction is executed: by the contract engine, or as a plain
@@ -438,6 +552,9 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
         (TxType::Governance, Some(Address::Name(n))) if n == AERGO_NAME => {
             TxKind::Name(NameCall::parse(&body.payload)?)
         }
+        (TxType::Governance, Some(Address::Name(n))) if n == AERGO_BRANCH => {
+            TxKind::Branch(BranchCall::parse(&body.payload)?)
+        }
         (TxType::Governance, r) => {
             return Err(ExecError::Unsupported {
                 what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
@@ -468,7 +585,31 @@ pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> 
         Planned::Plain(TxKind::Transfer(to)) => names::resolve(state, &to).map(|_| ()),
         Planned::Plain(TxKind::System(call)) => gov::precheck(state, &call, body.amount()?),
         Planned::Plain(TxKind::Name(call)) => names::precheck(state, &body.sender()?, &call, body.amount()?),
+        Planned::Plain(TxKind::Branch(_)) if !body.amount()?.is_zero() => {
+            Err(ExecError::BadPayload { reason: "an aergo.branch call carries no amount".into() })
+        }
+        Planned::Plain(TxKind::Branch(_)) => Ok(()),
     }
+}
+
+/// What a branch refuses whatever its state: senders who are not its
+/// writers, and calls to system contracts (staking, names and the branch
+/// registry live on main).
+pub(crate) fn check_branch_tx(info: &BranchInfo, vtx: &VerifiedTx) -> Result<(), ExecError> {
+    if !info.may_write(vtx.sender_text()) {
+        return Err(ExecError::BranchRejected {
+            call: "a transaction",
+            name: info.name.clone(),
+            reason: format!("{} is not a writer of this branch", vtx.sender_text()),
+        });
+    }
+    if vtx.tx().body()?.recipient()?.is_some_and(|r| r.is_system()) {
+        return Err(ExecError::Unsupported {
+            what: format!("a system contract call on branch {}", info.name),
+            reason: "aergo.system, aergo.name and aergo.branch run on main only",
+        });
+    }
+    Ok(())
 }
 
 fn receipt_fee(receipt: &Receipt) -> Amount {

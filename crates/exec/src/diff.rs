@@ -78,6 +78,7 @@ pub fn diff_states(
     // from the budget rows that are then dropped.
     let keep = |name: &str, meta: &TableMeta| {
         only.is_none_or(|t| t == name)
+            && !crate::branches::is_mount(name)
             && (name.ends_with("()") || !matches!(decode_relation(&meta.schema, name), Ok(Relation::Index { .. })))
     };
     let d = store.diff_state_where(from, to, &keep, max_rows)?;

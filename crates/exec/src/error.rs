@@ -71,6 +71,10 @@ pub enum ExecError {
     /// or, when [`aergo_sql::SqlError::is_node_failure`], the store under it.
     #[error("{0}")]
     Sql(#[from] aergo_sql::SqlError),
+    #[error("no branch {name:?} on this chain (list them with `aergo branch list`)")]
+    UnknownBranch { name: String },
+    #[error("{call} {name:?} refused: {reason}")]
+    BranchRejected { call: &'static str, name: String, reason: String },
     #[error("limit exceeded: {what} exceeds {limit}")]
     LimitExceeded { what: &'static str, limit: u64 },
 }
@@ -104,6 +108,8 @@ impl ExecError {
             | ExecError::NotStaked { .. } => R::GovernanceRejected,
             ExecError::UnknownName { .. } => R::UnknownName,
             ExecError::NameRejected { .. } => R::NameRejected,
+            ExecError::UnknownBranch { .. } => R::UnknownBranch,
+            ExecError::BranchRejected { .. } => R::BranchRejected,
             ExecError::WrongProducer { .. } | ExecError::BadSlot { .. } | ExecError::BadGenesis { .. } => {
                 R::InvalidFormat
             }

@@ -200,6 +200,7 @@
 //! contract-call recipients.
 
 mod block;
+pub mod branches;
 pub mod contract;
 pub mod diff;
 pub mod dpos;
@@ -214,7 +215,7 @@ mod rows;
 pub mod slots;
 pub mod system;
 
-use aergo_store::{Overlay, Store, TableStore};
+use aergo_store::{Overlay, Snapshot, Store, TableStore};
 use aergo_types::{Address, Amount, Genesis, Hash, Tx};
 
 /// Stack a thread needs to execute any block or query (the SQL engine's
@@ -260,6 +261,9 @@ pub struct VerifiedTx {
     hash: Hash,
     sender: Address,
     sender_key: system::AccountKey,
+    /// The branch it was signed for (`None`: main), found by its chain id
+    /// hash in the branch registry when it was verified.
+    branch: Option<String>,
 }
 
 impl VerifiedTx {
@@ -284,6 +288,30 @@ impl VerifiedTx {
         self.tx.body.as_ref().map_or(0, |b| b.nonce)
     }
 
+    /// The branch the transaction was signed for; `None` is main.
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    /// The chain id hash it carries: which lane of the chain it is for.
+    pub fn lane(&self) -> Hash {
+        self.tx
+            .body
+            .as_ref()
+            .and_then(|b| Hash::from_slice("chain id hash", &b.chain_id_hash).ok())
+            .unwrap_or(Hash::ZERO)
+    }
+
+    /// A transaction from a branch's log: verified when it was first
+    /// applied, so only its sender and hash are recomputed.
+    pub(crate) fn from_log(tx: Tx, branch: Option<String>) -> Result<VerifiedTx, ExecError> {
+        let body = tx.body()?;
+        let sender = body.sender()?;
+        let hash = body.tx_hash();
+        let sender_key = system::AccountKey::new(&sender);
+        Ok(VerifiedTx { tx, hash, sender, sender_key, branch })
+    }
+
     /// Encoded size in bytes.
     pub fn size_bytes(&self) -> usize {
         prost::Message::encoded_len(&self.tx)
@@ -303,7 +331,36 @@ pub fn verify_tx(tx: Tx, rules: &ChainRules) -> Result<VerifiedTx, ExecError> {
     let sender = body.sender()?;
     let hash = body.tx_hash();
     let sender_key = system::AccountKey::new(&sender);
-    Ok(VerifiedTx { tx, hash, sender, sender_key })
+    Ok(VerifiedTx { tx, hash, sender, sender_key, branch: None })
+}
+
+/// [`verify_tx`] for a transaction of any branch of the chain whose main
+/// state is `main`: the chain's own chain id hash is main, a branch's lane
+/// id ([`branches::BranchInfo::lane`]) is that branch; anything else is
+/// the wrong chain.
+pub fn verify_tx_in(tx: Tx, rules: &ChainRules, main: &dyn TableStore) -> Result<VerifiedTx, ExecError> {
+    let lane = tx.body.as_ref().and_then(|b| Hash::from_slice("chain id hash", &b.chain_id_hash).ok());
+    let branch = match lane {
+        Some(lane) if lane != rules.chain_id_hash => branches::by_lane(main, &lane)?,
+        _ => None,
+    };
+    let Some(branch) = branch else { return verify_tx(tx, rules) };
+    let mut vtx = verify_tx(tx, &ChainRules { chain_id_hash: branch.lane, public: rules.public })?;
+    vtx.branch = Some(branch.name);
+    Ok(vtx)
+}
+
+/// The state `vtx` runs on, given the main state `main`: main itself, or
+/// its branch's state, refusing what no block could run there (a branch
+/// deleted since, a sender who may not write to it, a system contract
+/// called off main).
+pub fn lane_state(store: &Store, main: &Snapshot, vtx: &VerifiedTx) -> Result<Snapshot, ExecError> {
+    let Some(name) = vtx.branch() else { return Ok(Snapshot::open(store, main.state_root())) };
+    let info = branches::read(main, name)?
+        .filter(|b| b.lane == vtx.lane())
+        .ok_or_else(|| ExecError::UnknownBranch { name: name.to_string() })?;
+    block::check_branch_tx(&info, vtx)?;
+    branches::open(store, main, name)?.ok_or_else(|| ExecError::UnknownBranch { name: name.to_string() })
 }
 
 /// Gas a transaction needs before any contract code runs.
@@ -334,6 +391,8 @@ pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<Hash, ExecError
     Ok(overlay.flush()?)
 }
 
+#[cfg(test)]
+mod branch_tests;
 #[cfg(test)]
 mod contract_tests;
 #[cfg(test)]

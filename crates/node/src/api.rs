@@ -61,6 +61,7 @@ use tokio::sync::broadcast;
 
 use crate::{Node, NodeError};
 
+mod branches;
 mod consensus;
 mod diff;
 mod explorer;
@@ -279,28 +280,21 @@ impl Api {
             .as_str()
             .ok_or_else(|| RpcError::invalid_params("address: expected a string"))?;
         let address = Address::parse(text).map_err(|e| RpcError::invalid_params(e.to_string()))?;
-        let chain = self.node.chain();
-        let head = chain.head();
-        let (height, state) = match param(params, 1, "height") {
-            None => (head.height, chain.head_state()),
-            Some(h) => {
-                let height = h.as_u64().ok_or_else(|| RpcError::invalid_params(format!("height {h} is not a u64")))?;
-                let state = chain.state_at(height).map_err(internal)?.ok_or_else(|| {
-                    RpcError::not_found(format!("no block at height {height} (head is {})", head.height))
-                })?;
-                (height, state)
-            }
-        };
-        let acct = aergo_exec::account(&state, &address).map_err(internal)?;
+        let head = self.node.chain().head();
+        let at = self.resolve_at(param(params, 1, "height"))?;
+        let (height, state) = (at.height, &at.state);
+        let acct = aergo_exec::account(state, &address).map_err(internal)?;
         let mut v = json!({
             "address": address.to_string(),
             "balance": amount_json(acct.balance),
             "balanceFormatted": acct.balance.format(Unit::Aergo),
             "nonce": acct.nonce,
             "height": height,
+            "branch": at.branch,
         });
         if height == head.height {
-            v["nextNonce"] = json!(self.node.next_nonce(&address).map_err(internal)?);
+            let lane = self.lane_of(&at.branch)?;
+            v["nextNonce"] = json!(self.node.next_nonce(&lane, &address, acct.nonce));
         }
         Ok(v)
     }
@@ -341,6 +335,17 @@ fn parse_address(v: &Value, what: &str) -> Result<Address, RpcError> {
     let s =
         v.as_str().ok_or_else(|| RpcError::invalid_params(format!("{what}: expected an address string, got {v}")))?;
     Address::parse(s).map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
+}
+
+/// A ref from a `branch` option and a `height` option: `branch@height`,
+/// the branch's latest state, or the height (itself any ref) alone.
+fn ref_spec(branch: Option<&Value>, height: Option<&Value>) -> Result<Option<Value>, RpcError> {
+    let Some(b) = branch else { return Ok(height.cloned()) };
+    let b = b.as_str().ok_or_else(|| RpcError::invalid_params(format!("branch: expected a name, got {b}")))?;
+    Ok(Some(match height {
+        None => json!(b),
+        Some(h) => json!(format!("{b}@{}", height_param(h)?)),
+    }))
 }
 
 fn height_param(v: &Value) -> Result<u64, RpcError> {
@@ -405,26 +410,18 @@ impl Api {
     /// The state at `height` (the head when absent) with its block's height
     /// and time.
     pub(crate) fn snapshot_at(&self, height: Option<&Value>) -> Result<(u64, i64, Snapshot), RpcError> {
-        let chain = self.node.chain();
-        let head = chain.head();
-        let Some(h) = height else { return Ok((head.height, head.timestamp_ns, chain.head_state())) };
-        let height = height_param(h)?;
-        let state = chain
-            .state_at(height)
-            .map_err(internal)?
-            .ok_or_else(|| RpcError::not_found(format!("no block at height {height} (head is {})", head.height)))?;
-        let block = chain.blocks().block_by_height(height).map_err(internal)?;
-        let timestamp_ns = block.and_then(|b| b.header().ok().map(|h| h.timestamp)).unwrap_or(0);
-        Ok((height, timestamp_ns, state))
+        let at = self.resolve_at(height)?;
+        Ok((at.height, at.timestamp_ns, at.state))
     }
 
     fn query(&self, params: &Value) -> Result<Value, RpcError> {
         let sql = required(params, 0, "sql")?
             .as_str()
             .ok_or_else(|| RpcError::invalid_params("sql: expected the text of one SELECT"))?;
-        let opts = options(param(params, 1, "options"), "options", &["height", "contract"])?;
+        let opts = options(param(params, 1, "options"), "options", &["height", "contract", "branch"])?;
         let contract = opt(opts, "contract").map(|v| parse_address(v, "contract")).transpose()?;
-        let (height, timestamp_ns, mut snap) = self.snapshot_at(opt(opts, "height"))?;
+        let spec = ref_spec(opt(opts, "branch"), opt(opts, "height"))?;
+        let (height, timestamp_ns, mut snap) = self.snapshot_at(spec.as_ref())?;
         let qc = QueryContext { height, timestamp_ns, contract };
         let gas_limit = self.node.config().query.gas_limit;
         let out = query_sql(&self.queries, &mut snap, &qc, sql, gas_limit).map_err(contract_error)?;
@@ -446,8 +443,9 @@ impl Api {
         }
         let address = parse_address(required(params, 0, "address")?, "address")?;
         let payload = call.map(|c| c.to_string().into_bytes()).unwrap_or_default();
-        let opts = options(param(params, 2, "options"), "options", &["height"])?;
-        let (height, timestamp_ns, mut snap) = self.snapshot_at(opt(opts, "height"))?;
+        let opts = options(param(params, 2, "options"), "options", &["height", "branch"])?;
+        let spec = ref_spec(opt(opts, "branch"), opt(opts, "height"))?;
+        let (height, timestamp_ns, mut snap) = self.snapshot_at(spec.as_ref())?;
         let qc = QueryContext { height, timestamp_ns, contract: Some(address.clone()) };
         let gas_limit = self.node.config().query.gas_limit;
         let (ret, gas_used) =
@@ -657,6 +655,9 @@ pub const METHODS: &[&str] = &[
     "getMetricsHistory",
     "getRawBlocks",
     "getGenesis",
+    "listBranches",
+    "getBranch",
+    "listTags",
 ];
 
 impl Api {
@@ -686,6 +687,9 @@ impl Api {
             "getMetricsHistory" => self.get_metrics_history(&params),
             "getRawBlocks" => self.get_raw_blocks(&params),
             "getGenesis" => self.get_genesis(),
+            "listBranches" => self.list_branches(&params),
+            "getBranch" => self.get_branch(&params),
+            "listTags" => self.list_tags(),
             other => Err(RpcError::method_not_found(other)),
         }
     }

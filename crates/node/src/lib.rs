@@ -473,13 +473,12 @@ impl Node {
         self.replica.with_pool(|p| p.get(hash).map(|v| v.tx().clone()))
     }
 
-    /// The nonce the account's next transaction should carry, counting
-    /// pending ones.
-    pub fn next_nonce(&self, address: &aergo_types::Address) -> Result<u64, NodeError> {
-        if let Some(n) = self.replica.with_pool(|p| p.next_nonce(address)) {
-            return Ok(n);
-        }
-        Ok(aergo_exec::account(&self.chain.head_state(), address).map_err(ChainError::Exec)?.nonce + 1)
+    /// The nonce the account's next transaction on `lane` (main's chain id
+    /// hash, or a branch's) should carry, counting pending ones;
+    /// `committed` is its nonce in the state.
+    pub fn next_nonce(&self, lane: &Hash, address: &aergo_types::Address, committed: u64) -> u64 {
+        let sender = (*lane, address.clone());
+        self.replica.with_pool(|p| p.next_nonce(&sender)).unwrap_or(committed + 1)
     }
 
     /// Runs `f` on the metrics counters.

@@ -92,6 +92,10 @@ pub enum PoolError {
     Invalid(#[from] TypesError),
     #[error("amount plus maximum fee of {account}'s pending transactions overflows")]
     Overflow { account: String },
+    /// The branch the transaction is for is gone (deleted since it was
+    /// verified), or the sender may no longer write to it.
+    #[error("{reason}")]
+    NoLane { reason: String },
 }
 
 impl PoolError {
@@ -111,6 +115,7 @@ impl PoolError {
             PoolError::PoolFull { .. } => RejectReason::PoolFull,
             PoolError::Invalid(e) => e.reason(),
             PoolError::Overflow { .. } => RejectReason::Overflow,
+            PoolError::NoLane { .. } => RejectReason::UnknownBranch,
         }
     }
 }
@@ -140,10 +145,18 @@ struct AccountQueue {
 /// The mempool.
 pub struct Pool {
     config: PoolConfig,
-    accounts: BTreeMap<Address, AccountQueue>,
-    by_hash: HashMap<Hash, (Address, u64)>,
+    accounts: BTreeMap<Sender, AccountQueue>,
+    by_hash: HashMap<Hash, (Sender, u64)>,
     total_bytes: usize,
     next_seq: u64,
+}
+
+/// A queue's owner: an account on one lane of the chain (main, or a
+/// branch: its chain id hash), since each branch has its own nonces.
+pub type Sender = (Hash, Address);
+
+fn sender_of(vtx: &VerifiedTx) -> Sender {
+    (vtx.lane(), vtx.sender().clone())
 }
 
 /// What admission checks against the chain's current parameters (read
@@ -200,7 +213,7 @@ impl Pool {
     /// The nonce the sender's next transaction should carry, counting its
     /// consecutive pending transactions; `None` if the pool knows nothing
     /// about the account.
-    pub fn next_nonce(&self, account: &Address) -> Option<u64> {
+    pub fn next_nonce(&self, account: &Sender) -> Option<u64> {
         let q = self.accounts.get(account)?;
         let mut n = q.committed_nonce;
         for &nonce in q.txs.keys() {
@@ -251,7 +264,7 @@ impl Pool {
         if body.payload.len() > self.config.max_payload_bytes {
             return Err(PoolError::PayloadTooLarge { got: body.payload.len(), limit: self.config.max_payload_bytes });
         }
-        let sender = vtx.sender().clone();
+        let sender = sender_of(&vtx);
         let account = vtx.sender_text().to_string();
         let nonce = body.nonce;
         // The caller's view of the committed state may be older than what
@@ -334,7 +347,8 @@ impl Pool {
         // entry under its own transaction's nonce (`select` relies on both).
         assert!(
             nonce > queue.committed_nonce && vtx.nonce() == nonce,
-            "bug: pool entry for {sender} at nonce {nonce} (tx nonce {}), committed nonce {}",
+            "bug: pool entry for {} at nonce {nonce} (tx nonce {}), committed nonce {}",
+            sender.1,
             vtx.nonce(),
             queue.committed_nonce
         );
@@ -357,7 +371,7 @@ impl Pool {
         // Round-robin: each account's k-th ready transaction goes in round
         // k; within a round, accounts go in the arrival order of that
         // transaction.
-        let mut heads: BTreeMap<(u64, u64), (&Address, u64)> = BTreeMap::new();
+        let mut heads: BTreeMap<(u64, u64), (&Sender, u64)> = BTreeMap::new();
         for (address, q) in &self.accounts {
             let next = q.committed_nonce + 1;
             if let Some(e) = q.txs.get(&next) {
@@ -374,8 +388,9 @@ impl Pool {
             // committed one up, with no gap.
             assert!(
                 e.vtx.nonce() == nonce && nonce > q.committed_nonce,
-                "bug: pool selects nonce {} of {address} under key {nonce}, committed nonce {}",
+                "bug: pool selects nonce {} of {} under key {nonce}, committed nonce {}",
                 e.vtx.nonce(),
+                address.1,
                 q.committed_nonce
             );
             let size = e.vtx.size_bytes();
@@ -394,7 +409,7 @@ impl Pool {
 
     /// Forgets what a committed block consumed: every transaction of
     /// `account` with a nonce at or below its new committed nonce.
-    pub fn on_committed(&mut self, account: &Address, committed_nonce: u64) {
+    pub fn on_committed(&mut self, account: &Sender, committed_nonce: u64) {
         let Some(q) = self.accounts.get_mut(account) else { return };
         q.committed_nonce = committed_nonce;
         let keep = q.txs.split_off(&(committed_nonce + 1));
@@ -405,6 +420,16 @@ impl Pool {
         }
         if q.txs.is_empty() {
             self.accounts.remove(account);
+        }
+    }
+
+    /// Forgets every pending transaction of `account` (its lane, a
+    /// branch, was deleted).
+    pub fn forget(&mut self, account: &Sender) {
+        let Some(q) = self.accounts.remove(account) else { return };
+        for (_, e) in q.txs {
+            self.by_hash.remove(&e.vtx.hash());
+            self.total_bytes -= e.vtx.size_bytes();
         }
     }
 

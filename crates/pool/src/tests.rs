@@ -13,6 +13,11 @@ fn tx(key: &PrivateKey, to: &PrivateKey, nonce: u64, aer: u128, gas_price: Amoun
     verify_tx(sign_tx(body, key), &rules()).unwrap()
 }
 
+/// An account's queue on main.
+fn main(key: &PrivateKey) -> Sender {
+    (rules().chain_id_hash, key.address())
+}
+
 /// The chain's parameters at genesis.
 fn fees() -> ChainFees {
     ChainFees { gas_price: GENESIS_GAS_PRICE, max_tx_gas: aergo_exec::system::DEFAULT_MAX_TX_GAS }
@@ -38,14 +43,14 @@ fn nonce_rules() {
     p.admit(tx(&k[0], &k[1], 5, 1, Amount::ZERO), committed, fees()).unwrap();
     // Not ready: nonce 4 is missing.
     assert!(p.select(10, 1 << 20).is_empty());
-    assert_eq!(p.next_nonce(&k[0].address()), Some(4));
+    assert_eq!(p.next_nonce(&main(&k[0])), Some(4));
     p.admit(tx(&k[0], &k[1], 4, 1, Amount::ZERO), committed, fees()).unwrap();
     let ready: Vec<u64> = p.select(10, 1 << 20).iter().map(VerifiedTx::nonce).collect();
     assert_eq!(ready, vec![4, 5]);
-    assert_eq!(p.next_nonce(&k[0].address()), Some(6));
-    p.on_committed(&k[0].address(), 4);
+    assert_eq!(p.next_nonce(&main(&k[0])), Some(6));
+    p.on_committed(&main(&k[0]), 4);
     assert_eq!(p.len(), 1);
-    p.on_committed(&k[0].address(), 5);
+    p.on_committed(&main(&k[0]), 5);
     assert!(p.is_empty());
     assert_eq!(p.size_bytes(), 0);
 }
@@ -132,7 +137,7 @@ fn readmit_waives_size_bounds_not_validity() {
     p.admit(tx(&k[0], &k[1], 3, 1, Amount::ZERO), committed, fees()).unwrap();
     p.admit(tx(&k[0], &k[1], 4, 1, Amount::ZERO), committed, fees()).unwrap();
     // The block is abandoned: the committed nonce goes back to 0.
-    p.on_committed(&k[0].address(), 0);
+    p.on_committed(&main(&k[0]), 0);
     let back = || tx(&k[0], &k[1], 1, 1, Amount::ZERO);
     assert!(matches!(p.admit(back(), rich(), fees()), Err(PoolError::AccountFull { .. })));
     p.readmit(back(), rich(), fees()).unwrap();

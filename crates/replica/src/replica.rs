@@ -9,7 +9,7 @@ use aergo_chain::{Chain, ChainError, HeadChange};
 use aergo_consensus::dpos::{Action, Anchor, BlockMeta, DposConfig, Evidence, Proposal, Qc, SafetyState, Vote};
 use aergo_consensus::{ConsensusError, ConsensusKind, DposEngine, Solo, SoloConfig};
 use aergo_crypto::{PrivateKey, PublicKey};
-use aergo_exec::{verify_tx, VerifiedTx};
+use aergo_exec::VerifiedTx;
 use aergo_pool::{ChainFees, Pool, PoolConfig, PoolError};
 use aergo_types::{Address, Block, Hash, Tx};
 
@@ -524,16 +524,28 @@ impl Replica {
     fn admit(&self, vtx: VerifiedTx) -> Result<std::result::Result<(), PoolError>> {
         let mut pool = self.lock_pool();
         let state = self.chain.head_state();
-        let committed = aergo_exec::account(&state, vtx.sender())?;
+        // `runnable` checked the lane against an earlier head; a branch
+        // deleted since has no state to admit against.
+        let lane = match aergo_exec::lane_state(self.chain.store(), &state, &vtx) {
+            Ok(lane) => lane,
+            Err(e) if e.is_rejection() => return Ok(Err(PoolError::NoLane { reason: e.to_string() })),
+            Err(e) => return Err(e.into()),
+        };
+        let committed = aergo_exec::account(&lane, vtx.sender())?;
         let fees = chain_fees(&state)?;
         Ok(pool.admit(vtx, committed, fees).map(|_| ()))
+    }
+
+    /// Verifies a transaction of any lane against the head's registry.
+    fn verify(&self, tx: Tx) -> std::result::Result<VerifiedTx, aergo_exec::ExecError> {
+        aergo_exec::verify_tx_in(tx, self.chain.rules(), &self.chain.head_state())
     }
 
     /// A transaction from a local client: verified, admitted to the pool
     /// against the head state, and published.
     pub fn submit_tx(&self, tx: Tx) -> Result<(Hash, Vec<Output>)> {
         let bytes = tx.encode();
-        let vtx = verify_tx(tx, self.chain.rules()).map_err(|e| {
+        let vtx = self.verify(tx).map_err(|e| {
             if e.is_rejection() {
                 ReplicaError::TxRejected(TxRejection::Verify(e))
             } else {
@@ -550,7 +562,8 @@ impl Replica {
     /// ([`aergo_exec::check_runnable`]); `Ok(Err(_))` refuses it, an
     /// outer error is this node's own failure.
     fn runnable(&self, vtx: &VerifiedTx) -> Result<std::result::Result<(), aergo_exec::ExecError>> {
-        match aergo_exec::check_runnable(&self.chain.head_state(), vtx.tx()) {
+        let lane = aergo_exec::lane_state(self.chain.store(), &self.chain.head_state(), vtx);
+        match lane.and_then(|state| aergo_exec::check_runnable(&state, vtx.tx())) {
             Ok(()) => Ok(Ok(())),
             Err(e) if e.is_rejection() => Ok(Err(e)),
             Err(e) => Err(e.into()),
@@ -566,7 +579,7 @@ impl Replica {
             Ok(tx) => tx,
             Err(e) => return Ok(Step::reject(Some(from), Offence::Malformed, format!("gossiped tx: {e}"))),
         };
-        let vtx = match verify_tx(tx, self.chain.rules()) {
+        let vtx = match self.verify(tx) {
             Ok(v) => v,
             Err(e) if e.is_rejection() => {
                 return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
@@ -1076,13 +1089,27 @@ impl Replica {
     /// the new branch already holds are refused as stale).
     fn update_pool(&self, pool: &mut Pool, change: &HeadChange) -> Result<Option<(usize, String)>> {
         let state = self.chain.head_state();
-        let mut senders: BTreeSet<Address> = BTreeSet::new();
+        let mut senders: BTreeSet<(Hash, Address)> = BTreeSet::new();
         for b in change.adopted.iter().chain(&change.abandoned) {
-            senders.extend(b.txs().iter().filter_map(|tx| tx.body.as_ref()?.sender().ok()));
+            senders.extend(b.txs().iter().filter_map(|tx| {
+                let body = tx.body.as_ref()?;
+                Some((Hash::from_slice("chain id hash", &body.chain_id_hash).ok()?, body.sender().ok()?))
+            }));
         }
+        let main = self.chain.rules().chain_id_hash;
         for sender in &senders {
-            let nonce = aergo_exec::account(&state, sender)?.nonce;
-            pool.on_committed(sender, nonce);
+            let lane = if sender.0 == main {
+                Some(aergo_store::Snapshot::open(self.chain.store(), state.state_root()))
+            } else {
+                aergo_exec::branches::by_lane(&state, &sender.0)?
+                    .map(|b| aergo_exec::branches::open(self.chain.store(), &state, &b.name))
+                    .transpose()?
+                    .flatten()
+            };
+            match lane {
+                Some(lane) => pool.on_committed(sender, aergo_exec::account(&lane, &sender.1)?.nonce),
+                None => pool.forget(sender),
+            }
         }
         if change.abandoned.is_empty() {
             return Ok(None);
@@ -1093,8 +1120,9 @@ impl Replica {
         // nonces arrive in order.
         for block in change.abandoned.iter().rev() {
             for tx in block.txs() {
-                let Ok(vtx) = verify_tx(tx.clone(), self.chain.rules()) else { continue };
-                let committed = aergo_exec::account(&state, vtx.sender())?;
+                let Ok(vtx) = self.verify(tx.clone()) else { continue };
+                let Ok(lane) = aergo_exec::lane_state(self.chain.store(), &state, &vtx) else { continue };
+                let committed = aergo_exec::account(&lane, vtx.sender())?;
                 match pool.readmit(vtx, committed, fees) {
                     Ok(_) | Err(PoolError::NonceTooLow { .. } | PoolError::Duplicate { .. }) => {}
                     Err(e) => {

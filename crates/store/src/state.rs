@@ -344,6 +344,40 @@ impl Overlay {
         self.recorder.as_ref().map(|r| r.take())
     }
 
+    /// Points `table` at an existing tree `root` (creating or replacing the
+    /// catalogue entry), in O(1) whatever the tree's size: how a state
+    /// holds another whole state (a branch's catalogue root) so that
+    /// commits, proofs and garbage collection follow it. Undone by
+    /// savepoints like any write.
+    pub fn mount(&mut self, table: &str, root: Hash, meta: TableMeta) -> Result<(), StoreError> {
+        check_table_name(table)?;
+        self.charge(table.len() + meta.schema.len() + 64)?;
+        self.record(|log| {
+            log.tables_written.insert(table.to_string());
+        });
+        let count = self.store.count(root)?;
+        let st = TableState { meta, base_root: root, writes: BTreeMap::new(), count };
+        let prev = self.tables.insert(table.to_string(), Slot::Live(st));
+        if self.recording_undo() {
+            self.undo.push(Undo::Slot { table: table.to_string(), prev });
+        }
+        Ok(())
+    }
+
+    /// The tree root `table` has in this overlay, `None` when it does not
+    /// exist. A table with buffered row writes has no root until the
+    /// overlay is flushed: that is an error rather than a stale answer.
+    pub fn table_root(&self, table: &str) -> Result<Option<Hash>, StoreError> {
+        match self.tables.get(table) {
+            Some(Slot::Dropped) => Ok(None),
+            Some(Slot::Live(st)) if st.writes.is_empty() => Ok(Some(st.base_root)),
+            Some(Slot::Live(_)) => {
+                Err(StoreError::Backend(format!("table {table} has unflushed writes; its root is not known yet")))
+            }
+            None => Ok(self.base_table(table)?.map(|(root, _)| root)),
+        }
+    }
+
     /// Whether any write, creation or drop is buffered.
     pub fn is_dirty(&self) -> bool {
         !self.tables.is_empty()

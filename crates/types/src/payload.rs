@@ -26,6 +26,8 @@
 //! Parse errors are [`PayloadError`]s: each says what was expected and what
 //! came (the executor shows them as they are in its rejections).
 
+use std::fmt;
+
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -110,6 +112,16 @@ pub enum PayloadError {
     NameArgCount { call: &'static str, expected: usize, found: usize },
     #[error("v1updateName: the new owner {found:?} is not an address: {reason}")]
     NameOwner { found: String, reason: String },
+
+    // --- the branch registry -----------------------------------------------
+    #[error(
+        "unknown aergo.branch call {name:?}: expected v1createBranch, v1deleteBranch, v1createTag or v1mergeBranch"
+    )]
+    UnknownBranchCall { name: String },
+    #[error("{call} takes {expected} argument(s), got {found}")]
+    BranchArgCount { call: &'static str, expected: &'static str, found: usize },
+    #[error("{call}: {reason}")]
+    BranchArg { call: &'static str, reason: String },
 
     // --- both --------------------------------------------------------------
     /// `Name` of a call or system call is not a JSON string (`found` is
@@ -545,9 +557,236 @@ impl NameCall {
     }
 }
 
+// ----- the branch registry -----
+
+pub const CALL_CREATE_BRANCH: &str = "v1createBranch";
+pub const CALL_DELETE_BRANCH: &str = "v1deleteBranch";
+pub const CALL_CREATE_TAG: &str = "v1createTag";
+pub const CALL_MERGE_BRANCH: &str = "v1mergeBranch";
+/// Most writers a branch lists besides its creator.
+pub const MAX_BRANCH_WRITERS: usize = 32;
+
+/// How a branch merges into another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergePolicy {
+    /// Replay the branch's transactions on the target (the default).
+    Auto,
+    /// Three-way row merge; conflicts go to `contract.function`.
+    Resolver { contract: String, function: String },
+}
+
+impl MergePolicy {
+    /// `auto` or `resolver:CONTRACT.FUNCTION`.
+    pub fn parse(s: &str) -> Option<MergePolicy> {
+        if s == "auto" {
+            return Some(MergePolicy::Auto);
+        }
+        let (contract, function) = s.strip_prefix("resolver:")?.rsplit_once('.')?;
+        if contract.is_empty() || function.is_empty() || s.len() > 160 {
+            return None;
+        }
+        Some(MergePolicy::Resolver { contract: contract.to_string(), function: function.to_string() })
+    }
+}
+
+impl fmt::Display for MergePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MergePolicy::Auto => f.write_str("auto"),
+            MergePolicy::Resolver { contract, function } => write!(f, "resolver:{contract}.{function}"),
+        }
+    }
+}
+
+/// How one merge is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeStrategy {
+    /// Replays the source's transactions since the fork on the target.
+    Auto,
+    /// Three-way, row-level merge of the two states (base: the fork).
+    Consensual,
+}
+
+impl MergeStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeStrategy::Auto => "auto",
+            MergeStrategy::Consensual => "consensual",
+        }
+    }
+}
+
+/// A call to the branch registry `aergo.branch` (a governance transaction
+/// on the main branch). Which names are free and who may write is the
+/// executor's to check against the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BranchCall {
+    /// `[name, base, at, policy, writers...]`: `at` is a height of `base`
+    /// or empty for its latest state.
+    Create {
+        name: String,
+        base: String,
+        at: Option<u64>,
+        policy: MergePolicy,
+        writers: Vec<crate::Address>,
+    },
+    Delete {
+        name: String,
+    },
+    /// `[name, branch, height]`.
+    Tag {
+        name: String,
+        branch: String,
+        height: u64,
+    },
+    /// `[source, target, strategy]`.
+    Merge {
+        source: String,
+        target: String,
+        strategy: MergeStrategy,
+    },
+}
+
+impl BranchCall {
+    pub fn call(&self) -> &'static str {
+        match self {
+            BranchCall::Create { .. } => CALL_CREATE_BRANCH,
+            BranchCall::Delete { .. } => CALL_DELETE_BRANCH,
+            BranchCall::Tag { .. } => CALL_CREATE_TAG,
+            BranchCall::Merge { .. } => CALL_MERGE_BRANCH,
+        }
+    }
+
+    /// The payload bytes, in the Go tools' system-call form.
+    pub fn payload(&self) -> Vec<u8> {
+        let args = match self {
+            BranchCall::Create { name, base, at, policy, writers } => {
+                let mut a =
+                    vec![name.clone(), base.clone(), at.map(|h| h.to_string()).unwrap_or_default(), policy.to_string()];
+                a.extend(writers.iter().map(|w| w.to_string()));
+                a
+            }
+            BranchCall::Delete { name } => vec![name.clone()],
+            BranchCall::Tag { name, branch, height } => vec![name.clone(), branch.clone(), height.to_string()],
+            BranchCall::Merge { source, target, strategy } => {
+                vec![source.clone(), target.clone(), strategy.as_str().to_string()]
+            }
+        };
+        system_payload(self.call(), args)
+    }
+
+    pub fn parse(payload: &[u8]) -> Result<BranchCall> {
+        let (name, args) = system_call_parts(payload)?;
+        let call: &'static str = match name.as_str() {
+            CALL_CREATE_BRANCH => CALL_CREATE_BRANCH,
+            CALL_DELETE_BRANCH => CALL_DELETE_BRANCH,
+            CALL_CREATE_TAG => CALL_CREATE_TAG,
+            CALL_MERGE_BRANCH => CALL_MERGE_BRANCH,
+            other => return Err(PayloadError::UnknownBranchCall { name: other.chars().take(64).collect() }),
+        };
+        let a = string_args(call, &args)?;
+        let count = |expected: &'static str| PayloadError::BranchArgCount { call, expected, found: a.len() };
+        let height = |s: &str| -> Result<u64> {
+            if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PayloadError::BranchArg {
+                    call,
+                    reason: format!("height {:?} is not a decimal integer", abbreviate(s)),
+                });
+            }
+            s.parse().map_err(|_| PayloadError::BranchArg { call, reason: format!("height {s} is too large") })
+        };
+        match call {
+            CALL_CREATE_BRANCH => {
+                if a.len() < 4 || a.len() > 4 + MAX_BRANCH_WRITERS {
+                    return Err(count("4 to 36"));
+                }
+                let at = if a[2].is_empty() { None } else { Some(height(a[2])?) };
+                let policy = MergePolicy::parse(a[3]).ok_or_else(|| PayloadError::BranchArg {
+                    call,
+                    reason: format!("merge policy {:?}: expected auto or resolver:CONTRACT.FUNCTION", abbreviate(a[3])),
+                })?;
+                let writers = a[4..]
+                    .iter()
+                    .map(|w| {
+                        crate::Address::parse(w).map_err(|e| PayloadError::BranchArg {
+                            call,
+                            reason: format!("writer {:?}: {e}", abbreviate(w)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(BranchCall::Create { name: a[0].to_string(), base: a[1].to_string(), at, policy, writers })
+            }
+            CALL_DELETE_BRANCH => match a.as_slice() {
+                [name] => Ok(BranchCall::Delete { name: name.to_string() }),
+                _ => Err(count("1")),
+            },
+            CALL_CREATE_TAG => match a.as_slice() {
+                [name, branch, h] => {
+                    Ok(BranchCall::Tag { name: name.to_string(), branch: branch.to_string(), height: height(h)? })
+                }
+                _ => Err(count("3")),
+            },
+            _ => match a.as_slice() {
+                [source, target, strategy] => {
+                    let strategy = match *strategy {
+                        "auto" => MergeStrategy::Auto,
+                        "consensual" => MergeStrategy::Consensual,
+                        other => {
+                            return Err(PayloadError::BranchArg {
+                                call,
+                                reason: format!("strategy {:?}: expected auto or consensual", abbreviate(other)),
+                            })
+                        }
+                    };
+                    Ok(BranchCall::Merge { source: source.to_string(), target: target.to_string(), strategy })
+                }
+                _ => Err(count("3")),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branch_calls_round_trip_and_refuse_bad_arguments() {
+        let w = crate::Address::Name("alice".into());
+        let calls = [
+            BranchCall::Create {
+                name: "f".into(),
+                base: "main".into(),
+                at: Some(7),
+                policy: MergePolicy::Auto,
+                writers: vec![w],
+            },
+            BranchCall::Create {
+                name: "g".into(),
+                base: "f".into(),
+                at: None,
+                policy: MergePolicy::Resolver { contract: "AmX".into(), function: "resolve".into() },
+                writers: vec![],
+            },
+            BranchCall::Delete { name: "f".into() },
+            BranchCall::Tag { name: "v1".into(), branch: "main".into(), height: 3 },
+            BranchCall::Merge { source: "f".into(), target: "main".into(), strategy: MergeStrategy::Consensual },
+        ];
+        for c in calls {
+            assert_eq!(BranchCall::parse(&c.payload()).unwrap(), c);
+        }
+        for bad in [
+            r#"{"Name":"v1createBranch","Args":["f","main",""]}"#,
+            r#"{"Name":"v1createBranch","Args":["f","main","x","auto"]}"#,
+            r#"{"Name":"v1createBranch","Args":["f","main","","sometimes"]}"#,
+            r#"{"Name":"v1createTag","Args":["t","main","-1"]}"#,
+            r#"{"Name":"v1mergeBranch","Args":["a","b","rebase"]}"#,
+            r#"{"Name":"v1deleteBranch","Args":[1]}"#,
+            r#"{"Name":"v1fork"}"#,
+        ] {
+            assert!(BranchCall::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn null_is_no_arguments_in_deploys_and_calls() {

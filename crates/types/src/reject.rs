@@ -72,11 +72,17 @@ pub enum RejectReason {
     /// The name service refused it: a name taken or malformed, an update
     /// by someone other than the owner, less than the name price paid.
     NameRejected,
+    /// The transaction names a branch this chain does not have (or no
+    /// longer has), or a branch or tag call names one.
+    UnknownBranch,
+    /// The branch registry refused it: a name taken or malformed, a
+    /// sender who may not write to or merge the branch, nothing to merge.
+    BranchRejected,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 26] = [
+    pub const ALL: [RejectReason; 28] = [
         RejectReason::InvalidFormat,
         RejectReason::WrongChain,
         RejectReason::BadHash,
@@ -103,6 +109,8 @@ impl RejectReason {
         RejectReason::Overflow,
         RejectReason::UnknownName,
         RejectReason::NameRejected,
+        RejectReason::UnknownBranch,
+        RejectReason::BranchRejected,
     ];
 
     /// The stable code, e.g. `"NONCE_TOO_LOW"`.
@@ -134,6 +142,8 @@ impl RejectReason {
             RejectReason::Overflow => "OVERFLOW",
             RejectReason::UnknownName => "UNKNOWN_NAME",
             RejectReason::NameRejected => "NAME_REJECTED",
+            RejectReason::UnknownBranch => "UNKNOWN_BRANCH",
+            RejectReason::BranchRejected => "BRANCH_REJECTED",
         }
     }
 
@@ -174,7 +184,9 @@ impl RejectReason {
             | RejectReason::BadArguments
             | RejectReason::ContractFailed
             | RejectReason::UnknownName
-            | RejectReason::NameRejected => 9,
+            | RejectReason::NameRejected
+            | RejectReason::UnknownBranch
+            | RejectReason::BranchRejected => 9,
         }
     }
 }

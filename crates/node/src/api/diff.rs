@@ -10,14 +10,22 @@ use super::{contract_error, internal, opt, options, param, parse_hash, required,
 const DEFAULT_DIFF_ROWS: usize = 1_000;
 
 impl Api {
-    /// The block a `diff` side names: a height, or a block hash; with its
-    /// height, hash and state root.
+    /// The state a `diff` side names: a height, a block hash, or a ref (a
+    /// branch, `branch@height`, a tag); with its height, block hash and
+    /// state root.
     fn diff_side(&self, v: &Value, what: &str) -> Result<(u64, aergo_types::Hash, aergo_types::Hash), RpcError> {
         let blocks = self.node.chain().blocks();
         let block = match v {
             Value::Number(n) => {
                 let h = n.as_u64().ok_or_else(|| RpcError::invalid_params(format!("{what}: {n} is not a height")))?;
                 blocks.block_by_height(h).map_err(internal)?
+            }
+            Value::String(_) if parse_hash(v, what).is_err() => {
+                let at = self.resolve_at(Some(v))?;
+                let block = blocks.block_by_height(at.height).map_err(internal)?;
+                let hash = block.map(|b| b.header().map(|h| h.hash())).transpose().map_err(internal)?;
+                let hash = hash.ok_or_else(|| RpcError::not_found(format!("{what}: no block at {}", at.height)))?;
+                return Ok((at.height, hash, at.state.state_root()));
             }
             other => blocks.block_by_hash(&parse_hash(other, what)?).map_err(internal)?,
         };
