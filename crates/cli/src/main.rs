@@ -28,6 +28,7 @@ use anyhow::{bail, Context};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
+mod cmd_branch;
 mod cmd_diff;
 mod cmd_fs;
 mod cmd_gov;
@@ -43,6 +44,10 @@ struct Cli {
     /// Print exactly one machine-readable JSON document.
     #[arg(long, global = true)]
     json: bool,
+    /// Work on this branch of the chain: transactions are signed for it,
+    /// reads see its state (default: main).
+    #[arg(long, global = true, env = "AERGO_BRANCH")]
+    branch: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -122,6 +127,19 @@ enum Command {
         #[command(subcommand)]
         command: cmd_fs::FsCommand,
     },
+    /// Branches of the chain: create (fork the state at a height), list,
+    /// show, delete.
+    Branch {
+        #[command(subcommand)]
+        command: cmd_branch::BranchCommand,
+    },
+    /// Tags: a branch's state at a height, named for ever.
+    Tag {
+        #[command(subcommand)]
+        command: cmd_branch::TagCommand,
+    },
+    /// Merge a branch into another (default: into main).
+    Merge(cmd_branch::MergeArgs),
     /// Names (aergo.name): register one, hand it over, see its owner.
     Name {
         #[command(subcommand)]
@@ -659,7 +677,8 @@ fn init_logging(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
     let json_mode = cli.json;
-    let client = || RpcClient::new(&cli.rpc);
+    let branch = cli.branch.clone();
+    let client = || RpcClient::new(&cli.rpc).map(|c| c.with_branch(branch.clone()));
     Ok(Some(match cli.command {
         Command::Init(a) => init(a)?,
         Command::Node(NodeArgs { action: Some(NodeAction::Backup { out: path, dir }), .. }) => {
@@ -742,6 +761,9 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         }
         Command::Gov(c) => cmd_gov::run(c, &client()?).await?,
         Command::Name { command } => cmd_name::run(command, &client()?).await?,
+        Command::Branch { command } => cmd_branch::branch(command, &client()?).await?,
+        Command::Tag { command } => cmd_branch::tag(command, &client()?).await?,
+        Command::Merge(a) => cmd_branch::merge(a, &client()?).await?,
         Command::Fs { command } => match cmd_fs::run(command, client()?.url()).await? {
             Some(o) => o,
             None => return Ok(None),

@@ -60,16 +60,24 @@ pub trait ShellBackend {
 
 impl ShellBackend for RpcClient {
     async fn query(&self, sql: &str, options: Value) -> Result<Value> {
-        self.call("query", json!([sql, options])).await
+        self.call("query", json!([sql, on_branch(self, options)])).await
     }
 
     async fn list_tables(&self, options: Value) -> Result<Value> {
-        self.call("listTables", json!([options])).await
+        self.call("listTables", json!([on_branch(self, options)])).await
     }
 
     async fn describe(&self, name: &str, options: Value) -> Result<Value> {
-        self.call("describeTable", json!([name, options])).await
+        self.call("describeTable", json!([name, on_branch(self, options)])).await
     }
+}
+
+/// Read options with the client's branch (`--branch`) added.
+fn on_branch(client: &RpcClient, mut options: Value) -> Value {
+    if let (Some(b), Value::Object(o)) = (client.branch(), &mut options) {
+        o.insert("branch".into(), json!(b));
+    }
+    options
 }
 
 /// What the caller should do after a line.

@@ -55,6 +55,9 @@ pub struct RpcClient {
     http: reqwest::Client,
     url: String,
     next_id: AtomicU64,
+    /// The branch transactions are signed for and reads see (`None`:
+    /// main): set once, by `--branch`.
+    branch: Option<String>,
 }
 
 pub fn bad(method: &str, url: &str, reason: impl Into<String>) -> CliError {
@@ -110,7 +113,31 @@ impl RpcClient {
             .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
             .build()
             .map_err(|e| CliError::Connect { url: url.clone(), reason: e.to_string() })?;
-        Ok(RpcClient { http, url, next_id: AtomicU64::new(1) })
+        Ok(RpcClient { http, url, next_id: AtomicU64::new(1), branch: None })
+    }
+
+    /// The same client working on `branch` (`None` or `main`: main):
+    /// `status` then reports the branch's chain id hash, so every
+    /// transaction built from it is signed for the branch, and `account`
+    /// and queries read the branch's state.
+    pub fn with_branch(mut self, branch: Option<String>) -> RpcClient {
+        self.branch = branch.filter(|b| b != "main");
+        self
+    }
+
+    /// The branch this client works on; `None` is main.
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    /// A read's ref for the JSON-RPC API: `height` on this client's branch.
+    pub fn read_ref(&self, height: Option<u64>) -> Value {
+        match (&self.branch, height) {
+            (None, None) => Value::Null,
+            (None, Some(h)) => json!(h),
+            (Some(b), None) => json!(b),
+            (Some(b), Some(h)) => json!(format!("{b}@{h}")),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -245,7 +272,19 @@ impl RpcClient {
             .collect())
     }
 
+    /// `status`; on a branch, with the branch's chain id hash (what its
+    /// transactions carry).
     pub async fn status(&self) -> Result<Status> {
+        let mut status = self.main_status().await?;
+        if let Some(b) = &self.branch {
+            let info = self.call("getBranch", json!([b])).await?;
+            status.chain_id_hash = hash_field(&info, "chainIdHash").map_err(|r| bad("getBranch", &self.url, r))?;
+        }
+        Ok(status)
+    }
+
+    /// `status` of the chain itself, whatever the branch.
+    pub async fn main_status(&self) -> Result<Status> {
         let raw = self.call("status", json!([])).await?;
         let parse = || -> std::result::Result<Status, String> {
             Ok(Status {
@@ -260,10 +299,11 @@ impl RpcClient {
         parse().map_err(|reason| bad("status", &self.url, reason))
     }
 
+    /// An account on this client's branch, at the head or `height`.
     pub async fn account(&self, address: &Address, height: Option<u64>) -> Result<AccountInfo> {
-        let params = match height {
-            Some(h) => json!([address.to_string(), h]),
-            None => json!([address.to_string()]),
+        let params = match self.read_ref(height) {
+            Value::Null => json!([address.to_string()]),
+            at => json!([address.to_string(), at]),
         };
         let raw = self.call("getAccount", params).await?;
         parse_account(&raw).map_err(|reason| bad("getAccount", &self.url, reason))

@@ -256,14 +256,17 @@ pub async fn query(client: &RpcClient, contract: Option<&Address>, sql: &str, he
     if let Some(h) = height {
         opts.insert("height".into(), json!(h));
     }
+    if let Some(b) = client.branch() {
+        opts.insert("branch".into(), json!(b));
+    }
     client.call("query", json!([sql, opts])).await
 }
 
 /// `getABI` at the head or `height`.
 pub async fn abi(client: &RpcClient, contract: &Address, height: Option<u64>) -> Result<Value> {
-    let params = match height {
-        Some(h) => json!([contract.to_string(), h]),
-        None => json!([contract.to_string()]),
+    let params = match client.read_ref(height) {
+        Value::Null => json!([contract.to_string()]),
+        at => json!([contract.to_string(), at]),
     };
     client.call("getABI", params).await
 }

@@ -27,6 +27,7 @@
 //! `aergo-crypto`).
 
 pub mod backup;
+pub mod branches;
 pub mod client;
 pub mod contract;
 pub mod devnode;

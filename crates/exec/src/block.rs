@@ -588,7 +588,7 @@ pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> 
         Planned::Plain(TxKind::Branch(_)) if !body.amount()?.is_zero() => {
             Err(ExecError::BadPayload { reason: "an aergo.branch call carries no amount".into() })
         }
-        Planned::Plain(TxKind::Branch(_)) => Ok(()),
+        Planned::Plain(TxKind::Branch(call)) => branch_calls::precheck(state, &body.sender()?.to_string(), &call),
     }
 }
 

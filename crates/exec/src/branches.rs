@@ -275,6 +275,14 @@ pub fn tag(view: &dyn TableStore, name: &str) -> Result<Option<TagInfo>, ExecErr
     rows::read(view, TAGS, &[text(name)])?.map(|r| decode_tag(&r)).transpose()
 }
 
+/// Number of tags.
+pub fn tag_count(view: &dyn TableStore) -> Result<u64, ExecError> {
+    if view.table(TAGS)?.is_none() {
+        return Ok(0);
+    }
+    Ok(view.count(TAGS)?)
+}
+
 /// Tags by name, at most `limit`.
 pub fn tags(view: &dyn TableStore, limit: usize) -> Result<Vec<TagInfo>, ExecError> {
     if view.table(TAGS)?.is_none() {

@@ -546,8 +546,9 @@ impl Api {
 
 impl Api {
     fn list_tables(&self, params: &Value) -> Result<Value, RpcError> {
-        let opts = options(param(params, 0, "options"), "options", &["height"])?;
-        let (height, _, snap) = self.snapshot_at(opt(opts, "height"))?;
+        let opts = options(param(params, 0, "options"), "options", &["height", "branch"])?;
+        let spec = ref_spec(opt(opts, "branch"), opt(opts, "height"))?;
+        let (height, _, snap) = self.snapshot_at(spec.as_ref())?;
         let list = list_relations(&snap, self.node.config().query.max_rows).map_err(contract_error)?;
         let relations: Vec<Value> = list
             .relations
@@ -561,9 +562,10 @@ impl Api {
         let name = required(params, 0, "name")?
             .as_str()
             .ok_or_else(|| RpcError::invalid_params("name: expected NAME, SCHEMA.NAME or NAME()"))?;
-        let opts = options(param(params, 1, "options"), "options", &["height", "contract"])?;
+        let opts = options(param(params, 1, "options"), "options", &["height", "contract", "branch"])?;
         let contract = opt(opts, "contract").map(|v| parse_address(v, "contract")).transpose()?;
-        let (height, timestamp_ns, snap) = self.snapshot_at(opt(opts, "height"))?;
+        let spec = ref_spec(opt(opts, "branch"), opt(opts, "height"))?;
+        let (height, timestamp_ns, snap) = self.snapshot_at(spec.as_ref())?;
         let qc = QueryContext { height, timestamp_ns, contract };
         let d = describe_relation(&self.queries, &snap, &qc, name)
             .map_err(contract_error)?

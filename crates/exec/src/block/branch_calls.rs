@@ -16,6 +16,89 @@ fn json(values: &[serde_json::Value]) -> String {
     serde_json::Value::Array(values.to_vec()).to_string()
 }
 
+/// What a registry call needs of the main state `view` whatever the
+/// block it lands in: names free and well formed, branches that exist,
+/// the sender's permissions, a strategy that is built. Admission runs it
+/// so that what a block would refuse is refused at once; the block runs
+/// it again, then checks what depends on the height.
+pub(crate) fn precheck(view: &dyn TableStore, sender: &str, call: &BranchCall) -> Result<(), ExecError> {
+    let refuse =
+        |name: &str, reason: String| ExecError::BranchRejected { call: call.call(), name: name.to_string(), reason };
+    let branch = |name: &str| -> Result<BranchInfo, ExecError> {
+        branches::read(view, name)?.ok_or_else(|| ExecError::UnknownBranch { name: name.to_string() })
+    };
+    let is_branch =
+        |name: &str| -> Result<bool, ExecError> { Ok(name == MAIN || branches::read(view, name)?.is_some()) };
+    match call {
+        BranchCall::Create { name, base, .. } => {
+            branches::check_name("branch", name).map_err(|r| refuse(name, r))?;
+            if is_branch(name)? {
+                return Err(refuse(name, "a branch of that name exists".into()));
+            }
+            if branches::tag(view, name)?.is_some() {
+                return Err(refuse(name, "a tag has that name (branch and tag names share one space)".into()));
+            }
+            if !is_branch(base)? {
+                return Err(refuse(name, format!("its base {base:?} is not a branch of this chain")));
+            }
+            if branches::list(view)?.len() >= branches::MAX_BRANCHES {
+                return Err(refuse(
+                    name,
+                    format!("the chain has {} branches, the most it keeps", branches::MAX_BRANCHES),
+                ));
+            }
+        }
+        BranchCall::Delete { name } => {
+            let info = branch(name)?;
+            if info.creator != sender {
+                return Err(refuse(name, format!("only its creator {} may delete it", info.creator)));
+            }
+        }
+        BranchCall::Tag { name, branch: on, .. } => {
+            branches::check_name("tag", name).map_err(|r| refuse(name, r))?;
+            if branches::tag(view, name)?.is_some() {
+                return Err(refuse(name, "a tag of that name exists".into()));
+            }
+            if is_branch(name)? {
+                return Err(refuse(name, "a branch has that name (branch and tag names share one space)".into()));
+            }
+            if on != MAIN && !branch(on)?.may_write(sender) {
+                return Err(refuse(name, format!("{sender} is not a writer of branch {on}")));
+            }
+        }
+        BranchCall::Merge { source, target, strategy } => {
+            if source == target {
+                return Err(refuse(source, "a branch cannot be merged into itself".into()));
+            }
+            if source == MAIN {
+                return Err(refuse(source, "main has no branch log to replay; merge branches into main".into()));
+            }
+            let src = branch(source)?;
+            if target != MAIN && !branch(target)?.may_write(sender) {
+                return Err(refuse(source, format!("{sender} is not a writer of the target branch {target}")));
+            }
+            if !src.may_write(sender) {
+                return Err(refuse(source, format!("{sender} is not a writer of branch {source}")));
+            }
+            // The registry counts the branch's transactions as of the last
+            // block (its log's length): a merge waits for them to land.
+            if src.txs <= src.merged_seq {
+                return Err(refuse(
+                    source,
+                    format!("nothing to merge: no transaction on {source} since its last merge"),
+                ));
+            }
+            if *strategy == MergeStrategy::Consensual {
+                return Err(ExecError::Unsupported {
+                    what: "a consensual (three-way) merge".into(),
+                    reason: "only auto merges (replaying the branch's transactions) are built so far",
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 impl BlockBuilder {
     /// Runs one registry call on the main state in place (a branch call
     /// never runs on a lane). `own_gas` is the calling transaction's gas,
@@ -27,34 +110,22 @@ impl BlockBuilder {
         own_gas: u64,
     ) -> Result<Vec<RegistryEvent>, ExecError> {
         let sender = vtx.sender_text().to_string();
+        precheck(&self.overlay, &sender, call)?;
         let refuse = |name: &str, reason: String| ExecError::BranchRejected {
             call: call.call(),
             name: name.to_string(),
             reason,
         };
+        let parent = self.ctx.height.saturating_sub(1);
+        let in_the_past = |name: &str, height: u64| {
+            if height > parent {
+                return Err(refuse(name, format!("height {height} is not in the past: the last block is {parent}")));
+            }
+            Ok(height)
+        };
         match call {
             BranchCall::Create { name, base, at, policy, writers } => {
-                branches::check_name("branch", name).map_err(|r| refuse(name, r))?;
-                if name == MAIN || branches::read(&self.overlay, name)?.is_some() {
-                    return Err(refuse(name, "a branch of that name exists".into()));
-                }
-                if branches::tag(&self.overlay, name)?.is_some() {
-                    return Err(refuse(name, "a tag has that name (branch and tag names share one space)".into()));
-                }
-                if branches::list(&self.overlay)?.len() >= branches::MAX_BRANCHES {
-                    return Err(refuse(
-                        name,
-                        format!("the chain has {} branches, the most it keeps", branches::MAX_BRANCHES),
-                    ));
-                }
-                let parent = self.ctx.height.saturating_sub(1);
-                let height = at.unwrap_or(parent);
-                if height > parent {
-                    return Err(refuse(
-                        name,
-                        format!("height {height} is not in the past: the last block is {parent}"),
-                    ));
-                }
+                let height = in_the_past(name, at.unwrap_or(parent))?;
                 let source = self.branch_root_at(base, height).map_err(|r| refuse(name, r))?;
                 let fork_root = branches::fork_state(&self.store, source)?;
                 let info = BranchInfo {
@@ -79,49 +150,29 @@ impl BlockBuilder {
                 )])
             }
             BranchCall::Delete { name } => {
-                let info = self.branch(name)?;
-                if info.creator != sender {
-                    return Err(refuse(name, format!("only its creator {} may delete it", info.creator)));
-                }
                 branches::remove(&mut self.overlay, name)?;
                 self.overlay.drop_table(&branches::mount_name(name))?;
                 self.lanes.remove(name);
                 Ok(vec![("branchDeleted".into(), json(&[name.clone().into()]))])
             }
             BranchCall::Tag { name, branch, height } => {
-                branches::check_name("tag", name).map_err(|r| refuse(name, r))?;
-                if branches::tag(&self.overlay, name)?.is_some() {
-                    return Err(refuse(name, "a tag of that name exists".into()));
-                }
-                if name == MAIN || branches::read(&self.overlay, name)?.is_some() {
-                    return Err(refuse(name, "a branch has that name (branch and tag names share one space)".into()));
-                }
-                if branch != MAIN && !self.branch(branch)?.may_write(&sender) {
-                    return Err(refuse(name, format!("{sender} is not a writer of branch {branch}")));
-                }
-                let parent = self.ctx.height.saturating_sub(1);
-                if *height > parent {
-                    return Err(refuse(
-                        name,
-                        format!("height {height} is not in the past: the last block is {parent}"),
-                    ));
-                }
+                let height = in_the_past(name, *height)?;
                 // The branch must have had a state at that height.
-                self.branch_root_at(branch, *height).map_err(|r| refuse(name, r))?;
-                if branches::tags(&self.overlay, branches::MAX_TAGS)?.len() >= branches::MAX_TAGS {
+                self.branch_root_at(branch, height).map_err(|r| refuse(name, r))?;
+                if branches::tag_count(&self.overlay)? >= branches::MAX_TAGS as u64 {
                     return Err(refuse(name, format!("the chain has {} tags, the most it keeps", branches::MAX_TAGS)));
                 }
                 let tag = TagInfo {
                     name: name.clone(),
                     branch: branch.clone(),
-                    height: *height,
+                    height,
                     creator: sender,
                     created_height: self.ctx.height,
                 };
                 branches::write_tag(&mut self.overlay, &tag)?;
-                Ok(vec![("tagCreated".into(), json(&[name.clone().into(), branch.clone().into(), (*height).into()]))])
+                Ok(vec![("tagCreated".into(), json(&[name.clone().into(), branch.clone().into(), height.into()]))])
             }
-            BranchCall::Merge { source, target, strategy } => self.merge(vtx, source, target, *strategy, own_gas),
+            BranchCall::Merge { source, target, strategy } => self.merge(source, target, *strategy, own_gas),
         }
     }
 
@@ -156,34 +207,17 @@ impl BlockBuilder {
     /// `v1mergeBranch`: see the auto merge in [`crate::branches`].
     fn merge(
         &mut self,
-        vtx: &VerifiedTx,
         source: &str,
         target: &str,
         strategy: MergeStrategy,
         own_gas: u64,
     ) -> Result<Vec<RegistryEvent>, ExecError> {
-        let sender = vtx.sender_text().to_string();
+        // `precheck` ran: the branches exist, the sender may merge, the
+        // strategy is built.
+        debug_assert_eq!(strategy, MergeStrategy::Auto);
         let refuse =
             |reason: String| ExecError::BranchRejected { call: "v1mergeBranch", name: source.to_string(), reason };
-        if source == target {
-            return Err(refuse("a branch cannot be merged into itself".into()));
-        }
-        if source == MAIN {
-            return Err(refuse("main has no branch log to replay; merge branches into main".into()));
-        }
         let mut src = self.branch(source)?;
-        if target != MAIN && !self.branch(target)?.may_write(&sender) {
-            return Err(refuse(format!("{sender} is not a writer of the target branch {target}")));
-        }
-        if !src.may_write(&sender) {
-            return Err(refuse(format!("{sender} is not a writer of branch {source}")));
-        }
-        if strategy == MergeStrategy::Consensual {
-            return Err(ExecError::Unsupported {
-                what: "a consensual (three-way) merge".into(),
-                reason: "only auto merges (replaying the branch's transactions) are built so far",
-            });
-        }
         let logged = {
             let lane = self.take_lane(source)?;
             let entries = branches::logged_since(&lane.overlay, src.merged_seq, branches::MAX_MERGE_TXS);
@@ -244,9 +278,13 @@ impl BlockBuilder {
                 Err(e) => return Err(e),
             };
             match outcome {
-                Ok(gas) => {
+                Ok((gas, ret)) => {
                     self.gas_used += gas;
-                    events.push(("mergeApplied".into(), json(&[(*seq).into(), hash.into()])));
+                    let mut args = vec![(*seq).into(), hash.into()];
+                    if !ret.is_empty() {
+                        args.push(ret.into());
+                    }
+                    events.push(("mergeApplied".into(), json(&args)));
                 }
                 Err(e) => {
                     let code = e.reason().map_or("", |r| r.as_str());
@@ -263,9 +301,10 @@ impl BlockBuilder {
 
     /// Replays one transaction: applied as its sender's next transaction
     /// and its nonce put back, so the target's nonce is neither checked
-    /// nor consumed. `Ok(Err(_))` is a replay that no longer applies
-    /// (nothing of it stays); `Err` is this node's failure.
-    fn replay(&mut self, vtx: &VerifiedTx) -> Result<Result<u64, ExecError>, ExecError> {
+    /// nor consumed. `Ok(Ok((gas, ret)))` applied it; `Ok(Err(_))` is a
+    /// replay that no longer applies (nothing of it stays, not even a
+    /// fee); `Err` is this node's failure.
+    fn replay(&mut self, vtx: &VerifiedTx) -> Result<Result<(u64, String), ExecError>, ExecError> {
         let savepoint = self.overlay.savepoint();
         let key = system::AccountKey::new(vtx.sender());
         let mut account = system::read_account_at(&self.overlay, &key)?;
@@ -273,6 +312,13 @@ impl BlockBuilder {
         account.nonce = vtx.nonce().saturating_sub(1);
         system::write_account_at(&mut self.overlay, &key, account)?;
         match self.apply(vtx) {
+            // A contract call that failed (RAISE, constraint, out of gas)
+            // is included with its fee in a block; replayed, it no longer
+            // applies, and leaves nothing.
+            Ok((receipt, _)) if receipt.status == aergo_types::ReceiptStatus::Error.as_str() => {
+                self.overlay.rollback_to(savepoint)?;
+                Ok(Err(ExecError::Sql(aergo_sql::SqlError::Raised { message: receipt.ret })))
+            }
             Ok((receipt, _)) => {
                 let mut after = system::read_account_at(&self.overlay, &key)?;
                 after.nonce = nonce;
@@ -283,7 +329,7 @@ impl BlockBuilder {
                 };
                 self.overlay.release_savepoint(savepoint)?;
                 self.fees = fees;
-                Ok(Ok(receipt.gas_used))
+                Ok(Ok((receipt.gas_used, receipt.ret)))
             }
             Err(e) if e.is_rejection() => {
                 self.overlay.rollback_to(savepoint)?;
