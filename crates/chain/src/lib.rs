@@ -26,9 +26,13 @@
 //! (garbage), never a head whose block or state is missing. On open, the
 //! head's state is checked to be present.
 //!
-//! Deliberately absent (next steps): branches and merges as chain
-//! operations, pruning of old state (the store's GC exists, the retention
-//! policy does not yet).
+//! Branches of the chain are not this crate's: they are lanes inside the
+//! state (`aergo_exec::branches`), so the block tree, the head and the LIB
+//! are the one consensus log's; [`Chain::import`] only verifies a block's
+//! transactions against its parent's branch registry.
+//!
+//! Deliberately absent (next steps): pruning of old state (the store's GC
+//! exists, the retention policy does not yet).
 
 mod blockstore;
 mod error;

@@ -294,7 +294,7 @@ impl Api {
         });
         if height == head.height {
             let lane = self.lane_of(&at.branch)?;
-            v["nextNonce"] = json!(self.node.next_nonce(&lane, &address, acct.nonce));
+            v["nextNonce"] = json!(self.node.next_nonce(&lane, &address).map_err(internal)?);
         }
         Ok(v)
     }

@@ -474,11 +474,26 @@ impl Node {
     }
 
     /// The nonce the account's next transaction on `lane` (main's chain id
-    /// hash, or a branch's) should carry, counting pending ones;
-    /// `committed` is its nonce in the state.
-    pub fn next_nonce(&self, lane: &Hash, address: &aergo_types::Address, committed: u64) -> u64 {
+    /// hash, or a branch's) should carry, counting pending ones. The state
+    /// is read after the pool: a block committed in between then shows in
+    /// the state, never a stale nonce.
+    pub fn next_nonce(&self, lane: &Hash, address: &aergo_types::Address) -> Result<u64, NodeError> {
         let sender = (*lane, address.clone());
-        self.replica.with_pool(|p| p.next_nonce(&sender)).unwrap_or(committed + 1)
+        if let Some(n) = self.replica.with_pool(|p| p.next_nonce(&sender)) {
+            return Ok(n);
+        }
+        let main = self.chain.head_state();
+        let state = if *lane == self.chain.rules().chain_id_hash {
+            Some(main)
+        } else {
+            let branch = aergo_exec::branches::by_lane(&main, lane).map_err(ChainError::Exec)?;
+            match branch {
+                Some(b) => aergo_exec::branches::open(self.chain.store(), &main, &b.name).map_err(ChainError::Exec)?,
+                None => None,
+            }
+        };
+        let Some(state) = state else { return Ok(1) };
+        Ok(aergo_exec::account(&state, address).map_err(ChainError::Exec)?.nonce + 1)
     }
 
     /// Runs `f` on the metrics counters.
