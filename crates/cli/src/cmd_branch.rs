@@ -24,8 +24,10 @@ pub enum BranchCommand {
         /// The branch to fork (default: main).
         #[arg(long, default_value = "main")]
         base: String,
-        /// `auto` (replay the branch's transactions on merge) or
-        /// `resolver:CONTRACT.FUNCTION`.
+        /// How it merges: `auto` (replay its transactions), `three-way`
+        /// (row-level three-way merge; conflicts outside balances fail it)
+        /// or `resolver:CONTRACT.FUNCTION` (three-way, conflicts settled by
+        /// that function).
         #[arg(long, default_value = "auto")]
         merge_policy: String,
         /// Accounts besides the creator that may write to and merge it
@@ -71,9 +73,10 @@ pub struct MergeArgs {
     #[arg(long, default_value = "main")]
     pub into: String,
     /// `auto` (replay the source's transactions on the target) or
-    /// `consensual` (three-way row merge; not built yet).
-    #[arg(long, default_value = "auto")]
-    pub strategy: String,
+    /// `consensual` (three-way row merge); default: what the branch's
+    /// merge policy says.
+    #[arg(long)]
+    pub strategy: Option<String>,
     #[command(flatten)]
     pub signer: SignerArgs,
 }
@@ -98,7 +101,9 @@ pub async fn branch(command: BranchCommand, client: &RpcClient) -> anyhow::Resul
         }
         BranchCommand::Create { name, at, base, merge_policy, writers, signer } => {
             let policy = MergePolicy::parse(&merge_policy).ok_or_else(|| {
-                anyhow::anyhow!("--merge-policy {merge_policy:?}: expected auto or resolver:CONTRACT.FUNCTION")
+                anyhow::anyhow!(
+                    "--merge-policy {merge_policy:?}: expected auto, three-way or resolver:CONTRACT.FUNCTION"
+                )
             })?;
             let writers = writers.iter().map(|w| keys::parse_account(w)).collect::<Result<Vec<_>, _>>()?;
             send(client, BranchCall::Create { name, base, at, policy, writers }, &signer).await
@@ -133,10 +138,14 @@ pub async fn tag(command: TagCommand, client: &RpcClient) -> anyhow::Result<Outp
 }
 
 pub async fn merge(a: MergeArgs, client: &RpcClient) -> anyhow::Result<Output> {
-    let strategy = match a.strategy.as_str() {
-        "auto" => MergeStrategy::Auto,
-        "consensual" => MergeStrategy::Consensual,
-        other => anyhow::bail!("--strategy {other:?}: expected auto or consensual"),
+    let strategy = match a.strategy.as_deref() {
+        Some("auto") => MergeStrategy::Auto,
+        Some("consensual") => MergeStrategy::Consensual,
+        Some(other) => anyhow::bail!("--strategy {other:?}: expected auto or consensual"),
+        None => match branches::show(client, &a.source).await?["mergePolicy"].as_str() {
+            Some("auto") => MergeStrategy::Auto,
+            _ => MergeStrategy::Consensual,
+        },
     };
     send(client, BranchCall::Merge { source: a.source, target: a.into, strategy }, &a.signer).await
 }

@@ -164,10 +164,12 @@ async fn branch_diverge_tag_and_merge_through_the_cli() {
     assert!(e["message"].as_str().unwrap().contains("lower-case"), "{e}");
     let e = refused(&url, &["merge", "feature", "--into", "feature", "--from", "dev:0"], exit::REJECTED);
     assert!(e["message"].as_str().unwrap().contains("itself"), "{e}");
-    let e = refused(&url, &["merge", "nope", "--from", "dev:0"], exit::REJECTED);
+    let e = refused(&url, &["merge", "nope", "--from", "dev:0"], exit::NOT_FOUND);
+    assert!(e["message"].as_str().unwrap().contains("no branch \"nope\""), "{e}");
+    let e = refused(&url, &["merge", "nope", "--strategy", "auto", "--from", "dev:0"], exit::REJECTED);
     assert_eq!(e["reason"], "UNKNOWN_BRANCH", "{e}");
     let e = refused(&url, &["merge", "feature", "--strategy", "consensual", "--from", "dev:0"], exit::REJECTED);
-    assert_eq!(e["reason"], "UNSUPPORTED", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("policy auto"), "{e}");
     refused(&url, &["--branch", "nope", "balance", "dev:0"], exit::NOT_FOUND);
     for at in ["main", "feature", "before"] {
         assert_eq!(supply(&client, at).await, total, "supply on {at}");
@@ -214,6 +216,22 @@ async fn branch_diverge_tag_and_merge_through_the_cli() {
     for at in ["main", "feature", "before"] {
         assert_eq!(supply(&client, at).await, total, "supply on {at} after the merge");
     }
+
+    // A three-way branch: both sides' changes meet row by row; the
+    // coinbase, paid on both, gets base + both deltas.
+    let tw = cli(&url, &["branch", "create", "tw", "--merge-policy", "three-way", "--from", "dev:0", "--wait"]);
+    assert_eq!(tw["receipt"]["status"], "SUCCESS", "{tw}");
+    let (dev2_main, dev4_main) = (balance(&url, "main", "dev:2"), balance(&url, "main", "dev:4"));
+    let on_tw =
+        cli(&url, &["--branch", "tw", "send", "--from", "dev:0", "--to", "dev:4", "--amount", "3 aergo", "--wait"]);
+    assert_eq!(on_tw["receipt"]["status"], "SUCCESS", "{on_tw}");
+    let on_main = cli(&url, &["send", "--from", "dev:5", "--to", "dev:2", "--amount", "2 aergo", "--wait"]);
+    assert_eq!(on_main["receipt"]["status"], "SUCCESS", "{on_main}");
+    let merged = cli(&url, &["merge", "tw", "--from", "dev:0", "--wait"]);
+    assert_eq!(merged["receipt"]["status"], "SUCCESS", "{merged}");
+    assert_eq!(balance(&url, "main", "dev:4") - dev4_main, 3_000_000_000_000_000_000);
+    assert_eq!(balance(&url, "main", "dev:2") - dev2_main, 2_000_000_000_000_000_000);
+    assert_eq!(supply(&client, "main").await, total, "supply after a three-way merge");
 
     // Delete: the branch's state is gone from the head, its history stays.
     let e = refused(&url, &["branch", "delete", "feature", "--from", "dev:1"], exit::REJECTED);

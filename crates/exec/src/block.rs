@@ -15,6 +15,7 @@ use crate::branches::{self, BranchInfo};
 use crate::gov::{self, GovCall, GovParam};
 
 mod branch_calls;
+mod merge3;
 use crate::{contract, dpos, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
 
 /// The result of building or executing a block.

@@ -3,6 +3,7 @@
 
 use super::*;
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
+use aergo_store::TableStore;
 use aergo_types::address::AERGO_BRANCH;
 use aergo_types::payload::{BranchCall, MergePolicy, MergeStrategy};
 use aergo_types::{ChainId, Receipt, RejectReason, TxBody, TxType};
@@ -314,12 +315,14 @@ fn an_auto_merge_equals_replaying_the_branch_by_hand() {
     assert_eq!(reason(&c.block(vec![again])[0]), Some(RejectReason::BranchRejected));
     let lane = c.rules.chain_id_hash;
     *c.nonces.get_mut(&(lane, 1)).unwrap() -= 1;
-    // Consensual merges are not built yet, and say so.
+    // A branch merges the way its policy says: not three-way here.
     let t = c.transfer("f", 0, 2, 1);
     c.block(vec![t]);
     let cons =
         c.call(1, BranchCall::Merge { source: "f".into(), target: MAIN.into(), strategy: MergeStrategy::Consensual });
-    assert_eq!(reason(&c.block(vec![cons])[0]), Some(RejectReason::Unsupported));
+    let r = c.block(vec![cons]);
+    assert_eq!(reason(&r[0]), Some(RejectReason::BranchRejected));
+    assert!(r[0].as_ref().unwrap_err().to_string().contains("policy auto"), "{r:?}");
 }
 
 #[test]
@@ -341,4 +344,198 @@ fn merging_into_a_branch_and_deleting_one() {
     assert_eq!(reason(&rs[1]), Some(RejectReason::UnknownBranch));
     assert!(branches::open(&c.store, &c.main(), "a").unwrap().is_none());
     assert!(c.main().table(&branches::mount_name("a")).unwrap().is_none());
+}
+
+const KV: &str = "CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL);
+CREATE UNIQUE INDEX kv_v ON kv (v);
+CREATE FUNCTION put(key TEXT, val BIGINT) RETURNS VOID AS $$
+BEGIN
+    INSERT INTO kv VALUES (key, val) ON CONFLICT (k) DO UPDATE SET v = excluded.v;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION theirs_wins(tbl TEXT, k TEXT, base TEXT, ours TEXT, theirs TEXT) RETURNS TEXT AS $$
+BEGIN
+    RETURN theirs;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION wrong_key(tbl TEXT, k TEXT, base TEXT, ours TEXT, theirs TEXT) RETURNS TEXT AS $$
+BEGIN
+    RETURN '[\"zzz\", 1]';
+END;
+$$ LANGUAGE plpgsql";
+
+impl Chain {
+    fn deploy(&mut self, who: usize, source: &str) -> Address {
+        let lane = self.rules.chain_id_hash;
+        let payload = aergo_types::payload::encode_deploy_payload(source, None);
+        let tx = self.sign(who, lane, |n, from, lane| {
+            TxBody::new(TxType::Deploy, n, from, None, Amount::ZERO, lane)
+                .with_payload(payload)
+                .with_gas(0, Amount::ZERO)
+        });
+        let r = self.block(vec![tx]).remove(0).unwrap();
+        assert_eq!(r.status, "CREATED", "{}", r.ret);
+        Address::from_bytes(&r.contract_address).unwrap()
+    }
+
+    fn put(&mut self, branch: &str, who: usize, contract: &Address, key: &str, val: i64) -> Tx {
+        let lane = self.lane(branch);
+        let payload =
+            aergo_types::payload::encode_call_payload("put", &[serde_json::json!(key), serde_json::json!(val)]);
+        self.sign(who, lane, |n, from, lane| {
+            TxBody::new(TxType::Call, n, from, Some(contract), Amount::ZERO, lane).with_payload(payload)
+        })
+    }
+
+    fn kv(&self, branch: &str) -> Vec<(String, i64)> {
+        let state = branches::open(&self.store, &self.main(), branch).unwrap().unwrap();
+        let mut out = Vec::new();
+        for (name, _) in state.tables().unwrap() {
+            if name.ends_with(".kv") {
+                for e in state
+                    .range(
+                        &name,
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Unbounded,
+                        aergo_store::Direction::Forward,
+                    )
+                    .unwrap()
+                {
+                    let row = aergo_store::codec::decode_row(&e.unwrap().1).unwrap();
+                    match row.as_slice() {
+                        [aergo_store::Value::Text(k), aergo_store::Value::Int(v)] => out.push((k.clone(), *v)),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn create_with(&mut self, name: &str, policy: MergePolicy) {
+        let call = BranchCall::Create {
+            name: name.into(),
+            base: MAIN.into(),
+            at: None,
+            policy,
+            writers: vec![self.keys[1].address()],
+        };
+        let tx = self.call(0, call);
+        self.block(vec![tx]).remove(0).unwrap();
+    }
+
+    fn merge(&mut self, who: usize, source: &str, strategy: MergeStrategy) -> Result<Receipt, ExecError> {
+        let tx = self.call(who, BranchCall::Merge { source: source.into(), target: MAIN.into(), strategy });
+        let r = self.block(vec![tx]).remove(0);
+        if r.is_err() {
+            let lane = self.rules.chain_id_hash;
+            *self.nonces.get_mut(&(lane, who)).unwrap() -= 1;
+        }
+        r
+    }
+
+    fn supply(&self, branch: &str) -> u128 {
+        let state = branches::open(&self.store, &self.main(), branch).unwrap().unwrap();
+        let mut total = 0;
+        for e in state
+            .range(
+                system::ACCOUNTS,
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                aergo_store::Direction::Forward,
+            )
+            .unwrap()
+        {
+            let row = aergo_store::codec::decode_row(&e.unwrap().1).unwrap();
+            total += crate::rows::as_amount(system::ACCOUNTS, &row[1]).unwrap().aer();
+        }
+        total
+    }
+}
+
+#[test]
+fn a_three_way_merge_without_conflicts_applies_both_sides_and_keeps_the_supply() {
+    let mut c = Chain::new();
+    let kv = c.deploy(0, KV);
+    c.create_with("f", MergePolicy::ThreeWay);
+    let supply = c.supply(MAIN);
+    // The base: the branch as forked (main before the creating block).
+    let base: Vec<Amount> = (0..4).map(|i| c.balance("f", i)).collect();
+    // Both sides move balances (the coinbase, key 3, earns fees on both:
+    // a conflict settled by the balance rule) and write different rows.
+    let txs = vec![c.transfer("f", 1, 2, 30), c.put("f", 1, &kv, "b", 2)];
+    assert!(c.block(txs).iter().all(Result::is_ok));
+    let txs = vec![c.transfer(MAIN, 0, 2, 5), c.put(MAIN, 0, &kv, "a", 1)];
+    assert!(c.block(txs).iter().all(Result::is_ok));
+    let branch: Vec<Amount> = (0..4).map(|i| c.balance("f", i)).collect();
+    let main: Vec<Amount> = (0..4).map(|i| c.balance(MAIN, i)).collect();
+
+    let r = c.merge(1, "f", MergeStrategy::Consensual).unwrap();
+    let fee = Amount::from_be_bytes(&r.fee_used).unwrap().aer();
+    // Each balance is base + both deltas (the merge's own fee aside).
+    for i in 0..4usize {
+        let want = main[i].aer() + branch[i].aer() - base[i].aer();
+        let want = match i {
+            1 => want - fee,
+            3 => want + fee,
+            _ => want,
+        };
+        assert_eq!(c.balance(MAIN, i).aer(), want, "account {i}");
+    }
+    assert_eq!(c.supply(MAIN), supply);
+    assert_eq!(c.kv(MAIN), vec![("a".to_string(), 1), ("b".to_string(), 2)]);
+    let names: Vec<&str> = r.events.iter().map(|e| e.event_name.as_str()).collect();
+    assert_eq!(names.last(), Some(&"branchMerged"));
+    assert!(names.contains(&"mergeConflict"), "the coinbase row: {names:?}");
+    // The unique index follows the merged rows: a query through it sees b.
+    let snap = c.main();
+    let engine = crate::query::query_engine(&crate::query::QueryLimits::default());
+    let qc = crate::query::QueryContext { height: c.height, timestamp_ns: 0, contract: Some(kv.clone()) };
+    let out = crate::query::query_sql(
+        &engine,
+        &mut Snapshot::open(&c.store, snap.state_root()),
+        &qc,
+        "SELECT k FROM kv WHERE v = 2",
+        1_000_000,
+    )
+    .unwrap();
+    assert_eq!(out.rows.len(), 1, "{out:?}");
+    // Nothing new: refused; an auto merge of a three-way branch: refused.
+    assert_eq!(reason(&c.merge(1, "f", MergeStrategy::Consensual)), Some(RejectReason::BranchRejected));
+    assert_eq!(reason(&c.merge(1, "f", MergeStrategy::Auto)), Some(RejectReason::BranchRejected));
+}
+
+#[test]
+fn conflicts_go_to_the_resolver_or_fail_the_merge() {
+    let mut c = Chain::new();
+    let kv = c.deploy(0, KV);
+    let t = c.put(MAIN, 0, &kv, "x", 1);
+    c.block(vec![t]);
+    let theirs = MergePolicy::Resolver { contract: kv.to_string(), function: "theirs_wins".into() };
+    let wrong = MergePolicy::Resolver { contract: kv.to_string(), function: "wrong_key".into() };
+    c.create_with("plain", MergePolicy::ThreeWay);
+    c.create_with("resolved", theirs);
+    c.create_with("broken", wrong);
+    for b in ["plain", "resolved", "broken"] {
+        let t = c.put(b, 1, &kv, "x", 7);
+        assert!(c.block(vec![t])[0].is_ok());
+    }
+    let t = c.put(MAIN, 0, &kv, "x", 3);
+    c.block(vec![t]);
+    let before = c.main().state_root();
+
+    // No resolver: the conflicting row fails the merge, nothing changes.
+    let e = c.merge(1, "plain", MergeStrategy::Consensual).unwrap_err();
+    assert!(e.to_string().contains("no resolver"), "{e}");
+    assert_eq!(c.kv(MAIN), vec![("x".to_string(), 3)]);
+    // A resolver that answers with another key fails it too.
+    let e = c.merge(1, "broken", MergeStrategy::Consensual).unwrap_err();
+    assert!(e.to_string().contains("another key"), "{e}");
+    assert_eq!(c.kv(MAIN), vec![("x".to_string(), 3)]);
+    let _ = before;
+    // theirs_wins: the branch's row is kept, and the receipt says so.
+    let r = c.merge(1, "resolved", MergeStrategy::Consensual).unwrap();
+    assert_eq!(c.kv(MAIN), vec![("x".to_string(), 7)]);
+    let conflict = r.events.iter().find(|e| e.json_args.contains(".kv")).unwrap();
+    assert!(conflict.json_args.contains("resolved"), "{}", conflict.json_args);
 }

@@ -405,7 +405,7 @@ pub fn json_args_to_values(sig: &FunctionSignature, args: &[&RawValue]) -> Resul
         .collect()
 }
 
-fn json_to_value(text: &str, ty: SqlType) -> Result<SqlValue, String> {
+pub(crate) fn json_to_value(text: &str, ty: SqlType) -> Result<SqlValue, String> {
     let got = |what: &str| Err(format!("expected {what}, got {}", short(text)));
     let first = text.as_bytes().first().copied().unwrap_or(b' ');
     if text == "null" {

@@ -98,6 +98,15 @@ impl TableDef {
     pub fn has_rowid(&self) -> bool {
         self.primary_key.is_empty()
     }
+
+    /// The key of `row` (stored under `pk`) in index number `ix`: the
+    /// index columns' key encoding followed by the row's key.
+    pub fn index_key(&self, ix: usize, row: &[aergo_store::Value], pk: &[u8]) -> Vec<u8> {
+        let vals: Vec<aergo_store::Value> = self.indexes[ix].columns.iter().map(|&c| row[c].clone()).collect();
+        let mut k = aergo_store::codec::encode_key(&vals);
+        k.extend_from_slice(pk);
+        k
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -571,15 +571,19 @@ pub const MAX_BRANCH_WRITERS: usize = 32;
 pub enum MergePolicy {
     /// Replay the branch's transactions on the target (the default).
     Auto,
+    /// Three-way row merge; a conflict outside native balances fails it.
+    ThreeWay,
     /// Three-way row merge; conflicts go to `contract.function`.
     Resolver { contract: String, function: String },
 }
 
 impl MergePolicy {
-    /// `auto` or `resolver:CONTRACT.FUNCTION`.
+    /// `auto`, `three-way` or `resolver:CONTRACT.FUNCTION`.
     pub fn parse(s: &str) -> Option<MergePolicy> {
-        if s == "auto" {
-            return Some(MergePolicy::Auto);
+        match s {
+            "auto" => return Some(MergePolicy::Auto),
+            "three-way" => return Some(MergePolicy::ThreeWay),
+            _ => {}
         }
         let (contract, function) = s.strip_prefix("resolver:")?.rsplit_once('.')?;
         if contract.is_empty() || function.is_empty() || s.len() > 160 {
@@ -593,6 +597,7 @@ impl fmt::Display for MergePolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MergePolicy::Auto => f.write_str("auto"),
+            MergePolicy::ThreeWay => f.write_str("three-way"),
             MergePolicy::Resolver { contract, function } => write!(f, "resolver:{contract}.{function}"),
         }
     }
@@ -703,7 +708,10 @@ impl BranchCall {
                 let at = if a[2].is_empty() { None } else { Some(height(a[2])?) };
                 let policy = MergePolicy::parse(a[3]).ok_or_else(|| PayloadError::BranchArg {
                     call,
-                    reason: format!("merge policy {:?}: expected auto or resolver:CONTRACT.FUNCTION", abbreviate(a[3])),
+                    reason: format!(
+                        "merge policy {:?}: expected auto, three-way or resolver:CONTRACT.FUNCTION",
+                        abbreviate(a[3])
+                    ),
                 })?;
                 let writers = a[4..]
                     .iter()

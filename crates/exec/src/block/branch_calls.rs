@@ -2,7 +2,7 @@
 //! branches, tags, and merges (the design is in [`crate::branches`]).
 
 use aergo_store::{Snapshot, TableStore};
-use aergo_types::payload::{BranchCall, MergeStrategy};
+use aergo_types::payload::{BranchCall, MergePolicy, MergeStrategy};
 use aergo_types::{Hash, Tx};
 
 use super::{receipt_fee, BlockBuilder};
@@ -10,7 +10,7 @@ use crate::branches::{self, BranchInfo, TagInfo, MAIN};
 use crate::{system, ExecError, VerifiedTx};
 
 /// An event of the registry: its name and JSON arguments.
-type RegistryEvent = (String, String);
+pub(super) type RegistryEvent = (String, String);
 
 fn json(values: &[serde_json::Value]) -> String {
     serde_json::Value::Array(values.to_vec()).to_string()
@@ -80,19 +80,32 @@ pub(crate) fn precheck(view: &dyn TableStore, sender: &str, call: &BranchCall) -
             if !src.may_write(sender) {
                 return Err(refuse(source, format!("{sender} is not a writer of branch {source}")));
             }
+            let auto_policy = MergePolicy::parse(&src.merge_policy) == Some(MergePolicy::Auto);
+            match strategy {
+                MergeStrategy::Auto if !auto_policy => {
+                    return Err(refuse(
+                        source,
+                        format!("{source} merges three-way (policy {}): use the consensual strategy", src.merge_policy),
+                    ))
+                }
+                MergeStrategy::Consensual if auto_policy => {
+                    return Err(refuse(
+                        source,
+                        format!(
+                            "{source} merges by replay (policy auto); a branch created with --merge-policy \
+                             three-way or resolver:CONTRACT.FUNCTION merges consensually"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
             // The registry counts the branch's transactions as of the last
             // block (its log's length): a merge waits for them to land.
-            if src.txs <= src.merged_seq {
+            if *strategy == MergeStrategy::Auto && src.txs <= src.merged_seq {
                 return Err(refuse(
                     source,
                     format!("nothing to merge: no transaction on {source} since its last merge"),
                 ));
-            }
-            if *strategy == MergeStrategy::Consensual {
-                return Err(ExecError::Unsupported {
-                    what: "a consensual (three-way) merge".into(),
-                    reason: "only auto merges (replaying the branch's transactions) are built so far",
-                });
             }
         }
     }
@@ -213,11 +226,13 @@ impl BlockBuilder {
         own_gas: u64,
     ) -> Result<Vec<RegistryEvent>, ExecError> {
         // `precheck` ran: the branches exist, the sender may merge, the
-        // strategy is built.
-        debug_assert_eq!(strategy, MergeStrategy::Auto);
+        // strategy is the branch's.
         let refuse =
             |reason: String| ExecError::BranchRejected { call: "v1mergeBranch", name: source.to_string(), reason };
         let mut src = self.branch(source)?;
+        if strategy == MergeStrategy::Consensual {
+            return self.merge_consensual(src, target, own_gas);
+        }
         let logged = {
             let lane = self.take_lane(source)?;
             let entries = branches::logged_since(&lane.overlay, src.merged_seq, branches::MAX_MERGE_TXS);

@@ -37,10 +37,7 @@ pub fn row_key(cx: &mut Cx<'_>, table: &TableDef, row: &[Value]) -> Result<Vec<u
 }
 
 fn index_key(table: &TableDef, ix: usize, row: &[Value], pk: &[u8]) -> Vec<u8> {
-    let vals: Vec<Value> = table.indexes[ix].columns.iter().map(|&c| row[c].clone()).collect();
-    let mut k = encode_key(&vals);
-    k.extend_from_slice(pk);
-    k
+    table.index_key(ix, row, pk)
 }
 
 /// Checks NOT NULL and CHECK constraints of a complete row.
