@@ -539,3 +539,81 @@ fn conflicts_go_to_the_resolver_or_fail_the_merge() {
     let conflict = r.events.iter().find(|e| e.json_args.contains(".kv")).unwrap();
     assert!(conflict.json_args.contains("resolved"), "{}", conflict.json_args);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A transfer between the first three accounts: (from, to, aergo).
+    fn transfer() -> impl Strategy<Value = (usize, usize, u128)> {
+        (0usize..3, 0usize..3, 1u128..50)
+    }
+
+    fn run(c: &mut Chain, branch: &str, txs: &[(usize, usize, u128)]) {
+        let signed: Vec<Tx> = txs.iter().map(|&(f, t, n)| c.transfer(branch, f, t, n)).collect();
+        for r in c.block(signed) {
+            assert!(r.is_ok(), "{r:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// An auto merge leaves main as replaying the branch's transfers by
+        /// hand would (each paying its fee), the supply unchanged.
+        #[test]
+        fn an_auto_merge_equals_replaying_by_hand(
+            branch_txs in proptest::collection::vec(transfer(), 1..6),
+            main_txs in proptest::collection::vec(transfer(), 0..4),
+        ) {
+            let mut c = Chain::new();
+            // Writers of f: the creator (0), 1, and 3 (the coinbase, who
+            // merges: its fee comes back to it); 2 sends only on main.
+            let writers = vec![c.keys[1].address(), c.keys[3].address()];
+            let create = c.call(0, BranchCall::Create { name: "f".into(), base: MAIN.into(), at: None, policy: MergePolicy::Auto, writers });
+            c.block(vec![create]).remove(0).unwrap();
+            let branch_txs: Vec<_> = branch_txs.into_iter().map(|(f, t, n)| (f % 2, t, n)).collect();
+            run(&mut c, "f", &branch_txs);
+            run(&mut c, MAIN, &main_txs);
+            let supply = c.supply(MAIN);
+            // By hand: the same transfers on main, on a copy of the chain.
+            let mut by_hand = Chain { store: c.store.clone(), root: c.root, height: c.height, keys: c.keys.clone(), rules: c.rules.clone(), nonces: c.nonces.clone() };
+            run(&mut by_hand, MAIN, &branch_txs);
+            let expected: Vec<Amount> = (0..3).map(|i| by_hand.balance(MAIN, i)).collect();
+
+            let r = c.merge(3, "f", MergeStrategy::Auto).unwrap();
+            let dropped = r.events.iter().filter(|e| e.event_name == "mergeDropped").count();
+            prop_assert_eq!(dropped, 0);
+            let got: Vec<Amount> = (0..3).map(|i| c.balance(MAIN, i)).collect();
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(c.supply(MAIN), supply);
+        }
+
+        /// A three-way merge without conflicts on accounts 0..3 gives each
+        /// of them base + both deltas, and keeps the supply.
+        #[test]
+        fn a_three_way_merge_applies_both_diffs(
+            branch_txs in proptest::collection::vec(transfer(), 1..6),
+            main_txs in proptest::collection::vec(transfer(), 1..6),
+        ) {
+            let mut c = Chain::new();
+            c.create_with("f", MergePolicy::ThreeWay);
+            let base: Vec<u128> = (0..4).map(|i| c.balance("f", i).aer()).collect();
+            let branch_txs: Vec<_> = branch_txs.into_iter().map(|(f, t, n)| (f % 2, t, n)).collect();
+            run(&mut c, "f", &branch_txs);
+            run(&mut c, MAIN, &main_txs);
+            let supply = c.supply(MAIN);
+            let ours: Vec<u128> = (0..4).map(|i| c.balance(MAIN, i).aer()).collect();
+            let theirs: Vec<u128> = (0..4).map(|i| c.balance("f", i).aer()).collect();
+            let r = c.merge(1, "f", MergeStrategy::Consensual).unwrap();
+            let fee = Amount::from_be_bytes(&r.fee_used).unwrap().aer();
+            for i in 0..4 {
+                let mut want = ours[i] + theirs[i] - base[i];
+                if i == 1 { want -= fee; }
+                if i == 3 { want += fee; }
+                prop_assert_eq!(c.balance(MAIN, i).aer(), want, "account {}", i);
+            }
+            prop_assert_eq!(c.supply(MAIN), supply);
+        }
+    }
+}
