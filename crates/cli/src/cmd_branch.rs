@@ -40,7 +40,12 @@ pub enum BranchCommand {
     /// Every branch: main first, then the registry.
     List,
     /// One branch: its chain id hash, fork point, writers, head and state root.
-    Show { name: String },
+    Show {
+        name: String,
+        /// As it was after this block (default: the head).
+        #[arg(long)]
+        at: Option<u64>,
+    },
     /// Delete a branch (its creator only).
     Delete {
         name: String,
@@ -88,8 +93,8 @@ pub async fn branch(command: BranchCommand, client: &RpcClient) -> anyhow::Resul
             let rows: Vec<String> = v["branches"].as_array().into_iter().flatten().map(branch_line).collect();
             Ok(out(v.clone(), rows.join("\n")))
         }
-        BranchCommand::Show { name } => {
-            let v = branches::show(client, &name).await?;
+        BranchCommand::Show { name, at } => {
+            let v = branches::show(client, &name, at).await?;
             let text = format!(
                 "{}\nchain id hash {}\nstate root {}\nhead height {}",
                 branch_line(&v),
@@ -142,7 +147,7 @@ pub async fn merge(a: MergeArgs, client: &RpcClient) -> anyhow::Result<Output> {
         Some("auto") => MergeStrategy::Auto,
         Some("consensual") => MergeStrategy::Consensual,
         Some(other) => anyhow::bail!("--strategy {other:?}: expected auto or consensual"),
-        None => match branches::show(client, &a.source).await?["mergePolicy"].as_str() {
+        None => match branches::show(client, &a.source, None).await?["mergePolicy"].as_str() {
             Some("auto") => MergeStrategy::Auto,
             _ => MergeStrategy::Consensual,
         },

@@ -317,6 +317,46 @@ fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
         assert_eq!(seen.get(hash), Some(&1), "{hash} included {:?} times", seen.get(hash));
     }
 
+    // 2b. A branch of the DPoS chain: created through one node, written
+    // through another, merged through a third; every node agrees on the
+    // branch's state root at every height, since the block commits to it.
+    let cli_at = |node: usize, args: &[&str]| {
+        let url = h.rpc(node);
+        let mut all = vec!["--rpc", url.as_str(), "--json"];
+        all.extend_from_slice(args);
+        aergo_json(&all)
+    };
+    let made = cli_at(0, &["branch", "create", "net", "--writer", "dev:1", "--from", "dev:0", "--wait"]);
+    assert_eq!(made["receipt"]["status"], "SUCCESS", "{made}");
+    let sent = cli_at(2, &["--branch", "net", "send", "--from", "dev:1", "--to", "dev:8", "--amount", "5 aergo"]);
+    let hash = sent["hash"].as_str().unwrap().to_string();
+    let on_branch = h.wait_for("the branch transfer's receipt", |h| receipt(&h.rpc(4), &hash));
+    assert_eq!(on_branch["status"], "SUCCESS", "{on_branch}");
+    let at = u64_of(&on_branch, "blockHeight");
+    h.wait_for("every node to finalize the branch transfer", |h| {
+        h.status().iter().all(|n| n["lib"].as_u64().unwrap_or(0) >= at).then_some(())
+    });
+    let at_height: Vec<Value> = (0..PRODUCERS + CANDIDATES)
+        .map(|i| cli_at(i, &["branch", "show", "net", "--at", &at.to_string()])["stateRoot"].clone())
+        .collect();
+    assert!(at_height.iter().all(|r| r == &at_height[0] && r.is_string()), "{at_height:?}");
+    let dev8 = |i: usize| aer(&cli_at(i, &["--branch", "net", "balance", "dev:8"])["balance"]);
+    let dev8_main = aer(&cli_at(0, &["balance", "dev:8"])["balance"]);
+    assert_eq!(dev8(3) - dev8_main, 5_000_000_000_000_000_000, "node3 reads the branch");
+    let merged = cli_at(1, &["merge", "net", "--from", "dev:1", "--wait"]);
+    assert_eq!(merged["receipt"]["status"], "SUCCESS", "{merged}");
+    let m = u64_of(&merged["receipt"], "blockHeight");
+    h.wait_for("every node to have the merge block", |h| {
+        h.status().iter().all(|n| n["height"].as_u64().unwrap_or(0) >= m).then_some(())
+    });
+    for node in 0..PRODUCERS + CANDIDATES {
+        assert_eq!(block(&h.rpc(node), m)["hash"], block(&url0, m)["hash"], "node{node} at the merge");
+        assert_eq!(
+            aer(&cli_at(node, &["balance", "dev:8", "--at", &m.to_string()])["balance"]) - dev8_main,
+            5_000_000_000_000_000_000
+        );
+    }
+
     // 3. One producer crashes: the others go on and finality continues.
     let killed = aergo_json(&["--json", "horde", "stop", "--dir", h.dir(), "node3", "--kill"]);
     assert_eq!(killed[0]["outcome"], "killed");

@@ -49,9 +49,12 @@ pub async fn list(client: &RpcClient) -> Result<Value> {
     client.call("listBranches", json!([])).await
 }
 
-/// `getBranch` at the head.
-pub async fn show(client: &RpcClient, name: &str) -> Result<Value> {
-    client.call("getBranch", json!([name])).await
+/// `getBranch` at the head or after block `at`.
+pub async fn show(client: &RpcClient, name: &str, at: Option<u64>) -> Result<Value> {
+    match at {
+        Some(h) => client.call("getBranch", json!([name, h])).await,
+        None => client.call("getBranch", json!([name])).await,
+    }
 }
 
 /// `listTags`.

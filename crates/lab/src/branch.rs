@@ -13,9 +13,11 @@
 //!   different rows each, against `main` (no conflicts), and a check that
 //!   the merge holds both sides' changes.
 //!
-//! Each figure is the median of `repeats` runs, in microseconds. The
-//! chain-level branch (transactions naming a branch, merge blocks) is not
-//! built yet; these are the operations it will call.
+//! Then, at the same size, the chain's own operations (`branch_chain`):
+//! a block creating a branch, and blocks merging `changes` transfers by
+//! replay and three-way.
+//!
+//! Each figure is the median of `repeats` runs, in microseconds.
 
 use std::time::Instant;
 
@@ -56,6 +58,9 @@ pub struct SizeFigures {
     /// work, whatever the machine and its caches.
     pub diff_loads: u64,
     pub merge_loads: u64,
+    /// The chain's blocks: creating a branch, merging one by replay and
+    /// three-way.
+    pub chain: crate::branch_chain::ChainFigures,
 }
 
 #[derive(Clone, Debug)]
@@ -82,8 +87,19 @@ impl BranchBenchReport {
         (self.ratio(|s| s.diff_loads as f64), self.ratio(|s| s.merge_loads as f64))
     }
 
+    /// Larger state over smaller, the chain's blocks: (create, auto
+    /// merge, three-way merge).
+    pub fn chain_ratios(&self) -> (f64, f64, f64) {
+        (
+            self.ratio(|s| s.chain.create_us),
+            self.ratio(|s| s.chain.auto_merge_us),
+            self.ratio(|s| s.chain.three_way_merge_us),
+        )
+    }
+
     pub fn bench_line(&self) -> String {
         let (b, d, m) = self.ratios();
+        let (cc, ca, ct) = self.chain_ratios();
         let (small, large) = (self.sizes.first().map_or(0, |s| s.rows), self.sizes.last().map_or(0, |s| s.rows));
         let at = |f: &dyn Fn(&SizeFigures) -> f64| {
             self.sizes.iter().map(|s| format!("{:.0}", f(s))).collect::<Vec<_>>().join("/")
@@ -91,14 +107,18 @@ impl BranchBenchReport {
         let (dl, ml) = self.load_ratios();
         format!(
             "BENCH branch rows={small}/{large} changes={} branch_ratio={b:.2} diff_ratio={d:.2} merge_ratio={m:.2} \
-             diff_load_ratio={dl:.2} merge_load_ratio={ml:.2} branch_us={} diff_us={} merge_us={} diff_loads={} \
-             merge_loads={}",
+             diff_load_ratio={dl:.2} merge_load_ratio={ml:.2} chain_create_ratio={cc:.2} \
+             chain_auto_merge_ratio={ca:.2} chain_three_way_ratio={ct:.2} branch_us={} diff_us={} merge_us={} \
+             diff_loads={} merge_loads={} chain_create_us={} chain_auto_merge_us={} chain_three_way_us={}",
             self.changes,
             at(&|s| s.branch_us),
             at(&|s| s.diff_us),
             at(&|s| s.merge_us),
             at(&|s| s.diff_loads as f64),
-            at(&|s| s.merge_loads as f64)
+            at(&|s| s.merge_loads as f64),
+            at(&|s| s.chain.create_us),
+            at(&|s| s.chain.auto_merge_us),
+            at(&|s| s.chain.three_way_merge_us)
         )
     }
 
@@ -110,6 +130,8 @@ impl BranchBenchReport {
                 "rows": s.rows, "buildSecs": s.build_secs, "branchUs": s.branch_us,
                 "diffUs": s.diff_us, "mergeUs": s.merge_us,
                 "diffLoads": s.diff_loads, "mergeLoads": s.merge_loads,
+                "chainCreateUs": s.chain.create_us, "chainAutoMergeUs": s.chain.auto_merge_us,
+                "chainThreeWayMergeUs": s.chain.three_way_merge_us,
             })).collect::<Vec<_>>(),
             "ratios": { "branch": b, "diff": d, "merge": m },
         })
@@ -214,7 +236,14 @@ pub fn bench_branch(o: &BranchBenchOptions, progress: &mut dyn FnMut(String)) ->
                 })?;
             }
         }
+        let chain_db = Store::open(dir.path().join("chain.redb")).map_err(store)?;
+        let chain = crate::branch_chain::chain_figures(&chain_db, rows, o.changes, o.repeats)?;
+        progress(format!(
+            "{rows} rows, the chain: create a branch {:.0} us, merge {} transfers by replay {:.0} us, three-way {:.0} us",
+            chain.create_us, o.changes, chain.auto_merge_us, chain.three_way_merge_us
+        ));
         let f = SizeFigures {
+            chain,
             rows,
             build_secs,
             branch_us: median_us(branch),

@@ -31,6 +31,7 @@
 
 pub mod api;
 pub mod branch;
+pub mod branch_chain;
 pub mod contract;
 pub mod fs;
 pub mod network;
