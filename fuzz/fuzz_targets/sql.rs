@@ -3,7 +3,8 @@
 //! (tables with rows, an index, a view, a PL/pgSQL function), read-only as
 //! the API runs queries and writable in a fresh overlay as a transaction
 //! runs, with a small gas limit. A failed batch must leave the state as it
-//! was. Runs on a thread with the stack the engine documents.
+//! was. Its `AS OF` clauses are taken out as the API does. Runs on a
+//! thread with the stack the engine documents.
 #![no_main]
 
 use aergo_sql::{parse_sql, split_statements, Engine, ExecContext, Gas};
@@ -67,6 +68,10 @@ fuzz_target!(|data: &[u8]| {
     aergo_fuzz::on_sql_stack(move || {
         let _ = split_statements(&text);
         let _ = parse_sql(&text);
+        // The API takes `AS OF` out of a query's text before it runs.
+        if let Ok((rest, _)) = aergo_sql::as_of::strip_as_of(&text) {
+            assert!(rest.len() <= text.len(), "stripping AS OF made the text longer");
+        }
         let engine = Engine::default();
         let read_only = ExecContext { read_only: true, ..ExecContext::default() };
         let mut view = Overlay::new(&store, root);

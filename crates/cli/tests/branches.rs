@@ -141,6 +141,20 @@ async fn branch_diverge_tag_and_merge_through_the_cli() {
         .await
         .unwrap();
     assert_eq!(aer(&at_branch["balance"]) - aer(&at_tag["balance"]), 100_000_000_000_000_000_000);
+    // SQL's AS OF names the same snapshots.
+    let dev2 = dev_account(2).unwrap().address().to_string();
+    let sql = format!(
+        "SELECT CAST(balance AS TEXT) FROM sys.accounts AS OF 'feature@{branch_height}' WHERE address = '{dev2}'"
+    );
+    let q = client.call("query", json!([sql])).await.unwrap();
+    assert_eq!(q["rows"][0][0].as_str().unwrap(), aer(&at_branch["balance"]).to_string(), "{q}");
+    let sql = format!("SELECT CAST(balance AS TEXT) FROM sys.accounts AS OF 'before' WHERE address = '{dev2}'");
+    let q = client.call("query", json!([sql])).await.unwrap();
+    assert_eq!(q["rows"][0][0].as_str().unwrap(), aer(&at_tag["balance"]).to_string(), "{q}");
+    let mixed = client
+        .call("query", json!(["SELECT 1 FROM sys.accounts AS OF 'before' JOIN sys.params AS OF 'main' ON true"]))
+        .await;
+    assert!(mixed.unwrap_err().to_string().contains("one snapshot"));
     // A diff of the two states, by refs.
     let d = cli(&url, &["diff", "before", &format!("feature@{branch_height}"), "--table", "sys.accounts"]);
     assert_eq!(d["relations"][0]["rows"].as_array().unwrap().len(), 3, "sender, recipient, coinbase: {d}");

@@ -52,6 +52,12 @@
 //! with the reason code). A merge replays at most [`MAX_MERGE_TXS`]
 //! transactions; the rest waits for the next merge.
 //!
+//! A *consensual merge* (a branch whose policy is `three-way` or
+//! `resolver:CONTRACT.FUNCTION`) merges the two states row by row against
+//! the state the source was forked or last merged at; the rules are in the
+//! module doc of `block/merge3.rs`. A branch merges one way only, the way
+//! its policy says.
+//!
 //! System tables, in the main state only (a fork strips them):
 //! `sys.branches`, `sys.tags`, `sys.history` (height -> main state root,
 //! one row per block, so a fork at a past height is a lookup). Each

@@ -38,6 +38,9 @@
 //!   event table, read-only queries for the API).
 //! - [`gov_read`]: read-only views of governance and producer state for
 //!   the API (nothing outside this crate decodes a system-table row).
+//! - [`branches`]: the chain's branches and tags: the registry
+//!   (`aergo.branch`), lanes of a block, forks, auto and three-way merges
+//!   (the design in prose is its module doc).
 //! - [`ExecError`]: why a transaction was refused; [`ExecError::reason`]
 //!   gives its stable [`aergo_types::RejectReason`] code.
 //!

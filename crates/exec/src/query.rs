@@ -23,6 +23,7 @@
 //! [`describe_relation`] gives one object's columns, types, keys, indexes
 //! and checks (tables), query (views) or signature and source (functions).
 
+pub use aergo_sql::as_of::strip_as_of;
 pub use aergo_sql::{Engine, SqlError};
 use aergo_sql::{EngineConfig, ExecContext, Gas, Limits};
 use aergo_store::TableStore;

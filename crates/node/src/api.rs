@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 use aergo_exec::events::{list_events, EventFilter, ListLimits};
 use aergo_exec::query::{
-    describe_relation, list_relations, query_call, query_engine, query_sql, QueryContext, RelationDetail,
+    describe_relation, list_relations, query_call, query_engine, query_sql, strip_as_of, QueryContext, RelationDetail,
 };
 use aergo_exec::ExecError;
 use aergo_replica::TxRejection;
@@ -420,11 +420,21 @@ impl Api {
             .ok_or_else(|| RpcError::invalid_params("sql: expected the text of one SELECT"))?;
         let opts = options(param(params, 1, "options"), "options", &["height", "contract", "branch"])?;
         let contract = opt(opts, "contract").map(|v| parse_address(v, "contract")).transpose()?;
-        let spec = ref_spec(opt(opts, "branch"), opt(opts, "height"))?;
+        // `AS OF 'ref'` in the text names the snapshot as the options can.
+        let (sql, as_of) = strip_as_of(sql).map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        let spec = match as_of {
+            Some(_) if opt(opts, "branch").is_some() || opt(opts, "height").is_some() => {
+                return Err(RpcError::invalid_params(
+                    "the query's AS OF and the height or branch option both name a snapshot; give one",
+                ))
+            }
+            Some(r) => Some(json!(r)),
+            None => ref_spec(opt(opts, "branch"), opt(opts, "height"))?,
+        };
         let (height, timestamp_ns, mut snap) = self.snapshot_at(spec.as_ref())?;
         let qc = QueryContext { height, timestamp_ns, contract };
         let gas_limit = self.node.config().query.gas_limit;
-        let out = query_sql(&self.queries, &mut snap, &qc, sql, gas_limit).map_err(contract_error)?;
+        let out = query_sql(&self.queries, &mut snap, &qc, &sql, gas_limit).map_err(contract_error)?;
         Ok(json!({
             "columns": out.columns,
             "types": out.types,

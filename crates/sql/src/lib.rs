@@ -147,6 +147,7 @@
 
 pub mod access;
 mod analysis;
+pub mod as_of;
 pub mod catalog;
 mod compile;
 #[cfg(feature = "slt")]
