@@ -71,6 +71,11 @@ fn the_console_works_in_a_real_browser() {
     let tx = t["hash"].as_str().unwrap().to_string();
     let tx_height = t["receipt"]["blockHeight"].as_u64().unwrap();
     let root_before = rpc(&node, "getBlock", json!([tx_height])).unwrap()["stateRoot"].clone();
+    // A branch forked at h1 and a tag at h2, for the branches page.
+    let b = cli(&url, &["branch", "create", "preview", "--at", &h1.to_string(), "--from", "dev:2", "--wait"]);
+    assert_eq!(b["receipt"]["status"], "SUCCESS", "{b}");
+    let tg = cli(&url, &["tag", "create", "v1", "--at", &h2.to_string(), "--from", "dev:2", "--wait"]);
+    assert_eq!(tg["receipt"]["status"], "SUCCESS", "{tg}");
 
     // The explorer methods the console uses: an account's history pages
     // back by (height, index) and ends; the node's figures per block.
@@ -137,7 +142,7 @@ fn the_console_works_in_a_real_browser() {
     if std::env::var("AERGO_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         let docs = repo().join("docs/console");
         std::fs::create_dir_all(&docs).unwrap();
-        for page in ["explorer", "transaction", "contract", "sql", "node", "explorer-phone"] {
+        for page in ["explorer", "transaction", "contract", "sql", "node", "explorer-phone", "branches"] {
             std::fs::copy(shots.join(format!("{page}.png")), docs.join(format!("{page}.png"))).unwrap();
         }
     }

@@ -979,13 +979,67 @@
 
   // ------------------------------------------------------------ branches
 
+  /** The branch graph: main as one line, each branch a lane leaving it at
+   *  its fork height and running to the block that last changed it. */
+  function branchGraph(list, head) {
+    const lanes = list.filter((b) => b.base !== null);
+    const W = 640;
+    const laneH = 26;
+    const pad = 24;
+    const H = pad * 2 + laneH * (lanes.length + 1);
+    const x = (height) => pad + (head > 0 ? (Math.min(height, head) * (W - 2 * pad)) / head : 0);
+    const y = (i) => pad + laneH * i;
+    const row = new Map([['main', 0]]);
+    lanes.forEach((b, i) => row.set(b.name, i + 1));
+    const parts = [
+      s('line', { class: 'lane main', x1: x(0), y1: y(0), x2: x(head), y2: y(0) }),
+      s('text', { x: x(head) + 4, y: y(0) + 4 }, 'main'),
+    ];
+    for (const b of lanes) {
+      const r = row.get(b.name);
+      const from = row.has(b.base) ? row.get(b.base) : 0;
+      parts.push(
+        s('line', { class: 'lane fork', x1: x(b.forkHeight), y1: y(from), x2: x(b.createdHeight), y2: y(r) }),
+        s('line', { class: 'lane', x1: x(b.createdHeight), y1: y(r), x2: x(b.headHeight), y2: y(r) }),
+        s('circle', { class: 'fork-point', cx: x(b.forkHeight), cy: y(from), r: 3.5 }),
+        s('circle', { class: 'head-point', cx: x(b.headHeight), cy: y(r), r: 3.5 }),
+        s('text', { x: x(b.headHeight) + 6, y: y(r) + 4 }, b.name + (b.mergedSeq > 0 ? ' (merged ' + b.mergedSeq + ')' : '')));
+    }
+    return h('figure', { class: 'chart branch-graph', id: 'branch-graph' },
+      h('figcaption', {}, h('span', {}, 'Branches of the chain'), h('span', {}, 'heights 0 to ' + head)),
+      s('svg', { viewBox: '0 0 ' + (W + 120) + ' ' + H, role: 'img', 'aria-label': 'main and ' + lanes.length + ' branches, by height' }, ...parts));
+  }
+
   async function viewBranches(out, parts, query) {
     out.append(h('h1', {}, 'Branches'));
-    out.append(h('p', { class: 'note' },
-      'Branches, tags, merges and repositories of the chain are not built yet: this chain has one line of blocks, main. ' +
-      'What exists already is the row-level diff between any two blocks, below.'));
-    const from = h('input', { id: 'diff-from', size: '12', placeholder: 'height or hash', spellcheck: 'false' });
-    const to = h('input', { id: 'diff-to', size: '12', placeholder: 'height or hash', spellcheck: 'false' });
+    const listing = h('div', { id: 'branch-list', 'aria-live': 'polite' });
+    out.append(listing);
+    try {
+      const [bl, tl] = await Promise.all([rpc('listBranches'), rpc('listTags')]);
+      listing.append(branchGraph(bl.branches, bl.height),
+        table([
+          { label: 'Branch', cell: (b) => h('code', {}, b.name) },
+          { label: 'From', cell: (b) => (b.base === null ? '—' : b.base + '@' + b.forkHeight) },
+          { label: 'Creator', cell: (b) => (b.creator ? accountLink(b.creator) : 'the chain') },
+          { label: 'Transactions', num: true, cell: (b) => (b.txs === undefined ? '—' : String(b.txs)) },
+          { label: 'Last changed', num: true, cell: (b) => blockLink(b.headHeight) },
+          { label: 'Merges', cell: (b) => b.mergePolicy },
+        ], bl.branches, { id: 'branches-table', caption: 'Branches' }),
+        h('h2', {}, 'Tags'),
+        tl.tags.length
+          ? table([
+            { label: 'Tag', cell: (t) => h('code', {}, t.name) },
+            { label: 'Names', cell: (t) => t.branch + '@' + t.height },
+            { label: 'Created at', num: true, cell: (t) => blockLink(t.createdHeight) },
+          ], tl.tags, { id: 'tags-table', caption: 'Tags' })
+          : h('p', { class: 'meta' }, 'No tags yet (aergo tag create NAME --branch B --at HEIGHT).'));
+    } catch (e) {
+      listing.append(errorBox(e));
+    }
+    out.append(h('h2', {}, 'Diff'), h('p', { class: 'meta' },
+      'Row-level differences between any two snapshots: a height, a block hash, a branch, branch@height or a tag.'));
+    const from = h('input', { id: 'diff-from', size: '12', placeholder: 'height, branch or tag', spellcheck: 'false' });
+    const to = h('input', { id: 'diff-to', size: '12', placeholder: 'height, branch or tag', spellcheck: 'false' });
     const tbl = h('input', { id: 'diff-table', size: '16', placeholder: 'all tables', spellcheck: 'false' });
     from.value = query.get('from') || '0';
     to.value = query.get('to') || (live.status ? String(live.status.height) : '');

@@ -147,6 +147,11 @@ check((await page.textContent('main h1')) === 'Block ' + cfg.txHeight, 'and the 
   }
   await shot('node');
   await open(`#/branches?from=${cfg.h1}&to=${cfg.h2}`, 'branches');
+  const branchRows = await tableRows('#branches-table');
+  check(branchRows.length === 2 && branchRows[1][0] === 'preview', `main and the preview branch: ${JSON.stringify(branchRows)}`);
+  check(branchRows[1][1] === `main@${cfg.h1}`, 'the branch says where it forked');
+  check((await tableRows('#tags-table')).length === 1, 'the tag is listed');
+  check((await page.$$('#branch-graph svg line.lane')).length === 3, 'main, the fork and the branch lane are drawn');
   await page.click('#diff-run');
   await page.waitForFunction(() => /relations changed/.test((document.querySelector('#diff-result') || {}).textContent || ''));
   check((await page.textContent('#diff-result')).includes('accounts'), 'the diff shows the contract table');
