@@ -326,6 +326,9 @@ impl BlockBuilder {
             }
             Planned::Plain(kind) => kind,
         };
+        if let TxKind::Branch(call) = &kind {
+            branch_calls::precheck(&self.overlay, vtx.sender_text(), call)?;
+        }
         let gas = intrinsic_gas(&vtx.tx);
         if body.gas_limit != 0 && body.gas_limit < gas {
             return Err(ExecError::GasLimitTooLow { limit: body.gas_limit, needed: gas });
@@ -386,6 +389,7 @@ impl BlockBuilder {
 
         let mut events = Vec::new();
         let mut passed = Vec::new();
+        let mut failure: Option<String> = None;
         let to = match kind {
             TxKind::Transfer(recipient) => {
                 let recipient_key = system::AccountKey::new(&recipient);
@@ -408,8 +412,24 @@ impl BlockBuilder {
                 AERGO_NAME.as_bytes().to_vec()
             }
             TxKind::Branch(call) => {
-                for (name, json_args) in self.branch_call(vtx, &call, gas)? {
-                    events.push(self.system_event(vtx, AERGO_BRANCH, &name, json_args));
+                // What the registry refuses whatever the block was refused
+                // at admission already (`precheck`); what only running it
+                // tells (a merge's conflicts, a resolver's failure, a height
+                // not recorded) is an included failure that pays its fee,
+                // so its sender learns why from the receipt.
+                let savepoint = self.overlay.savepoint();
+                match self.branch_call(vtx, &call, gas) {
+                    Ok(evs) => {
+                        self.overlay.release_savepoint(savepoint)?;
+                        for (name, json_args) in evs {
+                            events.push(self.system_event(vtx, AERGO_BRANCH, &name, json_args));
+                        }
+                    }
+                    Err(e) if e.is_rejection() => {
+                        self.overlay.rollback_to(savepoint)?;
+                        failure = Some(e.to_string());
+                    }
+                    Err(e) => return Err(e),
                 }
                 AERGO_BRANCH.as_bytes().to_vec()
             }
@@ -419,8 +439,10 @@ impl BlockBuilder {
         }
 
         let cumulative = self.fees.checked_add(fee).unwrap_or(Amount::TOTAL_SUPPLY);
+        let status = if failure.is_some() { ReceiptStatus::Error } else { ReceiptStatus::Success };
         let receipt = Receipt {
-            status: ReceiptStatus::Success.as_str().to_string(),
+            status: status.as_str().to_string(),
+            ret: failure.unwrap_or_default(),
             tx_hash: vtx.hash.to_vec(),
             fee_used: fee.to_be_bytes_minimal(),
             cumulative_fee_used: cumulative.to_be_bytes_minimal(),

@@ -105,6 +105,13 @@ impl Chain {
     }
 }
 
+/// The message of a merge that was included but failed.
+fn failed(r: Result<Receipt, ExecError>) -> String {
+    let r = r.unwrap();
+    assert_eq!(r.status, "ERROR", "{r:?}");
+    r.ret
+}
+
 fn reason(r: &Result<Receipt, ExecError>) -> Option<RejectReason> {
     r.as_ref().err().and_then(ExecError::reason)
 }
@@ -255,10 +262,19 @@ fn registry_calls_refuse_bad_input_and_change_nothing() {
         let what = format!("{call:?}");
         let tx = c.call(who, call);
         let r = c.block(vec![tx]);
-        assert_eq!(reason(&r[0]), Some(want), "{what}: {r:?}");
-        // The refused call consumed no nonce: give it back.
-        let lane = c.rules.chain_id_hash;
-        *c.nonces.get_mut(&(lane, who)).unwrap() -= 1;
+        match &r[0] {
+            // Refused (as admission refuses it): no nonce used, give it back.
+            Err(e) => {
+                assert_eq!(e.reason(), Some(want), "{what}: {e}");
+                let lane = c.rules.chain_id_hash;
+                *c.nonces.get_mut(&(lane, who)).unwrap() -= 1;
+            }
+            // What only running it can tell: an included failure.
+            Ok(receipt) => {
+                assert_eq!((receipt.status.as_str(), want), ("ERROR", RejectReason::BranchRejected), "{what}");
+                assert!(receipt.ret.contains("refused"), "{what}: {}", receipt.ret);
+            }
+        }
     }
     assert_eq!(branches::list(&c.main()).unwrap(), before);
     assert!(branches::tags(&c.main(), 10).unwrap().is_empty());
@@ -361,6 +377,18 @@ $$ LANGUAGE plpgsql;
 CREATE FUNCTION wrong_key(tbl TEXT, k TEXT, base TEXT, ours TEXT, theirs TEXT) RETURNS TEXT AS $$
 BEGIN
     RETURN '[\"zzz\", 1]';
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION short_row(tbl TEXT, k TEXT, base TEXT, ours TEXT, theirs TEXT) RETURNS TEXT AS $$
+BEGIN
+    RETURN '[\"x\"]';
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION spins(tbl TEXT, k TEXT, base TEXT, ours TEXT, theirs TEXT) RETURNS TEXT AS $$
+BEGIN
+    LOOP
+        PERFORM 1;
+    END LOOP;
 END;
 $$ LANGUAGE plpgsql";
 
@@ -501,7 +529,9 @@ fn a_three_way_merge_without_conflicts_applies_both_sides_and_keeps_the_supply()
     .unwrap();
     assert_eq!(out.rows.len(), 1, "{out:?}");
     // Nothing new: refused; an auto merge of a three-way branch: refused.
-    assert_eq!(reason(&c.merge(1, "f", MergeStrategy::Consensual)), Some(RejectReason::BranchRejected));
+    let again = c.merge(1, "f", MergeStrategy::Consensual).unwrap();
+    assert_eq!(again.status, "ERROR");
+    assert!(again.ret.contains("nothing to merge"), "{}", again.ret);
     assert_eq!(reason(&c.merge(1, "f", MergeStrategy::Auto)), Some(RejectReason::BranchRejected));
 }
 
@@ -513,26 +543,37 @@ fn conflicts_go_to_the_resolver_or_fail_the_merge() {
     c.block(vec![t]);
     let theirs = MergePolicy::Resolver { contract: kv.to_string(), function: "theirs_wins".into() };
     let wrong = MergePolicy::Resolver { contract: kv.to_string(), function: "wrong_key".into() };
+    let short = MergePolicy::Resolver { contract: kv.to_string(), function: "short_row".into() };
+    let spins = MergePolicy::Resolver { contract: kv.to_string(), function: "spins".into() };
     c.create_with("plain", MergePolicy::ThreeWay);
     c.create_with("resolved", theirs);
     c.create_with("broken", wrong);
-    for b in ["plain", "resolved", "broken"] {
+    c.create_with("short", short);
+    c.create_with("spins", spins);
+    for b in ["plain", "resolved", "broken", "short", "spins"] {
         let t = c.put(b, 1, &kv, "x", 7);
         assert!(c.block(vec![t])[0].is_ok());
     }
     let t = c.put(MAIN, 0, &kv, "x", 3);
     c.block(vec![t]);
-    let before = c.main().state_root();
+    let merger = c.balance(MAIN, 1);
 
     // No resolver: the conflicting row fails the merge, nothing changes.
-    let e = c.merge(1, "plain", MergeStrategy::Consensual).unwrap_err();
+    let e = failed(c.merge(1, "plain", MergeStrategy::Consensual));
     assert!(e.to_string().contains("no resolver"), "{e}");
     assert_eq!(c.kv(MAIN), vec![("x".to_string(), 3)]);
     // A resolver that answers with another key fails it too.
-    let e = c.merge(1, "broken", MergeStrategy::Consensual).unwrap_err();
+    let e = failed(c.merge(1, "broken", MergeStrategy::Consensual));
     assert!(e.to_string().contains("another key"), "{e}");
     assert_eq!(c.kv(MAIN), vec![("x".to_string(), 3)]);
-    let _ = before;
+    // A row of the wrong shape, and a resolver that never ends (gas).
+    let e = failed(c.merge(1, "short", MergeStrategy::Consensual));
+    assert!(e.to_string().contains("1 values, the table has 2 columns"), "{e}");
+    let e = failed(c.merge(1, "spins", MergeStrategy::Consensual));
+    assert!(e.to_string().to_lowercase().contains("gas"), "{e}");
+    assert_eq!(c.kv(MAIN), vec![("x".to_string(), 3)], "failed merges change nothing");
+    // Each was included and paid its fee: the receipt says why it failed.
+    assert!(c.balance(MAIN, 1) < merger);
     // theirs_wins: the branch's row is kept, and the receipt says so.
     let r = c.merge(1, "resolved", MergeStrategy::Consensual).unwrap();
     assert_eq!(c.kv(MAIN), vec![("x".to_string(), 7)]);
