@@ -64,7 +64,7 @@ pub enum TagCommand {
         #[arg(long, default_value = "main")]
         branch: String,
         #[command(flatten)]
-        signer: SignerArgs,
+        signer: Box<SignerArgs>,
     },
     /// Every tag.
     List,
