@@ -62,7 +62,8 @@
 //!   [`types`] (SQL types, value operations), [`catalog`] (objects as store
 //!   tables, blob formats, name qualification), `context` ([`Limits`],
 //!   [`EngineConfig`], [`ExecContext`], [`QueryResult`], [`Call`],
-//!   [`FunctionSignature`]), [`access`] (access sets).
+//!   [`FunctionSignature`]), [`access`] (access sets), [`as_of`] (the
+//!   `AS OF 'ref'` clauses of a read-only query).
 //! * `ir/`: data only: plans (`Plan`, `Scan`, `Access`, `HashKeys`),
 //!   expressions (`Expr`, `Func`, `SubPlan`), bound statements (`Bound`),
 //!   functions (`FunctionDecl`, `CompiledFunction`), `explain` (a plan as
