@@ -581,6 +581,10 @@ impl Replica {
         };
         let vtx = match self.verify(tx) {
             Ok(v) => v,
+            // Another chain's, or a branch this node does not know yet (its
+            // creating block may still be on the way): not relayed, and
+            // not held against an honest peer that is ahead of us.
+            Err(e) if e.reason() == Some(aergo_types::RejectReason::WrongChain) => return Ok(Step::ignore()),
             Err(e) if e.is_rejection() => {
                 return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
             }
