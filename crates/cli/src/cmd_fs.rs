@@ -4,12 +4,15 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use aergo_client::fs;
+use aergo_client::client::RpcClient;
+use aergo_client::{files, fs};
+use aergo_types::payload::FileCall;
+use aergo_types::Hash;
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{out, Output};
+use super::{out, Output, SignerArgs};
 
 #[derive(Subcommand)]
 pub enum FsCommand {
@@ -31,6 +34,22 @@ pub enum FsCommand {
     Stat { hash: String },
     /// Delete a file (from the node's own machine only).
     Rm { hash: String },
+    /// Record a file on chain (`aergo.fs`) so contracts can reference it
+    /// by hash (`aergo_file_size(hash)`), paying the storage fee (1 gaer
+    /// per byte). Size and hash come from the node's copy.
+    Register {
+        hash: String,
+        #[command(flatten)]
+        signer: Box<SignerArgs>,
+    },
+    /// Drop a file's on-chain record (its owner only; no refund).
+    Release {
+        hash: String,
+        #[command(flatten)]
+        signer: Box<SignerArgs>,
+    },
+    /// The chain's record of a file: size, owner, height.
+    Record { hash: String },
     /// The node's files in hash order, and its store's figures.
     Ls {
         /// Start after this hash.
@@ -41,9 +60,46 @@ pub enum FsCommand {
     },
 }
 
+fn parse_hash(text: &str) -> anyhow::Result<Hash> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let h = if digits.len() == 64 { Hash::from_hex(digits) } else { Hash::from_base58(text) };
+    h.map_err(|e| anyhow::anyhow!("{text:?} is not a file hash (base58, or 64 hex digits): {e}"))
+}
+
 /// `None` when the file went to stdout (nothing else to print).
-pub async fn run(command: FsCommand, node: &str) -> anyhow::Result<Option<Output>> {
+pub async fn run(command: FsCommand, client: &RpcClient) -> anyhow::Result<Option<Output>> {
+    let node = client.url();
     Ok(Some(match command {
+        FsCommand::Register { hash, signer } => {
+            let hash = parse_hash(&hash)?;
+            let size = fs::stat(node, &hash.to_hex()).await?["size"]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("the node did not say the file's size"))?;
+            file_call(client, FileCall::Register { hash, size }, &signer).await?
+        }
+        FsCommand::Release { hash, signer } => {
+            file_call(client, FileCall::Release { hash: parse_hash(&hash)? }, &signer).await?
+        }
+        FsCommand::Record { hash } => {
+            let hash = parse_hash(&hash)?;
+            let v = files::record(client, &hash).await?;
+            if v.is_null() {
+                return Err(aergo_client::CliError::Rpc {
+                    method: "fs record".into(),
+                    code: aergo_rpc::NOT_FOUND,
+                    message: format!("file {} is not registered on chain", hash.to_hex()),
+                    reason: None,
+                }
+                .into());
+            }
+            let text = format!(
+                "{} bytes, owner {}, since height {}",
+                v["size"],
+                v["owner"].as_str().unwrap_or(""),
+                v["height"]
+            );
+            out(v, text)
+        }
         FsCommand::Put { file, content_type } => {
             let (data, name) = if file == "-" {
                 let mut buf = Vec::new();
@@ -98,4 +154,23 @@ pub async fn run(command: FsCommand, node: &str) -> anyhow::Result<Option<Output
             out(v, text)
         }
     }))
+}
+
+async fn file_call(client: &RpcClient, call: FileCall, signer: &SignerArgs) -> anyhow::Result<Output> {
+    let (from, key) = signer.signer()?;
+    let sent = files::send_file_call(client, &key, &call, None, signer.nonce, signer.wait_timeout_ms()).await?;
+    let json = json!({
+        "hash": sent.hash.to_string(),
+        "from": from.to_string(),
+        "to": aergo_types::address::AERGO_FS,
+        "call": call.call(),
+        "file": call.hash().to_hex(),
+        "amount": sent.tx.body.as_ref().and_then(|b| b.amount().ok()).unwrap_or_default().aer().to_string(),
+        "receipt": sent.receipt,
+    });
+    let mut text = format!("sent {} of {} from {from}\ntx {}", call.call(), call.hash().to_hex(), sent.hash);
+    if let Some(r) = &sent.receipt {
+        text.push_str(&format!("\n\nreceipt\n{}", aergo_cli::format::receipt(r)));
+    }
+    Ok(out(json, text))
 }

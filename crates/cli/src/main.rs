@@ -764,7 +764,7 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         Command::Branch { command } => cmd_branch::branch(command, &client()?).await?,
         Command::Tag { command } => cmd_branch::tag(command, &client()?).await?,
         Command::Merge(a) => cmd_branch::merge(a, &client()?).await?,
-        Command::Fs { command } => match cmd_fs::run(command, client()?.url()).await? {
+        Command::Fs { command } => match cmd_fs::run(command, &client()?).await? {
             Some(o) => o,
             None => return Ok(None),
         },

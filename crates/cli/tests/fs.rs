@@ -206,3 +206,65 @@ fn a_crash_during_uploads_loses_nothing_acknowledged() {
         assert!(&got[..] == data.as_slice(), "{hash} reads back whole");
     }
 }
+
+/// A file stored on the node, recorded on chain, and referenced by a
+/// contract through `aergo_file_size`; a stranger cannot take the record
+/// over; its owner releases it.
+#[test]
+fn a_registered_file_is_referenced_by_a_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = NodeProc::dev(&tmp.path().join("dev"));
+    let url = n.url.clone();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--rpc", url.as_str(), "--json"];
+        all.extend_from_slice(args);
+        aergo_json(&all)
+    };
+    let data = bytes(7, 4_096);
+    let path = tmp.path().join("report.bin");
+    std::fs::write(&path, &data).unwrap();
+    let hash = cli(&["fs", "put", path.to_str().unwrap()])["hash"].as_str().unwrap().to_string();
+    let hex = Hash::sha256(&data).to_hex();
+    // Not on chain yet.
+    let r = aergo(&["--rpc", &url, "--json", "fs", "record", &hash]);
+    assert_eq!(r.code, Some(aergo_client::exit::NOT_FOUND as i32), "{}", r.stdout);
+
+    let reg = cli(&["fs", "register", &hash, "--from", "dev:0", "--wait"]);
+    assert_eq!(reg["receipt"]["status"], "SUCCESS", "{reg}");
+    assert_eq!(reg["amount"], (4_096u128 * 1_000_000_000).to_string(), "1 gaer per byte");
+    let rec = cli(&["fs", "record", &hash]);
+    assert_eq!(rec["size"].as_i64(), Some(4_096), "{rec}");
+
+    let source = "CREATE TABLE docs (name TEXT PRIMARY KEY, file TEXT NOT NULL, size BIGINT NOT NULL);
+CREATE FUNCTION attach(n TEXT, h TEXT) RETURNS BIGINT AS $$
+DECLARE s BIGINT;
+BEGIN
+    s := aergo_file_size(h);
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'file % is not registered', h;
+    END IF;
+    INSERT INTO docs VALUES (n, h, s);
+    RETURN s;
+END;
+$$ LANGUAGE plpgsql";
+    let file = tmp.path().join("docs.sql");
+    std::fs::write(&file, source).unwrap();
+    let d = cli(&["contract", "deploy", file.to_str().unwrap(), "--from", "dev:1", "--wait"]);
+    let contract = d["contract"].as_str().unwrap().to_string();
+    let a = cli(&["contract", "call", &contract, "attach", "report", &hex, "--from", "dev:1", "--wait"]);
+    assert_eq!(a["receipt"]["ret"], "4096", "{a}");
+    let unknown = Hash::sha256(b"nothing").to_hex();
+    let r = aergo(&[
+        "--rpc", &url, "--json", "contract", "call", &contract, "attach", "x", &unknown, "--from", "dev:1", "--wait",
+    ]);
+    assert!(!r.ok && r.stdout.contains("is not registered"), "{}", r.stdout);
+
+    // A stranger may not take it over; the owner releases it.
+    let r = aergo(&["--rpc", &url, "--json", "fs", "register", &hash, "--from", "dev:2"]);
+    assert!(!r.ok, "{}", r.stdout);
+    assert_eq!(r.json()["error"]["reason"], "FILE_REJECTED", "{}", r.stdout);
+    let rel = cli(&["fs", "release", &hash, "--from", "dev:0", "--wait"]);
+    assert_eq!(rel["receipt"]["status"], "SUCCESS", "{rel}");
+    let r = aergo(&["--rpc", &url, "--json", "fs", "record", &hash]);
+    assert_eq!(r.code, Some(aergo_client::exit::NOT_FOUND as i32), "{}", r.stdout);
+}

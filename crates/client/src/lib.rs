@@ -32,6 +32,7 @@ pub mod client;
 pub mod contract;
 pub mod devnode;
 mod error;
+pub mod files;
 pub mod fs;
 pub mod keys;
 pub mod names;

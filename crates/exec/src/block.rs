@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use aergo_store::{Overlay, Store, TableStore};
-use aergo_types::address::{AERGO_BRANCH, AERGO_NAME, AERGO_SYSTEM};
+use aergo_types::address::{AERGO_BRANCH, AERGO_FS, AERGO_NAME, AERGO_SYSTEM};
 use aergo_types::block::{BLOCK_MAX_SIZE_BYTES, BLOCK_MAX_TXS};
-use aergo_types::payload::{BranchCall, NameCall};
+use aergo_types::payload::{BranchCall, FileCall, NameCall};
 use aergo_types::{receipts_root, txs_root, Address, Amount, Event, Hash, Receipt, ReceiptStatus, Tx, TxBody, TxType};
 
 use crate::branches::{self, BranchInfo};
@@ -16,7 +16,7 @@ use crate::gov::{self, GovCall, GovParam};
 
 mod branch_calls;
 mod merge3;
-use crate::{contract, dpos, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
+use crate::{contract, dpos, files, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
 
 /// The result of building or executing a block.
 #[derive(Debug)]
@@ -356,7 +356,7 @@ impl BlockBuilder {
         // What leaves the sender's balance: the amount for a transfer or a
         // stake (an unstake's amount comes back, a vote moves none).
         let spent = match &kind {
-            TxKind::Transfer(_) | TxKind::System(GovCall::Stake) | TxKind::Name(_) => amount,
+            TxKind::Transfer(_) | TxKind::System(GovCall::Stake) | TxKind::Name(_) | TxKind::File(_) => amount,
             TxKind::System(_) | TxKind::Branch(_) => Amount::ZERO,
         };
         if matches!(kind, TxKind::Branch(_)) && !amount.is_zero() {
@@ -380,7 +380,7 @@ impl BlockBuilder {
         // name service credits the amount to aergo.name); a system call
         // pays the fee here and lets the system contract move the amount.
         let debit = match &kind {
-            TxKind::Transfer(_) | TxKind::Name(_) => needed,
+            TxKind::Transfer(_) | TxKind::Name(_) | TxKind::File(_) => needed,
             TxKind::System(_) | TxKind::Branch(_) => fee,
         };
         from.balance = from.balance.checked_sub(debit).ok_or_else(|| overflow(sender_key.text()))?;
@@ -410,6 +410,11 @@ impl BlockBuilder {
                 let (name, json_args) = names::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
                 events.push(self.system_event(vtx, AERGO_NAME, name, json_args));
                 AERGO_NAME.as_bytes().to_vec()
+            }
+            TxKind::File(call) => {
+                let (name, json_args) = files::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
+                events.push(self.system_event(vtx, AERGO_FS, name, json_args));
+                AERGO_FS.as_bytes().to_vec()
             }
             TxKind::Branch(call) => {
                 // What the registry refuses whatever the block was refused
@@ -535,6 +540,7 @@ enum TxKind {
     System(GovCall),
     Name(NameCall),
     Branch(BranchCall),
+    File(FileCall),
 }
 
 /// How a transaction is executed: by the contract engine, or as a plain
@@ -575,13 +581,14 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
         (TxType::Governance, Some(Address::Name(n))) if n == AERGO_NAME => {
             TxKind::Name(NameCall::parse(&body.payload)?)
         }
+        (TxType::Governance, Some(Address::Name(n))) if n == AERGO_FS => TxKind::File(FileCall::parse(&body.payload)?),
         (TxType::Governance, Some(Address::Name(n))) if n == AERGO_BRANCH => {
             TxKind::Branch(BranchCall::parse(&body.payload)?)
         }
         (TxType::Governance, r) => {
             return Err(ExecError::Unsupported {
                 what: format!("governance call to {}", r.map(|r| r.to_string()).unwrap_or_default()),
-                reason: "aergo.system (staking and voting) and aergo.name (names) are implemented; enterprise is not",
+                reason: "aergo.system, aergo.name, aergo.branch and aergo.fs are implemented; enterprise is not",
             })
         }
         (other, _) => {
@@ -608,6 +615,7 @@ pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> 
         Planned::Plain(TxKind::Transfer(to)) => names::resolve(state, &to).map(|_| ()),
         Planned::Plain(TxKind::System(call)) => gov::precheck(state, &call, body.amount()?),
         Planned::Plain(TxKind::Name(call)) => names::precheck(state, &body.sender()?, &call, body.amount()?),
+        Planned::Plain(TxKind::File(call)) => files::precheck(state, &body.sender()?, &call, body.amount()?),
         Planned::Plain(TxKind::Branch(_)) if !body.amount()?.is_zero() => {
             Err(ExecError::BadPayload { reason: "an aergo.branch call carries no amount".into() })
         }

@@ -837,3 +837,77 @@ fn gas_caps_bound_a_transaction_and_a_block() {
     // The per-transaction cap never exceeds the block's.
     assert_eq!(system::gas_caps(&Snapshot::open(&c.store, capped)).unwrap().tx, 25_000_000);
 }
+
+const FILE_REFS: &str = "
+CREATE TABLE docs (name TEXT PRIMARY KEY, file TEXT NOT NULL);
+CREATE FUNCTION attach(n TEXT, h TEXT) RETURNS BIGINT AS $$
+DECLARE s BIGINT;
+BEGIN
+    s := aergo_file_size(h);
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'file % is not registered', h;
+    END IF;
+    INSERT INTO docs VALUES (n, h);
+    RETURN s;
+END;
+$$ LANGUAGE plpgsql;
+CREATE FUNCTION owner_of(h TEXT) RETURNS TEXT AS $$
+BEGIN
+    RETURN aergo_file_owner(h);
+END;
+$$ LANGUAGE plpgsql";
+
+impl Chain {
+    fn file_tx(&mut self, from: usize, call: &aergo_types::payload::FileCall, amount: Amount) -> VerifiedTx {
+        let to = Address::name(aergo_types::address::AERGO_FS).unwrap();
+        let payload = call.payload();
+        self.sign(from, |n, s, c| TxBody::new(TxType::Governance, n, s, Some(&to), amount, c).with_payload(payload))
+    }
+}
+
+#[test]
+fn contracts_reference_registered_files_by_hash() {
+    use aergo_types::payload::FileCall;
+    let mut c = Chain::new();
+    let deploy = c.deploy_tx(0, FILE_REFS, None, 0);
+    let r = c.one(deploy);
+    assert_eq!(r.status, "CREATED", "{}", r.ret);
+    let contract = Address::from_bytes(&r.contract_address).unwrap();
+    let hash = Hash::sha256(b"the report");
+    // Not registered yet: the contract refuses it.
+    let tx = c.call_tx(1, &contract, "attach", &[json!("report"), json!(hash.to_hex())], Amount::ZERO, 0);
+    let r = c.one(tx);
+    assert_eq!(r.status, "ERROR");
+    assert!(r.ret.contains("is not registered"), "{}", r.ret);
+    // Registered with its fee (1 gaer per byte), paid to aergo.fs.
+    let call = FileCall::Register { hash, size: 1_000 };
+    let fee = crate::files::fee_of(1_000).unwrap();
+    let short = c.file_tx(0, &call, Amount::from_aer(fee.aer() - 1));
+    let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };
+    let mut b = BlockBuilder::new(&c.store, c.root, ctx).unwrap();
+    assert_eq!(b.push(short).unwrap_err().reason(), Some(aergo_types::RejectReason::FileRejected));
+    c.nonces[0] -= 1;
+    let tx = c.file_tx(0, &call, fee);
+    let r = c.one(tx);
+    assert_eq!(r.status, "SUCCESS", "{}", r.ret);
+    assert_eq!(r.events[0].event_name, "registerFile");
+    let fs = Address::name(aergo_types::address::AERGO_FS).unwrap();
+    assert_eq!(c.account(&fs).balance, fee);
+    // Now the contract sees it, by hex and by base58; the size comes back.
+    let tx = c.call_tx(1, &contract, "attach", &[json!("report"), json!(hash.to_hex())], Amount::ZERO, 0);
+    let r = c.one(tx);
+    assert_eq!((r.status.as_str(), r.ret.as_str()), ("SUCCESS", "1000"));
+    let owner = c.query_at(c.root, Some(&contract), &format!("SELECT owner_of('{hash}')")).unwrap();
+    assert_eq!(owner[0][0], json!(c.keys[0].address().to_string()));
+    // Someone else may not take it over or release it; its owner releases.
+    let stranger = c.file_tx(2, &call, fee);
+    let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };
+    let mut b = BlockBuilder::new(&c.store, c.root, ctx).unwrap();
+    assert_eq!(b.push(stranger).unwrap_err().reason(), Some(aergo_types::RejectReason::FileRejected));
+    c.nonces[2] -= 1;
+    let tx = c.file_tx(0, &FileCall::Release { hash }, Amount::ZERO);
+    let r = c.one(tx);
+    assert_eq!(r.status, "SUCCESS");
+    let size = c.query_at(c.root, None, &format!("SELECT aergo_file_size('{}')", hash.to_hex())).unwrap();
+    assert_eq!(size[0][0], serde_json::Value::Null);
+}

@@ -75,6 +75,8 @@ pub enum ExecError {
     UnknownBranch { name: String },
     #[error("{call} {name:?} refused: {reason}")]
     BranchRejected { call: &'static str, name: String, reason: String },
+    #[error("{call} of file {hash} refused: {reason}")]
+    FileRejected { call: &'static str, hash: String, reason: String },
     #[error("limit exceeded: {what} exceeds {limit}")]
     LimitExceeded { what: &'static str, limit: u64 },
 }
@@ -110,6 +112,7 @@ impl ExecError {
             ExecError::NameRejected { .. } => R::NameRejected,
             ExecError::UnknownBranch { .. } => R::UnknownBranch,
             ExecError::BranchRejected { .. } => R::BranchRejected,
+            ExecError::FileRejected { .. } => R::FileRejected,
             ExecError::WrongProducer { .. } | ExecError::BadSlot { .. } | ExecError::BadGenesis { .. } => {
                 R::InvalidFormat
             }

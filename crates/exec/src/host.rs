@@ -9,6 +9,7 @@
 //! | `aergo_send(to, amount)` | BOOLEAN | moves `amount` aer from the current contract to `to` |
 //! | `aergo_emit(name, json)` | INTEGER | records an event; returns its index in the transaction |
 //! | `aergo_call(contract, fn, args...)` | the callee's result | calls a public function of another contract |
+//! | `aergo_file_size(hash)` / `aergo_file_owner(hash)` | BIGINT / TEXT | an AergoFS file's registered size / owner ([`crate::files`]); NULL when not registered |
 //!
 //! Amounts are aer: a non-negative whole NUMERIC, INTEGER or decimal text,
 //! at most the total supply. Addresses are base58check text.
@@ -102,6 +103,25 @@ fn text_arg<'v>(function: &str, v: &'v Value, what: &str) -> Result<&'v str, Sql
             found: other.type_name().into(),
         }),
     }
+}
+
+/// `aergo_file_size(hash)` and `aergo_file_owner(hash)`: the AergoFS
+/// registry's record of a file ([`crate::files`]), NULL when the hash is
+/// not registered. Reads the state only.
+fn file_info(name: &str, args: &[Value], env: HostEnv<'_>) -> Result<Value, SqlError> {
+    arity(name, args, 1..=1)?;
+    env.gas.charge(BALANCE_GAS)?;
+    let text = text_arg(name, &args[0], "hash")?;
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let hash = if digits.len() == 64 { Hash::from_hex(digits) } else { Hash::from_base58(text) }.map_err(|e| {
+        host_err(name, format!("hash {:?}: {e} (64 hex digits or base58)", text.chars().take(80).collect::<String>()))
+    })?;
+    let record = crate::files::lookup(&*env.store, &hash).map_err(|e| exec_to_sql(name, e))?;
+    Ok(match (record, name) {
+        (None, _) => Value::Null,
+        (Some(r), "aergo_file_size") => Value::Int(i64::try_from(r.size).unwrap_or(i64::MAX)),
+        (Some(r), _) => Value::Text(r.owner.to_string()),
+    })
 }
 
 fn address_arg(function: &str, v: &Value, what: &str) -> Result<Address, SqlError> {
@@ -277,6 +297,7 @@ impl aergo_sql::Host for ContractHost {
             "aergo_send" => self.send(&args, env),
             "aergo_emit" => self.emit(&args, env),
             "aergo_call" => self.nested_call(args, env),
+            "aergo_file_size" | "aergo_file_owner" => file_info(name, &args, env),
             other => {
                 Err(SqlError::UnknownFunction { name: other.to_string(), arity: args.len(), pos: Default::default() })
             }

@@ -209,6 +209,7 @@ pub mod diff;
 pub mod dpos;
 mod error;
 pub mod events;
+pub mod files;
 pub mod gov;
 pub mod gov_read;
 pub mod host;

@@ -29,7 +29,8 @@ pub const NAME_MAX_LENGTH: usize = 12;
 pub const CONTRACT_PREFIX: u8 = 0x0C;
 
 /// The system contracts' names, addressable without a key.
-pub const SYSTEM_NAMES: [&str; 5] = ["aergo.system", "aergo.name", "aergo.enterprise", "aergo.vault", "aergo.branch"];
+pub const SYSTEM_NAMES: [&str; 6] =
+    ["aergo.system", "aergo.name", "aergo.enterprise", "aergo.vault", "aergo.branch", "aergo.fs"];
 pub const AERGO_SYSTEM: &str = "aergo.system";
 pub const AERGO_NAME: &str = "aergo.name";
 pub const AERGO_ENTERPRISE: &str = "aergo.enterprise";
@@ -37,6 +38,9 @@ pub const AERGO_VAULT: &str = "aergo.vault";
 /// This node's own system contract (not in the Go node): the registry of
 /// the chain's branches and tags, and merges.
 pub const AERGO_BRANCH: &str = "aergo.branch";
+/// This node's own system contract (not in the Go node): the on-chain
+/// registry of AergoFS files, which contracts reference by hash.
+pub const AERGO_FS: &str = "aergo.fs";
 
 /// An account, contract or name address.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -123,6 +123,12 @@ pub enum PayloadError {
     #[error("{call}: {reason}")]
     BranchArg { call: &'static str, reason: String },
 
+    // --- the file registry -------------------------------------------------
+    #[error("unknown aergo.fs call {name:?}: expected v1registerFile or v1releaseFile")]
+    UnknownFileCall { name: String },
+    #[error("{call}: {reason}")]
+    FileArg { call: &'static str, reason: String },
+
     // --- both --------------------------------------------------------------
     /// `Name` of a call or system call is not a JSON string (`found` is
     /// the JSON given, shortened for a contract call).
@@ -754,9 +760,99 @@ impl BranchCall {
     }
 }
 
+// ----- the file registry -----
+
+pub const CALL_REGISTER_FILE: &str = "v1registerFile";
+pub const CALL_RELEASE_FILE: &str = "v1releaseFile";
+
+/// A call to the AergoFS registry `aergo.fs` (a governance transaction):
+/// `v1registerFile [hash hex, size]` records that a file of `size` bytes
+/// whose SHA-256 is `hash` belongs to the sender (paying the storage fee
+/// as the tx amount); `v1releaseFile [hash hex]` drops the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileCall {
+    Register { hash: crate::Hash, size: u64 },
+    Release { hash: crate::Hash },
+}
+
+impl FileCall {
+    pub fn call(&self) -> &'static str {
+        match self {
+            FileCall::Register { .. } => CALL_REGISTER_FILE,
+            FileCall::Release { .. } => CALL_RELEASE_FILE,
+        }
+    }
+
+    pub fn hash(&self) -> &crate::Hash {
+        match self {
+            FileCall::Register { hash, .. } | FileCall::Release { hash } => hash,
+        }
+    }
+
+    pub fn payload(&self) -> Vec<u8> {
+        let args = match self {
+            FileCall::Register { hash, size } => vec![hash.to_hex(), size.to_string()],
+            FileCall::Release { hash } => vec![hash.to_hex()],
+        };
+        system_payload(self.call(), args)
+    }
+
+    pub fn parse(payload: &[u8]) -> Result<FileCall> {
+        let (name, args) = system_call_parts(payload)?;
+        let call: &'static str = match name.as_str() {
+            CALL_REGISTER_FILE => CALL_REGISTER_FILE,
+            CALL_RELEASE_FILE => CALL_RELEASE_FILE,
+            other => return Err(PayloadError::UnknownFileCall { name: other.chars().take(64).collect() }),
+        };
+        let a = string_args(call, &args)?;
+        let bad = |reason: String| PayloadError::FileArg { call, reason };
+        let hash = |s: &str| {
+            if s.len() != 64 {
+                return Err(bad(format!("hash {:?}: expected 64 hex digits (the file's SHA-256)", abbreviate(s))));
+            }
+            crate::Hash::from_hex(s).map_err(|e| bad(format!("hash {:?}: {e}", abbreviate(s))))
+        };
+        match (call, a.as_slice()) {
+            (CALL_REGISTER_FILE, [h, size]) => {
+                let size = size
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| !size.is_empty() && size.len() <= 20 && size.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| bad(format!("size {:?} is not a decimal integer", abbreviate(size))))?;
+                Ok(FileCall::Register { hash: hash(h)?, size })
+            }
+            (CALL_RELEASE_FILE, [h]) => Ok(FileCall::Release { hash: hash(h)? }),
+            (_, other) => Err(bad(format!(
+                "{} argument(s), expected {}",
+                other.len(),
+                if call == CALL_REGISTER_FILE { "2 (hash, size)" } else { "1 (hash)" }
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_calls_round_trip_and_refuse_bad_arguments() {
+        let hash = crate::Hash::sha256(b"file");
+        for c in [FileCall::Register { hash, size: 42 }, FileCall::Release { hash }] {
+            assert_eq!(FileCall::parse(&c.payload()).unwrap(), c);
+        }
+        let h = hash.to_hex();
+        for bad in [
+            format!(r#"{{"Name":"v1registerFile","Args":["{h}"]}}"#),
+            format!(r#"{{"Name":"v1registerFile","Args":["{h}","-1"]}}"#),
+            format!(r#"{{"Name":"v1registerFile","Args":["{h}","1e3"]}}"#),
+            r#"{"Name":"v1registerFile","Args":["abc","1"]}"#.to_string(),
+            format!(r#"{{"Name":"v1releaseFile","Args":["{h}","1"]}}"#),
+            r#"{"Name":"v1pin"}"#.to_string(),
+        ] {
+            assert!(FileCall::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn branch_calls_round_trip_and_refuse_bad_arguments() {

@@ -78,11 +78,14 @@ pub enum RejectReason {
     /// The branch registry refused it: a name taken or malformed, a
     /// sender who may not write to or merge the branch, nothing to merge.
     BranchRejected,
+    /// The AergoFS registry refused it: a file registered by someone else,
+    /// a fee below the storage price, a release by a non-owner.
+    FileRejected,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 28] = [
+    pub const ALL: [RejectReason; 29] = [
         RejectReason::InvalidFormat,
         RejectReason::WrongChain,
         RejectReason::BadHash,
@@ -111,6 +114,7 @@ impl RejectReason {
         RejectReason::NameRejected,
         RejectReason::UnknownBranch,
         RejectReason::BranchRejected,
+        RejectReason::FileRejected,
     ];
 
     /// The stable code, e.g. `"NONCE_TOO_LOW"`.
@@ -144,6 +148,7 @@ impl RejectReason {
             RejectReason::NameRejected => "NAME_REJECTED",
             RejectReason::UnknownBranch => "UNKNOWN_BRANCH",
             RejectReason::BranchRejected => "BRANCH_REJECTED",
+            RejectReason::FileRejected => "FILE_REJECTED",
         }
     }
 
@@ -186,7 +191,8 @@ impl RejectReason {
             | RejectReason::UnknownName
             | RejectReason::NameRejected
             | RejectReason::UnknownBranch
-            | RejectReason::BranchRejected => 9,
+            | RejectReason::BranchRejected
+            | RejectReason::FileRejected => 9,
         }
     }
 }

@@ -313,7 +313,7 @@ impl Tx {
                 if !recipient.as_ref().is_some_and(Address::is_system) {
                     return invalid(
                         "recipient",
-                        "must be a system contract (aergo.system, aergo.name, aergo.enterprise, aergo.vault, aergo.branch)",
+                        "must be a system contract (aergo.system, aergo.name, aergo.enterprise, aergo.vault, aergo.branch, aergo.fs)",
                     );
                 }
             }
