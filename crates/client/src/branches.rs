@@ -3,15 +3,15 @@
 //! registry's views. Payloads are `aergo_types::payload::BranchCall`, the
 //! same code the chain parses them with.
 
-use aergo_crypto::{sign_tx, PrivateKey};
+use aergo_crypto::PrivateKey;
 use aergo_types::address::AERGO_BRANCH;
 use aergo_types::payload::BranchCall;
-use aergo_types::{Address, Amount, TxBody, TxType};
+use aergo_types::Amount;
 use serde_json::{json, Value};
 
 use crate::client::RpcClient;
 use crate::error::Result;
-use crate::transfer::Sent;
+use crate::transfer::{send_system_call, Sent};
 
 /// Signs and sends `call` from `key` on main; with `wait_timeout_ms`, waits
 /// for the receipt.
@@ -22,26 +22,7 @@ pub async fn send_branch_call(
     nonce: Option<u64>,
     wait_timeout_ms: Option<u64>,
 ) -> Result<Sent> {
-    let status = client.main_status().await?;
-    let from = key.address();
-    let nonce = match nonce {
-        Some(n) => n,
-        None => {
-            let acct = client.call("getAccount", json!([from.to_string(), "main"])).await?;
-            let committed = acct["nonce"].as_u64().unwrap_or(0);
-            acct["nextNonce"].as_u64().unwrap_or(committed + 1)
-        }
-    };
-    let registry = Address::name(AERGO_BRANCH)?;
-    let body = TxBody::new(TxType::Governance, nonce, &from, Some(&registry), Amount::ZERO, &status.chain_id_hash)
-        .with_payload(call.payload());
-    let tx = sign_tx(body, key);
-    let hash = client.send_tx(&tx).await?;
-    let receipt = match wait_timeout_ms {
-        Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
-        None => None,
-    };
-    Ok(Sent { hash, tx, receipt })
+    send_system_call(client, key, AERGO_BRANCH, call.payload(), Amount::ZERO, nonce, wait_timeout_ms).await
 }
 
 /// `listBranches` at the head.

@@ -3,15 +3,15 @@
 //! `aergo_types::payload::FileCall`, the same code the chain parses them
 //! with.
 
-use aergo_crypto::{sign_tx, PrivateKey};
+use aergo_crypto::PrivateKey;
 use aergo_types::address::AERGO_FS;
 use aergo_types::payload::FileCall;
-use aergo_types::{Address, Amount, TxBody, TxType};
+use aergo_types::Amount;
 use serde_json::{json, Value};
 
 use crate::client::RpcClient;
 use crate::error::Result;
-use crate::transfer::Sent;
+use crate::transfer::{send_system_call, Sent};
 
 /// Storage fee per byte (`exec::files::FS_BYTE_PRICE`): 1 gaer.
 pub const FS_BYTE_PRICE_AER: u128 = 1_000_000_000;
@@ -30,26 +30,7 @@ pub async fn send_file_call(
         FileCall::Register { size, .. } => Amount::from_aer(FS_BYTE_PRICE_AER.saturating_mul(u128::from(*size))),
         FileCall::Release { .. } => Amount::ZERO,
     });
-    let status = client.main_status().await?;
-    let from = key.address();
-    let nonce = match nonce {
-        Some(n) => n,
-        None => {
-            let acct = client.call("getAccount", json!([from.to_string(), "main"])).await?;
-            let committed = acct["nonce"].as_u64().unwrap_or(0);
-            acct["nextNonce"].as_u64().unwrap_or(committed + 1)
-        }
-    };
-    let registry = Address::name(AERGO_FS)?;
-    let body = TxBody::new(TxType::Governance, nonce, &from, Some(&registry), amount, &status.chain_id_hash)
-        .with_payload(call.payload());
-    let tx = sign_tx(body, key);
-    let hash = client.send_tx(&tx).await?;
-    let receipt = match wait_timeout_ms {
-        Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
-        None => None,
-    };
-    Ok(Sent { hash, tx, receipt })
+    send_system_call(client, key, AERGO_FS, call.payload(), amount, nonce, wait_timeout_ms).await
 }
 
 /// The chain's record of a file (`sys.files`), `Null` when not registered.

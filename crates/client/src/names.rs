@@ -2,15 +2,15 @@
 //! who owns it. Payloads are `aergo_types::payload::NameCall`, the same
 //! code the chain parses them with.
 
-use aergo_crypto::{sign_tx, PrivateKey};
+use aergo_crypto::PrivateKey;
 use aergo_types::address::AERGO_NAME;
 use aergo_types::payload::NameCall;
-use aergo_types::{Address, Amount, TxBody, TxType};
+use aergo_types::Amount;
 use serde_json::{json, Value};
 
 use crate::client::RpcClient;
 use crate::error::Result;
-use crate::transfer::Sent;
+use crate::transfer::{send_system_call, Sent};
 
 /// The name price in force: `NAMEPRICE` from `getParams`, or the Go node's
 /// 1 AERGO on a chain without the parameter (solo chains).
@@ -36,25 +36,7 @@ pub async fn send_name_call(
         Some(a) => a,
         None => name_price(client).await?,
     };
-    let status = client.status().await?;
-    let from = key.address();
-    let nonce = match nonce {
-        Some(n) => n,
-        None => {
-            let acct = client.account(&from, None).await?;
-            acct.next_nonce.unwrap_or(acct.nonce + 1)
-        }
-    };
-    let service = Address::name(AERGO_NAME)?;
-    let body = TxBody::new(TxType::Governance, nonce, &from, Some(&service), amount, &status.chain_id_hash)
-        .with_payload(call.payload());
-    let tx = sign_tx(body, key);
-    let hash = client.send_tx(&tx).await?;
-    let receipt = match wait_timeout_ms {
-        Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
-        None => None,
-    };
-    Ok(Sent { hash, tx, receipt })
+    send_system_call(client, key, AERGO_NAME, call.payload(), amount, nonce, wait_timeout_ms).await
 }
 
 /// `getNameInfo`: owner and destination of `name`, at the head or `height`.

@@ -30,6 +30,42 @@ pub struct Sent {
     pub receipt: Option<Value>,
 }
 
+/// Signs and sends a call to a system contract (`aergo.name`, `aergo.fs`,
+/// `aergo.branch`) from `key` on main, whatever branch the client works
+/// on: a governance transaction carrying `payload` and `amount`, with the
+/// sender's next nonce on main unless `nonce` is given; with
+/// `wait_timeout_ms`, waits for the receipt.
+pub async fn send_system_call(
+    client: &RpcClient,
+    key: &PrivateKey,
+    system: &str,
+    payload: Vec<u8>,
+    amount: Amount,
+    nonce: Option<u64>,
+    wait_timeout_ms: Option<u64>,
+) -> Result<Sent> {
+    let status = client.main_status().await?;
+    let from = key.address();
+    let nonce = match nonce {
+        Some(n) => n,
+        None => {
+            let acct = client.call("getAccount", serde_json::json!([from.to_string(), "main"])).await?;
+            let committed = acct["nonce"].as_u64().unwrap_or(0);
+            acct["nextNonce"].as_u64().unwrap_or(committed + 1)
+        }
+    };
+    let to = Address::name(system)?;
+    let body = TxBody::new(aergo_types::TxType::Governance, nonce, &from, Some(&to), amount, &status.chain_id_hash)
+        .with_payload(payload);
+    let tx = sign_tx(body, key);
+    let hash = client.send_tx(&tx).await?;
+    let receipt = match wait_timeout_ms {
+        Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
+        None => None,
+    };
+    Ok(Sent { hash, tx, receipt })
+}
+
 /// Parses a `--payload` argument: hex, optionally `0x`-prefixed.
 pub fn parse_payload(text: &str) -> Result<Vec<u8>> {
     let t = text.trim();
