@@ -27,18 +27,12 @@ fn source() -> String {
 }
 
 fn cli(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--rpc", url, "--json"];
-    all.extend_from_slice(args);
-    aergo_json(&all)
+    cli_at(url, args)
 }
 
 /// A command that must fail with exit status `code`; its JSON error.
 fn refused(url: &str, args: &[&str], code: u8) -> Value {
-    let mut all = vec!["--rpc", url, "--json"];
-    all.extend_from_slice(args);
-    let r = aergo(&all);
-    assert_eq!(r.code, Some(code as i32), "aergo {all:?}:\n{}", r.stdout);
-    r.json()["error"].clone()
+    refused_at(url, args, code)
 }
 
 fn balance(url: &str, branch: &str, who: &str) -> u128 {

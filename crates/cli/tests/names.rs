@@ -12,18 +12,12 @@ use common::*;
 use serde_json::Value;
 
 fn cli(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--rpc", url, "--json"];
-    all.extend_from_slice(args);
-    aergo_json(&all)
+    cli_at(url, args)
 }
 
-/// Runs a command that must fail with `code`; its JSON error's reason.
+/// A command that must fail with exit status `code`; its JSON error.
 fn refused(url: &str, args: &[&str], code: u8) -> Value {
-    let mut all = vec!["--rpc", url, "--json"];
-    all.extend_from_slice(args);
-    let r = aergo(&all);
-    assert_eq!(r.code, Some(code as i32), "aergo {all:?}:\n{}", r.stdout);
-    r.json()["error"].clone()
+    refused_at(url, args, code)
 }
 
 fn balance(url: &str, who: &str) -> u128 {

@@ -243,6 +243,23 @@ pub fn aergo_json(args: &[&str]) -> Value {
     r.json()
 }
 
+/// `aergo --rpc URL --json <args>`, which must succeed; its JSON.
+pub fn cli_at(url: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--rpc", url, "--json"];
+    all.extend_from_slice(args);
+    aergo_json(&all)
+}
+
+/// `aergo --rpc URL --json <args>`, which must fail with exit status
+/// `code`; its JSON error (message, reason).
+pub fn refused_at(url: &str, args: &[&str], code: u8) -> Value {
+    let mut all = vec!["--rpc", url, "--json"];
+    all.extend_from_slice(args);
+    let r = aergo(&all);
+    assert_eq!(r.code, Some(code as i32), "aergo {all:?}:\n{}", r.stdout);
+    r.json()["error"].clone()
+}
+
 /// Runs `aergo <args>`, requires failure, returns stderr.
 pub fn aergo_fails(args: &[&str]) -> String {
     let r = aergo(args);
