@@ -65,7 +65,6 @@
 
 use aergo_store::codec::encode_key;
 use aergo_store::{Overlay, Snapshot, Store, TableMeta, TableStore, Value};
-use aergo_types::payload::MergePolicy;
 use aergo_types::{Address, Hash};
 
 use crate::rows::{self, as_text, as_u64, text, u64_value};
@@ -414,11 +413,6 @@ pub(crate) fn logged_since(view: &dyn TableStore, after: u64, limit: usize) -> R
         }
     }
     Ok(out)
-}
-
-/// The merge policy text of a creation, checked.
-pub(crate) fn policy_text(policy: &MergePolicy) -> String {
-    policy.to_string()
 }
 
 /// Writers as the registry stores them (base58, creator excluded, no

@@ -152,7 +152,7 @@ impl BlockBuilder {
                     head_height: self.ctx.height,
                     txs: 0,
                     merged_seq: 0,
-                    merge_policy: branches::policy_text(policy),
+                    merge_policy: policy.to_string(),
                     writers: branches::writers_text(vtx.sender(), writers),
                 };
                 branches::write(&mut self.overlay, &info)?;
