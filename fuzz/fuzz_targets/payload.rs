@@ -1,13 +1,16 @@
 //! What a transaction's payload carries, as the executor reads it: a
 //! deploy's framing (source length, SQL source, constructor arguments), a
 //! contract call's JSON (`{"Name", "Args"}`) and its arguments converted
-//! to SQL values by parameter type, and an `aergo.system` call.
+//! to SQL values by parameter type, and the calls of the system contracts
+//! (`aergo.system`, `aergo.branch`, `aergo.fs`), each of which must
+//! re-parse from the payload it encodes to.
 #![no_main]
 
 use aergo_exec::contract::json_args_to_values;
 use aergo_sql::{FunctionParam, FunctionSignature, SqlType};
 use aergo_types::payload::{
-    encode_call_payload, encode_deploy_payload, parse_args, parse_call_payload, parse_deploy_payload, GovCall,
+    encode_call_payload, encode_deploy_payload, parse_args, parse_call_payload, parse_deploy_payload, BranchCall,
+    FileCall, GovCall,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -67,4 +70,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = g.args();
     }
     let _ = aergo_exec::gov::parse_call(data);
+    if let Ok(b) = BranchCall::parse(data) {
+        assert_eq!(BranchCall::parse(&b.payload()).as_ref(), Ok(&b));
+    }
+    if let Ok(f) = FileCall::parse(data) {
+        assert_eq!(FileCall::parse(&f.payload()).as_ref(), Ok(&f));
+    }
 });
