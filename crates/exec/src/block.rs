@@ -483,26 +483,10 @@ impl BlockBuilder {
         for (name, value) in &self.passed_params {
             system::write_param(&mut self.overlay, name, *value)?;
         }
-        if !self.fees.is_zero() {
-            let coinbase = self.ctx.coinbase.clone();
-            let mut acct = system::read_account(&self.overlay, &coinbase)?;
-            acct.balance = acct
-                .balance
-                .checked_add(self.fees)
-                .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
-            system::write_account(&mut self.overlay, &coinbase, acct)?;
-        }
+        credit_fees(&mut self.overlay, &self.ctx.coinbase, self.fees)?;
         let lanes = std::mem::take(&mut self.lanes);
         for (name, mut lane) in lanes {
-            if !lane.fees.is_zero() {
-                let coinbase = self.ctx.coinbase.clone();
-                let mut acct = system::read_account(&lane.overlay, &coinbase)?;
-                acct.balance = acct
-                    .balance
-                    .checked_add(lane.fees)
-                    .ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
-                system::write_account(&mut lane.overlay, &coinbase, acct)?;
-            }
+            credit_fees(&mut lane.overlay, &self.ctx.coinbase, lane.fees)?;
             if !lane.overlay.is_dirty() {
                 continue;
             }
@@ -531,6 +515,18 @@ impl BlockBuilder {
             fees: self.fees,
         })
     }
+}
+
+/// Credits a block's fees to its coinbase in one state (main's, or a
+/// branch's for the fees its transactions paid there).
+fn credit_fees(view: &mut Overlay, coinbase: &Address, fees: Amount) -> Result<(), ExecError> {
+    if fees.is_zero() {
+        return Ok(());
+    }
+    let mut acct = system::read_account(view, coinbase)?;
+    acct.balance =
+        acct.balance.checked_add(fees).ok_or_else(|| ExecError::BalanceOverflow { account: coinbase.to_string() })?;
+    system::write_account(view, coinbase, acct)
 }
 
 /// What a transaction does, decided before any state is touched.
