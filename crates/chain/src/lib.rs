@@ -38,6 +38,7 @@ mod blockstore;
 mod error;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::RwLock;
 
@@ -209,6 +210,14 @@ impl Chain {
         })
     }
 
+    /// Runs this chain's blocks (built and imported) on up to `threads`
+    /// workers ([`Executor::with_threads`]): a speed setting, never a
+    /// rule, since the result is the one of executing in order.
+    pub fn with_exec_threads(mut self, threads: usize) -> Chain {
+        self.executor = Executor::with_threads(threads);
+        self
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -315,14 +324,17 @@ impl Chain {
             builder.begin_dpos(&info)?;
         }
         let mut rejected = Vec::new();
-        for vtx in candidates {
-            let hash = vtx.hash();
-            match builder.push(vtx) {
-                Ok(_) => {}
-                Err(ExecError::BlockFull { .. }) => break,
-                Err(e) if e.is_rejection() => rejected.push((hash, e)),
-                Err(e) => return Err(e.into()),
+        let stopped = builder.push_each(candidates, |_, hash, result| match result {
+            Ok(_) => ControlFlow::Continue(()),
+            Err(ExecError::BlockFull { .. }) => ControlFlow::Break(None),
+            Err(e) if e.is_rejection() => {
+                rejected.push((hash, e));
+                ControlFlow::Continue(())
             }
+            Err(e) => ControlFlow::Break(Some(e)),
+        });
+        if let Some(Some(e)) = stopped {
+            return Err(e.into());
         }
         let outcome = builder.finish()?;
         let mut header = self.header_for(&parent, timestamp_ns, &coinbase, &outcome);
@@ -445,12 +457,13 @@ impl Chain {
         if let Some(info) = self.slot_info(&parent, header.timestamp, &producer) {
             builder.begin_dpos(&info).map_err(|e| invalid(format!("producer bookkeeping: {e}")))?;
         }
-        for (i, tx) in verified.into_iter().enumerate() {
-            match builder.push(tx) {
-                Ok(_) => {}
-                Err(e) if e.is_rejection() => return Err(invalid(format!("tx #{i} rejected on execution: {e}"))),
-                Err(e) => return Err(e.into()),
-            }
+        let failed = builder.push_each(verified, |i, _, result| match result {
+            Ok(_) => ControlFlow::Continue(()),
+            Err(e) if e.is_rejection() => ControlFlow::Break(invalid(format!("tx #{i} rejected on execution: {e}"))),
+            Err(e) => ControlFlow::Break(ChainError::Exec(e)),
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         let outcome = builder.finish()?;
         let check = |what: &str, got: Hash, want: &[u8]| {

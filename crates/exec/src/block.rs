@@ -15,8 +15,13 @@ use crate::branches::{self, BranchInfo};
 use crate::gov::{self, GovCall, GovParam};
 
 mod branch_calls;
+mod dtt;
 mod merge3;
+mod parallel;
 use crate::{contract, dpos, files, intrinsic_gas, names, system, BlockContext, ExecError, SlotInfo, VerifiedTx};
+#[cfg(test)]
+pub(crate) use parallel::Dtt;
+pub use parallel::{ParallelStats, MAX_EXEC_THREADS};
 
 /// The result of building or executing a block.
 #[derive(Debug)]
@@ -34,18 +39,35 @@ pub struct BlockOutcome {
 /// configuration ([`contract::engine_config`]) is a consensus rule and
 /// whose cache of compiled contract functions outlives each block.
 /// Cloning is cheap and shares the cache.
+///
+/// `threads` is how many workers a block's transactions may run on
+/// ([`BlockBuilder::push_each`]); it changes how fast a block executes,
+/// never what it gives.
 #[derive(Clone)]
 pub struct Executor {
     engine: aergo_sql::Engine,
+    threads: usize,
 }
 
 impl Default for Executor {
     fn default() -> Self {
-        Executor { engine: aergo_sql::Engine::new(contract::engine_config()) }
+        Executor { engine: aergo_sql::Engine::new(contract::engine_config()), threads: 1 }
     }
 }
 
 impl Executor {
+    /// An executor whose blocks run on up to `threads` workers (clamped to
+    /// 1..=[`MAX_EXEC_THREADS`]; 1 runs every block in order on the
+    /// calling thread).
+    pub fn with_threads(threads: usize) -> Executor {
+        Executor { threads: threads.clamp(1, MAX_EXEC_THREADS), ..Executor::default() }
+    }
+
+    /// The workers a block may run on.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// A builder for the block after the state at `parent_state_root`.
     pub fn builder(
         &self,
@@ -53,7 +75,9 @@ impl Executor {
         parent_state_root: Hash,
         ctx: BlockContext,
     ) -> Result<BlockBuilder, ExecError> {
-        BlockBuilder::with_engine(store, parent_state_root, ctx, self.engine.clone())
+        let mut b = BlockBuilder::with_engine(store, parent_state_root, ctx, self.engine.clone())?;
+        b.threads = self.threads;
+        Ok(b)
     }
 }
 
@@ -84,6 +108,20 @@ pub struct BlockBuilder {
     /// Branches touched by this block, by name: each a state of its own
     /// (see [`branches`]), mounted back into the main state by `finish`.
     lanes: BTreeMap<String, Lane>,
+    /// Workers [`BlockBuilder::push_each`] may use.
+    threads: usize,
+    /// Block position of `txs[0]`: 0, except in a speculative worker,
+    /// which applies one transaction at a time at the position it was
+    /// given (see `parallel.rs`).
+    index_base: usize,
+    stats: ParallelStats,
+}
+
+/// What [`BlockBuilder::room_for`] found a transaction needs of the block.
+#[derive(Clone, Copy, Debug)]
+struct Room {
+    size_bytes: usize,
+    reserved_gas: u64,
 }
 
 /// A branch's state while a block runs on it.
@@ -129,6 +167,9 @@ impl BlockBuilder {
             engine,
             store: store.clone(),
             lanes: BTreeMap::new(),
+            threads: 1,
+            index_base: 0,
+            stats: ParallelStats::default(),
         })
     }
 
@@ -165,6 +206,11 @@ impl BlockBuilder {
             return Err(ExecError::DposHookMissing { what });
         }
         Ok(())
+    }
+
+    /// The block position of the next transaction applied.
+    fn next_index(&self) -> usize {
+        self.index_base + self.txs.len()
     }
 
     /// Number of transactions applied so far.
@@ -240,50 +286,72 @@ impl BlockBuilder {
 
     /// [`BlockBuilder::push`] on the state in place.
     fn push_here(&mut self, vtx: VerifiedTx) -> Result<&Receipt, ExecError> {
-        self.check_dpos_begun("transactions")?;
-        if self.txs.len() >= BLOCK_MAX_TXS {
-            return Err(ExecError::BlockFull { what: "transaction count" });
-        }
-        let size = vtx.size_bytes();
-        if self.size_bytes + size > BLOCK_MAX_SIZE_BYTES {
-            return Err(ExecError::BlockFull { what: "block size" });
-        }
-        // Gas: a limit above the per-transaction cap never fits; the most
-        // this one can use must fit what is left of the block's gas, else
-        // it waits for the next block (like a block full of bytes).
-        let reserve = self.gas_reservation(&vtx)?;
-        if self.gas_used.saturating_add(reserve) > self.caps.block {
-            return Err(ExecError::BlockFull { what: "block gas" });
-        }
+        let room = self.room_for(&vtx)?;
         let savepoint = self.overlay.savepoint();
         match self.apply(&vtx) {
             Ok((receipt, passed)) => {
-                // Invariant: a transaction uses at most what it reserved.
-                assert!(
-                    receipt.gas_used <= reserve,
-                    "bug: tx {} used {} gas, more than the {reserve} it reserved",
-                    vtx.hash(),
-                    receipt.gas_used
-                );
-                self.gas_used += receipt.gas_used;
                 self.overlay.release_savepoint(savepoint)?;
-                for (param, value) in passed {
-                    self.passed_params.insert(param.param_name(), value);
-                }
-                self.size_bytes += size;
-                self.fees = self
-                    .fees
-                    .checked_add(receipt_fee(&receipt))
-                    .ok_or_else(|| ExecError::BalanceOverflow { account: self.ctx.coinbase.to_string() })?;
-                self.txs.push(vtx.into_tx());
-                self.receipts.push(receipt);
-                Ok(self.receipts.last().expect("just pushed"))
+                self.record_applied(vtx, receipt, passed, room)
             }
             Err(e) => {
                 self.overlay.rollback_to(savepoint)?;
                 Err(e)
             }
         }
+    }
+
+    /// What a transaction must find before it is applied, in the order
+    /// they are checked: the DPoS hook ran, the block has room for one
+    /// more transaction, for its bytes and for the most gas it can use.
+    fn room_for(&self, vtx: &VerifiedTx) -> Result<Room, ExecError> {
+        self.check_dpos_begun("transactions")?;
+        if self.txs.len() >= BLOCK_MAX_TXS {
+            return Err(ExecError::BlockFull { what: "transaction count" });
+        }
+        let size_bytes = vtx.size_bytes();
+        if self.size_bytes + size_bytes > BLOCK_MAX_SIZE_BYTES {
+            return Err(ExecError::BlockFull { what: "block size" });
+        }
+        // Gas: a limit above the per-transaction cap never fits; the most
+        // this one can use must fit what is left of the block's gas, else
+        // it waits for the next block (like a block full of bytes).
+        let reserved_gas = self.gas_reservation(vtx)?;
+        if self.gas_used.saturating_add(reserved_gas) > self.caps.block {
+            return Err(ExecError::BlockFull { what: "block gas" });
+        }
+        Ok(Room { size_bytes, reserved_gas })
+    }
+
+    /// Makes an applied transaction part of the block: its gas, bytes,
+    /// fee, the parameters it passed, its receipt.
+    fn record_applied(
+        &mut self,
+        vtx: VerifiedTx,
+        receipt: Receipt,
+        passed: Vec<(GovParam, Amount)>,
+        room: Room,
+    ) -> Result<&Receipt, ExecError> {
+        // Invariant: a transaction uses at most what it reserved.
+        assert!(
+            receipt.gas_used <= room.reserved_gas,
+            "bug: tx {} used {} gas, more than the {} it reserved",
+            vtx.hash(),
+            receipt.gas_used,
+            room.reserved_gas
+        );
+        let fees = self
+            .fees
+            .checked_add(receipt_fee(&receipt))
+            .ok_or_else(|| ExecError::BalanceOverflow { account: self.ctx.coinbase.to_string() })?;
+        self.gas_used += receipt.gas_used;
+        for (param, value) in passed {
+            self.passed_params.insert(param.param_name(), value);
+        }
+        self.size_bytes += room.size_bytes;
+        self.fees = fees;
+        self.txs.push(vtx.into_tx());
+        self.receipts.push(receipt);
+        Ok(self.receipts.last().expect("just pushed"))
     }
 
     /// The most gas `vtx` can use in this block: its gas limit, or for a
@@ -313,6 +381,7 @@ impl BlockBuilder {
         let body = vtx.tx.body()?;
         let kind = match plan(body)? {
             Planned::Contract(kind) => {
+                let tx_index = self.next_index();
                 let env = contract::TxEnv {
                     view: &mut self.overlay,
                     engine: &self.engine,
@@ -320,7 +389,7 @@ impl BlockBuilder {
                     gas_price: self.gas_price,
                     max_tx_gas: self.caps.tx,
                     fees_before: self.fees,
-                    tx_index: self.txs.len(),
+                    tx_index,
                 };
                 return contract::apply(env, vtx, kind).map(|r| (r, Vec::new()));
             }
@@ -452,7 +521,7 @@ impl BlockBuilder {
             fee_used: fee.to_be_bytes_minimal(),
             cumulative_fee_used: cumulative.to_be_bytes_minimal(),
             block_no: self.ctx.height,
-            tx_index: self.txs.len() as i32,
+            tx_index: self.next_index() as i32,
             from: sender.to_vec(),
             to,
             gas_used: gas,
@@ -473,7 +542,7 @@ impl BlockBuilder {
             tx_hash: vtx.hash.to_vec(),
             block_hash: Vec::new(),
             block_no: self.ctx.height,
-            tx_index: self.txs.len() as i32,
+            tx_index: self.next_index() as i32,
         }
     }
 

@@ -691,6 +691,44 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
     })
 }
 
+/// What a call transaction to `contract` may read and write, as far as
+/// it can be told before running it (the scheduler's input, never a
+/// rule): the sender's account, the contract's catalogue row and, when
+/// it pays the contract, the contract's account, plus the called
+/// function's static access set ([`Engine::function_access_set`]) with
+/// the transaction's arguments. `None` when it cannot be told (no such
+/// contract or function, arguments that do not convert, an analysis
+/// error): the caller then runs it in block order.
+pub(crate) fn static_access(
+    view: &dyn TableStore,
+    engine: &Engine,
+    block: &BlockContext,
+    vtx: &VerifiedTx,
+    contract: &Address,
+) -> Option<aergo_sql::AccessSet> {
+    use aergo_sql::KeyAccess;
+    let body = vtx.tx().body().ok()?;
+    let contract_text = contract.to_string();
+    let (schema, functions) = read_call_target(view, contract, &contract_text).ok()??;
+    let mut set = aergo_sql::AccessSet::default();
+    set.write(system::ACCOUNTS, KeyAccess::Key(vtx.sender_key.key().to_vec()));
+    set.read(CONTRACTS, KeyAccess::Key(encode_key(&[Value::Text(contract_text.clone())])));
+    if !body.amount().ok()?.is_zero() {
+        set.write(system::ACCOUNTS, KeyAccess::Key(system::AccountKey::new(contract).key().to_vec()));
+    }
+    if body.payload.is_empty() {
+        return Some(set);
+    }
+    let call = parse_call_payload(&body.payload).ok()?;
+    let f = public_function_in(&functions, &call.name)?;
+    let sig = engine.function_signature(view, &schema, &f.name).ok()?;
+    let values = json_args_to_values(&sig, &call.args).ok()?;
+    let ctx = exec_context(block, &vtx.hash(), vtx.sender_text(), &contract_text, &schema);
+    let name = format!("{schema}.{}", f.name);
+    set.merge(engine.function_access_set(view, &ctx, &name, &values).ok()?);
+    Some(set)
+}
+
 /// The receipt text of a failure, within the receipt bound.
 fn error_text(e: &ExecError) -> String {
     let mut s = e.to_string();

@@ -225,7 +225,10 @@ use aergo_types::{Address, Amount, Genesis, Hash, Tx};
 /// Stack a thread needs to execute any block or query (the SQL engine's
 /// bound; see [`aergo_sql::MIN_STACK_BYTES`]).
 pub use aergo_sql::MIN_STACK_BYTES as SQL_MIN_STACK_BYTES;
-pub use block::{check_runnable, execute_block, execute_dpos_block, BlockBuilder, BlockOutcome, Executor};
+pub use block::{
+    check_runnable, execute_block, execute_dpos_block, BlockBuilder, BlockOutcome, Executor, ParallelStats,
+    MAX_EXEC_THREADS,
+};
 pub use dpos::SlotInfo;
 pub use error::ExecError;
 pub use gov::{GovCall, GovParam};
@@ -401,5 +404,7 @@ mod branch_tests;
 mod contract_tests;
 #[cfg(test)]
 mod gov_tests;
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,11 @@ impl AccountKey {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The account's key in [`ACCOUNTS`].
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
 }
 
 /// Reads an account; an absent account is all zero.

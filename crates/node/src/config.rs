@@ -299,11 +299,26 @@ pub struct ProducerConfig {
     pub max_block_txs: usize,
     /// How often the producer loop wakes up to consider sealing a block.
     pub tick_ms: u64,
+    /// Workers a block's transactions run on, when this node builds a
+    /// block and when it checks one (parallel execution gives the same
+    /// result as executing in order); 0 means one per core.
+    pub exec_threads: usize,
 }
 
 impl Default for ProducerConfig {
     fn default() -> Self {
-        ProducerConfig { max_block_txs: 10_000, tick_ms: 20 }
+        ProducerConfig { max_block_txs: 10_000, tick_ms: 20, exec_threads: 0 }
+    }
+}
+
+impl ProducerConfig {
+    /// The execution workers to use: `exec_threads`, or one per core.
+    pub fn exec_threads(&self) -> usize {
+        match self.exec_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(aergo_exec::MAX_EXEC_THREADS)
     }
 }
 

@@ -360,7 +360,9 @@ impl Node {
         if aergo_consensus::ConsensusKind::parse(consensus)? == aergo_consensus::ConsensusKind::Raft {
             return Err(NodeError::Replica(ReplicaError::NotBuilt { name: consensus.clone() }));
         }
-        let chain = Arc::new(Chain::open(&dd.path.join("chain"), dd.genesis)?);
+        let chain = Arc::new(
+            Chain::open(&dd.path.join("chain"), dd.genesis)?.with_exec_threads(config.producer.exec_threads()),
+        );
         let rcfg = ReplicaConfig {
             max_block_txs: config.producer.max_block_txs,
             solo: config.solo.clone(),

@@ -112,7 +112,7 @@ pub use diff::{Conflict, Diff, DiffEntry, MergeOutcome, Resolution};
 pub use error::{CodecError, StoreError};
 pub use node::node_hash;
 pub use proof::{verify_proof, verify_row_proof, Proof, RowProof};
-pub use state::{build_state, AccessLog, Overlay, RangeAccess, Snapshot};
+pub use state::{build_state, AccessLog, Overlay, RangeAccess, RowWrite, Snapshot};
 pub use state_diff::{StateDiff, TableDiff};
 pub use state_merge::{StateMergeOutcome, TableConflict};
 pub use store::{Edit, GcStats, RefUpdate, Store, StoreConfig, TreeStats, MAX_REF_NAME_BYTES};

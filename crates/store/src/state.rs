@@ -229,6 +229,15 @@ impl TableStore for Snapshot {
     }
 }
 
+/// One row write carried from one overlay to another ([`Overlay::absorb`]):
+/// `value` `None` deletes the row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowWrite {
+    pub table: String,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
 /// A range read by an overlay user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RangeAccess {
@@ -281,6 +290,7 @@ struct TableState {
     count: u64,
 }
 
+#[derive(Clone)]
 enum Slot {
     Dropped,
     Live(TableState),
@@ -342,6 +352,67 @@ impl Overlay {
     /// Takes the access log recorded so far, leaving an empty one.
     pub fn take_access_log(&mut self) -> Option<AccessLog> {
         self.recorder.as_ref().map(|r| r.take())
+    }
+
+    /// Stops recording accesses and returns the log recorded so far.
+    pub fn stop_access_log(&mut self) -> Option<AccessLog> {
+        self.recorder.take().map(RefCell::into_inner)
+    }
+
+    /// An independent overlay with this one's current contents (its writes,
+    /// creations and drops), O(buffered writes): a worker's private view of
+    /// the state for speculative execution. The fork has no savepoints and
+    /// records nothing; what it writes never reaches this overlay except
+    /// through [`Overlay::absorb`].
+    pub fn fork(&self) -> Overlay {
+        Overlay {
+            store: self.store.clone(),
+            base: self.base,
+            base_tables: RefCell::new(self.base_tables.borrow().clone()),
+            tables: self.tables.clone(),
+            undo: Vec::new(),
+            savepoints: Vec::new(),
+            next_savepoint: 1,
+            buffered_bytes: self.buffered_bytes,
+            recorder: None,
+        }
+    }
+
+    /// Bytes charged against [`MAX_OVERLAY_BYTES`] so far. Charges are never
+    /// given back (not even by a rollback), so the figure only grows.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered_bytes
+    }
+
+    /// Applies row writes made elsewhere (a fork's, read back after a
+    /// transaction ran there) as one step charged `charged_bytes`: what the
+    /// same writes charged where they were made, so that a limit is hit at
+    /// the same point whichever overlay ran them. A write that leaves a row
+    /// as it is is skipped. The tables must exist here. Recorded like any
+    /// write.
+    pub fn absorb(&mut self, writes: &[RowWrite], charged_bytes: u64) -> Result<(), StoreError> {
+        self.buffered_bytes += charged_bytes;
+        if self.buffered_bytes > MAX_OVERLAY_BYTES {
+            return Err(StoreError::LimitExceeded { what: "overlay buffered bytes", max: MAX_OVERLAY_BYTES });
+        }
+        for w in writes {
+            if self.peek(&w.table, &w.key)? == w.value {
+                continue;
+            }
+            self.write_charged(&w.table, w.key.clone(), w.value.clone())?;
+        }
+        Ok(())
+    }
+
+    /// A row's value without recording the read.
+    pub fn peek(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.existing_view(table)? {
+            View::Base(root) => self.store.get(root, key),
+            View::Overlay(st) => match st.writes.get(key) {
+                Some(v) => Ok(v.clone()),
+                None => self.store.get(st.base_root, key),
+            },
+        }
     }
 
     /// Points `table` at an existing tree `root` (creating or replacing the
@@ -447,6 +518,12 @@ impl Overlay {
     fn write(&mut self, table: &str, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), StoreError> {
         check_entry(&key, value.as_deref())?;
         self.charge(key.len() * 2 + value.as_ref().map_or(0, |v| v.len()) + 64)?;
+        self.write_charged(table, key, value)
+    }
+
+    /// [`Overlay::write`] whose bytes were charged already.
+    fn write_charged(&mut self, table: &str, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), StoreError> {
+        check_entry(&key, value.as_deref())?;
         self.record(|log| {
             log.writes.insert((table.to_string(), key.clone()));
         });
@@ -685,13 +762,7 @@ impl TableStore for Overlay {
         self.record(|log| {
             log.reads.insert((table.to_string(), key.to_vec()));
         });
-        match self.existing_view(table)? {
-            View::Base(root) => self.store.get(root, key),
-            View::Overlay(st) => match st.writes.get(key) {
-                Some(v) => Ok(v.clone()),
-                None => self.store.get(st.base_root, key),
-            },
-        }
+        self.peek(table, key)
     }
 
     fn range<'a>(

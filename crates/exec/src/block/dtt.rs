@@ -1,0 +1,321 @@
+//! The Deterministic Transaction Tree (the whitepaper's DTT): which of a
+//! block's transactions may depend on which, from their static access
+//! sets, before any of them runs.
+//!
+//! # What it computes
+//!
+//! Each transaction gets a static access set: the rows (or whole tables)
+//! it may read and write, told from the transaction and the state at the
+//! start of the block:
+//!
+//! - a transfer to an address writes the sender's and the recipient's
+//!   accounts;
+//! - a contract call writes the sender's account (nonce and fee), reads
+//!   the contract's catalogue row, writes the contract's account when it
+//!   pays it, and adds the called function's access set from AergoSQL's
+//!   static analysis (`aergo_sql::analysis`: exact keys where they follow
+//!   from the arguments, whole tables otherwise);
+//! - everything else (deploys, system, name, file and branch calls,
+//!   transactions on branches, transfers to names, calls the analysis
+//!   cannot read) is *ordered*: it runs in block order on the block's own
+//!   state and is in no group.
+//!
+//! Two transactions *conflict* when one writes a row (or a table) the
+//! other reads or writes. The groups are the connected components of the
+//! conflict graph over the unordered transactions, found with a union-find
+//! in one pass: per table and per key the structure keeps one
+//! representative writer and the readers seen since, so each access costs
+//! a map lookup and at most a few unions. Within a group the transactions
+//! keep block order; the tree of the whitepaper is this forest of chains,
+//! one per group, hanging off the block's start state.
+//!
+//! The groups are a pure function of the block and its parent state
+//! (`BTreeMap`s only, block order everywhere), so every node computes the
+//! same ones; but nothing depends on them for correctness. They decide
+//! only what runs where: the executor in `parallel.rs` checks every
+//! speculative result against the accesses actually recorded, so a set
+//! that is too small costs a re-execution, never a wrong state.
+
+use std::collections::BTreeMap;
+
+use aergo_sql::{AccessSet, KeyAccess};
+use aergo_store::TableStore;
+use aergo_types::{Address, TxType};
+
+use crate::{contract, system, BlockContext, VerifiedTx};
+
+/// The groups of a block's transactions.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Dtt {
+    /// Each group's transactions (indices into the block), in block order;
+    /// groups ordered by their first transaction.
+    pub groups: Vec<Vec<usize>>,
+    /// Each transaction's group, `None` for an ordered one.
+    pub group_of: Vec<Option<usize>>,
+}
+
+impl Dtt {
+    /// Computes the groups of `txs` on `state` (the block's state before
+    /// them).
+    pub fn build(state: &dyn TableStore, engine: &aergo_sql::Engine, block: &BlockContext, txs: &[VerifiedTx]) -> Dtt {
+        let sets: Vec<Option<AccessSet>> = txs.iter().map(|vtx| static_set(state, engine, block, vtx)).collect();
+        Self::from_sets(&sets)
+    }
+
+    /// The groups of transactions with these static sets (`None`:
+    /// ordered).
+    pub fn from_sets(sets: &[Option<AccessSet>]) -> Dtt {
+        let mut uf = UnionFind::new(sets.len());
+        let mut seen: BTreeMap<&str, TableSeen> = BTreeMap::new();
+        for (i, set) in sets.iter().enumerate() {
+            let Some(set) = set else { continue };
+            for (table, accesses) in &set.writes {
+                let t = seen.entry(table.as_str()).or_default();
+                for a in accesses {
+                    t.write(&mut uf, i, a);
+                }
+            }
+            for (table, accesses) in &set.reads {
+                let t = seen.entry(table.as_str()).or_default();
+                for a in accesses {
+                    t.read(&mut uf, i, a);
+                }
+            }
+        }
+        let mut group_by_root: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut dtt = Dtt { groups: Vec::new(), group_of: vec![None; sets.len()] };
+        for (i, set) in sets.iter().enumerate() {
+            if set.is_none() {
+                continue;
+            }
+            let root = uf.find(i);
+            let g = *group_by_root.entry(root).or_insert_with(|| {
+                dtt.groups.push(Vec::new());
+                dtt.groups.len() - 1
+            });
+            dtt.groups[g].push(i);
+            dtt.group_of[i] = Some(g);
+        }
+        dtt
+    }
+}
+
+/// The static access set of one transaction, `None` for an ordered one
+/// (see the module docs).
+fn static_set(
+    state: &dyn TableStore,
+    engine: &aergo_sql::Engine,
+    block: &BlockContext,
+    vtx: &VerifiedTx,
+) -> Option<AccessSet> {
+    if vtx.branch().is_some() {
+        return None;
+    }
+    let body = vtx.tx().body().ok()?;
+    let tx_type = body.tx_type().ok()?;
+    let recipient = body.recipient().ok()?;
+    match contract::classify(tx_type, recipient.as_ref()) {
+        Some(contract::ContractTx::Call(address)) => contract::static_access(state, engine, block, vtx, &address),
+        Some(contract::ContractTx::Deploy) => None,
+        None => match (tx_type, recipient) {
+            (TxType::Normal | TxType::Transfer, Some(to @ Address::Account(_))) => {
+                let mut set = AccessSet::default();
+                set.write(system::ACCOUNTS, KeyAccess::Key(vtx.sender_key.key().to_vec()));
+                set.write(system::ACCOUNTS, KeyAccess::Key(system::AccountKey::new(&to).key().to_vec()));
+                Some(set)
+            }
+            _ => None,
+        },
+    }
+}
+
+/// Who touched one table so far, for the union-find pass. Lists hold the
+/// transactions a later access may conflict with; once a list has been
+/// joined to one transaction it is all one set, so it shrinks to that one
+/// representative (each access costs a few unions, amortised).
+#[derive(Default)]
+struct TableSeen {
+    /// The latest writer of each key (earlier ones are joined to it).
+    key_writer: BTreeMap<Vec<u8>, usize>,
+    /// Readers of each key since its last writer.
+    key_readers: BTreeMap<Vec<u8>, Vec<usize>>,
+    /// Writers of anything in the table, for a whole-table reader or writer.
+    writers: Vec<usize>,
+    /// Readers of any key, for a whole-table writer.
+    key_readers_any: Vec<usize>,
+    /// The latest whole-table (or range) writer.
+    table_writer: Option<usize>,
+    /// Whole-table (or range) readers, for any writer.
+    table_readers: Vec<usize>,
+}
+
+/// Joins `tx` to every transaction of `list`, which then stands for them
+/// all through `tx`.
+fn join(uf: &mut UnionFind, tx: usize, list: &mut Vec<usize>) {
+    if list.is_empty() {
+        return;
+    }
+    for &other in list.iter() {
+        uf.union(tx, other);
+    }
+    list.clear();
+    list.push(tx);
+}
+
+impl TableSeen {
+    fn write(&mut self, uf: &mut UnionFind, tx: usize, a: &KeyAccess) {
+        if let Some(w) = self.table_writer {
+            uf.union(tx, w);
+        }
+        join(uf, tx, &mut self.table_readers);
+        match a {
+            KeyAccess::Key(k) => {
+                if let Some(&w) = self.key_writer.get(k) {
+                    uf.union(tx, w);
+                }
+                for r in self.key_readers.remove(k).unwrap_or_default() {
+                    uf.union(tx, r);
+                }
+                self.key_writer.insert(k.clone(), tx);
+                self.writers.push(tx);
+            }
+            KeyAccess::Range(..) | KeyAccess::Table => {
+                self.writers.push(tx);
+                join(uf, tx, &mut self.writers);
+                join(uf, tx, &mut self.key_readers_any);
+                // Every earlier reader of a key is joined to `tx` now, and
+                // a later writer of a key joins `tx` as the table writer.
+                self.key_readers.clear();
+                self.table_writer = Some(tx);
+            }
+        }
+    }
+
+    fn read(&mut self, uf: &mut UnionFind, tx: usize, a: &KeyAccess) {
+        if let Some(w) = self.table_writer {
+            uf.union(tx, w);
+        }
+        match a {
+            KeyAccess::Key(k) => {
+                match self.key_writer.get(k) {
+                    Some(&w) => uf.union(tx, w),
+                    None => self.key_readers.entry(k.clone()).or_default().push(tx),
+                }
+                self.key_readers_any.push(tx);
+            }
+            KeyAccess::Range(..) | KeyAccess::Table => {
+                join(uf, tx, &mut self.writers);
+                self.table_readers.push(tx);
+            }
+        }
+    }
+}
+
+/// Union-find over transaction indices; the root of a set is its
+/// smallest member, so the result depends on nothing but the unions.
+struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    fn new(n: usize) -> UnionFind {
+        UnionFind { parent: (0..n).collect() }
+    }
+
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent[hi] = lo;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(reads: &[(&str, Option<&[u8]>)], writes: &[(&str, Option<&[u8]>)]) -> Option<AccessSet> {
+        let access = |k: Option<&[u8]>| k.map_or(KeyAccess::Table, |k| KeyAccess::Key(k.to_vec()));
+        let mut s = AccessSet::default();
+        for (t, k) in reads {
+            s.read(t, access(*k));
+        }
+        for (t, k) in writes {
+            s.write(t, access(*k));
+        }
+        Some(s)
+    }
+
+    #[test]
+    fn disjoint_writers_are_separate_groups_and_shared_keys_join() {
+        let sets = vec![
+            set(&[], &[("a", Some(b"1")), ("a", Some(b"2"))]),
+            set(&[], &[("a", Some(b"3")), ("a", Some(b"4"))]),
+            set(&[], &[("a", Some(b"2")), ("a", Some(b"5"))]),
+            None,
+            set(&[("a", Some(b"9"))], &[]),
+            set(&[("a", Some(b"9"))], &[]),
+        ];
+        let d = Dtt::from_sets(&sets);
+        assert_eq!(d.groups, vec![vec![0, 2], vec![1], vec![4], vec![5]]);
+        assert_eq!(d.group_of, vec![Some(0), Some(1), Some(0), None, Some(2), Some(3)]);
+    }
+
+    #[test]
+    fn a_writer_joins_earlier_and_later_readers_of_its_key() {
+        let sets = vec![
+            set(&[("a", Some(b"k"))], &[]),
+            set(&[("a", Some(b"k"))], &[]),
+            set(&[], &[("a", Some(b"k"))]),
+            set(&[("a", Some(b"k"))], &[]),
+            set(&[("a", Some(b"other"))], &[]),
+        ];
+        let d = Dtt::from_sets(&sets);
+        assert_eq!(d.groups, vec![vec![0, 1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn whole_table_accesses_join_every_key_access_that_conflicts() {
+        let sets = vec![
+            set(&[("t", Some(b"1"))], &[]),
+            set(&[], &[("t", Some(b"2"))]),
+            set(&[("t", None)], &[]),
+            set(&[("u", None)], &[]),
+            set(&[], &[("u", None)]),
+            set(&[("t", Some(b"3"))], &[]),
+        ];
+        let d = Dtt::from_sets(&sets);
+        // 2 reads all of t, which 1 writes; 4 writes all of u, which 3
+        // reads; 0 and 5 only read keys nobody writes.
+        assert_eq!(d.groups, vec![vec![0], vec![1, 2], vec![3, 4], vec![5]]);
+    }
+
+    #[test]
+    fn a_whole_table_reader_joins_every_earlier_key_writer() {
+        let sets = vec![
+            set(&[], &[("t", Some(b"1"))]),
+            set(&[], &[("t", Some(b"2"))]),
+            set(&[("t", None)], &[]),
+            set(&[], &[("t", Some(b"3"))]),
+            set(&[("t", Some(b"4"))], &[]),
+        ];
+        let d = Dtt::from_sets(&sets);
+        assert_eq!(d.groups, vec![vec![0, 1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn a_whole_table_writer_joins_earlier_key_readers() {
+        let sets = vec![set(&[("t", Some(b"1"))], &[]), set(&[("t", Some(b"2"))], &[]), set(&[], &[("t", None)])];
+        let d = Dtt::from_sets(&sets);
+        assert_eq!(d.groups, vec![vec![0, 1, 2]]);
+    }
+}
