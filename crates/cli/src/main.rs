@@ -21,6 +21,7 @@ use aergo_lab::api::{bench_api, ApiBenchOptions};
 use aergo_lab::branch::{bench_branch, BranchBenchOptions};
 use aergo_lab::contract::{bench_contract, ContractBenchOptions};
 use aergo_lab::network::{bench_network, NetBenchOptions};
+use aergo_lab::parallel::{bench_parallel, ParallelBenchOptions};
 use aergo_lab::transfer::{bench_transfer, BenchOptions};
 use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
 use aergo_types::{Address, Amount, Hash, Unit};
@@ -468,6 +469,21 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// One block executed by the parallel executor (dependency groups,
+    /// speculation, validation) against the same block in order on one
+    /// thread: independent contract calls, transfers, and one hot pair of
+    /// rows.
+    Parallel {
+        /// Transactions per block.
+        #[arg(long)]
+        txs: Option<usize>,
+        /// Workers of the parallel runs (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// A short run (600 transactions).
+        #[arg(long)]
+        quick: bool,
+    },
     /// The JSON-RPC server under a flood of status and sendTx from one
     /// client, while a second client (from 127.0.0.2) measures its own
     /// latency: requests/s and the second client's p50/p99, idle and
@@ -857,6 +873,17 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             let mut j = r.json();
             j["bench"] = json!(r.bench_line());
             out(j, text)
+        }
+        Command::Bench { command: BenchCommand::Parallel { txs, threads, quick } } => {
+            let mut o = if quick { ParallelBenchOptions::quick() } else { ParallelBenchOptions::full() };
+            if let Some(n) = txs {
+                o.txs = n;
+            }
+            if let Some(n) = threads {
+                o.threads = n;
+            }
+            let r = tokio::task::spawn_blocking(move || bench_parallel(&o, &mut |line| eprintln!("{line}"))).await??;
+            out(r.json(), r.text())
         }
         Command::Bench {
             command: BenchCommand::Api { connections, probe_calls, flood_ms, per_client, running_requests, quick },

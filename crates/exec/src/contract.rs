@@ -114,6 +114,7 @@ use aergo_types::receipt::RECEIPT_RET_MAX_BYTES;
 use aergo_types::{Address, Amount, Hash, Receipt, ReceiptStatus, TxType};
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::host::ContractHost;
@@ -691,42 +692,72 @@ pub(crate) fn apply(env: TxEnv<'_>, vtx: &VerifiedTx, kind: ContractTx) -> Resul
     })
 }
 
-/// What a call transaction to `contract` may read and write, as far as
-/// it can be told before running it (the scheduler's input, never a
-/// rule): the sender's account, the contract's catalogue row and, when
-/// it pays the contract, the contract's account, plus the called
-/// function's static access set ([`Engine::function_access_set`]) with
-/// the transaction's arguments. `None` when it cannot be told (no such
-/// contract or function, arguments that do not convert, an analysis
-/// error): the caller then runs it in block order.
-pub(crate) fn static_access(
-    view: &dyn TableStore,
-    engine: &Engine,
-    block: &BlockContext,
-    vtx: &VerifiedTx,
-    contract: &Address,
-) -> Option<aergo_sql::AccessSet> {
-    use aergo_sql::KeyAccess;
-    let body = vtx.tx().body().ok()?;
-    let contract_text = contract.to_string();
-    let (schema, functions) = read_call_target(view, contract, &contract_text).ok()??;
-    let mut set = aergo_sql::AccessSet::default();
-    set.write(system::ACCOUNTS, KeyAccess::Key(vtx.sender_key.key().to_vec()));
-    set.read(CONTRACTS, KeyAccess::Key(encode_key(&[Value::Text(contract_text.clone())])));
-    if !body.amount().ok()?.is_zero() {
-        set.write(system::ACCOUNTS, KeyAccess::Key(system::AccountKey::new(contract).key().to_vec()));
+/// The static access sets of a block's call transactions (the
+/// scheduler's input, never a rule), with what the calls of one block
+/// share looked up once: each contract's catalogue row, each function's
+/// signature.
+pub(crate) struct StaticCalls<'a> {
+    view: &'a dyn TableStore,
+    engine: &'a Engine,
+    block: &'a BlockContext,
+    /// By contract address (`None`: no contract there).
+    targets: BTreeMap<Vec<u8>, Option<CallTarget>>,
+    signatures: BTreeMap<(String, String), Option<FunctionSignature>>,
+}
+
+/// A contract as its calls see it: address text, schema, public functions.
+type CallTarget = (String, String, Vec<FunctionAbi>);
+
+impl<'a> StaticCalls<'a> {
+    pub fn new(view: &'a dyn TableStore, engine: &'a Engine, block: &'a BlockContext) -> Self {
+        StaticCalls { view, engine, block, targets: BTreeMap::new(), signatures: BTreeMap::new() }
     }
-    if body.payload.is_empty() {
-        return Some(set);
+
+    /// What a call transaction to `contract` may read and write, as far
+    /// as it can be told before running it: the sender's account, the
+    /// contract's catalogue row and, when it pays the contract, the
+    /// contract's account (accounts in `accounts_table`, keyed by their
+    /// address bytes), plus the called function's static access set
+    /// ([`Engine::function_access_set`]) with the transaction's arguments.
+    /// `None` when it cannot be told (no such contract or function,
+    /// arguments that do not convert, an analysis error): the caller then
+    /// runs it in block order.
+    pub fn access(
+        &mut self,
+        vtx: &VerifiedTx,
+        contract: &Address,
+        accounts_table: &str,
+    ) -> Option<aergo_sql::AccessSet> {
+        use aergo_sql::KeyAccess;
+        let body = vtx.tx().body().ok()?;
+        let (view, engine) = (self.view, self.engine);
+        let target = self.targets.entry(contract.to_vec()).or_insert_with(|| {
+            let text = contract.to_string();
+            read_call_target(view, contract, &text).ok().flatten().map(|(schema, functions)| (text, schema, functions))
+        });
+        let (contract_text, schema, functions) = target.as_ref()?;
+        let mut set = aergo_sql::AccessSet::default();
+        set.write(accounts_table, KeyAccess::Key(vtx.sender().to_vec()));
+        set.read(CONTRACTS, KeyAccess::Key(encode_key(&[Value::Text(contract_text.clone())])));
+        if !body.amount().ok()?.is_zero() {
+            set.write(accounts_table, KeyAccess::Key(contract.to_vec()));
+        }
+        if body.payload.is_empty() {
+            return Some(set);
+        }
+        let call = parse_call_payload(&body.payload).ok()?;
+        let f = public_function_in(functions, &call.name)?;
+        let sig = self
+            .signatures
+            .entry((schema.clone(), f.name.clone()))
+            .or_insert_with(|| engine.function_signature(view, schema, &f.name).ok())
+            .as_ref()?;
+        let values = json_args_to_values(sig, &call.args).ok()?;
+        let ctx = exec_context(self.block, &vtx.hash(), vtx.sender_text(), contract_text, schema);
+        let name = format!("{schema}.{}", f.name);
+        set.merge(engine.function_access_set(view, &ctx, &name, &values).ok()?);
+        Some(set)
     }
-    let call = parse_call_payload(&body.payload).ok()?;
-    let f = public_function_in(&functions, &call.name)?;
-    let sig = engine.function_signature(view, &schema, &f.name).ok()?;
-    let values = json_args_to_values(&sig, &call.args).ok()?;
-    let ctx = exec_context(block, &vtx.hash(), vtx.sender_text(), &contract_text, &schema);
-    let name = format!("{schema}.{}", f.name);
-    set.merge(engine.function_access_set(view, &ctx, &name, &values).ok()?);
-    Some(set)
 }
 
 /// The receipt text of a failure, within the receipt bound.

@@ -27,7 +27,11 @@
 //! - [`BlockBuilder`] (`block.rs`): applies verified transactions one by
 //!   one (the block producer uses it to fill a block, dropping rejected
 //!   transactions); on DPoS chains [`BlockBuilder::begin_dpos`] must come
-//!   first;
+//!   first; [`BlockBuilder::push_each`] takes a whole block's transactions
+//!   and, on an executor with more than one thread
+//!   ([`Executor::with_threads`]), runs them in parallel with the result
+//!   of running them in order (`block/dtt.rs` and `block/parallel.rs`
+//!   have the algorithm in prose);
 //! - [`execute_block`] / [`execute_dpos_block`]: replay a complete block,
 //!   failing if any of its transactions is rejected (block import and
 //!   restart checks use them);

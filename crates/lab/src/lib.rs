@@ -16,6 +16,8 @@
 //!   one client, against a second client's idle latency;
 //! - [`branch`] (`aergo bench branch`): branch, diff and three-way merge
 //!   in the store at two state sizes, to show they stay flat;
+//! - [`parallel`] (`aergo bench parallel`): one block executed on the
+//!   parallel executor's workers against the same block in order;
 //! - [`pg`]: a throwaway PostgreSQL cluster (found, or installed with
 //!   apt-get when this runs as root).
 //!
@@ -35,5 +37,6 @@ pub mod branch_chain;
 pub mod contract;
 pub mod fs;
 pub mod network;
+pub mod parallel;
 pub mod pg;
 pub mod transfer;

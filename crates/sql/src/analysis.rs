@@ -34,9 +34,15 @@ struct Known<'a> {
     params: &'a [Value],
     vars: &'a [Option<Value>],
     depth: usize,
-    /// An empty store: evaluating a constant key expression reads nothing,
-    /// and anything that tried to write would fail (it is read-only).
-    empty: Store,
+}
+
+/// An empty store, shared by every analysis: evaluating a constant key
+/// expression reads nothing, and anything that tried to write would fail
+/// (a snapshot is read-only). One per process because the parallel
+/// executor analyses every call of a block, and making a store allocates.
+fn empty_store() -> &'static Store {
+    static EMPTY: std::sync::OnceLock<Store> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Store::memory)
 }
 
 impl Known<'_> {
@@ -62,7 +68,7 @@ impl Known<'_> {
     }
 
     fn with_cx<T>(&self, f: impl FnOnce(&mut Cx<'_>) -> Result<T>) -> Result<T> {
-        let mut dummy = Snapshot::open(&self.empty, Hash::ZERO);
+        let mut dummy = Snapshot::open(empty_store(), Hash::ZERO);
         let mut gas = Gas::new(1_000_000);
         let mut cx = self.engine.cx(&mut dummy, self.ctx, &mut gas, self.params.to_vec());
         cx.vars = self.vars.iter().map(|v| v.clone().unwrap_or(Value::Null)).collect();
@@ -349,7 +355,7 @@ pub(crate) fn statement_access(
     vars: &[Option<Value>],
     depth: usize,
 ) -> Result<AccessSet> {
-    Known { engine, store, ctx, params, vars, depth, empty: Store::memory() }.statement(b)
+    Known { engine, store, ctx, params, vars, depth }.statement(b)
 }
 
 /// Accesses of calling function `sname`; `args` None = unknown arguments.
@@ -377,7 +383,7 @@ pub(crate) fn function_access(
         }
         None => vec![],
     };
-    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth, empty: Store::memory() };
+    let k = Known { engine, store, ctx, params: &params, vars: &vars, depth };
     for b in function_statements(&f) {
         set.merge(k.statement(b)?);
     }

@@ -9,7 +9,7 @@
 //! start of the block:
 //!
 //! - a transfer to an address writes the sender's and the recipient's
-//!   accounts;
+//!   accounts (keyed by address bytes: `ACCOUNTS_BY_ADDRESS`);
 //! - a contract call writes the sender's account (nonce and fee), reads
 //!   the contract's catalogue row, writes the contract's account when it
 //!   pays it, and adds the called function's access set from AergoSQL's
@@ -39,10 +39,19 @@
 use std::collections::BTreeMap;
 
 use aergo_sql::{AccessSet, KeyAccess};
-use aergo_store::TableStore;
+use aergo_store::{Overlay, TableStore};
 use aergo_types::{Address, TxType};
 
-use crate::{contract, system, BlockContext, VerifiedTx};
+use crate::{contract, BlockContext, VerifiedTx};
+
+/// Fewest transactions worth a worker of their own in the analysis.
+const MIN_TXS_PER_ANALYSIS_WORKER: usize = 64;
+
+/// The pseudo-table of the accounts in the static sets: keyed by the raw
+/// address bytes, which every transaction carries, rather than by the
+/// base58 text `sys.accounts` is keyed by (formatting costs more than
+/// the rest of a transfer's analysis). Only the grouping sees it.
+const ACCOUNTS_BY_ADDRESS: &str = "accounts by address";
 
 /// The groups of a block's transactions.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -55,10 +64,42 @@ pub(crate) struct Dtt {
 }
 
 impl Dtt {
-    /// Computes the groups of `txs` on `state` (the block's state before
-    /// them).
-    pub fn build(state: &dyn TableStore, engine: &aergo_sql::Engine, block: &BlockContext, txs: &[VerifiedTx]) -> Dtt {
-        let sets: Vec<Option<AccessSet>> = txs.iter().map(|vtx| static_set(state, engine, block, vtx)).collect();
+    /// Computes the groups of `txs` on the builder's state, the static
+    /// sets computed on up to `threads` workers (each on a fork of the
+    /// state: a pure function of it, so the split does not matter).
+    pub fn build(
+        state: &Overlay,
+        engine: &aergo_sql::Engine,
+        block: &BlockContext,
+        txs: &[VerifiedTx],
+        threads: usize,
+    ) -> Dtt {
+        let workers = threads.min(txs.len() / MIN_TXS_PER_ANALYSIS_WORKER).max(1);
+        let chunk = txs.len().div_ceil(workers).max(1);
+        let mut sets: Vec<Option<AccessSet>> = vec![None; txs.len()];
+        let analyse = |view: &dyn TableStore, out: &mut [Option<AccessSet>], part: &[VerifiedTx]| {
+            let mut calls = contract::StaticCalls::new(view, engine, block);
+            for (o, vtx) in out.iter_mut().zip(part) {
+                *o = static_set(&mut calls, vtx);
+            }
+        };
+        let mut chunks = sets.chunks_mut(chunk).zip(txs.chunks(chunk));
+        let first = chunks.next();
+        std::thread::scope(|s| {
+            for (out, part) in chunks {
+                let fork = state.fork();
+                // A worker that cannot start leaves its transactions
+                // without a set: they run in order, correct but slower.
+                drop(
+                    std::thread::Builder::new()
+                        .name("aergo-dtt".into())
+                        .spawn_scoped(s, move || analyse(&fork, out, part)),
+                );
+            }
+            if let Some((out, part)) = first {
+                analyse(state, out, part);
+            }
+        });
         Self::from_sets(&sets)
     }
 
@@ -102,12 +143,7 @@ impl Dtt {
 
 /// The static access set of one transaction, `None` for an ordered one
 /// (see the module docs).
-fn static_set(
-    state: &dyn TableStore,
-    engine: &aergo_sql::Engine,
-    block: &BlockContext,
-    vtx: &VerifiedTx,
-) -> Option<AccessSet> {
+fn static_set(calls: &mut contract::StaticCalls<'_>, vtx: &VerifiedTx) -> Option<AccessSet> {
     if vtx.branch().is_some() {
         return None;
     }
@@ -115,13 +151,13 @@ fn static_set(
     let tx_type = body.tx_type().ok()?;
     let recipient = body.recipient().ok()?;
     match contract::classify(tx_type, recipient.as_ref()) {
-        Some(contract::ContractTx::Call(address)) => contract::static_access(state, engine, block, vtx, &address),
+        Some(contract::ContractTx::Call(address)) => calls.access(vtx, &address, ACCOUNTS_BY_ADDRESS),
         Some(contract::ContractTx::Deploy) => None,
         None => match (tx_type, recipient) {
             (TxType::Normal | TxType::Transfer, Some(to @ Address::Account(_))) => {
                 let mut set = AccessSet::default();
-                set.write(system::ACCOUNTS, KeyAccess::Key(vtx.sender_key.key().to_vec()));
-                set.write(system::ACCOUNTS, KeyAccess::Key(system::AccountKey::new(&to).key().to_vec()));
+                set.write(ACCOUNTS_BY_ADDRESS, KeyAccess::Key(vtx.sender().to_vec()));
+                set.write(ACCOUNTS_BY_ADDRESS, KeyAccess::Key(to.to_vec()));
                 Some(set)
             }
             _ => None,

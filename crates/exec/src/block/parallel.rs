@@ -103,6 +103,23 @@ pub struct ParallelStats {
     pub rerun: usize,
     /// Transactions run in order because no group could hold them.
     pub ordered: usize,
+    /// Transactions of the largest group: with `ordered`, the critical
+    /// path of the dependency forest, so `(speculated + ordered) /
+    /// (largest_group + ordered)` is the parallelism available to any
+    /// number of workers (a figure of the block, not of the machine).
+    pub largest_group: usize,
+}
+
+impl ParallelStats {
+    /// Total transactions over the critical path (1 when nothing ran in
+    /// parallel).
+    pub fn available_parallelism(&self) -> f64 {
+        let path = self.largest_group + self.ordered;
+        if path == 0 {
+            return 1.0;
+        }
+        (self.speculated + self.ordered) as f64 / path as f64
+    }
 }
 
 /// What one transaction did on a worker's fork.
@@ -198,7 +215,7 @@ impl BlockBuilder {
         each: impl FnMut(usize, Hash, Result<&Receipt, ExecError>) -> ControlFlow<B>,
     ) -> Option<B> {
         let dtt = if self.threads > 1 && txs.len() >= MIN_PARALLEL_TXS && self.check_dpos_begun("").is_ok() {
-            Dtt::build(&self.overlay, &self.engine, &self.ctx, &txs)
+            Dtt::build(&self.overlay, &self.engine, &self.ctx, &txs, self.threads)
         } else {
             Dtt::default()
         };
@@ -225,6 +242,7 @@ impl BlockBuilder {
         }
         let mut specs = self.speculate(&txs, &dtt);
         self.stats.groups += dtt.groups.len();
+        self.stats.largest_group = self.stats.largest_group.max(dtt.groups.iter().map(Vec::len).max().unwrap_or(0));
         self.stats.speculated += specs.iter().filter(|s| s.is_some()).count();
         let mut written = Written::default();
         for (i, vtx) in txs.into_iter().enumerate() {

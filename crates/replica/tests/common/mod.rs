@@ -108,6 +108,9 @@ impl Bus {
             Some(d) => Chain::open(d, self.genesis.clone()).unwrap(),
             None => Chain::memory(self.genesis.clone()).unwrap(),
         };
+        // Every member executes blocks on the parallel executor, each
+        // with its own number of workers: they must agree all the same.
+        let chain = chain.with_exec_threads(2 + i % 3);
         let (replica, out) =
             Replica::open(Arc::new(chain), self.members[i].key.clone(), self.config.clone(), self.now_ns).unwrap();
         self.members[i].replica = Some(replica);
