@@ -1,11 +1,12 @@
-//! A transaction as a peer gossips it or a client sends it (`sendTx`):
-//! proto bytes, then the stateless checks and the signature, against the
-//! dev chain's rules and against rules matching the tx's own chain id (so
-//! the checks past the chain id are reached too).
+//! A transaction as a client sends it (`sendTx`) and a batch of them as
+//! a peer gossips it (`TxList::decode_batch`): proto bytes, then the
+//! stateless checks and the signature, against the dev chain's rules and
+//! against rules matching the tx's own chain id (so the checks past the
+//! chain id are reached too).
 #![no_main]
 
 use aergo_exec::{verify_tx, ChainRules};
-use aergo_types::{ChainId, Hash, Tx};
+use aergo_types::{encode_tx_batch, ChainId, Hash, Tx, TxList};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -15,6 +16,13 @@ fn dev_rules() -> &'static ChainRules {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // As a batch: what decodes re-encodes, from its transactions' bytes,
+    // to a batch that decodes to the same list.
+    if let Ok(list) = TxList::decode_batch(data) {
+        let parts: Vec<Vec<u8>> = list.txs.iter().map(Tx::encode).collect();
+        let again = TxList::decode_batch(&encode_tx_batch(&parts)).expect("a decoded batch re-encodes");
+        assert_eq!(again, list);
+    }
     let Ok(tx) = Tx::decode_bounded(data) else { return };
     // Decoding is stable: what decoded re-encodes to bytes that decode to it.
     let again = Tx::decode_bounded(&tx.encode()).expect("a decoded tx re-encodes to decodable bytes");

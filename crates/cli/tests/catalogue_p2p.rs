@@ -127,7 +127,7 @@ async fn gossiper(v: &Victim, name: &str) -> Gossiper {
     cfg.listen_addrs = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
     cfg.bootstrap = vec![v.addr.clone()];
     cfg.gossip_validation = GossipValidation::Relay;
-    cfg.limits.max_tx_bytes = 1 << 20;
+    cfg.limits.max_tx_bytes = 2 << 20;
     cfg.limits.max_consensus_bytes = 1 << 20;
     cfg.timing.gossip_heartbeat_ms = 200;
     let (handle, mut events) = Network::start(cfg, Arc::new(Claim(v.status()))).await.unwrap();
@@ -402,28 +402,52 @@ fn other_chain() -> ChainId {
     ChainId::new(0, false, false, "other.chain", "dpos").unwrap()
 }
 
+/// Transactions as one gossip batch.
+fn batch(txs: &[Tx]) -> Vec<u8> {
+    aergo_types::encode_tx_batch(&txs.iter().map(Tx::encode).collect::<Vec<_>>())
+}
+
 fn cases() -> Vec<Case> {
     use Expect::*;
     use Topic::*;
     vec![
-        // Transactions (10 points each on the tx topic; 25 for oversize).
-        case("garbage transaction", "txs", Penalised("InvalidTx"), |_| Input::Gossip(Txs, garbage("tx", 64))),
+        // Transactions, gossiped in batches (`TxList`; 10 points each on
+        // the tx topic; 25 for oversize).
+        case("garbage transaction batch", "txs", Penalised("InvalidTx"), |_| Input::Gossip(Txs, garbage("tx", 64))),
+        case("a transaction not in a batch", "txs", Penalised("InvalidTx"), |w| {
+            Input::Gossip(Txs, transfer(w, 0, 3, &w.v.chain_hash).encode())
+        }),
+        case("an empty batch", "txs", Penalised("InvalidTx"), |_| Input::Gossip(Txs, Vec::new())),
         // Ignored, not penalised: it may be for a branch created in a block
         // this node has not seen yet.
         case("transaction of another chain (or an unknown branch)", "txs", Ignored, |w| {
-            Input::Gossip(Txs, transfer(w, 0, 2, &other_chain().hash()).encode())
+            Input::Gossip(Txs, batch(&[transfer(w, 0, 2, &other_chain().hash())]))
         }),
         case("transaction with a forged signature", "txs", Penalised("InvalidTx"), |w| {
             let mut tx = transfer(w, 0, 2, &w.v.chain_hash);
             tx.body.as_mut().unwrap().sign = sign_tx(tx.body.clone().unwrap(), &w.v.accounts[1]).body.unwrap().sign;
-            Input::Gossip(Txs, tx.encode())
+            Input::Gossip(Txs, batch(&[tx]))
         }),
-        case("oversize transaction", "txs", Penalised("OversizedMessage"), |_| {
-            Input::Gossip(Txs, garbage("big tx", 300 * 1024))
+        case("a forged transaction behind a valid one in one batch", "txs", Penalised("InvalidTx"), |w| {
+            let good = transfer(w, 0, 4, &w.v.chain_hash);
+            let mut forged = transfer(w, 0, 5, &w.v.chain_hash);
+            forged.body.as_mut().unwrap().sign =
+                sign_tx(forged.body.clone().unwrap(), &w.v.accounts[1]).body.unwrap().sign;
+            Input::Gossip(Txs, batch(&[good, forged]))
         }),
-        case("replay of a committed transaction", "txs", Ignored, |w| Input::Gossip(Txs, w.committed.encode())),
+        case("oversize transaction batch", "txs", Penalised("OversizedMessage"), |_| {
+            Input::Gossip(Txs, garbage("big batch", aergo_types::TX_BATCH_MAX_BYTES + 1024))
+        }),
+        case("a batch holding a transaction over its own bound", "txs", Penalised("InvalidTx"), |_| {
+            let big =
+                Tx { hash: vec![1; 32], body: Some(TxBody { payload: vec![7; 300 * 1024], ..TxBody::default() }) };
+            Input::Gossip(Txs, batch(&[big]))
+        }),
+        case("replay of a committed transaction", "txs", Ignored, |w| {
+            Input::Gossip(Txs, batch(&[w.committed.clone()]))
+        }),
         case("transaction the pool cannot take (nonce far ahead)", "txs", Ignored, |w| {
-            Input::Gossip(Txs, transfer(w, 0, 5_000, &w.v.chain_hash).encode())
+            Input::Gossip(Txs, batch(&[transfer(w, 0, 5_000, &w.v.chain_hash)]))
         }),
         // Votes (25 points each on the consensus topic).
         case("garbage vote", "votes", Penalised("InvalidConsensusMessage"), |_| {
@@ -612,7 +636,7 @@ async fn the_peer_to_peer_door_penalises_bad_peers_and_keeps_the_chain() {
     let k = &v.accounts[2];
     let gossiped =
         sign_tx(TxBody::transfer(1, &k.address(), &v.accounts[3].address(), Amount::ONE_AERGO, &v.chain_hash), k);
-    honest.publish(Topic::Txs, gossiped.encode()).await.unwrap();
+    honest.publish(Topic::Txs, batch(&[gossiped.clone()])).await.unwrap();
     let r = client.wait_receipt(&gossiped.hash().unwrap(), WAIT_MS).await.unwrap();
     assert_eq!(r["status"], "SUCCESS", "{r}");
     let rpc = sign_tx(

@@ -53,7 +53,9 @@ pub enum GossipValidation {
 /// refusal, never unbounded growth.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetLimits {
-    /// Largest transaction accepted from or published to gossip.
+    /// Largest message on the transaction topic accepted or published:
+    /// nodes gossip transactions in batches (`aergo_types::TxList`), so
+    /// this bounds a batch; the network layer does not look inside.
     pub max_tx_bytes: usize,
     /// Largest block accepted from or published to gossip.
     pub max_block_bytes: usize,
@@ -94,7 +96,7 @@ impl Default for NetLimits {
         NetLimits {
             // The types crate's decode bounds: anything larger could never
             // be accepted by the node anyway.
-            max_tx_bytes: aergo_types::TX_MAX_SIZE_BYTES,
+            max_tx_bytes: aergo_types::TX_BATCH_MAX_BYTES,
             max_block_bytes: aergo_types::block::BLOCK_MAX_ENCODED_BYTES,
             max_consensus_bytes: 4 * 1024,
             max_sync_blocks: 64,

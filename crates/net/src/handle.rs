@@ -203,7 +203,8 @@ impl NetworkHandle {
         self.ask(make).await?
     }
 
-    /// Gossips an encoded transaction to the chain's tx topic.
+    /// Gossips a message on the chain's transaction topic (the node
+    /// sends batches: an encoded `aergo_types::TxList`).
     pub async fn publish_tx(&self, bytes: Vec<u8>) -> Result<()> {
         self.publish(GossipKind::Tx, bytes).await
     }
@@ -220,7 +221,7 @@ impl NetworkHandle {
 
     async fn publish(&self, kind: GossipKind, bytes: Vec<u8>) -> Result<()> {
         let (what, max) = match kind {
-            GossipKind::Tx => ("gossiped tx", self.limits.max_tx_bytes),
+            GossipKind::Tx => ("gossiped tx batch", self.limits.max_tx_bytes),
             GossipKind::Block => ("gossiped block", self.limits.max_block_bytes),
             GossipKind::Consensus => ("gossiped consensus message", self.limits.max_consensus_bytes),
         };

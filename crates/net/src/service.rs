@@ -233,7 +233,8 @@ impl Topics {
     fn new(chain_id_hash: &Hash) -> Topics {
         let chain = chain_id_hash.to_base58();
         Topics {
-            tx: IdentTopic::new(format!("/aergo/{chain}/txs")),
+            // Batches of transactions (`aergo_types::TxList`).
+            tx: IdentTopic::new(format!("/aergo/{chain}/txbatch")),
             block: IdentTopic::new(format!("/aergo/{chain}/blocks")),
             consensus: IdentTopic::new(format!("/aergo/{chain}/consensus")),
         }
@@ -1138,7 +1139,7 @@ mod tests {
     fn topics_are_per_chain() {
         let a = Topics::new(&Hash([1; 32]));
         let b = Topics::new(&Hash([2; 32]));
-        assert!(a.tx.to_string().starts_with("/aergo/") && a.tx.to_string().ends_with("/txs"));
+        assert!(a.tx.to_string().starts_with("/aergo/") && a.tx.to_string().ends_with("/txbatch"));
         assert_ne!(a.tx.hash(), b.tx.hash());
         assert_eq!(a.kind_of(&a.block.hash()), Some(GossipKind::Block));
         assert_eq!(a.kind_of(&b.block.hash()), None);

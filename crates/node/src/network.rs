@@ -229,7 +229,7 @@ async fn worker(node: Arc<Node>, handle: NetworkHandle, mut rx: mpsc::Receiver<W
         let res = tokio::task::spawn_blocking(move || {
             let r = n.replica();
             match kind {
-                aergo_net::GossipKind::Tx => r.on_gossip_tx(&bytes, &from2),
+                aergo_net::GossipKind::Tx => r.on_gossip_txs(&bytes, &from2),
                 aergo_net::GossipKind::Block => r.on_block_bytes(&bytes, &from2),
                 aergo_net::GossipKind::Consensus => r.on_consensus_msg(&bytes, &from2),
             }
@@ -260,7 +260,19 @@ async fn carrier(
     hints: mpsc::Sender<SyncHint>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut leftover: Option<Vec<u8>> = None;
     loop {
+        // A transaction that did not fit the last batch goes first.
+        if let Some(b) = leftover.take() {
+            let (batch, rest) = take_tx_batch(b, &mut tx_outbox);
+            leftover = rest;
+            if let Err(e) = handle.publish_tx(aergo_types::encode_tx_batch(&batch)).await {
+                if !matches!(e, NetError::NoPeers { .. } | NetError::Duplicate { .. }) {
+                    tracing::warn!(error = %e, "publish failed");
+                }
+            }
+            continue;
+        }
         // Consensus first: a block or vote never waits behind transactions.
         let o = tokio::select! {
             biased;
@@ -269,7 +281,11 @@ async fn carrier(
             o = tx_outbox.recv() => match o { Some(o) => o, None => break },
         };
         let published = match o {
-            Output::PublishTx(b) => handle.publish_tx(b).await,
+            Output::PublishTx(b) => {
+                let (batch, rest) = take_tx_batch(b, &mut tx_outbox);
+                leftover = rest;
+                handle.publish_tx(aergo_types::encode_tx_batch(&batch)).await
+            }
             Output::PublishBlock(b) => handle.publish_block(b).await,
             Output::PublishVote(b) => handle.publish_consensus(b).await,
             Output::Penalise { peer, offence, reason } => {
@@ -292,6 +308,34 @@ async fn carrier(
             Err(e) => tracing::warn!(error = %e, "publish failed"),
         }
     }
+}
+
+/// `first` and the transactions queued behind it, as one gossip batch:
+/// what is already waiting, up to the batch bounds, without waiting for
+/// more (an idle node sends each transaction at once; a busy one sends
+/// hundreds per message, so gossip's message rate does not bound the
+/// network's transaction rate). Returns the batch and a transaction taken
+/// that did not fit (it starts the next batch). Anything but a
+/// transaction in the queue is not expected there and is dropped with a
+/// warning.
+fn take_tx_batch(first: Vec<u8>, tx_outbox: &mut mpsc::Receiver<Output>) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+    // Room for the list's framing: a key byte and a length varint per
+    // transaction.
+    const FRAMING_BYTES: usize = 11;
+    let mut bytes = first.len() + FRAMING_BYTES;
+    let mut batch = vec![first];
+    while batch.len() < aergo_types::TX_BATCH_MAX_TXS {
+        match tx_outbox.try_recv() {
+            Ok(Output::PublishTx(b)) if bytes + b.len() + FRAMING_BYTES <= aergo_types::TX_BATCH_MAX_BYTES => {
+                bytes += b.len() + FRAMING_BYTES;
+                batch.push(b);
+            }
+            Ok(Output::PublishTx(b)) => return (batch, Some(b)),
+            Ok(other) => tracing::warn!(?other, "unexpected output in the transaction outbox"),
+            Err(_) => break,
+        }
+    }
+    (batch, None)
 }
 
 /// The syncer's knowledge of peers' heads.

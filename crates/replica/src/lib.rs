@@ -10,7 +10,7 @@
 //! ## Inputs and outputs
 //!
 //! A [`Replica`] is driven by: [`Replica::submit_tx`] (a local client),
-//! [`Replica::on_gossip_tx`], [`Replica::on_block_bytes`] /
+//! [`Replica::on_gossip_txs`], [`Replica::on_block_bytes`] /
 //! [`Replica::on_block`], [`Replica::on_consensus_msg`] (a BFT-DPoS vote),
 //! [`Replica::on_sync_blocks`] (blocks fetched by height) and
 //! [`Replica::on_tick`] (the local clock, in ns since the epoch). Messages

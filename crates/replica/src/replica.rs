@@ -11,7 +11,7 @@ use aergo_consensus::{ConsensusError, ConsensusKind, DposEngine, Solo, SoloConfi
 use aergo_crypto::{PrivateKey, PublicKey};
 use aergo_exec::VerifiedTx;
 use aergo_pool::{ChainFees, Pool, PoolConfig, PoolError};
-use aergo_types::{Address, Block, Hash, Tx};
+use aergo_types::{Address, Block, Hash, Tx, TxList};
 
 use crate::error::{ReplicaError, Result, TxRejection};
 use crate::output::{Offence, Output, Peer, Step, Verdict};
@@ -570,36 +570,46 @@ impl Replica {
         }
     }
 
-    /// A transaction from gossip. Undecodable or unverifiable ones are
-    /// rejected and their sender penalised; ones the pool refuses (known,
-    /// stale nonce, not affordable at this node's head, pool full) are
-    /// ignored: another node's view may differ honestly.
-    pub fn on_gossip_tx(&self, bytes: &[u8], from: &Peer) -> Result<Step> {
-        let tx = match Tx::decode_bounded(bytes) {
-            Ok(tx) => tx,
-            Err(e) => return Ok(Step::reject(Some(from), Offence::Malformed, format!("gossiped tx: {e}"))),
+    /// A batch of transactions from gossip (a `TxList`, see
+    /// `aergo_types::TxList::decode_batch`): each is checked and admitted
+    /// as if it came alone. The batch is relayed (`Accept`) when at least
+    /// one transaction in it was new and valid here; it is `Reject`ed, and
+    /// its sender penalised, when it does not decode or holds a
+    /// transaction no honest node relays (bad signature, invalid for the
+    /// pool); otherwise it is ignored.
+    pub fn on_gossip_txs(&self, bytes: &[u8], from: &Peer) -> Result<Step> {
+        let list = match TxList::decode_batch(bytes) {
+            Ok(list) => list,
+            Err(e) => return Ok(Step::reject(Some(from), Offence::Malformed, format!("gossiped txs: {e}"))),
         };
-        let vtx = match self.verify(tx) {
-            Ok(v) => v,
-            // Another chain's, or a branch this node does not know yet (its
-            // creating block may still be on the way): not relayed, and
-            // not held against an honest peer that is ahead of us.
-            Err(e) if e.reason() == Some(aergo_types::RejectReason::WrongChain) => return Ok(Step::ignore()),
-            Err(e) if e.is_rejection() => {
-                return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
+        let mut admitted = 0usize;
+        for tx in list.txs {
+            let vtx = match self.verify(tx) {
+                Ok(v) => v,
+                // Another chain's, or a branch this node does not know yet
+                // (its creating block may still be on the way): not
+                // admitted, and not held against an honest peer that is
+                // ahead of us.
+                Err(e) if e.reason() == Some(aergo_types::RejectReason::WrongChain) => continue,
+                Err(e) if e.is_rejection() => {
+                    return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // Something this chain cannot run: not invalid (a newer node
+            // may run it), not worth admitting either.
+            if self.runnable(&vtx)?.is_err() {
+                continue;
             }
-            Err(e) => return Err(e.into()),
-        };
-        // Something this chain cannot run: not invalid (a newer node may
-        // run it), not worth relaying either.
-        if self.runnable(&vtx)?.is_err() {
-            return Ok(Step::ignore());
+            match self.admit(vtx)? {
+                Ok(()) => admitted += 1,
+                Err(e @ PoolError::Invalid(_)) => {
+                    return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
+                }
+                Err(_) => {}
+            }
         }
-        Ok(match self.admit(vtx)? {
-            Ok(()) => Step::new(Verdict::Accept, Vec::new()),
-            Err(e @ PoolError::Invalid(_)) => Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")),
-            Err(_) => Step::ignore(),
-        })
+        Ok(if admitted > 0 { Step::new(Verdict::Accept, Vec::new()) } else { Step::ignore() })
     }
 
     // --- consensus messages -----------------------------------------------------

@@ -365,7 +365,8 @@ fn unrunnable_transactions_are_refused_at_submission_and_ignored_in_gossip() {
             Err(aergo_replica::ReplicaError::TxRejected(r)) => assert_eq!(r.reason(), reason, "{r}"),
             other => panic!("expected a refusal, got {other:?}"),
         }
-        let step = bus.replica(1).on_gossip_tx(&t.encode(), &bus.members[2].peer.clone()).unwrap();
+        let batch = aergo_types::encode_tx_batch(&[t.encode()]);
+        let step = bus.replica(1).on_gossip_txs(&batch, &bus.members[2].peer.clone()).unwrap();
         assert_eq!(step.verdict, Verdict::Ignore);
         assert!(step.outputs.is_empty());
     }

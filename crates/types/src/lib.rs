@@ -62,7 +62,7 @@ pub use hash::Hash;
 pub use merkle::merkle_root;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
 pub use reject::RejectReason;
-pub use tx::{Tx, TxBody, TxList, TxType, TX_MAX_SIZE_BYTES};
+pub use tx::{encode_tx_batch, Tx, TxBody, TxList, TxType, TX_BATCH_MAX_BYTES, TX_BATCH_MAX_TXS, TX_MAX_SIZE_BYTES};
 
 /// The prost version our wire structs derive from, for crates (gRPC) that
 /// must use the same `prost::Message` trait.

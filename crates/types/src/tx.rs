@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 /// Largest encoded tx accepted (the Go node's `TxMaxSize`, 200 KiB).
 pub const TX_MAX_SIZE_BYTES: usize = 200 * 1024;
 
+/// Most transactions in one batch ([`TxList::decode_batch`]): what nodes
+/// gossip, many transactions to a message, so that the network's message
+/// rate does not bound its transaction rate.
+pub const TX_BATCH_MAX_TXS: usize = 1_000;
+
+/// Largest encoded batch: room for the largest transaction and more.
+pub const TX_BATCH_MAX_BYTES: usize = 1024 * 1024;
+
 /// Transaction types with the Go node's numeric values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
 #[repr(i32)]
@@ -119,6 +127,50 @@ pub struct Tx {
 pub struct TxList {
     #[prost(message, repeated, tag = "1")]
     pub txs: Vec<Tx>,
+}
+
+impl TxList {
+    /// Decodes a batch of transactions from a stranger: at most
+    /// [`TX_BATCH_MAX_BYTES`], between 1 and [`TX_BATCH_MAX_TXS`]
+    /// transactions, each at most [`TX_MAX_SIZE_BYTES`] encoded.
+    pub fn decode_batch(bytes: &[u8]) -> Result<TxList> {
+        if bytes.len() > TX_BATCH_MAX_BYTES {
+            return Err(TypesError::TooLarge {
+                what: "encoded tx batch",
+                found: bytes.len(),
+                limit: TX_BATCH_MAX_BYTES,
+            });
+        }
+        let list = TxList::decode(bytes).map_err(|e| TypesError::Decode { what: "tx batch", reason: e.to_string() })?;
+        if list.txs.is_empty() {
+            return Err(TypesError::Decode { what: "tx batch", reason: "no transaction in it".into() });
+        }
+        if list.txs.len() > TX_BATCH_MAX_TXS {
+            return Err(TypesError::TooLarge {
+                what: "transactions in a batch",
+                found: list.txs.len(),
+                limit: TX_BATCH_MAX_TXS,
+            });
+        }
+        if let Some(big) = list.txs.iter().map(Message::encoded_len).find(|n| *n > TX_MAX_SIZE_BYTES) {
+            return Err(TypesError::TooLarge { what: "encoded tx", found: big, limit: TX_MAX_SIZE_BYTES });
+        }
+        Ok(list)
+    }
+}
+
+/// The encoding of a [`TxList`] holding the transactions whose encodings
+/// are `encoded_txs`, without decoding them (field 1, length-delimited,
+/// once per transaction).
+pub fn encode_tx_batch(encoded_txs: &[Vec<u8>]) -> Vec<u8> {
+    let total: usize = encoded_txs.iter().map(|t| t.len() + 11).sum();
+    let mut out = Vec::with_capacity(total);
+    for tx in encoded_txs {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(tx.len() as u64, &mut out);
+        out.extend_from_slice(tx);
+    }
+    out
 }
 
 impl TxBody {
@@ -363,6 +415,40 @@ mod tests {
         TxBody::transfer(1, &addr(1), &addr(2), Amount::ONE_AERGO, &chain())
             .with_payload(b"hi".to_vec())
             .with_gas(100_000, Amount::from_aer(50_000_000_000))
+    }
+
+    fn sample_tx(nonce: u64, payload_bytes: usize) -> Tx {
+        let mut body = sample().with_payload(vec![7; payload_bytes]);
+        body.nonce = nonce;
+        Tx { hash: vec![nonce as u8; 32], body: Some(body) }
+    }
+
+    #[test]
+    fn a_batch_encoded_from_tx_bytes_decodes_as_a_tx_list() {
+        let txs: Vec<Tx> = (1..=5).map(|n| sample_tx(n, 10 * n as usize)).collect();
+        let bytes = encode_tx_batch(&txs.iter().map(|t| t.encode_to_vec()).collect::<Vec<_>>());
+        assert_eq!(bytes, TxList { txs: txs.clone() }.encode_to_vec());
+        assert_eq!(TxList::decode_batch(&bytes).unwrap().txs, txs);
+    }
+
+    #[test]
+    fn batches_are_bounded() {
+        let empty = encode_tx_batch(&[]);
+        assert!(matches!(TxList::decode_batch(&empty), Err(TypesError::Decode { .. })));
+        let one = sample_tx(1, 0).encode_to_vec();
+        let many = encode_tx_batch(&vec![one.clone(); TX_BATCH_MAX_TXS + 1]);
+        assert!(matches!(
+            TxList::decode_batch(&many),
+            Err(TypesError::TooLarge { what: "transactions in a batch", .. })
+        ));
+        let big = sample_tx(1, TX_MAX_SIZE_BYTES).encode_to_vec();
+        assert!(matches!(
+            TxList::decode_batch(&encode_tx_batch(&[big])),
+            Err(TypesError::TooLarge { what: "encoded tx", .. })
+        ));
+        let huge = vec![0u8; TX_BATCH_MAX_BYTES + 1];
+        assert!(matches!(TxList::decode_batch(&huge), Err(TypesError::TooLarge { what: "encoded tx batch", .. })));
+        assert!(TxList::decode_batch(&[0x0a, 0x05, 1]).is_err());
     }
 
     /// The hash is a plain concatenation: check it field by field.

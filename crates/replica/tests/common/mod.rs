@@ -181,7 +181,9 @@ impl Bus {
             let out = match msg {
                 Msg::Block(b) => self.replica(to).on_block_bytes(&b, &peer).unwrap().outputs,
                 Msg::Vote(v) => self.replica(to).on_consensus_msg(&v, &peer).unwrap().outputs,
-                Msg::Tx(t) => self.replica(to).on_gossip_tx(&t, &peer).unwrap().outputs,
+                Msg::Tx(t) => {
+                    self.replica(to).on_gossip_txs(&aergo_types::encode_tx_batch(&[t]), &peer).unwrap().outputs
+                }
                 Msg::Sync { from_height, to_height } => {
                     // `to` serves, `from` asked.
                     let blocks = self.main_blocks(to, from_height, to_height);
