@@ -444,7 +444,7 @@ fn cases() -> Vec<Case> {
             Input::Gossip(Txs, batch(&[big]))
         }),
         case("replay of a committed transaction", "txs", Ignored, |w| {
-            Input::Gossip(Txs, batch(&[w.committed.clone()]))
+            Input::Gossip(Txs, batch(std::slice::from_ref(&w.committed)))
         }),
         case("transaction the pool cannot take (nonce far ahead)", "txs", Ignored, |w| {
             Input::Gossip(Txs, batch(&[transfer(w, 0, 5_000, &w.v.chain_hash)]))
@@ -636,7 +636,7 @@ async fn the_peer_to_peer_door_penalises_bad_peers_and_keeps_the_chain() {
     let k = &v.accounts[2];
     let gossiped =
         sign_tx(TxBody::transfer(1, &k.address(), &v.accounts[3].address(), Amount::ONE_AERGO, &v.chain_hash), k);
-    honest.publish(Topic::Txs, batch(&[gossiped.clone()])).await.unwrap();
+    honest.publish(Topic::Txs, batch(std::slice::from_ref(&gossiped))).await.unwrap();
     let r = client.wait_receipt(&gossiped.hash().unwrap(), WAIT_MS).await.unwrap();
     assert_eq!(r["status"], "SUCCESS", "{r}");
     let rpc = sign_tx(
