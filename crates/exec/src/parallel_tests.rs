@@ -45,6 +45,15 @@ BEGIN
     INSERT INTO accounts VALUES (who, amt) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + excluded.balance;
 END;
 $$ LANGUAGE plpgsql;
+CREATE FUNCTION boom(who VARCHAR) RETURNS VOID AS $$
+BEGIN
+    UPDATE accounts SET balance = balance + 1 WHERE id = who;
+    PERFORM aergo_emit('boomed', '{}');
+    IF who = 'a' THEN
+        RAISE EXCEPTION 'boom on %', who;
+    END IF;
+END;
+$$ LANGUAGE plpgsql;
 CREATE FUNCTION note(who VARCHAR) RETURNS BIGINT AS $$
 DECLARE
     c BIGINT;
@@ -73,6 +82,9 @@ enum Op {
     BadNonce { from: usize },
     /// A deploy in the middle of the block (ordered).
     Deploy { from: usize },
+    /// The contract's `boom`: an update and an event, then a RAISE for
+    /// id `a` (an included failure whose writes are rolled back).
+    Boom { from: usize, who: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -84,7 +96,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (key.clone(), id.clone(), -80i64..80).prop_map(|(from, who, amount)| Op::Fund { from, who, amount }),
         1 => (key.clone(), id).prop_map(|(from, who)| Op::Note { from, who }),
         1 => key.clone().prop_map(|from| Op::BadNonce { from }),
-        1 => key.prop_map(|from| Op::Deploy { from }),
+        1 => key.clone().prop_map(|from| Op::Deploy { from }),
+        1 => (key, 0..IDS.len()).prop_map(|(from, who)| Op::Boom { from, who }),
     ]
 }
 
@@ -174,6 +187,7 @@ impl Setup {
                 })
             }
             Op::Deploy { from } => self.deploy(from),
+            Op::Boom { from, who } => self.call(from, "boom", &[json!(IDS[who])]),
         }
     }
 
@@ -359,4 +373,21 @@ fn receipts_of_a_parallel_block_keep_positions_and_cumulative_fees() {
         cumulative = cumulative.checked_add(Amount::from_be_bytes(&r.fee_used).unwrap()).unwrap();
         assert_eq!(Amount::from_be_bytes(&r.cumulative_fee_used).unwrap(), cumulative);
     }
+}
+
+#[test]
+fn a_raise_is_an_included_failure_in_both_modes() {
+    let mut setup = Setup::new();
+    let mut txs = Vec::new();
+    for k in 0..KEYS {
+        txs.push(setup.tx(&Op::Boom { from: k, who: k % 2 }));
+    }
+    let (serial, _, _) = setup.produce(1, txs.clone());
+    let (parallel, rejected, _) = setup.produce(4, txs);
+    same(&serial, &parallel);
+    assert!(rejected.is_empty());
+    let statuses: Vec<&str> = parallel.receipts.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["ERROR", "SUCCESS", "ERROR", "SUCCESS", "ERROR", "SUCCESS", "ERROR", "SUCCESS"]);
+    assert!(parallel.receipts[0].ret.contains("boom on a"), "{}", parallel.receipts[0].ret);
+    assert!(parallel.receipts[0].events.is_empty() && parallel.receipts[1].events.len() == 1);
 }

@@ -59,7 +59,7 @@ pub struct ParallelBenchOptions {
 
 impl ParallelBenchOptions {
     pub fn full() -> Self {
-        ParallelBenchOptions { txs: 4_000, senders: 200, threads: 0, repeats: 5 }
+        ParallelBenchOptions { txs: 3_000, senders: 200, threads: 0, repeats: 5 }
     }
 
     pub fn quick() -> Self {
@@ -260,7 +260,7 @@ impl Chain {
 
 fn setup(o: &ParallelBenchOptions) -> Result<Chain> {
     let chain_id = ChainId::dev();
-    let each = Amount::from_aergo(1_000_000).map_err(|e| fail(e.to_string()))?;
+    let each = Amount::from_aergo(100_000).map_err(|e| fail(e.to_string()))?;
     let (genesis, keys) =
         dev_genesis(chain_id.clone(), 0, o.senders as u32, each, vec![]).map_err(|e| fail(e.to_string()))?;
     let store = Store::memory();
