@@ -22,6 +22,12 @@
 //! each block has to offer whatever the machine (transactions over the
 //! critical path of its dependency forest).
 //!
+//! - **smallbank**: the six Smallbank transaction types (`workloads/
+//!   smallbank.sql`) in turn, on customers drawn uniformly from 400 (two
+//!   customers for Amalgamate and SendPayment, which join their groups);
+//! - **ycsb**: YCSB's workload A (`workloads/ycsb.sql`): half reads, half
+//!   updates of records drawn uniformly from 1,000.
+//!
 //! Each block runs `repeats` times per mode, timed from the builder's
 //! creation to its `finish` (state root computed); the figure is the
 //! median. Every run must give the same state root and receipts root as
@@ -111,9 +117,10 @@ impl ParallelReport {
         );
         for w in &self.workloads {
             line.push_str(&format!(
-                " {n}_speedup={:.2} {n}_available_parallelism={:.1} {n}_serial_tps={:.0} {n}_parallel_tps={:.0} {n}_rerun={}",
+                " {n}_speedup={:.2} {n}_available_parallelism={:.1} {n}_ideal_parallelism={:.1} {n}_serial_tps={:.0} {n}_parallel_tps={:.0} {n}_rerun={}",
                 w.speedup(),
                 w.stats.available_parallelism(),
+                w.stats.ideal_parallelism(),
                 w.tps(self.txs, w.serial_ms),
                 w.tps(self.txs, w.parallel_ms),
                 w.stats.rerun,
@@ -131,13 +138,14 @@ impl ParallelReport {
         );
         for w in &self.workloads {
             t.push_str(&format!(
-                "  {:<10} in order {:>8.1} ms   parallel {:>8.1} ms   speedup {:.2}x   available {:.1}   \
-                 (groups {}, committed {}, re-run {}, ordered {})\n",
+                "  {:<10} in order {:>8.1} ms   parallel {:>8.1} ms   speedup {:.2}x   \
+                 parallelism {:.1} (ideal {:.1})   (groups {}, committed {}, re-run {}, ordered {})\n",
                 w.name,
                 w.serial_ms,
                 w.parallel_ms,
                 w.speedup(),
                 w.stats.available_parallelism(),
+                w.stats.ideal_parallelism(),
                 w.stats.groups,
                 w.stats.committed,
                 w.stats.rerun,
@@ -159,6 +167,7 @@ impl ParallelReport {
                 "parallel_ms": w.parallel_ms,
                 "speedup": w.speedup(),
                 "available_parallelism": w.stats.available_parallelism(),
+                "ideal_parallelism": w.stats.ideal_parallelism(),
                 "groups": w.stats.groups,
                 "committed": w.stats.committed,
                 "rerun": w.stats.rerun,
@@ -211,7 +220,12 @@ struct Chain {
     root: Hash,
     keys: Vec<PrivateKey>,
     rules: ChainRules,
-    contract: Address,
+    /// The whitepaper contract, Smallbank and the YCSB store.
+    whitepaper: Address,
+    smallbank: Address,
+    ycsb: Address,
+    /// Nonces key 0 used in the setup blocks.
+    setup_nonces: u64,
 }
 
 impl Chain {
@@ -224,11 +238,15 @@ impl Chain {
     }
 
     fn call(&self, from: usize, nonce: u64, name: &str, args: &[Value]) -> Result<VerifiedTx> {
+        self.call_on(&self.whitepaper, from, nonce, name, args)
+    }
+
+    fn call_on(&self, contract: &Address, from: usize, nonce: u64, name: &str, args: &[Value]) -> Result<VerifiedTx> {
         let body = TxBody::new(
             TxType::Call,
             nonce,
             &self.keys[from].address(),
-            Some(&self.contract),
+            Some(contract),
             Amount::ZERO,
             &self.rules.chain_id_hash,
         )
@@ -258,6 +276,14 @@ impl Chain {
     }
 }
 
+/// Smallbank's customers and YCSB's records in the setup.
+const CUSTOMERS: usize = 400;
+const RECORDS: usize = 1_000;
+
+/// Smallbank and the YCSB store, as SQL contracts in this repository.
+pub const SMALLBANK_SQL: &str = include_str!("../workloads/smallbank.sql");
+pub const YCSB_SQL: &str = include_str!("../workloads/ycsb.sql");
+
 fn setup(o: &ParallelBenchOptions) -> Result<Chain> {
     let chain_id = ChainId::dev();
     let each = Amount::from_aergo(100_000).map_err(|e| fail(e.to_string()))?;
@@ -266,55 +292,130 @@ fn setup(o: &ParallelBenchOptions) -> Result<Chain> {
     let store = Store::memory();
     let root = genesis_state(&store, &genesis).map_err(|e| fail(format!("genesis: {e}")))?;
     let rules = ChainRules { chain_id_hash: chain_id.hash(), public: false };
-    let contract = Address::contract_from(&keys[0].address(), 1);
-    let mut chain = Chain { store, root, keys, rules, contract };
-    let source = format!("{WHITEPAPER_DDL};\n{WHITEPAPER_FN};\n{FUND_FN};\n");
-    let deploy =
-        TxBody::new(TxType::Deploy, 1, &chain.keys[0].address(), None, Amount::ZERO, &chain.rules.chain_id_hash)
-            .with_payload(encode_deploy_payload(&source, None))
-            .with_gas(0, Amount::ZERO);
-    let mut txs = vec![chain.signed(0, deploy)?];
+    let nobody = Address::contract_from(&keys[0].address(), 0);
+    let mut chain = Chain {
+        store,
+        root,
+        keys,
+        rules,
+        whitepaper: nobody.clone(),
+        smallbank: nobody.clone(),
+        ycsb: nobody,
+        setup_nonces: 0,
+    };
+    let mut nonce = 0u64;
+    let mut next = || {
+        nonce += 1;
+        nonce
+    };
+    let deploy = |chain: &Chain, nonce: u64, source: &str| {
+        let body = TxBody::new(
+            TxType::Deploy,
+            nonce,
+            &chain.keys[0].address(),
+            None,
+            Amount::ZERO,
+            &chain.rules.chain_id_hash,
+        )
+        .with_payload(encode_deploy_payload(source, None))
+        .with_gas(0, Amount::ZERO);
+        chain.signed(0, body)
+    };
+    // Block 1: the contracts. Block 2: their rows.
+    let n = next();
+    chain.whitepaper = Address::contract_from(&chain.keys[0].address(), n);
+    let mut txs = vec![deploy(&chain, n, &format!("{WHITEPAPER_DDL};\n{WHITEPAPER_FN};\n{FUND_FN};\n"))?];
+    let n = next();
+    chain.smallbank = Address::contract_from(&chain.keys[0].address(), n);
+    txs.push(deploy(&chain, n, SMALLBANK_SQL)?);
+    let n = next();
+    chain.ycsb = Address::contract_from(&chain.keys[0].address(), n);
+    txs.push(deploy(&chain, n, YCSB_SQL)?);
+    chain.commit_setup(1, txs)?;
+    let mut txs = Vec::new();
     for id in 0..2 * o.senders {
-        txs.push(chain.call(0, 2 + id as u64, "fund", &[json!(format!("id{id}")), json!("1000000")])?);
+        txs.push(chain.call(0, next(), "fund", &[json!(format!("id{id}")), json!("1000000")])?);
     }
-    let out = aergo_exec::execute_block(&chain.store, chain.root, chain.ctx(1), txs)
-        .map_err(|(i, e)| fail(format!("setup tx {i}: {e}")))?;
-    if let Some(r) = out.receipts.iter().find(|r| r.status == "ERROR") {
-        return Err(fail(format!("setup call failed: {}", r.ret)));
+    for c in 0..CUSTOMERS {
+        let args = [json!(format!("c{c}")), json!("10000"), json!("10000")];
+        txs.push(chain.call_on(&chain.smallbank, 0, next(), "open_account", &args)?);
     }
-    chain.store.commit(&[], &[out.state_root]).map_err(|e| fail(format!("commit: {e}")))?;
-    chain.root = out.state_root;
+    for r in 0..RECORDS {
+        txs.push(chain.call_on(&chain.ycsb, 0, next(), "ycsb_insert", &[json!(format!("k{r}")), json!("v")])?);
+    }
+    chain.commit_setup(2, txs)?;
+    chain.setup_nonces = nonce;
     Ok(chain)
 }
 
-/// The nonce of key `k` for its `round`-th transaction of block 2 (key 0
-/// used `2 * senders + 1` nonces in the setup block).
-fn nonce(k: usize, round: usize, senders: usize) -> u64 {
-    let used = if k == 0 { 1 + 2 * senders as u64 } else { 0 };
-    used + round as u64 + 1
+impl Chain {
+    /// Executes a setup block in order and makes its state the parent of
+    /// the measured blocks; every call must succeed.
+    fn commit_setup(&mut self, height: u64, txs: Vec<VerifiedTx>) -> Result<()> {
+        let out = aergo_exec::execute_block(&self.store, self.root, self.ctx(height), txs)
+            .map_err(|(i, e)| fail(format!("setup tx {i}: {e}")))?;
+        if let Some(r) = out.receipts.iter().find(|r| r.status == "ERROR") {
+            return Err(fail(format!("setup call failed: {}", r.ret)));
+        }
+        self.store.commit(&[], &[out.state_root]).map_err(|e| fail(format!("commit: {e}")))?;
+        self.root = out.state_root;
+        Ok(())
+    }
+
+    /// The nonce of key `k` for its `round`-th transaction of the measured
+    /// block (key 0 used nonces in the setup).
+    fn nonce(&self, k: usize, round: usize) -> u64 {
+        let used = if k == 0 { self.setup_nonces } else { 0 };
+        used + round as u64 + 1
+    }
+}
+
+/// A deterministic stream of pseudo-random indices (a 64-bit LCG), so
+/// every run measures the same blocks.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
 }
 
 fn workload(chain: &Chain, o: &ParallelBenchOptions, name: &str) -> Result<Vec<VerifiedTx>> {
     let rounds = o.txs / o.senders;
     let mut txs = Vec::with_capacity(o.txs);
+    let mut rng = Lcg(0x5eed);
+    let own = |k: usize| [json!(format!("id{}", 2 * k)), json!(format!("id{}", 2 * k + 1)), json!("1")];
+    let hot = [json!("id0"), json!("id1"), json!("1")];
     for round in 0..rounds {
         for k in 0..o.senders {
-            let n = nonce(k, round, o.senders);
+            let n = chain.nonce(k, round);
             let tx = match name {
-                "calls" => chain.call(
-                    k,
-                    n,
-                    "transfer",
-                    &[json!(format!("id{}", 2 * k)), json!(format!("id{}", 2 * k + 1)), json!("1")],
-                )?,
-                "hot" => chain.call(k, n, "transfer", &[json!("id0"), json!("id1"), json!("1")])?,
-                "hot25" if k % 4 == 0 => chain.call(k, n, "transfer", &[json!("id0"), json!("id1"), json!("1")])?,
-                "hot25" => chain.call(
-                    k,
-                    n,
-                    "transfer",
-                    &[json!(format!("id{}", 2 * k)), json!(format!("id{}", 2 * k + 1)), json!("1")],
-                )?,
+                "calls" => chain.call(k, n, "transfer", &own(k))?,
+                "hot" => chain.call(k, n, "transfer", &hot)?,
+                "hot25" if k % 4 == 0 => chain.call(k, n, "transfer", &hot)?,
+                "hot25" => chain.call(k, n, "transfer", &own(k))?,
+                "smallbank" => {
+                    let a = json!(format!("c{}", rng.below(CUSTOMERS)));
+                    let b = json!(format!("c{}", rng.below(CUSTOMERS)));
+                    let (f, args) = match (k + round) % 6 {
+                        0 => ("balance", vec![a]),
+                        1 => ("deposit_checking", vec![a, json!("5")]),
+                        2 => ("transact_savings", vec![a, json!("-3")]),
+                        3 => ("amalgamate", vec![a, b]),
+                        4 => ("write_check", vec![a, json!("7")]),
+                        _ => ("send_payment", vec![a, b, json!("2")]),
+                    };
+                    chain.call_on(&chain.smallbank, k, n, f, &args)?
+                }
+                "ycsb" => {
+                    let key = json!(format!("k{}", rng.below(RECORDS)));
+                    if rng.below(2) == 0 {
+                        chain.call_on(&chain.ycsb, k, n, "ycsb_read", &[key])?
+                    } else {
+                        chain.call_on(&chain.ycsb, k, n, "ycsb_update", &[key, json!(format!("v{round}"))])?
+                    }
+                }
                 _ => {
                     let twin = chain.keys[k ^ 1].address();
                     let body = TxBody::new(
@@ -348,7 +449,7 @@ pub fn bench_parallel(o: &ParallelBenchOptions, progress: &mut dyn FnMut(&str)) 
     let mut workloads = Vec::new();
     let sha_scaling = sha256_scaling();
     progress(&format!("SHA-256 on two threads over one: {sha_scaling:.2}x"));
-    for name in ["calls", "transfers", "hot25", "hot"] {
+    for name in ["calls", "transfers", "hot25", "hot", "smallbank", "ycsb"] {
         let txs = workload(&chain, o, name)?;
         let (_, root, receipts_root, _) = chain.run(1, &txs)?;
         let mut serial = Vec::new();

@@ -61,6 +61,13 @@ pub(crate) struct Dtt {
     pub groups: Vec<Vec<usize>>,
     /// Each transaction's group, `None` for an ordered one.
     pub group_of: Vec<Option<usize>>,
+    /// The longest chain of conflicting transactions in block order (each
+    /// depending on the latest earlier one it conflicts with; an ordered
+    /// transaction depends on every earlier one and every later one on
+    /// it): the critical path an ideal scheduler would face. The groups
+    /// are coarser (a group runs on one worker), so this is the headroom
+    /// beside what they exploit.
+    pub critical_path: usize,
 }
 
 impl Dtt {
@@ -124,7 +131,8 @@ impl Dtt {
             }
         }
         let mut group_by_root: BTreeMap<usize, usize> = BTreeMap::new();
-        let mut dtt = Dtt { groups: Vec::new(), group_of: vec![None; sets.len()] };
+        let critical_path = critical_path(sets);
+        let mut dtt = Dtt { groups: Vec::new(), group_of: vec![None; sets.len()], critical_path };
         for (i, set) in sets.iter().enumerate() {
             if set.is_none() {
                 continue;
@@ -139,6 +147,85 @@ impl Dtt {
         }
         dtt
     }
+}
+
+/// The depth of the dependency graph of `sets` in block order (see
+/// [`Dtt::critical_path`]), in one pass: per table and key the depth of
+/// the last writer and of the deepest reader since, per table the same
+/// for whole-table accesses and for any key.
+fn critical_path(sets: &[Option<AccessSet>]) -> usize {
+    #[derive(Default)]
+    struct Depths {
+        key_write: BTreeMap<Vec<u8>, usize>,
+        key_read: BTreeMap<Vec<u8>, usize>,
+        table_write: usize,
+        table_read: usize,
+        any_write: usize,
+        any_read: usize,
+    }
+    let mut tables: BTreeMap<&str, Depths> = BTreeMap::new();
+    // Every transaction comes after the last ordered one.
+    let mut floor = 0usize;
+    let mut deepest = 0usize;
+    for set in sets {
+        let Some(set) = set else {
+            deepest += 1;
+            floor = deepest;
+            continue;
+        };
+        let mut after = floor;
+        for (table, accesses) in &set.writes {
+            let d = tables.entry(table.as_str()).or_default();
+            for a in accesses {
+                after = after.max(d.table_write).max(d.table_read);
+                after = match a {
+                    KeyAccess::Key(k) => {
+                        after.max(d.key_write.get(k).copied().unwrap_or(0)).max(d.key_read.get(k).copied().unwrap_or(0))
+                    }
+                    _ => after.max(d.any_write).max(d.any_read),
+                };
+            }
+        }
+        for (table, accesses) in &set.reads {
+            let d = tables.entry(table.as_str()).or_default();
+            for a in accesses {
+                after = after.max(d.table_write);
+                after = match a {
+                    KeyAccess::Key(k) => after.max(d.key_write.get(k).copied().unwrap_or(0)),
+                    _ => after.max(d.any_write),
+                };
+            }
+        }
+        let depth = after + 1;
+        deepest = deepest.max(depth);
+        for (table, accesses) in &set.writes {
+            let d = tables.entry(table.as_str()).or_default();
+            for a in accesses {
+                match a {
+                    KeyAccess::Key(k) => {
+                        d.key_write.insert(k.clone(), depth);
+                        d.key_read.remove(k);
+                    }
+                    _ => d.table_write = d.table_write.max(depth),
+                }
+                d.any_write = d.any_write.max(depth);
+            }
+        }
+        for (table, accesses) in &set.reads {
+            let d = tables.entry(table.as_str()).or_default();
+            for a in accesses {
+                match a {
+                    KeyAccess::Key(k) => {
+                        let r = d.key_read.entry(k.clone()).or_default();
+                        *r = (*r).max(depth);
+                    }
+                    _ => d.table_read = d.table_read.max(depth),
+                }
+                d.any_read = d.any_read.max(depth);
+            }
+        }
+    }
+    deepest
 }
 
 /// The static access set of one transaction, `None` for an ordered one
@@ -346,6 +433,22 @@ mod tests {
         ];
         let d = Dtt::from_sets(&sets);
         assert_eq!(d.groups, vec![vec![0, 1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn the_critical_path_follows_conflicts_in_block_order() {
+        let w = |k: &'static [u8]| set(&[], &[("t", Some(k))]);
+        // 0 and 1 independent; 2 after both (writes both keys); 3 after 2.
+        let sets = vec![w(b"a"), w(b"b"), set(&[], &[("t", Some(b"a")), ("t", Some(b"b"))]), w(b"b"), w(b"c")];
+        assert_eq!(Dtt::from_sets(&sets).critical_path, 3);
+        // The groups are coarser: one component of four.
+        assert_eq!(Dtt::from_sets(&sets).groups, vec![vec![0, 1, 2, 3], vec![4]]);
+        // An ordered transaction is a barrier.
+        assert_eq!(Dtt::from_sets(&[w(b"a"), None, w(b"b")]).critical_path, 3);
+        // Readers of one key run side by side, after its writer.
+        let r = |k: &'static [u8]| set(&[("t", Some(k))], &[]);
+        assert_eq!(Dtt::from_sets(&[w(b"a"), r(b"a"), r(b"a"), r(b"a")]).critical_path, 2);
+        assert_eq!(Dtt::from_sets(&[]).critical_path, 0);
     }
 
     #[test]

@@ -93,8 +93,18 @@ const MIN_PARALLEL_TXS: usize = 8;
 /// [`BlockBuilder::push_each`] of one builder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ParallelStats {
-    /// Groups the dependency analysis found (0 when the batch ran in order).
+    /// Transactions the dependency analysis looked at (0 when the batch
+    /// was too small or there was one worker).
+    pub analysed: usize,
+    /// Groups it found.
     pub groups: usize,
+    /// The longest path the groups leave: the largest group plus the
+    /// ordered transactions (a group runs on one worker, an ordered
+    /// transaction on the block's own state).
+    pub longest_path: usize,
+    /// The longest chain of conflicting transactions in block order
+    /// (`Dtt::critical_path`): what an ideal scheduler would face.
+    pub critical_path: usize,
     /// Transactions run speculatively on workers.
     pub speculated: usize,
     /// Speculative results taken as they were.
@@ -103,23 +113,28 @@ pub struct ParallelStats {
     pub rerun: usize,
     /// Transactions run in order because no group could hold them.
     pub ordered: usize,
-    /// Transactions of the largest group: with `ordered`, the critical
-    /// path of the dependency forest, so `(speculated + ordered) /
-    /// (largest_group + ordered)` is the parallelism available to any
-    /// number of workers (a figure of the block, not of the machine).
-    pub largest_group: usize,
 }
 
 impl ParallelStats {
-    /// Total transactions over the critical path (1 when nothing ran in
-    /// parallel).
+    /// Analysed transactions over the longest path the groups leave: the
+    /// parallelism this executor can use with enough workers, a figure of
+    /// the block and not of the machine (1 when nothing was analysed).
     pub fn available_parallelism(&self) -> f64 {
-        let path = self.largest_group + self.ordered;
-        if path == 0 {
-            return 1.0;
-        }
-        (self.speculated + self.ordered) as f64 / path as f64
+        ratio(self.analysed, self.longest_path)
     }
+
+    /// Analysed transactions over the longest chain of conflicts: what an
+    /// ideal scheduler could use (1 when nothing was analysed).
+    pub fn ideal_parallelism(&self) -> f64 {
+        ratio(self.analysed, self.critical_path)
+    }
+}
+
+fn ratio(txs: usize, path: usize) -> f64 {
+    if path == 0 {
+        return 1.0;
+    }
+    txs as f64 / path as f64
 }
 
 /// What one transaction did on a worker's fork.
@@ -231,6 +246,14 @@ impl BlockBuilder {
         dtt: Dtt,
         mut each: impl FnMut(usize, Hash, Result<&Receipt, ExecError>) -> ControlFlow<B>,
     ) -> Option<B> {
+        if !dtt.group_of.is_empty() {
+            let ordered = dtt.group_of.iter().filter(|g| g.is_none()).count();
+            let largest = dtt.groups.iter().map(Vec::len).max().unwrap_or(0);
+            self.stats.analysed += dtt.group_of.len();
+            self.stats.groups += dtt.groups.len();
+            self.stats.longest_path += largest + ordered;
+            self.stats.critical_path += dtt.critical_path;
+        }
         if dtt.groups.len() < 2 {
             for (i, vtx) in txs.into_iter().enumerate() {
                 let hash = vtx.hash();
@@ -241,8 +264,6 @@ impl BlockBuilder {
             return None;
         }
         let mut specs = self.speculate(&txs, &dtt);
-        self.stats.groups += dtt.groups.len();
-        self.stats.largest_group = self.stats.largest_group.max(dtt.groups.iter().map(Vec::len).max().unwrap_or(0));
         self.stats.speculated += specs.iter().filter(|s| s.is_some()).count();
         let mut written = Written::default();
         for (i, vtx) in txs.into_iter().enumerate() {

@@ -185,9 +185,9 @@ pub fn split_statements(sql: &str) -> Result<Vec<String>> {
 }
 
 /// Whether a statement is `CREATE [OR REPLACE] FUNCTION` (parsed by our own
-/// parser, not sqlparser).
+/// parser, not sqlparser), comments before it allowed.
 pub(crate) fn is_create_function(sql: &str) -> bool {
-    let words: Vec<String> = sql
+    let words: Vec<String> = skip_leading_comments(sql)
         .split(|c: char| c.is_whitespace() || c == '(')
         .filter(|w| !w.is_empty())
         .take(4)
@@ -195,6 +195,22 @@ pub(crate) fn is_create_function(sql: &str) -> bool {
         .collect();
     matches!(words.as_slice(), [c, f, ..] if c == "create" && f == "function")
         || matches!(words.as_slice(), [c, o, r, f] if c == "create" && o == "or" && r == "replace" && f == "function")
+}
+
+/// `sql` after its leading whitespace and comments (`-- ...` lines and
+/// `/* ... */` blocks, unnested); an unterminated block comment leaves
+/// nothing.
+fn skip_leading_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start();
+        if let Some(rest) = sql.strip_prefix("--") {
+            sql = rest.find('\n').map_or("", |i| &rest[i + 1..]);
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.find("*/").map_or("", |i| &rest[i + 2..]);
+        } else {
+            return sql;
+        }
+    }
 }
 
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
@@ -212,6 +228,16 @@ pub fn parse_query(sql: &str) -> Result<ast::Query> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_function_may_follow_comments() {
+        assert!(is_create_function("-- what it does\n-- and why\nCREATE FUNCTION f() RETURNS INT AS $$ $$"));
+        assert!(is_create_function("/* a block */ create or replace function f()"));
+        assert!(is_create_function("  \n--x\n  /* y */\n CREATE FUNCTION f"));
+        assert!(!is_create_function("-- CREATE FUNCTION f\nCREATE TABLE t (a INT)"));
+        assert!(!is_create_function("/* CREATE FUNCTION f"));
+        assert!(!is_create_function("-- only a comment"));
+    }
 
     /// Issue 11, fuzzing (sql target): nested function calls made
     /// sqlparser's parse time double per level; the fuzzer's 250-byte
