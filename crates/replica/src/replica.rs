@@ -882,7 +882,18 @@ impl Replica {
     /// it goes no further: rejected (and its sender penalised) or a benign
     /// duplicate. Local failures are errors.
     fn import_or_verdict(&self, block: &Block, from: Option<&Peer>, out: &mut Vec<Output>) -> Result<Option<Verdict>> {
-        match self.chain.import(block) {
+        // The block's transactions this node's pool verified already (the
+        // pool lock is held only to copy them).
+        let known: BTreeMap<Hash, VerifiedTx> = {
+            let pool = self.lock_pool();
+            block
+                .txs()
+                .iter()
+                .filter_map(|tx| Hash::from_slice("tx hash", &tx.hash).ok())
+                .filter_map(|h| pool.get(&h).map(|v| (h, v.clone())))
+                .collect()
+        };
+        match self.chain.import_reusing(block, &known) {
             Ok(_) => Ok(None),
             Err(e) => match chain_rejection(&e) {
                 Some(reason) => Ok(Some(self.reject(from, Offence::InvalidBlock, reason, out))),
