@@ -10,36 +10,18 @@ use std::ops::ControlFlow;
 use super::*;
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_types::payload::{encode_call_payload, encode_deploy_payload};
-use aergo_types::{ChainId, TxBody, TxType};
+use aergo_types::{ChainId, Receipt, TxBody, TxType};
 use proptest::prelude::*;
 use serde_json::json;
 
 const KEYS: usize = 8;
 const IDS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 
-const SOURCE: &str = "
-CREATE TABLE accounts (id VARCHAR(64) PRIMARY KEY, balance NUMERIC(20, 2) NOT NULL DEFAULT 0 CHECK (balance >= 0));
+const WHITEPAPER_DDL: &str = include_str!("../../sql/tests/whitepaper_ddl.sql");
+const WHITEPAPER_FN: &str = include_str!("../../sql/tests/whitepaper_fn.sql");
+/// What the test contract adds to the whitepaper's table and `transfer`.
+const MORE: &str = "
 CREATE TABLE notes (id VARCHAR(64) PRIMARY KEY, n BIGINT NOT NULL);
-CREATE FUNCTION transfer(sender VARCHAR, to VARCHAR, amount NUMERIC) RETURNS VARCHAR AS $$
-DECLARE
-    sender_balance NUMERIC;
-BEGIN
-    SELECT balance INTO sender_balance FROM accounts WHERE id = sender;
-    IF NOT FOUND THEN
-        RETURN 'Sender not found';
-    END IF;
-    IF sender_balance < amount THEN
-        RETURN 'Not enough balance';
-    END IF;
-    PERFORM id FROM accounts WHERE id = to;
-    IF NOT FOUND THEN
-        RETURN 'Receiver not found';
-    END IF;
-    UPDATE accounts SET balance = balance - amount WHERE id = sender;
-    UPDATE accounts SET balance = balance + amount WHERE id = to;
-    RETURN 'OK';
-END;
-$$ LANGUAGE plpgsql;
 CREATE FUNCTION fund(who VARCHAR, amt NUMERIC) RETURNS VOID AS $$
 BEGIN
     INSERT INTO accounts VALUES (who, amt) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + excluded.balance;
@@ -65,6 +47,10 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 ";
+
+fn source() -> String {
+    format!("{WHITEPAPER_DDL};\n{WHITEPAPER_FN};\n{MORE}")
+}
 
 /// One transaction of a generated block.
 #[derive(Clone, Debug)]
@@ -148,7 +134,7 @@ impl Setup {
 
     fn deploy(&mut self, from: usize) -> VerifiedTx {
         let nonce = self.next_nonce(from);
-        let payload = encode_deploy_payload(SOURCE, None);
+        let payload = encode_deploy_payload(&source(), None);
         self.sign_with(from, nonce, |n, s, c| {
             TxBody::new(TxType::Deploy, n, s, None, Amount::ZERO, c).with_payload(payload).with_gas(0, Amount::ZERO)
         })
@@ -196,15 +182,7 @@ impl Setup {
     fn produce(&self, threads: usize, txs: Vec<VerifiedTx>) -> (BlockOutcome, Vec<(usize, String)>, ParallelStats) {
         let mut b = Executor::with_threads(threads).builder(&self.store, self.root, self.ctx(2)).unwrap();
         let mut rejected = Vec::new();
-        let stop: Option<String> = b.push_each(txs, |i, _, r| match r {
-            Ok(_) => ControlFlow::Continue(()),
-            Err(e) if e.is_rejection() => {
-                rejected.push((i, e.to_string()));
-                ControlFlow::Continue(())
-            }
-            Err(e) => ControlFlow::Break(e.to_string()),
-        });
-        assert_eq!(stop, None);
+        assert_eq!(b.push_each(txs, leave_out(&mut rejected)), None);
         let stats = b.parallel_stats();
         (b.finish().unwrap(), rejected, stats)
     }
@@ -217,15 +195,7 @@ impl Setup {
             txs.iter().map(|_| Some(aergo_sql::AccessSet::default())).collect();
         let dtt = crate::block::Dtt::from_sets(&sets);
         let mut rejected = Vec::new();
-        let stop: Option<String> = b.push_each_planned(txs, dtt, |i, _, r| match r {
-            Ok(_) => ControlFlow::Continue(()),
-            Err(e) if e.is_rejection() => {
-                rejected.push((i, e.to_string()));
-                ControlFlow::Continue(())
-            }
-            Err(e) => ControlFlow::Break(e.to_string()),
-        });
-        assert_eq!(stop, None);
+        assert_eq!(b.push_each_planned(txs, dtt, leave_out(&mut rejected)), None);
         (b.finish().unwrap(), rejected)
     }
 
@@ -238,6 +208,21 @@ impl Setup {
         });
         assert_eq!(stop, None);
         b.finish().unwrap()
+    }
+}
+
+/// A producer's handling of each result: rejections are listed (by
+/// index) and left out; any other error stops the block.
+fn leave_out(
+    rejected: &mut Vec<(usize, String)>,
+) -> impl FnMut(usize, Hash, Result<&Receipt, ExecError>) -> ControlFlow<String> + '_ {
+    move |i, _, r| match r {
+        Ok(_) => ControlFlow::Continue(()),
+        Err(e) if e.is_rejection() => {
+            rejected.push((i, e.to_string()));
+            ControlFlow::Continue(())
+        }
+        Err(e) => ControlFlow::Break(e.to_string()),
     }
 }
 

@@ -521,9 +521,9 @@ impl Overlay {
         self.write_charged(table, key, value)
     }
 
-    /// [`Overlay::write`] whose bytes were charged already.
+    /// [`Overlay::write`] whose entry was checked and whose bytes were
+    /// charged already (here, or where a fork made the write).
     fn write_charged(&mut self, table: &str, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), StoreError> {
-        check_entry(&key, value.as_deref())?;
         self.record(|log| {
             log.writes.insert((table.to_string(), key.clone()));
         });
@@ -967,6 +967,42 @@ mod tests {
         assert!(o.undo.is_empty());
         assert!(matches!(o.rollback_to(s0), Err(StoreError::BadSavepoint { .. })));
         assert_eq!(o.count("t").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_fork_is_independent_and_its_writes_absorb_as_if_made_here() {
+        let store = Store::memory();
+        let root = build_state(&store, &[("t", meta(b"s"), vec![(b"a".to_vec(), b"1".to_vec())])]).unwrap();
+        let mut main = Overlay::new(&store, root);
+        main.put("t", b"b".to_vec(), b"2".to_vec()).unwrap();
+        let mut fork = main.fork();
+        let before = fork.buffered_bytes();
+        fork.record_access();
+        fork.put("t", b"c".to_vec(), b"3".to_vec()).unwrap();
+        fork.delete("t", b"a").unwrap();
+        // A write rolled back leaves the row as it was: absorbed, it is
+        // skipped.
+        let sp = fork.savepoint();
+        fork.put("t", b"b".to_vec(), b"changed".to_vec()).unwrap();
+        fork.rollback_to(sp).unwrap();
+        let log = fork.stop_access_log().unwrap();
+        assert_eq!(main.get("t", b"c").unwrap(), None, "the fork's writes stay in the fork");
+        let writes: Vec<RowWrite> = log
+            .writes
+            .iter()
+            .map(|(t, k)| RowWrite { table: t.clone(), key: k.clone(), value: fork.peek(t, k).unwrap() })
+            .collect();
+        let charged = fork.buffered_bytes() - before;
+        main.absorb(&writes, charged).unwrap();
+        assert_eq!(main.buffered_bytes(), fork.buffered_bytes());
+        let mut direct = Overlay::new(&store, root);
+        direct.put("t", b"b".to_vec(), b"2".to_vec()).unwrap();
+        direct.put("t", b"c".to_vec(), b"3".to_vec()).unwrap();
+        direct.delete("t", b"a").unwrap();
+        assert_eq!(main.count("t").unwrap(), 2);
+        assert_eq!(main.flush().unwrap(), direct.flush().unwrap());
+        // Past the bound, absorbing fails.
+        assert!(matches!(main.absorb(&[], MAX_OVERLAY_BYTES), Err(StoreError::LimitExceeded { .. })));
     }
 
     #[test]

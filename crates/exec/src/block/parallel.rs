@@ -268,7 +268,8 @@ impl BlockBuilder {
         let mut written = Written::default();
         for (i, vtx) in txs.into_iter().enumerate() {
             let hash = vtx.hash();
-            let result = match (dtt.group_of[i], specs[i].take()) {
+            let group = dtt.group_of.get(i).copied().flatten();
+            let result = match (group, specs.get_mut(i).and_then(Option::take)) {
                 (Some(g), Some(spec)) => self.commit_spec(vtx, spec, g, &mut written),
                 (_, spec) => {
                     match spec {
