@@ -45,7 +45,7 @@ use std::sync::RwLock;
 use aergo_crypto::PrivateKey;
 use aergo_exec::{
     genesis_state, slots, verify_tx_in, BlockBuilder, BlockContext, BlockOutcome, ChainRules, ExecError, Executor,
-    SlotInfo, VerifiedTx,
+    ParallelStats, SlotInfo, VerifiedTx,
 };
 use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
@@ -113,6 +113,9 @@ pub struct Chain {
     /// Shared by every block, so contract functions compiled once are
     /// reused.
     executor: Executor,
+    /// What the parallel executor did in every block this process built or
+    /// imported (for metrics).
+    exec_totals: std::sync::Mutex<ParallelStats>,
     inner: RwLock<Inner>,
 }
 
@@ -206,6 +209,7 @@ impl Chain {
             rules,
             dpos,
             executor: Executor::default(),
+            exec_totals: std::sync::Mutex::new(ParallelStats::default()),
             inner: RwLock::new(Inner { head, lib, tree }),
         })
     }
@@ -216,6 +220,16 @@ impl Chain {
     pub fn with_exec_threads(mut self, threads: usize) -> Chain {
         self.executor = Executor::with_threads(threads);
         self
+    }
+
+    /// What the parallel executor did in every block built or imported
+    /// since this process opened the chain.
+    pub fn exec_totals(&self) -> ParallelStats {
+        *self.exec_totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_exec(&self, stats: &ParallelStats) {
+        self.exec_totals.lock().unwrap_or_else(|p| p.into_inner()).add(stats);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -336,6 +350,7 @@ impl Chain {
         if let Some(Some(e)) = stopped {
             return Err(e.into());
         }
+        self.note_exec(&builder.parallel_stats());
         let outcome = builder.finish()?;
         let mut header = self.header_for(&parent, timestamp_ns, &coinbase, &outcome);
         header.consensus = consensus;
@@ -483,6 +498,7 @@ impl Chain {
         if let Some(e) = failed {
             return Err(e);
         }
+        self.note_exec(&builder.parallel_stats());
         let outcome = builder.finish()?;
         let check = |what: &str, got: Hash, want: &[u8]| {
             if got.as_bytes().as_slice() == want {

@@ -119,29 +119,6 @@ fn receipt(url: &str, hash: &str) -> Option<Value> {
     r.ok.then(|| r.json())
 }
 
-/// `GET /metrics` of the node at `url` (plain HTTP/1.0, read to the end).
-fn metrics(url: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
-    let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(conn, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
-    text
-}
-
-/// The value of one metric in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn producer_address(peer_id: &str) -> String {
     aergo_crypto::PublicKey::from_peer_id(peer_id).unwrap().address().to_string()
 }

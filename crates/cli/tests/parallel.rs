@@ -138,6 +138,10 @@ async fn a_node_on_two_workers_gives_the_results_of_execution_in_order() {
     let even = keys.len().div_ceil(2);
     assert_eq!(balance("hot0"), format!("{}.00", 1000 - even));
     assert_eq!(balance("hot1"), format!("{}.00", 1000 + even));
+    // The executor says it took speculative results (its metrics).
+    let m = metrics(&node.url);
+    assert!(metric(&m, "aergo_exec_txs_total{path=\"committed\"}") >= 8.0, "{m}");
+    assert!(metric(&m, "aergo_exec_txs_total{path=\"speculated\"}") >= 8.0, "{m}");
     // Every account's nonce moved by what it sent.
     for (k, key) in keys.iter().enumerate() {
         let a = client.call("getAccount", json!([key.address().to_string()])).await.unwrap();

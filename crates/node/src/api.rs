@@ -736,6 +736,7 @@ impl Handler for Api {
             pool_bytes,
             block_interval_seconds,
             tps,
+            exec: chain.exec_totals(),
         };
         Some(self.node.metrics().encode(&now))
     }

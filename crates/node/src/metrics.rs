@@ -15,6 +15,7 @@
 //! | `aergo_rpc_request_duration_seconds{method}` | histogram | JSON-RPC calls by method (`unknown` for names that are not methods, so clients cannot grow the label set) |
 //! | `aergo_pool_admissions_total{outcome}` | counter | transactions submitted through the API: `accepted`, or the rejection reason code |
 //! | `aergo_p2p_gossip_bytes_total{direction,topic}` | counter | gossip payload bytes in and out per topic (`txs`, `blocks`, `consensus`) |
+//! | `aergo_exec_txs_total{path}` | counter | transactions of blocks built or imported, by the parallel executor's path: `speculated` (run on a worker), `committed` (its speculative result taken), `rerun` (run again in order), `ordered` (run in order from the start); 0 with `exec_threads = 1` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, `process_start_time_seconds` | counter, gauge | the process, from `/proc/self` (Linux) |
 //!
 //! Gauges are set when scraped (from the node's state); counters and
@@ -70,7 +71,12 @@ pub struct Snapshot {
     pub pool_bytes: usize,
     pub block_interval_seconds: f64,
     pub tps: f64,
+    /// The parallel executor's totals since the process started.
+    pub exec: aergo_exec::ParallelStats,
 }
+
+/// The parallel executor's paths, in the order of their figures.
+const EXEC_PATHS: [&str; 4] = ["speculated", "committed", "rerun", "ordered"];
 
 fn histogram_seconds() -> Histogram {
     // 1 ms .. ~65 s.
@@ -97,6 +103,14 @@ pub struct Metrics {
     gossip: Family<GossipLabels, Counter>,
     /// The network's cumulative totals at the last update, to add deltas.
     gossip_seen: Mutex<(TopicBytes, TopicBytes)>,
+    exec: Family<PathLabels, Counter>,
+    /// The executor's totals at the last scrape, to add deltas.
+    exec_seen: Mutex<aergo_exec::ParallelStats>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PathLabels {
+    path: &'static str,
 }
 
 impl Default for Metrics {
@@ -128,6 +142,8 @@ impl Metrics {
             admissions: Family::default(),
             gossip: Family::default(),
             gossip_seen: Mutex::new(Default::default()),
+            exec: Family::default(),
+            exec_seen: Mutex::new(Default::default()),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -147,6 +163,7 @@ impl Metrics {
         r.register("aergo_rpc_request_duration_seconds", "JSON-RPC calls by method.", m.rpc.clone());
         r.register("aergo_pool_admissions", "Transactions submitted, by outcome.", m.admissions.clone());
         r.register("aergo_p2p_gossip_bytes", "Gossip payload bytes by direction and topic.", m.gossip.clone());
+        r.register("aergo_exec_txs", "Transactions by the parallel executor's path.", m.exec.clone());
         r.register_collector(Box::new(ProcessCollector));
         // Series that exist from the start, so `rate()` sees them begin at
         // zero rather than appear mid-way.
@@ -156,6 +173,9 @@ impl Metrics {
             }
         }
         drop(m.admissions.get_or_create(&OutcomeLabels { outcome: "accepted".to_string() }));
+        for path in EXEC_PATHS {
+            drop(m.exec.get_or_create(&PathLabels { path }));
+        }
         Metrics { registry, ..m }
     }
 
@@ -203,8 +223,19 @@ impl Metrics {
         *seen = (bytes_in, bytes_out);
     }
 
+    /// Adds what the executor did since the last scrape.
+    fn exec_totals(&self, now: &aergo_exec::ParallelStats) {
+        let mut seen = self.exec_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let figures = |s: &aergo_exec::ParallelStats| [s.speculated, s.committed, s.rerun, s.ordered];
+        for ((path, n), l) in EXEC_PATHS.into_iter().zip(figures(now)).zip(figures(&seen)) {
+            self.exec.get_or_create(&PathLabels { path }).inc_by(n.saturating_sub(l) as u64);
+        }
+        *seen = *now;
+    }
+
     /// The exposition, with the gauges set from `now`.
     pub fn encode(&self, now: &Snapshot) -> String {
+        self.exec_totals(&now.exec);
         let set = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
         set(&self.height, now.height);
         set(&self.lib_height, now.lib_height);
@@ -303,8 +334,16 @@ mod tests {
         let bytes = TopicBytes { txs: 10, blocks: 20, consensus: 30 };
         m.gossip_totals(bytes, TopicBytes::default());
         m.gossip_totals(TopicBytes { txs: 15, ..bytes }, TopicBytes::default());
-        let text = m.encode(&Snapshot { height: 7, lib_height: 5, tps: 1.5, ..Snapshot::default() });
+        let exec =
+            aergo_exec::ParallelStats { speculated: 9, committed: 8, rerun: 1, ordered: 2, ..Default::default() };
+        m.encode(&Snapshot { exec, ..Snapshot::default() });
+        let exec = aergo_exec::ParallelStats { speculated: 12, committed: 10, ..exec };
+        let text = m.encode(&Snapshot { height: 7, lib_height: 5, tps: 1.5, exec, ..Snapshot::default() });
         for line in [
+            "aergo_exec_txs_total{path=\"speculated\"} 12",
+            "aergo_exec_txs_total{path=\"committed\"} 10",
+            "aergo_exec_txs_total{path=\"rerun\"} 1",
+            "aergo_exec_txs_total{path=\"ordered\"} 2",
             "aergo_height 7",
             "aergo_lib_height 5",
             "aergo_tps 1.5",

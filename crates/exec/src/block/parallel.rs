@@ -116,6 +116,18 @@ pub struct ParallelStats {
 }
 
 impl ParallelStats {
+    /// Adds `other`'s figures to these (totals over many blocks).
+    pub fn add(&mut self, other: &ParallelStats) {
+        self.analysed += other.analysed;
+        self.groups += other.groups;
+        self.longest_path += other.longest_path;
+        self.critical_path += other.critical_path;
+        self.speculated += other.speculated;
+        self.committed += other.committed;
+        self.rerun += other.rerun;
+        self.ordered += other.ordered;
+    }
+
     /// Analysed transactions over the longest path the groups leave: the
     /// parallelism this executor can use with enough workers, a figure of
     /// the block and not of the machine (1 when nothing was analysed).
