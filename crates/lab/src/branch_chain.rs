@@ -20,7 +20,7 @@
 
 use std::time::Instant;
 
-use aergo_client::{CliError, Result};
+use aergo_client::Result;
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_exec::{genesis_state, system, verify_tx_in, BlockBuilder, BlockContext, ChainRules, VerifiedTx};
 use aergo_store::codec::{encode_key, encode_row, Value};
@@ -29,21 +29,14 @@ use aergo_types::address::AERGO_BRANCH;
 use aergo_types::payload::{BranchCall, MergePolicy, MergeStrategy};
 use aergo_types::{Address, Amount, ChainId, Hash, Tx, TxBody, TxType};
 
+use crate::{fail, median};
+
 /// The chain's figures at one size, in microseconds.
 #[derive(Clone, Debug)]
 pub struct ChainFigures {
     pub create_us: f64,
     pub auto_merge_us: f64,
     pub three_way_merge_us: f64,
-}
-
-fn fail(reason: impl Into<String>) -> CliError {
-    CliError::Bench { reason: reason.into() }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 struct Bench {

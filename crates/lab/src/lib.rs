@@ -40,3 +40,16 @@ pub mod network;
 pub mod parallel;
 pub mod pg;
 pub mod transfer;
+
+/// A benchmark's own failure (a refused transaction, a wrong result): an
+/// error, never a figure.
+pub(crate) fn fail(reason: impl Into<String>) -> aergo_client::CliError {
+    aergo_client::CliError::Bench { reason: reason.into() }
+}
+
+/// The median of `v` (the upper one of an even count); `v` must not be
+/// empty.
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}

@@ -36,7 +36,7 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use aergo_client::{CliError, Result};
+use aergo_client::Result;
 use aergo_crypto::{dev_genesis, sign_tx, PrivateKey};
 use aergo_exec::{genesis_state, verify_tx, BlockContext, ChainRules, Executor, ParallelStats, VerifiedTx};
 use aergo_store::Store;
@@ -45,6 +45,7 @@ use aergo_types::{Address, Amount, ChainId, Hash, TxBody, TxType};
 use serde_json::{json, Value};
 
 use crate::contract::{WHITEPAPER_DDL, WHITEPAPER_FN};
+use crate::{fail, median};
 
 const FUND_FN: &str = "CREATE FUNCTION fund(who VARCHAR, amt NUMERIC) RETURNS VOID AS $$
 BEGIN
@@ -204,15 +205,6 @@ fn sha256_scaling() -> f64 {
         ratios.push(2.0 * one / two);
     }
     median(ratios)
-}
-
-fn fail(reason: impl Into<String>) -> CliError {
-    CliError::Bench { reason: reason.into() }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 struct Chain {
