@@ -564,5 +564,22 @@ mod tests {
             let tx = Tx::new(body);
             prop_assert_eq!(Tx::decode_bounded(&tx.encode()).unwrap(), tx);
         }
+
+        /// A batch framed from transactions' bytes decodes to them, in
+        /// order; cut anywhere short of its end, it does not decode to
+        /// the same list.
+        #[test]
+        fn batches_round_trip(txs in proptest::collection::vec(
+                (any::<u64>(), proptest::collection::vec(any::<u8>(), 0..300)), 1..40),
+                cut in any::<prop::sample::Index>()) {
+            let txs: Vec<Tx> = txs
+                .into_iter()
+                .map(|(nonce, payload)| Tx::new(TxBody::transfer(nonce, &addr(3), &addr(4), Amount::ONE_AERGO, &chain()).with_payload(payload)))
+                .collect();
+            let bytes = encode_tx_batch(&txs.iter().map(Tx::encode).collect::<Vec<_>>());
+            prop_assert_eq!(&TxList::decode_batch(&bytes).unwrap().txs, &txs);
+            let short = &bytes[..cut.index(bytes.len())];
+            prop_assert!(TxList::decode_batch(short).map_or(true, |l| l.txs != txs));
+        }
     }
 }
