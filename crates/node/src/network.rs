@@ -262,23 +262,17 @@ async fn carrier(
 ) {
     let mut leftover: Option<Vec<u8>> = None;
     loop {
-        // A transaction that did not fit the last batch goes first.
-        if let Some(b) = leftover.take() {
-            let (batch, rest) = take_tx_batch(b, &mut tx_outbox);
-            leftover = rest;
-            if let Err(e) = handle.publish_tx(aergo_types::encode_tx_batch(&batch)).await {
-                if !matches!(e, NetError::NoPeers { .. } | NetError::Duplicate { .. }) {
-                    tracing::warn!(error = %e, "publish failed");
-                }
-            }
-            continue;
-        }
-        // Consensus first: a block or vote never waits behind transactions.
-        let o = tokio::select! {
-            biased;
-            _ = stop.changed() => break,
-            o = outbox.recv() => match o { Some(o) => o, None => break },
-            o = tx_outbox.recv() => match o { Some(o) => o, None => break },
+        // A transaction that did not fit the last batch starts the next;
+        // otherwise consensus first: a block or vote never waits behind
+        // transactions.
+        let o = match leftover.take() {
+            Some(b) => Output::PublishTx(b),
+            None => tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                o = outbox.recv() => match o { Some(o) => o, None => break },
+                o = tx_outbox.recv() => match o { Some(o) => o, None => break },
+            },
         };
         let published = match o {
             Output::PublishTx(b) => {
