@@ -4,8 +4,10 @@
 //! Owns: [`PrivateKey`]/[`PublicKey`] (secp256k1 via libsecp256k1; the
 //! account address of a key is its compressed public key), [`Signature`]
 //! (DER ECDSA, low s), signing and verifying transactions
-//! ([`sign_tx`]/[`verify_tx`]) and block headers ([`sign_block`]/
-//! [`verify_block_header`]), deterministic development keys ([`dev_key`])
+//! ([`sign_tx`]/[`verify_tx`]), block headers ([`sign_block`]/
+//! [`verify_block_header`]) and pre-confirmations ([`sign_preconf`]/
+//! [`verify_preconf`], and [`find_breach`], which checks a block against
+//! one), deterministic development keys ([`dev_key`])
 //! and a dev genesis built from them ([`dev_genesis`]), encrypted key
 //! storage ([`keystore`]: the Go node's key files in a directory, and the
 //! exported-key text of `aergocli account export`), libp2p peer ids of
@@ -30,6 +32,7 @@ mod error;
 mod keys;
 pub mod keystore;
 mod peer_id;
+mod preconf;
 mod signature;
 mod tx;
 
@@ -40,5 +43,6 @@ pub use error::{CryptoError, Result};
 pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
 pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
 pub use peer_id::PEER_ID_BYTES;
+pub use preconf::{find_breach, sign_preconf, verify_preconf, Breach};
 pub use signature::{DerRules, Signature, MAX_DER_SIGNATURE_LEN};
 pub use tx::{sign_tx, sign_tx_body, verify_tx, verify_tx_with_key};

@@ -16,6 +16,8 @@
 //!   `blocks_root_hash`;
 //! - receipts [`Receipt`]/[`Event`]: the Go V2 Merkle leaf and
 //!   [`receipts_root`];
+//! - [`Preconfirmation`]: a producer's signed promise of a transaction's
+//!   place and result in its next block, and the pending-block digest;
 //! - [`RejectReason`]: the stable codes of why a transaction is refused,
 //!   shared by every crate that refuses one;
 //! - [`Genesis`]: the genesis JSON with the whitepaper allocation
@@ -48,6 +50,7 @@ pub mod genesis;
 pub mod hash;
 pub mod merkle;
 pub mod payload;
+pub mod preconf;
 pub mod receipt;
 pub mod reject;
 pub mod tx;
@@ -60,6 +63,7 @@ pub use error::{Result, TypesError};
 pub use genesis::{AllocationCategory, Genesis, Grant};
 pub use hash::Hash;
 pub use merkle::merkle_root;
+pub use preconf::Preconfirmation;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
 pub use reject::RejectReason;
 pub use tx::{encode_tx_batch, Tx, TxBody, TxList, TxType, TX_BATCH_MAX_BYTES, TX_BATCH_MAX_TXS, TX_MAX_SIZE_BYTES};
