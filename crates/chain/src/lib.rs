@@ -51,7 +51,7 @@ use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
 use aergo_types::{Address, Block, BlockHeader, Genesis, Hash, Receipt};
 
-pub use blockstore::{AccountTx, BlockStore, MainBlock, TxLocation, MAX_ACCOUNT_TXS};
+pub use blockstore::{AccountTx, BlockStore, MainBlock, PendingLog, TxLocation, MAX_ACCOUNT_TXS, MAX_PENDING_LOG_TXS};
 pub use error::ChainError;
 
 /// The store ref that follows the main chain's head state.
@@ -82,6 +82,14 @@ pub struct BuiltBlock {
     pub receipts: Vec<Receipt>,
     /// Candidates rejected against the state, with the reason.
     pub rejected: Vec<(Hash, ExecError)>,
+}
+
+/// A block being built: its parent, its timestamp and the executor's
+/// builder holding the transactions applied so far.
+pub struct OpenBlock {
+    pub parent: Head,
+    pub timestamp_ns: i64,
+    pub builder: BlockBuilder,
 }
 
 /// What a head change did.
@@ -330,15 +338,39 @@ impl Chain {
         timestamp_ns: i64,
         consensus: Vec<u8>,
     ) -> Result<BuiltBlock, ChainError> {
+        let mut open = self.open_block(parent, key, timestamp_ns)?;
+        let rejected = self.fill_block(&mut open, candidates)?;
+        let mut built = self.seal_block(open, key, consensus)?;
+        built.rejected = rejected;
+        Ok(built)
+    }
+
+    /// Opens the block after `parent` that `key` will sign, at
+    /// `timestamp_ns` (the DPoS block hook already run): transactions go in
+    /// with [`OpenBlock::builder`] or [`Chain::fill_block`] and
+    /// [`Chain::seal_block`] finishes it. A producer keeps its next block
+    /// open to pre-confirm transactions as they arrive.
+    pub fn open_block(&self, parent: &Hash, key: &PrivateKey, timestamp_ns: i64) -> Result<OpenBlock, ChainError> {
         let parent = self.known(parent).ok_or_else(|| ChainError::UnknownParent { parent: parent.to_string() })?;
         let coinbase: Address = key.address();
-        let ctx = BlockContext { height: parent.height + 1, timestamp_ns, coinbase: coinbase.clone() };
+        let ctx = BlockContext { height: parent.height + 1, timestamp_ns, coinbase };
         let mut builder = self.builder(&parent, ctx)?;
         if let Some(info) = self.slot_info(&parent, timestamp_ns, &key.public_key()) {
             builder.begin_dpos(&info)?;
         }
+        Ok(OpenBlock { parent, timestamp_ns, builder })
+    }
+
+    /// Applies `candidates` in order to an open block, leaving out (and
+    /// returning, with the reason) those the state rejects; stops quietly
+    /// when the block is full.
+    pub fn fill_block(
+        &self,
+        open: &mut OpenBlock,
+        candidates: Vec<VerifiedTx>,
+    ) -> Result<Vec<(Hash, ExecError)>, ChainError> {
         let mut rejected = Vec::new();
-        let stopped = builder.push_each(candidates, |_, hash, result| match result {
+        let stopped = open.builder.push_each(candidates, |_, hash, result| match result {
             Ok(_) => ControlFlow::Continue(()),
             Err(ExecError::BlockFull { .. }) => ControlFlow::Break(None),
             Err(e) if e.is_rejection() => {
@@ -350,12 +382,20 @@ impl Chain {
         if let Some(Some(e)) = stopped {
             return Err(e.into());
         }
-        self.note_exec(&builder.parallel_stats());
+        self.note_exec(&open.builder.parallel_stats());
+        Ok(rejected)
+    }
+
+    /// Finishes an open block (state root, receipts) and signs it with
+    /// `key`, which must be the key it was opened for.
+    pub fn seal_block(&self, open: OpenBlock, key: &PrivateKey, consensus: Vec<u8>) -> Result<BuiltBlock, ChainError> {
+        let OpenBlock { parent, timestamp_ns, builder } = open;
         let outcome = builder.finish()?;
+        let coinbase = key.address();
         let mut header = self.header_for(&parent, timestamp_ns, &coinbase, &outcome);
         header.consensus = consensus;
         let block = aergo_crypto::sign_block(header, outcome.txs, key)?;
-        Ok(BuiltBlock { block, receipts: outcome.receipts, rejected })
+        Ok(BuiltBlock { block, receipts: outcome.receipts, rejected: Vec::new() })
     }
 
     fn builder(&self, parent: &Head, ctx: BlockContext) -> Result<BlockBuilder, ExecError> {
