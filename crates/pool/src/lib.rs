@@ -210,6 +210,11 @@ impl Pool {
         self.accounts.get(account)?.txs.get(nonce).map(|e| &e.vtx)
     }
 
+    /// The pending transaction of `account` with `nonce`, if any.
+    pub fn get_by_nonce(&self, account: &Sender, nonce: u64) -> Option<&VerifiedTx> {
+        self.accounts.get(account)?.txs.get(&nonce).map(|e| &e.vtx)
+    }
+
     /// The nonce the sender's next transaction should carry, counting its
     /// consecutive pending transactions; `None` if the pool knows nothing
     /// about the account.

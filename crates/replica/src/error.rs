@@ -43,6 +43,9 @@ pub enum TxRejection {
     Verify(aergo_exec::ExecError),
     #[error(transparent)]
     Pool(#[from] aergo_pool::PoolError),
+    /// Refused by the producer's open block: the state cannot run it.
+    #[error(transparent)]
+    Execute(aergo_exec::ExecError),
 }
 
 impl TxRejection {
@@ -53,6 +56,7 @@ impl TxRejection {
             // of which have a reason; the fallback is never reached.
             TxRejection::Verify(e) => e.reason().unwrap_or(aergo_types::RejectReason::InvalidFormat),
             TxRejection::Pool(e) => e.reason(),
+            TxRejection::Execute(e) => e.reason().unwrap_or(aergo_types::RejectReason::InvalidFormat),
         }
     }
 }

@@ -103,11 +103,13 @@
 
 mod error;
 mod output;
+mod pending;
 mod replica;
 mod schedule;
 
 pub use error::{ReplicaError, Result, TxRejection};
 pub use output::{Offence, Output, Peer, Step, Verdict};
+pub use pending::{PreconfOutcome, Ticket};
 pub use replica::{
     DposStatus, EngineKind, Replica, ReplicaConfig, Role, SyncStep, ANCHOR_META, MAX_FUTURE_BLOCKS, MAX_ORPHANS,
     SAFETY_META,

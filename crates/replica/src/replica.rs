@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aergo_chain::{Chain, ChainError, HeadChange};
@@ -15,6 +16,7 @@ use aergo_types::{Address, Block, Hash, Tx, TxList};
 
 use crate::error::{ReplicaError, Result, TxRejection};
 use crate::output::{Offence, Output, Peer, Step, Verdict};
+use crate::pending::{LogCursor, Pending, PreconfOutcome, Ticket};
 use crate::schedule::{ChainSchedule, ScheduleCache};
 
 /// Block-store meta entry holding the DPoS safety state (57 bytes).
@@ -48,6 +50,9 @@ pub struct ReplicaConfig {
     pub produce_wait_percent: u8,
     /// DPoS: vote only for blocks at most this many slots old.
     pub max_vote_age_slots: u64,
+    /// A producer applies each admitted transaction to its open next block
+    /// at once and can pre-confirm it (see `pending`).
+    pub preconfirm: bool,
 }
 
 impl Default for ReplicaConfig {
@@ -59,6 +64,7 @@ impl Default for ReplicaConfig {
             max_clock_drift_ms: 500,
             produce_wait_percent: 50,
             max_vote_age_slots: 4,
+            preconfirm: true,
         }
     }
 }
@@ -204,6 +210,15 @@ pub struct Replica {
     solo_producers: Vec<String>,
     config: ReplicaConfig,
     core: Mutex<Core>,
+    /// The producer's open next block (solo producers with `preconfirm`).
+    /// Lock order: core, then pending, then pool.
+    pending: Mutex<Option<Pending>>,
+    /// How much of the pending block the pre-confirmation log holds; taken
+    /// before `pending`, never while holding it.
+    log_cursor: Mutex<LogCursor>,
+    /// Latest `on_tick` time, for the timestamp of a block opened between
+    /// ticks.
+    clock_ns: AtomicI64,
 }
 
 /// Decoded header facts the engine needs.
@@ -334,11 +349,15 @@ impl Replica {
                 now_ns,
                 replaying: false,
             }),
+            pending: Mutex::new(None),
+            log_cursor: Mutex::new(LogCursor::default()),
+            clock_ns: AtomicI64::new(now_ns),
         };
         let mut out = Vec::new();
         if kind == EngineKind::Dpos {
             replica.start_dpos(now_ns, &mut out)?;
         }
+        replica.reopen_pending(&mut out)?;
         Ok((replica, out))
     }
 
@@ -523,6 +542,15 @@ impl Replica {
 
     fn admit(&self, vtx: VerifiedTx) -> Result<std::result::Result<(), PoolError>> {
         let mut pool = self.lock_pool();
+        self.admit_locked(&mut pool, vtx, Bounds::Enforced)
+    }
+
+    fn admit_locked(
+        &self,
+        pool: &mut Pool,
+        vtx: VerifiedTx,
+        bounds: Bounds,
+    ) -> Result<std::result::Result<(), PoolError>> {
         let state = self.chain.head_state();
         // `runnable` checked the lane against an earlier head; a branch
         // deleted since has no state to admit against.
@@ -533,17 +561,272 @@ impl Replica {
         };
         let committed = aergo_exec::account(&lane, vtx.sender())?;
         let fees = chain_fees(&state)?;
-        Ok(pool.admit(vtx, committed, fees).map(|_| ()))
+        Ok(match bounds {
+            Bounds::Enforced => pool.admit(vtx, committed, fees),
+            Bounds::Waived => pool.readmit(vtx, committed, fees),
+        }
+        .map(|_| ()))
     }
 
+    /// Whether this node keeps an open next block and pre-confirms.
+    pub fn pre_executes(&self) -> bool {
+        self.config.preconfirm && self.kind == EngineKind::Solo && self.may_seal_solo(&self.peer_id)
+    }
+
+    /// Admits a transaction and, on a producer that pre-executes, applies
+    /// it to the open next block at once. `Ok(Ok(Some(ticket)))`: applied;
+    /// `Ok(Ok(None))`: admitted, not applied (the ticket's reason is in
+    /// `queued`); `Ok(Err(_))`: refused, nothing changed.
+    fn admit_and_apply(
+        &self,
+        vtx: VerifiedTx,
+        queued: &mut String,
+    ) -> Result<std::result::Result<Option<Ticket>, TxRejection>> {
+        if !self.pre_executes() {
+            *queued = match self.kind {
+                EngineKind::Dpos => "pre-confirmations on DPoS chains are not built yet".into(),
+                EngineKind::Solo if self.config.preconfirm => {
+                    "this node does not produce blocks (pre-confirmations come from the producer)".into()
+                }
+                EngineKind::Solo => "pre-confirmations are off on this node ([producer] preconfirm)".into(),
+            };
+            return Ok(self.admit(vtx)?.map(|()| None).map_err(TxRejection::Pool));
+        }
+        let mut pending = self.lock_pending();
+        let head = self.chain.head();
+        if pending.as_ref().is_some_and(|p| p.parent() != head.hash) {
+            // Only this producer moves a solo chain's head, by sealing the
+            // pending block; a pending block on another parent is stale.
+            *pending = None;
+        }
+        let main = vtx.branch().is_none();
+        if main {
+            if let Some(p) = pending.as_ref() {
+                let next = p.next_nonce(&vtx)?;
+                if vtx.nonce() < next {
+                    // Its nonce is taken in the open block: a replacement
+                    // would break a promise (see `pending`, point 1).
+                    return Ok(Err(TxRejection::Pool(PoolError::NonceTooLow {
+                        account: vtx.sender_text().to_string(),
+                        got: vtx.nonce(),
+                        committed: next - 1,
+                    })));
+                }
+            }
+        }
+        let hash = vtx.hash();
+        let sender = (vtx.lane(), vtx.sender().clone());
+        let nonce = vtx.nonce();
+        {
+            let mut pool = self.lock_pool();
+            if let Err(e) = self.admit_locked(&mut pool, vtx, Bounds::Enforced)? {
+                return Ok(Err(TxRejection::Pool(e)));
+            }
+        }
+        if !main {
+            *queued = "branch transactions are not pre-executed; it goes in when the block is sealed".into();
+            return Ok(Ok(None));
+        }
+        if pending.is_none() {
+            *pending = Some(self.open_pending()?);
+        }
+        let p = pending.as_mut().expect("opened above");
+        if let Some(t) = p.ticket(&hash) {
+            return Ok(Ok(Some(t.clone())));
+        }
+        let next = p.next_nonce(&self.lock_pool().get(&hash).cloned().ok_or_else(|| ReplicaError::Config {
+            field: "pool",
+            reason: format!("bug: admitted tx {hash} is not in the pool"),
+        })?)?;
+        if nonce > next {
+            *queued = format!("waiting for nonce {next} of its sender before it can be pre-executed");
+            return Ok(Ok(None));
+        }
+        let vtx = self.lock_pool().get(&hash).cloned().expect("checked above");
+        let ticket = match p.apply(vtx)? {
+            Ok(t) => t,
+            Err(e @ aergo_exec::ExecError::BlockFull { .. }) => {
+                *queued = format!("the open block is full ({e}); it goes in a later block");
+                return Ok(Ok(None));
+            }
+            Err(e) => {
+                self.lock_pool().remove_with_successors(&hash);
+                return Ok(Err(TxRejection::Execute(e)));
+            }
+        };
+        self.apply_successors(p, &sender, nonce)?;
+        Ok(Ok(Some(ticket)))
+    }
+
+    /// After nonce `nonce` of `sender` went into the open block, its later
+    /// nonces waiting in the pool go in too, in order, until one is refused.
+    fn apply_successors(&self, p: &mut Pending, sender: &aergo_pool::Sender, nonce: u64) -> Result<()> {
+        let limit = self.config.pool.max_per_account;
+        for n in (nonce + 1..).take(limit) {
+            let Some(vtx) = self.lock_pool().get_by_nonce(sender, n).cloned() else { break };
+            if p.contains(&vtx.hash()) {
+                continue;
+            }
+            let hash = vtx.hash();
+            match p.apply(vtx)? {
+                Ok(_) => {}
+                Err(aergo_exec::ExecError::BlockFull { .. }) => break,
+                Err(_) => {
+                    self.lock_pool().remove_with_successors(&hash);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the block after the head, with the pool's ready transactions
+    /// first (they arrived before anything admitted from now on).
+    fn open_pending(&self) -> Result<Pending> {
+        let head = self.chain.head();
+        let interval_ns = (self.config.solo.block_interval_ms as i64).saturating_mul(1_000_000);
+        let timestamp_ns = head
+            .timestamp_ns
+            .saturating_add(interval_ns)
+            .max(self.clock_ns.load(Ordering::Relaxed))
+            .max(head.timestamp_ns.saturating_add(1));
+        let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
+        let ready = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
+        for vtx in ready.into_iter().filter(|v| v.branch().is_none()) {
+            let hash = vtx.hash();
+            match p.apply(vtx)? {
+                Ok(_) => {}
+                Err(aergo_exec::ExecError::BlockFull { .. }) => break,
+                Err(_) => self.lock_pool().remove_with_successors(&hash),
+            }
+        }
+        Ok(p)
+    }
+
+    /// A restart on the head a pre-confirmation log was written for: the
+    /// open block is rebuilt from the log, so every promise given before
+    /// the restart is kept (see `pending`, point 3).
+    fn reopen_pending(&self, out: &mut Vec<Output>) -> Result<()> {
+        if !self.pre_executes() {
+            return Ok(());
+        }
+        let head = self.chain.head();
+        let Some(log) = self.chain.blocks().pending_log(head.height + 1, &head.hash)? else { return Ok(()) };
+        let mut p = Pending::open(&self.chain, &self.key, log.timestamp_ns)?;
+        let mut pool = self.lock_pool();
+        for bytes in &log.txs {
+            let vtx = match Tx::decode_bounded(bytes)
+                .map_err(ReplicaError::from)
+                .and_then(|tx| self.verify(tx).map_err(ReplicaError::from))
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    out.push(Output::Warning(format!("restart: a pre-confirmed tx in the log is unreadable: {e}")));
+                    break;
+                }
+            };
+            let hash = vtx.hash();
+            if let Err(e) = self.admit_locked(&mut pool, vtx.clone(), Bounds::Waived)? {
+                out.push(Output::Warning(format!("restart: pre-confirmed tx {hash} not re-admitted: {e}")));
+            }
+            if let Err(e) = p.apply(vtx)? {
+                // Determinism says this cannot happen; say so loudly.
+                out.push(Output::Warning(format!("restart: pre-confirmed tx {hash} no longer applies: {e}")));
+                break;
+            }
+        }
+        drop(pool);
+        let mut cursor = self.log_cursor.lock().unwrap_or_else(|e| e.into_inner());
+        cursor.block = Some((p.height(), p.parent()));
+        cursor.durable = p.len();
+        *self.lock_pending() = Some(p);
+        Ok(())
+    }
+
+    fn lock_pending(&self) -> MutexGuard<'_, Option<Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signs the pre-confirmation of `ticket` once it is durable: the log
+    /// holds it and everything before it (one write for all the
+    /// transactions applied since the last write), or its block is on the
+    /// main chain with it at the promised place.
+    fn promise(&self, ticket: &Ticket) -> Result<PreconfOutcome> {
+        let chain_id_hash = self.chain.rules().chain_id_hash;
+        let sign = |ticket: &Ticket| -> Result<PreconfOutcome> {
+            let mut p = ticket.unsigned(&chain_id_hash);
+            aergo_crypto::sign_preconf(&mut p, &self.key).map_err(|e| ReplicaError::Config {
+                field: "producer key",
+                reason: format!("cannot sign a pre-confirmation: {e}"),
+            })?;
+            Ok(PreconfOutcome::Preconfirmed(Box::new(p)))
+        };
+        let block = (ticket.height, ticket.parent);
+        let mut cursor = self.log_cursor.lock().unwrap_or_else(|e| e.into_inner());
+        if cursor.block != Some(block) {
+            cursor.block = Some(block);
+            cursor.durable = 0;
+        }
+        if cursor.durable > ticket.index as usize {
+            return sign(ticket);
+        }
+        let batch = {
+            let pending = self.lock_pending();
+            match pending.as_ref() {
+                Some(p) if (p.height(), p.parent()) == block => {
+                    let from = cursor.durable;
+                    Some((from, p.encoded_from(from), p.timestamp_ns()))
+                }
+                _ => None,
+            }
+        };
+        let Some((from, txs, timestamp_ns)) = batch else {
+            // Sealed (or abandoned) before the log caught up.
+            let location = self.chain.blocks().tx_location(&ticket.tx_hash)?;
+            let sealed = location.filter(|l| l.index == ticket.index).and_then(|l| {
+                let h = self.chain.known(&l.block_hash)?;
+                (h.height == ticket.height).then_some(())
+            });
+            return match sealed {
+                Some(()) => sign(ticket),
+                None => Ok(PreconfOutcome::Queued {
+                    reason: "the open block was replaced before the promise was durable; the tx is pending".into(),
+                }),
+            };
+        };
+        self.chain.blocks().log_pending(ticket.height, &ticket.parent, timestamp_ns, from as u32, &txs)?;
+        cursor.durable = from + txs.len();
+        debug_assert!(cursor.durable > ticket.index as usize);
+        sign(ticket)
+    }
+
+    /// Verifies a transaction of any lane against the head's registry.
     /// Verifies a transaction of any lane against the head's registry.
     fn verify(&self, tx: Tx) -> std::result::Result<VerifiedTx, aergo_exec::ExecError> {
         aergo_exec::verify_tx_in(tx, self.chain.rules(), &self.chain.head_state())
     }
 
     /// A transaction from a local client: verified, admitted to the pool
-    /// against the head state, and published.
+    /// against the head state (and applied to the open block on a
+    /// producer that pre-executes), and published.
     pub fn submit_tx(&self, tx: Tx) -> Result<(Hash, Vec<Output>)> {
+        let (hash, _, out) = self.submit(tx)?;
+        Ok((hash, out))
+    }
+
+    /// [`Replica::submit_tx`], answering with the producer's signed
+    /// pre-confirmation when this node pre-executes and the transaction
+    /// took a place in the open block, or with why not.
+    pub fn submit_tx_preconfirmed(&self, tx: Tx) -> Result<(Hash, PreconfOutcome, Vec<Output>)> {
+        let (hash, applied, out) = self.submit(tx)?;
+        let outcome = match applied {
+            Ok(ticket) => self.promise(&ticket)?,
+            Err(reason) => PreconfOutcome::Queued { reason },
+        };
+        Ok((hash, outcome, out))
+    }
+
+    fn submit(&self, tx: Tx) -> Result<(Hash, std::result::Result<Ticket, String>, Vec<Output>)> {
         let bytes = tx.encode();
         let vtx = self.verify(tx).map_err(|e| {
             if e.is_rejection() {
@@ -554,8 +837,9 @@ impl Replica {
         })?;
         let hash = vtx.hash();
         self.runnable(&vtx)?.map_err(|e| ReplicaError::TxRejected(TxRejection::Verify(e)))?;
-        self.admit(vtx)?.map_err(|e| ReplicaError::TxRejected(e.into()))?;
-        Ok((hash, vec![Output::PublishTx(bytes)]))
+        let mut queued = String::new();
+        let ticket = self.admit_and_apply(vtx, &mut queued)?.map_err(ReplicaError::TxRejected)?;
+        Ok((hash, ticket.ok_or(queued), vec![Output::PublishTx(bytes)]))
     }
 
     /// Whether block building on the head could run `vtx` at all
@@ -601,9 +885,10 @@ impl Replica {
             if self.runnable(&vtx)?.is_err() {
                 continue;
             }
-            match self.admit(vtx)? {
-                Ok(()) => admitted += 1,
-                Err(e @ PoolError::Invalid(_)) => {
+            let mut queued = String::new();
+            match self.admit_and_apply(vtx, &mut queued)? {
+                Ok(_) => admitted += 1,
+                Err(TxRejection::Pool(e @ PoolError::Invalid(_))) => {
                     return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
                 }
                 Err(_) => {}
@@ -920,6 +1205,7 @@ impl Replica {
     pub fn on_tick(&self, now_ns: i64) -> Result<Vec<Output>> {
         let mut core = self.lock_core();
         core.now_ns = core.now_ns.max(now_ns);
+        self.clock_ns.fetch_max(now_ns, Ordering::Relaxed);
         let lib_before = self.chain.lib().height;
         let mut out = Vec::new();
         match &mut core.engine {
@@ -960,13 +1246,35 @@ impl Replica {
     }
 
     fn produce_solo(&self, solo: &Solo, now_ns: i64, out: &mut Vec<Output>) -> Result<()> {
-        let candidates = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
+        let mut pending_slot = self.lock_pending();
         let head = self.chain.head();
-        let timestamp_ns = match solo.decide(now_ns, head.timestamp_ns, candidates.len()) {
+        if pending_slot.as_ref().is_some_and(|p| p.parent() != head.hash) {
+            *pending_slot = None;
+        }
+        let ready = self.lock_pool().len() + pending_slot.as_ref().map_or(0, Pending::len);
+        let timestamp_ns = match solo.decide(now_ns, head.timestamp_ns, ready) {
             aergo_consensus::Decision::Wait => return Ok(()),
             aergo_consensus::Decision::Produce { timestamp_ns } => timestamp_ns,
         };
-        let built = self.chain.build_block(&head.hash, candidates, &self.key, timestamp_ns, Vec::new())?;
+        // An open block seals at the timestamp it was opened with (its
+        // receipts were computed with it), not before.
+        if pending_slot.as_ref().is_some_and(|p| p.timestamp_ns() > now_ns) {
+            return Ok(());
+        }
+        let (mut open, in_block) = match pending_slot.take() {
+            Some(p) => p.into_parts(),
+            None => (self.chain.open_block(&head.hash, &self.key, timestamp_ns)?, BTreeSet::new()),
+        };
+        let candidates: Vec<VerifiedTx> = {
+            let pool = self.lock_pool();
+            pool.select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES)
+                .into_iter()
+                .filter(|v| !in_block.contains(&v.hash()))
+                .collect()
+        };
+        let rejected = self.chain.fill_block(&mut open, candidates)?;
+        let mut built = self.chain.seal_block(open, &self.key, Vec::new())?;
+        built.rejected = rejected;
         if let Some((count, first)) = rejected_summary(&built.rejected) {
             out.push(Output::Warning(format!("block building refused {count} transactions, first: {first}")));
         }
@@ -988,6 +1296,11 @@ impl Replica {
             pool.remove_with_successors(hash);
         }
         drop(pool);
+        drop(pending_slot);
+        if self.pre_executes() {
+            // The block is committed: its log is no longer needed.
+            self.chain.blocks().clear_pending_log(new_head.height)?;
+        }
         out.push(Output::PublishBlock(built.block.encode()));
         out.push(Output::NewHead { head: new_head, adopted: change.adopted, abandoned: 0 });
         Ok(())
@@ -1209,6 +1522,14 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// Whether pool admission applies the per-account and pool-size bounds
+/// (see `Pool::readmit`).
+#[derive(Clone, Copy)]
+enum Bounds {
+    Enforced,
+    Waived,
 }
 
 /// The chain parameters admission checks, from a state.

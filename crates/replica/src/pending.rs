@@ -1,0 +1,214 @@
+//! Pending-block execution and pre-confirmations: the producer's side of
+//! pool-level serialization (DESIGN.md capability 6).
+//!
+//! ## The protocol
+//!
+//! The producer keeps its next block *open* ([`Pending`]): a builder on
+//! the head's state with the block's height, timestamp and coinbase fixed
+//! when it opens. Every transaction the pool admits is applied to it at
+//! once, in arrival order (after the pool's ready transactions the block
+//! opened with, and followed by the sender's later nonces that become
+//! ready): its position, its receipt and the pending digest after it
+//! (`aergo_types::preconf`) are known the moment it is admitted. A
+//! client that asked for it gets a [`Preconfirmation`] of exactly those,
+//! signed with the producer's key. Sealing finishes the open block: the
+//! pending transactions keep their positions, the pool's other ready
+//! transactions (branch transactions, those that did not fit) follow,
+//! and the block is signed and committed as any other.
+//!
+//! ## Why a promise is kept (the safety argument)
+//!
+//! A promise names (parent, height, position, tx, receipt). It is broken
+//! only by a block this producer signs at that height on that parent that
+//! differs at that position. The producer signs such a block only by
+//! sealing a pending block on that parent, and:
+//!
+//! 1. *Positions only grow.* A pending block is only appended to; nothing
+//!    is removed or reordered (a transaction refused by the state is never
+//!    applied, so it holds no position); sealing appends after the
+//!    pending transactions. A transaction of the pending block cannot be
+//!    replaced in the pool: its nonce is used in the pending state, and
+//!    admission checks the nonce against that state first.
+//! 2. *Results are a function of the prefix.* Execution is deterministic
+//!    (`exec`'s invariant), the block context is fixed at opening, so the
+//!    receipt at position i depends only on the parent state and
+//!    positions 0..=i, which never change after i is applied.
+//! 3. *A promise outlives a crash.* No pre-confirmation is signed before
+//!    its transaction, with every one before it, is in the block store's
+//!    pre-confirmation log (`BlockStore::log_pending`, one durable write
+//!    for every transaction applied since the last one: concurrent
+//!    requests share a write, a group commit). A restart on the same head
+//!    opens the pending block again from the log, with the logged
+//!    timestamp, and by 2 gets the same receipts; the log of a sealed
+//!    block is cleared once the block is committed.
+//! 4. *One pending block per parent.* In a solo chain only this producer
+//!    moves the head, so the pending block's parent is the head until it
+//!    is sealed.
+//!
+//! A pre-confirmation requested after its block was already sealed is
+//! signed only when the main chain holds the transaction at the promised
+//! place (the promise is then kept by a block anyone can fetch).
+//!
+//! ## Not here
+//!
+//! - DPoS: the producer of the next slot pre-confirming against the
+//!   current head, re-issuing at a hand-off; followers forwarding to it.
+//!   A DPoS node answers that it does not pre-confirm yet.
+//! - Evidence as a transaction and slashing: `aergo_crypto::find_breach`
+//!   decides whether a block breaks a promise; the chain does not yet act
+//!   on it.
+//! - Branch transactions are not pre-executed: they go in at sealing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aergo_chain::{Chain, OpenBlock};
+use aergo_crypto::PrivateKey;
+use aergo_exec::{ExecError, VerifiedTx};
+use aergo_types::preconf::{pending_digest_start, pending_digest_step};
+use aergo_types::{Hash, Preconfirmation, Receipt};
+
+use crate::error::{ReplicaError, Result};
+
+/// What applying one transaction to the pending block gave: everything a
+/// pre-confirmation says but the signature.
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub parent: Hash,
+    pub height: u64,
+    pub timestamp_ns: i64,
+    pub index: u32,
+    pub tx_hash: Hash,
+    pub receipt: Receipt,
+    /// The pending digest after this transaction.
+    pub digest: Hash,
+}
+
+impl Ticket {
+    /// The unsigned pre-confirmation of this ticket.
+    pub fn unsigned(&self, chain_id_hash: &Hash) -> Preconfirmation {
+        Preconfirmation {
+            chain_id_hash: chain_id_hash.to_vec(),
+            parent: self.parent.to_vec(),
+            height: self.height,
+            timestamp_ns: self.timestamp_ns,
+            index: self.index,
+            tx_hash: self.tx_hash.to_vec(),
+            receipt: Some(self.receipt.clone()),
+            pending_digest: self.digest.to_vec(),
+            producer: Vec::new(),
+            signature: Vec::new(),
+        }
+    }
+}
+
+/// What a submission asking for a pre-confirmation got.
+#[derive(Clone, Debug)]
+pub enum PreconfOutcome {
+    /// Applied to the pending block and promised.
+    Preconfirmed(Box<Preconfirmation>),
+    /// Admitted to the pool, not promised; the reason says why (this node
+    /// does not produce, a nonce before it is missing, the block is full).
+    Queued { reason: String },
+}
+
+/// The producer's open next block.
+pub(crate) struct Pending {
+    open: OpenBlock,
+    digest: Hash,
+    tickets: Vec<Ticket>,
+    positions: BTreeMap<Hash, u32>,
+    /// Each applied transaction's encoding, for the log.
+    encoded: Vec<Vec<u8>>,
+}
+
+impl Pending {
+    /// Opens the block after the head at `timestamp_ns`.
+    pub(crate) fn open(chain: &Chain, key: &PrivateKey, timestamp_ns: i64) -> Result<Pending> {
+        let head = chain.head();
+        let open = chain.open_block(&head.hash, key, timestamp_ns)?;
+        let chain_id_hash = chain.rules().chain_id_hash;
+        let digest = pending_digest_start(&chain_id_hash, &head.hash, head.height + 1, timestamp_ns);
+        Ok(Pending { open, digest, tickets: Vec::new(), positions: BTreeMap::new(), encoded: Vec::new() })
+    }
+
+    pub(crate) fn parent(&self) -> Hash {
+        self.open.parent.hash
+    }
+
+    pub(crate) fn height(&self) -> u64 {
+        self.open.parent.height + 1
+    }
+
+    pub(crate) fn timestamp_ns(&self) -> i64 {
+        self.open.timestamp_ns
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tickets.len()
+    }
+
+    pub(crate) fn ticket(&self, hash: &Hash) -> Option<&Ticket> {
+        self.positions.get(hash).map(|&i| &self.tickets[i as usize])
+    }
+
+    pub(crate) fn contains(&self, hash: &Hash) -> bool {
+        self.positions.contains_key(hash)
+    }
+
+    /// Encodings of the transactions from position `from` on.
+    pub(crate) fn encoded_from(&self, from: usize) -> Vec<Vec<u8>> {
+        self.encoded.get(from..).map(<[Vec<u8>]>::to_vec).unwrap_or_default()
+    }
+
+    /// The nonce the sender's next main-chain transaction must carry in the
+    /// pending state.
+    pub(crate) fn next_nonce(&self, vtx: &VerifiedTx) -> Result<u64> {
+        Ok(aergo_exec::account(self.open.builder.view(), vtx.sender())?.nonce + 1)
+    }
+
+    /// Applies one transaction: `Ok(Ok(ticket))` when it took the next
+    /// position, `Ok(Err(_))` when the state or the block's room refused it
+    /// (nothing changed), `Err` on this node's own failure.
+    pub(crate) fn apply(&mut self, vtx: VerifiedTx) -> Result<std::result::Result<Ticket, ExecError>> {
+        let tx_hash = vtx.hash();
+        let encoded = vtx.tx().encode();
+        let receipt = match self.open.builder.push(vtx) {
+            Ok(r) => r.clone(),
+            Err(e) if e.is_rejection() || matches!(e, ExecError::BlockFull { .. }) => return Ok(Err(e)),
+            Err(e) => return Err(ReplicaError::Exec(e)),
+        };
+        let leaf = receipt.merkle_hash()?;
+        self.digest = pending_digest_step(&self.digest, &tx_hash, &leaf);
+        let index = u32::try_from(self.tickets.len()).map_err(|_| ReplicaError::Config {
+            field: "max_block_txs",
+            reason: "more than u32::MAX transactions in a block".into(),
+        })?;
+        let ticket = Ticket {
+            parent: self.parent(),
+            height: self.height(),
+            timestamp_ns: self.timestamp_ns(),
+            index,
+            tx_hash,
+            receipt,
+            digest: self.digest,
+        };
+        self.positions.insert(tx_hash, index);
+        self.tickets.push(ticket.clone());
+        self.encoded.push(encoded);
+        Ok(Ok(ticket))
+    }
+
+    /// The open block and the hashes of the transactions it holds.
+    pub(crate) fn into_parts(self) -> (OpenBlock, BTreeSet<Hash>) {
+        (self.open, self.positions.into_keys().collect())
+    }
+}
+
+/// How far the pre-confirmation log of the pending block is durable.
+#[derive(Default)]
+pub(crate) struct LogCursor {
+    /// (height, parent) of the pending block the count is for.
+    pub(crate) block: Option<(u64, Hash)>,
+    /// Positions 0..durable are in the log.
+    pub(crate) durable: usize,
+}
