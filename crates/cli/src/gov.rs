@@ -189,7 +189,7 @@ pub async fn send_gov(client: &RpcClient, key: &PrivateKey, t: &GovTx, wait_time
         Some(ms) => Some(wait_included(client, &hash, ms).await?),
         None => None,
     };
-    Ok(Sent { hash, tx, receipt })
+    Ok(Sent { hash, tx, receipt, preconfirmation: None })
 }
 
 /// Waits for the receipt of `hash`. Unlike a plain wait, notices when the

@@ -4,7 +4,7 @@
 //! calls the library and prints the outcome, as friendly text or, with
 //! `--json`, as exactly one JSON document.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -77,6 +77,12 @@ enum Command {
     },
     /// Sign and send a transfer.
     Send(SendArgs),
+    /// Pre-confirmations: `verify FILE` checks one offline, `check FILE`
+    /// against the node's chain.
+    Preconf {
+        #[command(subcommand)]
+        command: PreconfCommand,
+    },
     /// A transaction, committed or pending.
     Tx {
         /// Transaction hash (base58, or hex with 0x).
@@ -298,10 +304,13 @@ pub(crate) struct SignerArgs {
     /// what the sender can pay).
     #[arg(long, default_value_t = 0)]
     gas_limit: u64,
-    /// Wait for the receipt; a failed (or dropped) transaction is then an
-    /// error.
-    #[arg(long)]
-    wait: bool,
+    /// Wait for the receipt (`--wait`, or `--wait included`): a failed
+    /// (or dropped) transaction is then an error. `--wait preconfirmed`
+    /// (send and contract call/deploy) asks the producer for its signed
+    /// pre-confirmation instead, in milliseconds. Give it after any
+    /// positional argument, or as `--wait=...`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "included", value_enum)]
+    wait: Option<WaitFor>,
     /// How long --wait waits.
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
@@ -333,8 +342,34 @@ impl SignerArgs {
 
     /// How long to wait for the receipt, if at all.
     pub(crate) fn wait_timeout_ms(&self) -> Option<u64> {
-        self.wait.then_some(self.timeout_ms)
+        (self.wait == Some(WaitFor::Included)).then_some(self.timeout_ms)
     }
+
+    /// Whether to ask the producer for a pre-confirmation.
+    pub(crate) fn preconfirm(&self) -> bool {
+        self.wait == Some(WaitFor::Preconfirmed)
+    }
+}
+
+/// What `--wait` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum WaitFor {
+    /// The producer's signed pre-confirmation.
+    Preconfirmed,
+    /// The receipt, once the transaction is in a block.
+    Included,
+}
+
+#[derive(Subcommand)]
+enum PreconfCommand {
+    /// Check a pre-confirmation's signature offline and print what it
+    /// promises. FILE holds its JSON (as `sendTx` or `aergo --json send
+    /// --wait preconfirmed` print it) or the hex of its encoding; `-`
+    /// reads stdin.
+    Verify { file: String },
+    /// Ask the node whether the promise was kept: `pending`, `kept`,
+    /// `broken` (with how) or `void`.
+    Check { file: String },
 }
 
 #[derive(Args)]
@@ -742,6 +777,15 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             out(info.raw, text)
         }
         Command::Send(a) => send(a, &client()?).await?,
+        Command::Preconf { command: PreconfCommand::Verify { file } } => preconf_verify(&file)?,
+        Command::Preconf { command: PreconfCommand::Check { file } } => {
+            let p = read_preconf(&file)?;
+            let v = client()?.call("checkPreconf", json!([hex::encode(p.encode())])).await?;
+            let promise = v["promise"].as_str().unwrap_or("?").to_string();
+            let detail = v.get("breach").or(v.get("reason")).and_then(Value::as_str).unwrap_or("");
+            let text = format!("promise {promise} (height {}, position {}) {detail}", p.height, p.index);
+            out(v, text.trim_end())
+        }
         Command::Tx { hash } => {
             let v = client()?.call("getTx", json!([parse_hash(&hash)?])).await?;
             let text = format::tx(&v);
@@ -1179,7 +1223,11 @@ async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
     };
     let (from, key) = a.signer.signer()?;
     let transfer = Transfer { to: to.clone(), amount, nonce: a.signer.nonce, payload, gas_limit: a.signer.gas_limit };
-    let sent = send_transfer(client, &key, &transfer, a.signer.wait_timeout_ms()).await?;
+    let sent = if a.signer.preconfirm() {
+        aergo_client::transfer::send_transfer_preconfirmed(client, &key, &transfer).await?
+    } else {
+        send_transfer(client, &key, &transfer, a.signer.wait_timeout_ms()).await?
+    };
     let nonce = sent.tx.body.as_ref().map_or(0, |b| b.nonce);
     let json = json!({
         "hash": sent.hash.to_string(),
@@ -1188,11 +1236,13 @@ async fn send(a: SendArgs, client: &RpcClient) -> anyhow::Result<Output> {
         "amount": amount.aer().to_string(),
         "nonce": nonce,
         "receipt": sent.receipt,
+        "preconfirmation": preconf_json(sent.preconfirmation.as_ref()),
     });
     let mut text = format!("sent {} from {from} to {to} (nonce {nonce})\ntx {}", amount.format(Unit::Aergo), sent.hash);
     if let Some(r) = &sent.receipt {
         text.push_str(&format!("\n\nreceipt\n{}", format::receipt(r)));
     }
+    text.push_str(&preconf_text(sent.preconfirmation.as_ref()));
     Ok(out(json, text))
 }
 
@@ -1267,6 +1317,7 @@ fn signer(tx: &ContractTxArgs) -> anyhow::Result<(Address, aergo_crypto::Private
         nonce: tx.signer.nonce,
         gas_limit: tx.signer.gas_limit,
         wait_timeout_ms: tx.signer.wait_timeout_ms(),
+        preconfirm: tx.signer.preconfirm(),
     };
     Ok((from, key, options))
 }
@@ -1278,6 +1329,7 @@ fn sent_output(what: &str, from: &Address, sent: &contracts::SentContractTx) -> 
         "from": from.to_string(),
         "nonce": sent.nonce,
         "receipt": sent.receipt,
+        "preconfirmation": preconf_json(sent.preconfirmation.as_ref()),
     });
     let mut text = format!(
         "{what} {}
@@ -1289,7 +1341,69 @@ tx {}",
         Some(r) => text.push_str(&format!("\n\nreceipt\n{}", format::receipt(r))),
         None => text.push_str(&format!("\n(not waited for: `aergo receipt {}` shows the outcome)", sent.hash)),
     }
+    text.push_str(&preconf_text(sent.preconfirmation.as_ref()));
     out(json, text)
+}
+
+/// The `preconfirmation` field of a sending command's JSON: the
+/// pre-confirmation, `{"reason"}` when there is none, or null when not
+/// asked for.
+fn preconf_json(p: Option<&Result<Value, String>>) -> Value {
+    match p {
+        None => Value::Null,
+        Some(Ok(v)) => v.clone(),
+        Some(Err(reason)) => json!({ "reason": reason }),
+    }
+}
+
+fn preconf_text(p: Option<&Result<Value, String>>) -> String {
+    match p {
+        None => String::new(),
+        Some(Ok(v)) => format!(
+            "\n\npre-confirmed: block {} position {}, status {}, gas {}\n(save it with --json; `aergo preconf verify FILE` checks it)",
+            v["height"], v["index"], v["status"].as_str().unwrap_or("?"), v["gasUsed"]
+        ),
+        Some(Err(reason)) => format!("\n\nnot pre-confirmed: {reason}"),
+    }
+}
+
+/// A pre-confirmation from a file (or stdin for `-`): its JSON, a sending
+/// command's JSON holding it, or the hex of its encoding.
+fn read_preconf(file: &str) -> anyhow::Result<aergo_types::Preconfirmation> {
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin().take(4 << 20))?
+    } else {
+        let meta = std::fs::metadata(file).with_context(|| format!("reading {file}"))?;
+        if meta.len() > 4 << 20 {
+            bail!("{file}: {} bytes; a pre-confirmation is at most a few hundred KiB", meta.len());
+        }
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    let inner = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("preconfirmation").filter(|p| p.get("raw").is_some()).map(Value::to_string));
+    Ok(aergo_types::Preconfirmation::from_json_or_hex(inner.as_deref().unwrap_or(&text))?)
+}
+
+fn preconf_verify(file: &str) -> anyhow::Result<Output> {
+    let p = read_preconf(file)?;
+    let producer = aergo_crypto::verify_preconf(&p).context("the pre-confirmation does not verify")?;
+    let mut json = p.to_json();
+    json["valid"] = json!(true);
+    json["producerPeerId"] = json!(producer.peer_id());
+    let text = format!(
+        "valid pre-confirmation signed by {}\nchain id hash {}\nblock {} on {} at position {}\ntx {}\nstatus {}, gas {}\npending digest {}",
+        producer.peer_id(),
+        json["chainIdHash"].as_str().unwrap_or("?"),
+        p.height,
+        json["parent"].as_str().unwrap_or("?"),
+        p.index,
+        json["txHash"].as_str().unwrap_or("?"),
+        json["status"].as_str().unwrap_or("?"),
+        json["gasUsed"],
+        json["pendingDigest"].as_str().unwrap_or("?"),
+    );
+    Ok(out(json, text))
 }
 
 async fn contract(command: ContractCommand, client: &RpcClient) -> anyhow::Result<Output> {
@@ -1436,6 +1550,17 @@ mod tests {
         };
         assert_eq!(a.signer.from.as_deref(), Some("dev:0"));
         assert_eq!(a.signer.wait_timeout_ms(), Some(30_000));
+        assert!(!a.signer.preconfirm());
+        let Command::Send(a) =
+            parse(&["send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aer", "--wait", "preconfirmed"])
+                .unwrap()
+                .command
+        else {
+            panic!("not send")
+        };
+        assert!(a.signer.preconfirm());
+        assert_eq!(a.signer.wait_timeout_ms(), None);
+        assert!(parse(&["send", "--from", "dev:0", "--to", "dev:1", "--amount", "1 aer", "--wait", "soon"]).is_err());
         let Command::Contract { command: ContractCommand::Call { tx, .. } } =
             parse(&["contract", "call", "Amx", "f", "--from", "dev:2", "--nonce", "7", "--timeout-ms", "5"])
                 .unwrap()

@@ -321,6 +321,27 @@ impl RpcClient {
         Ok(hash)
     }
 
+    /// Submits a signed transaction asking for the producer's
+    /// pre-confirmation (`sendTx` with `wait: "preconfirmed"`): the hash,
+    /// and the pre-confirmation's JSON, or why there is none.
+    pub async fn send_tx_preconfirmed(&self, tx: &Tx) -> Result<(Hash, std::result::Result<Value, String>)> {
+        let answer = self.call("sendTx", json!([hex::encode(tx.encode()), { "wait": "preconfirmed" }])).await?;
+        let hash = hash_field(&answer, "hash").map_err(|r| bad("sendTx", &self.url, r))?;
+        let ours = tx.hash()?;
+        if hash != ours {
+            return Err(bad("sendTx", &self.url, format!("node says the tx hash is {hash}, we computed {ours}")));
+        }
+        let preconf = match answer.get("preconfirmation") {
+            Some(p) if p.is_object() => Ok(p.clone()),
+            _ => Err(answer
+                .get("preconfirmReason")
+                .and_then(Value::as_str)
+                .unwrap_or("the node gave no reason")
+                .to_string()),
+        };
+        Ok((hash, preconf))
+    }
+
     /// The receipt of `hash`, or `None` while the tx is not in a block.
     pub async fn receipt(&self, hash: &Hash) -> Result<Option<Value>> {
         match self.call("getReceipt", json!([hash.to_string()])).await {

@@ -48,6 +48,9 @@ pub struct TxOptions {
     pub gas_limit: u64,
     /// Wait this long for the receipt; `None`: do not wait.
     pub wait_timeout_ms: Option<u64>,
+    /// Ask the producer for a pre-confirmation (`sendTx` with
+    /// `wait: "preconfirmed"`).
+    pub preconfirm: bool,
 }
 
 /// A signed contract transaction and what happened to it.
@@ -60,6 +63,9 @@ pub struct SentContractTx {
     pub contract: Address,
     /// The receipt, when waited for.
     pub receipt: Option<Value>,
+    /// The producer's pre-confirmation (JSON), or why there is none, when
+    /// asked for.
+    pub preconfirmation: Option<std::result::Result<Value, String>>,
 }
 
 /// Parses a contract's address (base58check, `Am...`).
@@ -182,7 +188,7 @@ async fn sign_and_send(
     recipient: Option<&Address>,
     payload: Vec<u8>,
     opts: &TxOptions,
-) -> Result<(Hash, Tx, u64)> {
+) -> Result<(Hash, Tx, u64, Option<std::result::Result<Value, String>>)> {
     let status = client.status().await?;
     let from = key.address();
     let nonce = match opts.nonce {
@@ -196,8 +202,12 @@ async fn sign_and_send(
         .with_payload(payload)
         .with_gas(opts.gas_limit, Amount::ZERO);
     let tx = sign_tx(body, key);
+    if opts.preconfirm {
+        let (hash, preconf) = client.send_tx_preconfirmed(&tx).await?;
+        return Ok((hash, tx, nonce, Some(preconf)));
+    }
     let hash = client.send_tx(&tx).await?;
-    Ok((hash, tx, nonce))
+    Ok((hash, tx, nonce, None))
 }
 
 /// Waits for the receipt and turns a failed one into [`CliError::TxFailed`].
@@ -226,10 +236,10 @@ pub async fn deploy(
 ) -> Result<SentContractTx> {
     let args_text = args.map(|a| Value::Array(a.to_vec()).to_string());
     let payload = encode_deploy_payload(source, args_text.as_deref());
-    let (hash, tx, nonce) = sign_and_send(client, key, TxType::Deploy, None, payload, opts).await?;
+    let (hash, tx, nonce, preconfirmation) = sign_and_send(client, key, TxType::Deploy, None, payload, opts).await?;
     let contract = Address::contract_from(&key.address(), nonce);
     let receipt = settle(client, &hash, opts.wait_timeout_ms).await?;
-    Ok(SentContractTx { hash, tx, nonce, contract, receipt })
+    Ok(SentContractTx { hash, tx, nonce, contract, receipt, preconfirmation })
 }
 
 /// Signs and sends a call of `function` with JSON `args`.
@@ -242,9 +252,10 @@ pub async fn call(
     opts: &TxOptions,
 ) -> Result<SentContractTx> {
     let payload = encode_call_payload(function, args);
-    let (hash, tx, nonce) = sign_and_send(client, key, TxType::Call, Some(contract), payload, opts).await?;
+    let (hash, tx, nonce, preconfirmation) =
+        sign_and_send(client, key, TxType::Call, Some(contract), payload, opts).await?;
     let receipt = settle(client, &hash, opts.wait_timeout_ms).await?;
-    Ok(SentContractTx { hash, tx, nonce, contract: contract.clone(), receipt })
+    Ok(SentContractTx { hash, tx, nonce, contract: contract.clone(), receipt, preconfirmation })
 }
 
 /// `query` with the contract's schema as default, at the head or `height`.

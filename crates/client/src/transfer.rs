@@ -28,6 +28,9 @@ pub struct Sent {
     pub tx: Tx,
     /// The receipt, when waited for.
     pub receipt: Option<Value>,
+    /// The producer's pre-confirmation (JSON), or why there is none, when
+    /// asked for.
+    pub preconfirmation: Option<std::result::Result<Value, String>>,
 }
 
 /// Signs and sends a call to a system contract (`aergo.name`, `aergo.fs`,
@@ -63,7 +66,7 @@ pub async fn send_system_call(
         Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
         None => None,
     };
-    Ok(Sent { hash, tx, receipt })
+    Ok(Sent { hash, tx, receipt, preconfirmation: None })
 }
 
 /// Parses a `--payload` argument: hex, optionally `0x`-prefixed.
@@ -114,7 +117,14 @@ pub async fn send_transfer(
         Some(ms) => Some(client.wait_receipt(&hash, ms).await?),
         None => None,
     };
-    Ok(Sent { hash, tx, receipt })
+    Ok(Sent { hash, tx, receipt, preconfirmation: None })
+}
+
+/// Signs and submits `t` asking the producer for a pre-confirmation.
+pub async fn send_transfer_preconfirmed(client: &RpcClient, key: &PrivateKey, t: &Transfer) -> Result<Sent> {
+    let tx = sign_transfer(client, key, t).await?;
+    let (hash, preconf) = client.send_tx_preconfirmed(&tx).await?;
+    Ok(Sent { hash, tx, receipt: None, preconfirmation: Some(preconf) })
 }
 
 #[cfg(test)]

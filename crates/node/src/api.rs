@@ -7,7 +7,8 @@
 //! | `getTx` | `[hash]` | transaction, with its block if committed, else `"status": "pending"` |
 //! | `getReceipt` | `[hash]` | receipt of a committed transaction |
 //! | `getAccount` | `[address, height?]` | balance, nonce (and, at the head, the next nonce to use) |
-//! | `sendTx` | `[hex of the protobuf-encoded Tx]` | `{"hash": ...}`, or error -32000 with the reason |
+//! | `sendTx` | `[hex of the protobuf-encoded Tx, {wait?, timeoutMs?}]` | `{"hash": ...}`, or error -32000 with the reason; `wait` (`none`, `preconfirmed`, `included`, `final`) adds the producer's signed `preconfirmation` or the `receipt` (see `api/preconf.rs`) |
+//! | `checkPreconf` | `[pre-confirmation JSON or hex]` | `valid`, `producer`, and `promise`: `pending`, `kept`, `broken` (with `breach`) or `void` against this node's main chain |
 //! | `query` | `[sql, {height?, contract?}]` | one read-only SELECT: `columns`, `types`, `rows`, `gasUsed`, `height` |
 //! | `queryContract` | as `query`, or `[address, {"Name", "Args"}, {height?}]` | the second form calls a public function read-only: `ret` (JSON text), `result`, `gasUsed` |
 //! | `getContract` | `[address, height?]` | catalogue row: creator, schema, source hash and source, functions, balance |
@@ -38,7 +39,8 @@
 //! last ones up to `toHeight`, itself defaulting to the head) and returns at
 //! most `query.max_events` events.
 //!
-//! WebSocket topic `blocks` streams block summaries as they are committed.
+//! WebSocket topic `blocks` streams block summaries as they are committed;
+//! `preconfirmations` streams the pre-confirmations this node signs.
 //!
 //! Encodings: hashes in base58 (as the Go node's tools print them; hex with
 //! a `0x` prefix is accepted on input), addresses in base58check, amounts as
@@ -59,12 +61,13 @@ use aergo_types::{Address, Amount, Block, Event, Hash, Receipt, RejectReason, Tx
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::{Node, NodeError};
+use crate::Node;
 
 mod branches;
 mod consensus;
 mod diff;
 mod explorer;
+mod preconf;
 
 /// Largest raw transaction accepted by `sendTx`, in hex characters.
 const MAX_RAW_TX_HEX: usize = 2 * aergo_types::TX_MAX_SIZE_BYTES;
@@ -317,11 +320,7 @@ impl Api {
         let bytes = hex::decode(raw.strip_prefix("0x").unwrap_or(raw))
             .map_err(|e| bad_tx(format!("tx: not hex: {e}"), RejectReason::InvalidFormat))?;
         let tx = Tx::decode_bounded(&bytes).map_err(|e| bad_tx(format!("tx: {e}"), e.reason()))?;
-        match self.node.submit(tx) {
-            Ok(hash) => Ok(json!({ "hash": hash.to_string() })),
-            Err(NodeError::Rejected(r)) => Err(rejection(&r)),
-            Err(e) => Err(internal(e)),
-        }
+        self.submit_and_wait(tx, param(params, 1, "options"))
     }
 }
 
@@ -670,6 +669,7 @@ pub const METHODS: &[&str] = &[
     "listBranches",
     "getBranch",
     "listTags",
+    "checkPreconf",
 ];
 
 impl Api {
@@ -702,6 +702,7 @@ impl Api {
             "listBranches" => self.list_branches(&params),
             "getBranch" => self.get_branch(&params),
             "listTags" => self.list_tags(),
+            "checkPreconf" => self.check_preconf(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }
@@ -767,7 +768,10 @@ impl Handler for Api {
     fn subscribe(&self, topic: &str, _params: &Value) -> Result<broadcast::Receiver<Value>, RpcError> {
         match topic {
             "blocks" => Ok(self.node.subscribe_blocks()),
-            other => Err(RpcError::invalid_params(format!("unknown topic {other:?}; topics: blocks"))),
+            "preconfirmations" => Ok(self.node.subscribe_preconfs()),
+            other => {
+                Err(RpcError::invalid_params(format!("unknown topic {other:?}; topics: blocks, preconfirmations")))
+            }
         }
     }
 }

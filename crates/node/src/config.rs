@@ -307,11 +307,15 @@ pub struct ProducerConfig {
     /// parallel`), so parallel execution is for machines with more cores
     /// or heavier transactions.
     pub exec_threads: usize,
+    /// A solo producer applies each admitted transaction to its open next
+    /// block at once, and signs a pre-confirmation for a client that asks
+    /// (`sendTx` with `wait: "preconfirmed"`).
+    pub preconfirm: bool,
 }
 
 impl Default for ProducerConfig {
     fn default() -> Self {
-        ProducerConfig { max_block_txs: 10_000, tick_ms: 20, exec_threads: 1 }
+        ProducerConfig { max_block_txs: 10_000, tick_ms: 20, exec_threads: 1, preconfirm: true }
     }
 }
 

@@ -72,7 +72,9 @@ use std::time::Duration;
 
 use aergo_chain::{Chain, ChainError, Head};
 use aergo_crypto::PrivateKey;
-use aergo_replica::{EngineKind, Output, Peer, Replica, ReplicaConfig, ReplicaError, Role, TxRejection, Verdict};
+use aergo_replica::{
+    EngineKind, Output, Peer, PreconfOutcome, Replica, ReplicaConfig, ReplicaError, Role, TxRejection, Verdict,
+};
 use aergo_types::{Hash, Tx};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -130,6 +132,11 @@ impl From<ReplicaError> for NodeError {
 /// told how many notifications they missed.
 const BLOCK_NOTIFY_CAPACITY: usize = 256;
 
+/// Capacity of the pre-confirmation notification channel (a block's worth
+/// of a busy producer's promises); slower subscribers are told how many
+/// they missed.
+const PRECONF_NOTIFY_CAPACITY: usize = 4_096;
+
 /// How far this node is from the best head its peers report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncProgress {
@@ -170,6 +177,8 @@ pub struct Node {
     replica: Arc<Replica>,
     config: NodeConfig,
     blocks_tx: broadcast::Sender<serde_json::Value>,
+    /// Pre-confirmations this node signed, for WebSocket subscribers.
+    preconfs_tx: broadcast::Sender<serde_json::Value>,
     stats: Mutex<Stats>,
     metrics: metrics::Metrics,
     /// AergoFS, when `[fs] enabled`.
@@ -367,6 +376,7 @@ impl Node {
             max_block_txs: config.producer.max_block_txs,
             solo: config.solo.clone(),
             pool: config.pool_config(),
+            preconfirm: config.producer.preconfirm,
             ..ReplicaConfig::default()
         };
         let (replica, startup) = Replica::open(chain.clone(), dd.node_key, rcfg, now_ns())?;
@@ -387,11 +397,13 @@ impl Node {
             None
         };
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
+        let (preconfs_tx, _) = broadcast::channel(PRECONF_NOTIFY_CAPACITY);
         Ok(Node {
             chain,
             replica: Arc::new(replica),
             config,
             blocks_tx,
+            preconfs_tx,
             stats: Mutex::new(Stats::default()),
             metrics: metrics::Metrics::new(),
             fs,
@@ -458,6 +470,37 @@ impl Node {
         self.metrics.admission("accepted");
         self.handle_outputs(outputs, None);
         Ok(hash)
+    }
+
+    /// [`Node::submit`], answering with this producer's signed
+    /// pre-confirmation, or with why there is none (the transaction is
+    /// admitted either way).
+    pub fn submit_preconfirmed(&self, tx: Tx) -> Result<(Hash, PreconfOutcome), NodeError> {
+        let (hash, outcome, outputs) = match self.replica.submit_tx_preconfirmed(tx) {
+            Ok(done) => done,
+            Err(e) => {
+                if let aergo_replica::ReplicaError::TxRejected(r) = &e {
+                    self.metrics.admission(r.reason().as_str());
+                }
+                return Err(e.into());
+            }
+        };
+        self.metrics.admission("accepted");
+        match &outcome {
+            PreconfOutcome::Preconfirmed(p) => {
+                self.metrics.preconfirmation("signed");
+                // No subscriber is not an error.
+                let _ = self.preconfs_tx.send(p.to_json());
+            }
+            PreconfOutcome::Queued { .. } => self.metrics.preconfirmation("queued"),
+        }
+        self.handle_outputs(outputs, None);
+        Ok((hash, outcome))
+    }
+
+    /// Pre-confirmations as this node signs them (their JSON form).
+    pub fn subscribe_preconfs(&self) -> broadcast::Receiver<serde_json::Value> {
+        self.preconfs_tx.subscribe()
     }
 
     /// AergoFS, when enabled.

@@ -14,6 +14,7 @@
 //! | `aergo_finality_seconds` | histogram | from a block's timestamp to its becoming the LIB, as this node saw it |
 //! | `aergo_rpc_request_duration_seconds{method}` | histogram | JSON-RPC calls by method (`unknown` for names that are not methods, so clients cannot grow the label set) |
 //! | `aergo_pool_admissions_total{outcome}` | counter | transactions submitted through the API: `accepted`, or the rejection reason code |
+//! | `aergo_preconfirmations_total{outcome}` | counter | pre-confirmations asked for (`sendTx` with `wait: "preconfirmed"`): `signed`, or `queued` (admitted, not promised) |
 //! | `aergo_p2p_gossip_bytes_total{direction,topic}` | counter | gossip payload bytes in and out per topic (`txs`, `blocks`, `consensus`) |
 //! | `aergo_exec_txs_total{path}` | counter | transactions of blocks built or imported, by the parallel executor's path: `speculated` (run on a worker), `committed` (its speculative result taken), `rerun` (run again in order), `ordered` (run in order from the start); 0 with `exec_threads = 1` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`, `process_start_time_seconds` | counter, gauge | the process, from `/proc/self` (Linux) |
@@ -100,6 +101,7 @@ pub struct Metrics {
     finality: Histogram,
     rpc: Family<MethodLabels, Histogram, fn() -> Histogram>,
     admissions: Family<OutcomeLabels, Counter>,
+    preconfs: Family<OutcomeLabels, Counter>,
     gossip: Family<GossipLabels, Counter>,
     /// The network's cumulative totals at the last update, to add deltas.
     gossip_seen: Mutex<(TopicBytes, TopicBytes)>,
@@ -140,6 +142,7 @@ impl Metrics {
             finality: histogram_seconds(),
             rpc: Family::new_with_constructor(histogram_seconds),
             admissions: Family::default(),
+            preconfs: Family::default(),
             gossip: Family::default(),
             gossip_seen: Mutex::new(Default::default()),
             exec: Family::default(),
@@ -162,6 +165,11 @@ impl Metrics {
         r.register("aergo_finality_seconds", "From a block's timestamp to its finality.", m.finality.clone());
         r.register("aergo_rpc_request_duration_seconds", "JSON-RPC calls by method.", m.rpc.clone());
         r.register("aergo_pool_admissions", "Transactions submitted, by outcome.", m.admissions.clone());
+        r.register(
+            "aergo_preconfirmations",
+            "Pre-confirmations asked for: signed, or queued (admitted, not promised).",
+            m.preconfs.clone(),
+        );
         r.register("aergo_p2p_gossip_bytes", "Gossip payload bytes by direction and topic.", m.gossip.clone());
         r.register("aergo_exec_txs", "Transactions by the parallel executor's path.", m.exec.clone());
         r.register_collector(Box::new(ProcessCollector));
@@ -197,6 +205,12 @@ impl Metrics {
     /// A JSON-RPC call to `method` (a known method name, or `unknown`).
     pub fn rpc_call(&self, method: &'static str, took: Duration) {
         self.rpc.get_or_create(&MethodLabels { method: method.to_string() }).observe(took.as_secs_f64());
+    }
+
+    /// A pre-confirmation asked for: `signed`, or `queued` (admitted, not
+    /// promised).
+    pub fn preconfirmation(&self, outcome: &'static str) {
+        self.preconfs.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
     }
 
     /// A submitted transaction's outcome: `accepted` or a reason code.

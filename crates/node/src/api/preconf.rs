@@ -1,0 +1,171 @@
+//! Waiting on a sent transaction (`sendTx` with `wait`) and checking a
+//! pre-confirmation against the chain (`checkPreconf`).
+//!
+//! `wait` is one of:
+//! - `none` (the default): the hash once the pool admitted it;
+//! - `preconfirmed`: also the producer's signed pre-confirmation when this
+//!   node produces and pre-executes (a solo producer), or `null` and
+//!   `preconfirmReason` saying why not;
+//! - `included`: the receipt once the transaction is in a main-chain block;
+//! - `final`: the receipt once that block is at or below the LIB.
+//!
+//! The last two wait at most `timeoutMs` (default 10 s, at most 60 s) and
+//! then answer `"status": "pending"` with `timedOut`; they hold one of
+//! the transport's request slots meanwhile, which bounds them.
+
+use std::time::{Duration, Instant};
+
+use aergo_replica::PreconfOutcome;
+use aergo_rpc::RpcError;
+use aergo_types::{Hash, Preconfirmation, Tx};
+use serde_json::{json, Value};
+
+use super::{internal, opt, options, receipt_json, rejection, required, Api};
+use crate::NodeError;
+
+/// Default wait for `included` and `final`.
+const DEFAULT_WAIT_MS: u64 = 10_000;
+/// Longest wait a client may ask for.
+pub(crate) const MAX_WAIT_MS: u64 = 60_000;
+/// How often a waiting request looks at the chain.
+const POLL_MS: u64 = 5;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    None,
+    Preconfirmed,
+    Included,
+    Final,
+}
+
+fn parse_wait(v: Option<&Value>) -> Result<Wait, RpcError> {
+    match v.map(|v| v.as_str().ok_or_else(|| RpcError::invalid_params(format!("wait: expected a string, got {v}")))) {
+        None => Ok(Wait::None),
+        Some(s) => match s? {
+            "none" => Ok(Wait::None),
+            "preconfirmed" => Ok(Wait::Preconfirmed),
+            "included" => Ok(Wait::Included),
+            "final" => Ok(Wait::Final),
+            other => Err(RpcError::invalid_params(format!(
+                "wait: expected none, preconfirmed, included or final, got {other:?}"
+            ))),
+        },
+    }
+}
+
+fn submitted(r: Result<Hash, NodeError>) -> Result<Hash, RpcError> {
+    match r {
+        Ok(hash) => Ok(hash),
+        Err(NodeError::Rejected(r)) => Err(rejection(&r)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+impl Api {
+    /// `sendTx` after decoding: submit, then wait as `opts` (param #1) asks.
+    pub(crate) fn submit_and_wait(&self, tx: Tx, opts: Option<&Value>) -> Result<Value, RpcError> {
+        let o = options(opts, "sendTx options", &["wait", "timeoutMs"])?;
+        let wait = parse_wait(opt(o, "wait"))?;
+        let timeout_ms = match opt(o, "timeoutMs") {
+            None => DEFAULT_WAIT_MS,
+            Some(v) => v
+                .as_u64()
+                .filter(|&ms| ms <= MAX_WAIT_MS)
+                .ok_or_else(|| RpcError::invalid_params(format!("timeoutMs: expected 0..={MAX_WAIT_MS}, got {v}")))?,
+        };
+        match wait {
+            Wait::None => Ok(json!({ "hash": submitted(self.node.submit(tx))?.to_string() })),
+            Wait::Preconfirmed => {
+                let (hash, outcome) = match self.node.submit_preconfirmed(tx) {
+                    Ok(done) => done,
+                    Err(e) => return submitted(Err(e)).map(|_| Value::Null),
+                };
+                Ok(match outcome {
+                    PreconfOutcome::Preconfirmed(p) => {
+                        json!({ "hash": hash.to_string(), "preconfirmation": p.to_json() })
+                    }
+                    PreconfOutcome::Queued { reason } => {
+                        json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
+                    }
+                })
+            }
+            Wait::Included | Wait::Final => {
+                let hash = submitted(self.node.submit(tx))?;
+                self.wait_for(hash, wait == Wait::Final, Duration::from_millis(timeout_ms))
+            }
+        }
+    }
+
+    fn wait_for(&self, hash: Hash, final_only: bool, timeout: Duration) -> Result<Value, RpcError> {
+        let started = Instant::now();
+        let chain = self.node.chain();
+        loop {
+            if let Some((_, location, height)) = chain.blocks().tx(&hash).map_err(internal)? {
+                let is_final = height <= chain.lib().height;
+                if is_final || !final_only {
+                    let receipt = chain.blocks().receipt(&hash).map_err(internal)?;
+                    return Ok(json!({
+                        "hash": hash.to_string(),
+                        "status": if is_final { "final" } else { "included" },
+                        "blockHash": location.block_hash.to_string(),
+                        "blockNo": height,
+                        "index": location.index,
+                        "receipt": receipt.as_ref().map(receipt_json),
+                    }));
+                }
+            }
+            if started.elapsed() >= timeout {
+                return Ok(json!({ "hash": hash.to_string(), "status": "pending", "timedOut": true }));
+            }
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
+    }
+
+    /// `checkPreconf [preconf]` (its JSON, or the hex of its encoding):
+    /// the signature, then the promise against this node's main chain:
+    /// `pending` (no block at that height yet), `kept`, `broken` (with how:
+    /// the block and receipts make the evidence), or `void` (the main
+    /// chain's block at that height is on another parent: the promise
+    /// named a block that was never made).
+    pub(crate) fn check_preconf(&self, params: &Value) -> Result<Value, RpcError> {
+        let arg = required(params, 0, "preconf")?;
+        let text = match arg {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let p = Preconfirmation::from_json_or_hex(&text).map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        let producer = aergo_crypto::verify_preconf(&p)
+            .map_err(|e| RpcError::invalid_params(format!("preconf does not verify: {e}")))?;
+        let bad = |e: aergo_types::TypesError| RpcError::invalid_params(e.to_string());
+        if p.chain_id_hash().map_err(bad)? != self.node.chain().rules().chain_id_hash {
+            return Err(RpcError::invalid_params("preconf is for another chain"));
+        }
+        let mut out = json!({
+            "valid": true,
+            "producer": producer.peer_id(),
+            "height": p.height,
+            "index": p.index,
+            "txHash": p.tx_hash().map_err(bad)?.to_string(),
+        });
+        let chain = self.node.chain();
+        let Some(block) = chain.blocks().block_by_height(p.height).map_err(internal)? else {
+            out["promise"] = json!("pending");
+            return Ok(out);
+        };
+        let hash = block.computed_hash().map_err(internal)?;
+        out["blockHash"] = json!(hash.to_string());
+        let receipts = chain.blocks().block_receipts(&hash).map_err(internal)?.unwrap_or_default();
+        match aergo_crypto::find_breach(&p, &block, &receipts) {
+            Ok(None) => out["promise"] = json!("kept"),
+            Ok(Some(breach)) => {
+                out["promise"] = json!("broken");
+                out["breach"] = json!(breach.to_string());
+            }
+            Err(e) => {
+                out["promise"] = json!("void");
+                out["reason"] = json!(e.to_string());
+            }
+        }
+        Ok(out)
+    }
+}
