@@ -53,20 +53,18 @@ impl NodeProc {
     /// As [`NodeProc::start`], with `RUST_LOG=<log>` (what the test reads
     /// in [`NodeProc::stderr`]).
     pub fn start_logging(dir: &Path, extra: &[&str], log: &str) -> NodeProc {
+        NodeProc::start_with(dir, BLOCK_INTERVAL_MS, extra, log)
+    }
+
+    /// As [`NodeProc::start_logging`], with blocks every `interval_ms`.
+    pub fn start_with(dir: &Path, interval_ms: &str, extra: &[&str], log: &str) -> NodeProc {
         std::fs::create_dir_all(dir).unwrap();
         let stderr_path = dir.with_extension(format!("stderr-{}.log", unique()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(AERGO)
             .args(["node", "--dir"])
             .arg(dir)
-            .args([
-                "--rpc-listen",
-                "127.0.0.1:0",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--block-interval-ms",
-                BLOCK_INTERVAL_MS,
-            ])
+            .args(["--rpc-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--block-interval-ms", interval_ms])
             .args(extra)
             .env("RUST_LOG", log)
             .stdin(Stdio::null())
