@@ -192,6 +192,13 @@ impl BlockStore {
         let w = self.db.begin_write()?;
         {
             let mut t = w.open_table(PRECONF_LOG)?;
+            // Logs of lower heights are of sealed blocks (or of parents that
+            // can no longer be built on): dropped in the same write, so
+            // sealing a block costs no write of its own.
+            if let Some(below) = height.checked_sub(1) {
+                let end = log_key(below, &Hash([0xff; 32]), u32::MAX);
+                t.retain_in(..=end.as_slice(), |_, _| false)?;
+            }
             let mut value = Vec::new();
             for (i, tx) in txs.iter().enumerate() {
                 let index = first_index
@@ -231,7 +238,8 @@ impl BlockStore {
     }
 
     /// Forgets the logged pending blocks at `height` and below (sealed, or
-    /// on a parent that can no longer be built on).
+    /// on a parent that can no longer be built on). [`BlockStore::log_pending`]
+    /// does this for the heights below its own.
     pub fn clear_pending_log(&self, height: u64) -> Result<(), ChainError> {
         let w = self.db.begin_write()?;
         {

@@ -22,6 +22,7 @@ use aergo_lab::branch::{bench_branch, BranchBenchOptions};
 use aergo_lab::contract::{bench_contract, ContractBenchOptions};
 use aergo_lab::network::{bench_network, NetBenchOptions};
 use aergo_lab::parallel::{bench_parallel, ParallelBenchOptions};
+use aergo_lab::preconfirm::{bench_preconfirm, PreconfBenchOptions};
 use aergo_lab::transfer::{bench_transfer, BenchOptions};
 use aergo_node::{init_dev_data_dir, DataDir, NodeConfig, DEV_ACCOUNTS};
 use aergo_types::{Address, Amount, Hash, Unit};
@@ -519,6 +520,20 @@ enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// Pre-confirmations: their latency at the producer under half the
+    /// promised throughput, next to block inclusion latency in the same
+    /// run; throughput with them off, applied at admission, and promised.
+    Preconfirm {
+        /// Transfers of each throughput run.
+        #[arg(long)]
+        txs: Option<usize>,
+        /// Transfers of the latency run.
+        #[arg(long)]
+        latency_txs: Option<usize>,
+        /// A short run (4,000 and 1,000 transfers).
+        #[arg(long)]
+        quick: bool,
+    },
     /// The JSON-RPC server under a flood of status and sendTx from one
     /// client, while a second client (from 127.0.0.2) measures its own
     /// latency: requests/s and the second client's p50/p99, idle and
@@ -917,6 +932,17 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             let mut j = r.json();
             j["bench"] = json!(r.bench_line());
             out(j, text)
+        }
+        Command::Bench { command: BenchCommand::Preconfirm { txs, latency_txs, quick } } => {
+            let mut o = if quick { PreconfBenchOptions::quick() } else { PreconfBenchOptions::full() };
+            if let Some(n) = txs {
+                o.txs = n;
+            }
+            if let Some(n) = latency_txs {
+                o.latency_txs = n;
+            }
+            let r = bench_preconfirm(&o, &mut |line| eprintln!("{line}")).await?;
+            out(r.json(), r.text())
         }
         Command::Bench { command: BenchCommand::Parallel { txs, threads, quick } } => {
             let mut o = if quick { ParallelBenchOptions::quick() } else { ParallelBenchOptions::full() };

@@ -56,7 +56,12 @@ async fn a_node_on_two_workers_gives_the_results_of_execution_in_order() {
     node.terminate();
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(config.contains("exec_threads = 1"), "{config}");
-    std::fs::write(dir.join("config.toml"), config.replace("exec_threads = 1", "exec_threads = 2")).unwrap();
+    // Pre-confirmations off: a producer that pre-confirms applies each
+    // transaction at admission, one at a time, and seals what it applied.
+    assert!(config.contains("preconfirm = true"), "{config}");
+    let config =
+        config.replace("exec_threads = 1", "exec_threads = 2").replace("preconfirm = true", "preconfirm = false");
+    std::fs::write(dir.join("config.toml"), config).unwrap();
     let node = NodeProc::dev(&dir);
     let client = node.client();
     let chain = client.status().await.unwrap().chain_id_hash;

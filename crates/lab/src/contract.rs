@@ -428,7 +428,7 @@ async fn node_run(
         tokio::task::spawn_blocking(move || {
             let mut rng = SplitMix64(seed);
             let mut pairs = Vec::with_capacity(calls);
-            let (batches, hashes) = prepare_signed(&keys, calls, 100, |_, nonce, from: &Address| {
+            let (batches, hashes) = prepare_signed(&keys, calls, 100, &Value::Null, |_, nonce, from: &Address| {
                 let (s, r) = (rng.id(accounts), rng.id(accounts));
                 pairs.push((s, r));
                 let payload = encode_call_payload("transfer", &[json!(s.to_string()), json!(r.to_string()), json!(1)]);

@@ -18,6 +18,9 @@
 //!   in the store at two state sizes, to show they stay flat;
 //! - [`parallel`] (`aergo bench parallel`): one block executed on the
 //!   parallel executor's workers against the same block in order;
+//! - [`preconfirm`] (`aergo bench preconfirm`): a producer's signed
+//!   pre-confirmation latency against block inclusion latency in the same
+//!   run, and throughput with pre-confirmations off and on;
 //! - [`pg`]: a throwaway PostgreSQL cluster (found, or installed with
 //!   apt-get when this runs as root).
 //!
@@ -39,6 +42,7 @@ pub mod fs;
 pub mod network;
 pub mod parallel;
 pub mod pg;
+pub mod preconfirm;
 pub mod transfer;
 
 /// A benchmark's own failure (a refused transaction, a wrong result): an

@@ -202,9 +202,21 @@ pub(crate) struct Batch {
 /// bodies. Consecutive transactions come from different accounts, so each
 /// batch spreads over many senders and nonces arrive in order.
 fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Vec<Batch> {
+    prepare_transfers(keys, chain, txs, batch, &Value::Null)
+}
+
+/// [`prepare`], each `sendTx` carrying `options` (its second parameter)
+/// unless that is null.
+pub(crate) fn prepare_transfers(
+    keys: &[PrivateKey],
+    chain: &ChainId,
+    txs: usize,
+    batch: usize,
+    options: &Value,
+) -> Vec<Batch> {
     let chain_hash = chain.hash();
     let sink = dev_key("bench-sink", 0).address();
-    prepare_signed(keys, txs, batch, |_, nonce, from| {
+    prepare_signed(keys, txs, batch, options, |_, nonce, from| {
         TxBody::transfer(nonce, from, &sink, Amount::ONE_GAER, &chain_hash)
     })
     .0
@@ -212,12 +224,14 @@ fn prepare(keys: &[PrivateKey], chain: &ChainId, txs: usize, batch: usize) -> Ve
 
 /// Signs `txs` transactions round-robin over `keys` (tx `i` from key
 /// `i % keys.len()`, nonces 1, 2, ... per key) with bodies from
-/// `body(i, nonce, sender)`, and packs them into `sendTx` batch bodies.
-/// Also returns the transaction hashes, in order.
+/// `body(i, nonce, sender)`, and packs them into `sendTx` batch bodies
+/// (with `options` as the second parameter unless it is null). Also
+/// returns the transaction hashes, in order.
 pub(crate) fn prepare_signed(
     keys: &[PrivateKey],
     txs: usize,
     batch: usize,
+    options: &Value,
     mut body: impl FnMut(usize, u64, &Address) -> TxBody,
 ) -> (Vec<Batch>, Vec<Hash>) {
     let mut out = Vec::with_capacity(txs.div_ceil(batch));
@@ -234,7 +248,11 @@ pub(crate) fn prepare_signed(
         // make the receipt checks that use it fail loudly.
         hashes.push(tx.hash().unwrap_or_default());
         let id = i as u64 + 1;
-        calls.push(json!({"jsonrpc": "2.0", "id": id, "method": "sendTx", "params": [hex::encode(tx.encode())]}));
+        let params = match options {
+            Value::Null => json!([hex::encode(tx.encode())]),
+            o => json!([hex::encode(tx.encode()), o]),
+        };
+        calls.push(json!({"jsonrpc": "2.0", "id": id, "method": "sendTx", "params": params}));
         ids.push((id, "sendTx"));
         if calls.len() == batch || i + 1 == txs {
             out.push(Batch {

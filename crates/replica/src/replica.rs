@@ -768,6 +768,8 @@ impl Replica {
             cursor.durable = 0;
         }
         if cursor.durable > ticket.index as usize {
+            // Signing needs no lock: promises sign in parallel.
+            drop(cursor);
             return sign(ticket);
         }
         let batch = {
@@ -781,6 +783,7 @@ impl Replica {
             }
         };
         let Some((from, txs, timestamp_ns)) = batch else {
+            drop(cursor);
             // Sealed (or abandoned) before the log caught up.
             let location = self.chain.blocks().tx_location(&ticket.tx_hash)?;
             let sealed = location.filter(|l| l.index == ticket.index).and_then(|l| {
@@ -796,7 +799,8 @@ impl Replica {
         };
         self.chain.blocks().log_pending(ticket.height, &ticket.parent, timestamp_ns, from as u32, &txs)?;
         cursor.durable = from + txs.len();
-        debug_assert!(cursor.durable > ticket.index as usize);
+        assert!(cursor.durable > ticket.index as usize, "bug: the log write did not cover the promised position");
+        drop(cursor);
         sign(ticket)
     }
 
@@ -1296,11 +1300,10 @@ impl Replica {
             pool.remove_with_successors(hash);
         }
         drop(pool);
+        // The block's pre-confirmation log is dropped by the next block's
+        // first log write (`BlockStore::log_pending`); a restart looks only
+        // for the log of the block after the head.
         drop(pending_slot);
-        if self.pre_executes() {
-            // The block is committed: its log is no longer needed.
-            self.chain.blocks().clear_pending_log(new_head.height)?;
-        }
         out.push(Output::PublishBlock(built.block.encode()));
         out.push(Output::NewHead { head: new_head, adopted: change.adopted, abandoned: 0 });
         Ok(())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aergo_chain::Chain;
 use aergo_crypto::{dev_genesis, find_breach, sign_tx, verify_preconf, PrivateKey};
 use aergo_replica::{PreconfOutcome, Replica, ReplicaConfig};
-use aergo_types::{Amount, ChainId, Genesis, Hash, Preconfirmation, RejectReason, Tx, TxBody};
+use aergo_types::{Amount, ChainId, Genesis, Preconfirmation, RejectReason, Tx, TxBody};
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const SECOND_NS: i64 = 1_000_000_000;
@@ -169,7 +169,10 @@ fn promises_survive_a_crash_of_the_producer() {
     for p in preconfs.iter().chain([&p]) {
         assert_eq!(find_breach(p, &block, &receipts).unwrap(), None);
     }
-    // The sealed block's log is gone: a restart now opens nothing.
-    assert_eq!(chain.blocks().pending_log(1, &Hash::sha256(b"any")).unwrap(), None);
-    assert!(chain.blocks().pending_log(1, &chain.genesis_hash()).unwrap().is_none());
+    // A restart now finds no log for the block after the new head.
+    let head = chain.head();
+    assert_eq!(chain.blocks().pending_log(head.height + 1, &head.hash).unwrap(), None);
+    // The next block's first promise drops the sealed block's log.
+    promised(replica.submit_tx_preconfirmed(transfer(&chain, &keys[0], &keys[1], 4, 1)).unwrap().1);
+    assert_eq!(chain.blocks().pending_log(1, &chain.genesis_hash()).unwrap(), None);
 }
