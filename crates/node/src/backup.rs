@@ -219,39 +219,58 @@ pub fn verify(input: impl Read) -> Result<BackupInfo, NodeError> {
     let mut r = Reader::open(input)?;
     let mut info = BackupInfo { blocks: 0, has_config: false, has_node_key: false };
     let mut first = true;
+    // A damaged byte inside a section can make its content unreadable
+    // before the end's checksum is reached; the checksum is the better
+    // diagnosis, so a content error waits until the whole file was read.
+    let mut content_error: Option<NodeError> = None;
     while let Some(s) = r.next()? {
-        match s {
-            Section::Genesis(text) if first => {
-                Genesis::from_json(&text).map_err(|e| bad(format!("genesis: {e}")))?;
-            }
-            Section::Genesis(_) => return Err(bad("a second genesis section")),
-            _ if first => return Err(bad("the genesis section must come first")),
-            Section::Config(_) | Section::NodeKey(_) if info.blocks > 0 => {
-                return Err(bad("configuration or key sections after the blocks"))
-            }
-            Section::Config(_) if info.has_config => return Err(bad("a second config section")),
-            Section::NodeKey(_) if info.has_node_key => return Err(bad("a second node key section")),
-            Section::Config(text) => {
-                toml::from_str::<NodeConfig>(&text).map_err(|e| bad(format!("config.toml: {e}")))?;
-                info.has_config = true;
-            }
-            Section::NodeKey(hex_key) => {
-                let bytes = hex::decode(hex_key.trim()).map_err(|e| bad(format!("node.key: {e}")))?;
-                PrivateKey::from_bytes(&bytes).map_err(|e| bad(format!("node.key: {e}")))?;
-                info.has_node_key = true;
-            }
-            Section::Block(bytes) => {
-                let block = Block::decode_bounded(&bytes).map_err(|e| bad(format!("block: {e}")))?;
-                let height = block.header().map_err(|e| bad(format!("block: {e}")))?.block_no;
-                if height != info.blocks + 1 {
-                    return Err(bad(format!("expected block {}, found block {height}", info.blocks + 1)));
-                }
-                info.blocks += 1;
-            }
+        if content_error.is_some() {
+            continue;
+        }
+        if let Err(e) = check_section(s, first, &mut info) {
+            content_error = Some(e);
         }
         first = false;
     }
-    Ok(info)
+    match content_error {
+        Some(e) => Err(e),
+        None => Ok(info),
+    }
+}
+
+/// One section of [`verify`], given whether it is the first and what the
+/// sections before it held.
+fn check_section(s: Section, first: bool, info: &mut BackupInfo) -> Result<(), NodeError> {
+    match s {
+        Section::Genesis(text) if first => {
+            Genesis::from_json(&text).map_err(|e| bad(format!("genesis: {e}")))?;
+        }
+        Section::Genesis(_) => return Err(bad("a second genesis section")),
+        _ if first => return Err(bad("the genesis section must come first")),
+        Section::Config(_) | Section::NodeKey(_) if info.blocks > 0 => {
+            return Err(bad("configuration or key sections after the blocks"))
+        }
+        Section::Config(_) if info.has_config => return Err(bad("a second config section")),
+        Section::NodeKey(_) if info.has_node_key => return Err(bad("a second node key section")),
+        Section::Config(text) => {
+            toml::from_str::<NodeConfig>(&text).map_err(|e| bad(format!("config.toml: {e}")))?;
+            info.has_config = true;
+        }
+        Section::NodeKey(hex_key) => {
+            let bytes = hex::decode(hex_key.trim()).map_err(|e| bad(format!("node.key: {e}")))?;
+            PrivateKey::from_bytes(&bytes).map_err(|e| bad(format!("node.key: {e}")))?;
+            info.has_node_key = true;
+        }
+        Section::Block(bytes) => {
+            let block = Block::decode_bounded(&bytes).map_err(|e| bad(format!("block: {e}")))?;
+            let height = block.header().map_err(|e| bad(format!("block: {e}")))?.block_no;
+            if height != info.blocks + 1 {
+                return Err(bad(format!("expected block {}, found block {height}", info.blocks + 1)));
+            }
+            info.blocks += 1;
+        }
+    }
+    Ok(())
 }
 
 /// What [`restore`] made.
@@ -376,6 +395,12 @@ mod tests {
             bad_copy[i] ^= 0x01;
             assert!(verify(bad_copy.as_slice()).is_err(), "flip at {i}");
         }
+        // A damaged byte inside a section's content is reported as the
+        // damage it is, not as the content error it causes.
+        let config_at = good.windows(7).position(|w| w == b"[rpc]\nm").unwrap();
+        let mut unreadable = good.clone();
+        unreadable[config_at] = b'{';
+        assert!(verify(unreadable.as_slice()).unwrap_err().to_string().contains("checksum mismatch"));
         let mut longer = good.clone();
         longer.push(0);
         assert!(verify(longer.as_slice()).is_err());

@@ -602,6 +602,9 @@ impl Replica {
         let main = vtx.branch().is_none();
         if main {
             if let Some(p) = pending.as_ref() {
+                if p.contains(&vtx.hash()) {
+                    return Ok(Err(TxRejection::Pool(PoolError::Duplicate { hash: vtx.hash().to_string() })));
+                }
                 let next = p.next_nonce(&vtx)?;
                 if vtx.nonce() < next {
                     // Its nonce is taken in the open block: a replacement
@@ -1261,8 +1264,12 @@ impl Replica {
             aergo_consensus::Decision::Produce { timestamp_ns } => timestamp_ns,
         };
         // An open block seals at the timestamp it was opened with (its
-        // receipts were computed with it), not before.
-        if pending_slot.as_ref().is_some_and(|p| p.timestamp_ns() > now_ns) {
+        // receipts were computed with it), not before; a timestamp more
+        // than an interval ahead means the clock stepped back, and waiting
+        // for it would stall the chain.
+        let interval_ns = (solo.config().block_interval_ms as i64).saturating_mul(1_000_000);
+        if pending_slot.as_ref().is_some_and(|p| p.timestamp_ns() > now_ns && p.timestamp_ns() - now_ns <= interval_ns)
+        {
             return Ok(());
         }
         let (mut open, in_block) = match pending_slot.take() {

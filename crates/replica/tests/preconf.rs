@@ -176,3 +176,19 @@ fn promises_survive_a_crash_of_the_producer() {
     promised(replica.submit_tx_preconfirmed(transfer(&chain, &keys[0], &keys[1], 4, 1)).unwrap().1);
     assert_eq!(chain.blocks().pending_log(1, &chain.genesis_hash()).unwrap(), None);
 }
+
+#[test]
+fn a_clock_that_steps_back_does_not_stall_the_open_block() {
+    let (g, keys) = genesis();
+    let chain = Arc::new(Chain::memory(g).unwrap());
+    let replica = open(chain.clone(), T0 + 100 * SECOND_NS);
+    let p = promised(replica.submit_tx_preconfirmed(transfer(&chain, &keys[0], &keys[1], 1, 1)).unwrap().1);
+    assert_eq!(p.timestamp_ns, T0 + 100 * SECOND_NS);
+    // Within an interval of the promised timestamp it waits for it...
+    replica.on_tick(T0 + 100 * SECOND_NS - SECOND_NS / 2).unwrap();
+    assert_eq!(chain.head().height, 0);
+    // ...but a clock a minute behind would stall the chain: it seals.
+    let (block, receipts) = seal(&replica, T0 + 40 * SECOND_NS);
+    assert_eq!(block.header().unwrap().timestamp, p.timestamp_ns);
+    assert_eq!(find_breach(&p, &block, &receipts).unwrap(), None);
+}
