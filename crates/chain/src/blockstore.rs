@@ -192,10 +192,13 @@ impl BlockStore {
         let w = self.db.begin_write()?;
         {
             let mut t = w.open_table(PRECONF_LOG)?;
-            // Logs of lower heights are of sealed blocks (or of parents that
-            // can no longer be built on): dropped in the same write, so
-            // sealing a block costs no write of its own.
-            if let Some(below) = height.checked_sub(1) {
+            // Logs two heights down and lower are of committed blocks (or
+            // of parents that can no longer be built on): dropped in the
+            // same write, so sealing a block costs no write of its own.
+            // The height just below stays: a producer opens the next block
+            // on a sealed one before that is committed, and a crash in
+            // between must find the sealed block's log.
+            if let Some(below) = height.checked_sub(2) {
                 let end = log_key(below, &Hash([0xff; 32]), u32::MAX);
                 t.retain_in(..=end.as_slice(), |_, _| false)?;
             }
@@ -239,7 +242,7 @@ impl BlockStore {
 
     /// Forgets the logged pending blocks at `height` and below (sealed, or
     /// on a parent that can no longer be built on). [`BlockStore::log_pending`]
-    /// does this for the heights below its own.
+    /// does this for the heights two below its own and lower.
     pub fn clear_pending_log(&self, height: u64) -> Result<(), ChainError> {
         let w = self.db.begin_write()?;
         {

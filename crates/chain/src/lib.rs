@@ -127,6 +127,13 @@ pub struct Chain {
     inner: RwLock<Inner>,
 }
 
+impl Head {
+    /// The head facts of a block (its hash computed from the header).
+    pub fn of(block: &Block) -> Result<Head, ChainError> {
+        head_of(block)
+    }
+}
+
 fn head_of(block: &Block) -> Result<Head, ChainError> {
     let h = block.header()?;
     Ok(Head {
@@ -352,6 +359,14 @@ impl Chain {
     /// open to pre-confirm transactions as they arrive.
     pub fn open_block(&self, parent: &Hash, key: &PrivateKey, timestamp_ns: i64) -> Result<OpenBlock, ChainError> {
         let parent = self.known(parent).ok_or_else(|| ChainError::UnknownParent { parent: parent.to_string() })?;
+        self.open_block_after(parent, key, timestamp_ns)
+    }
+
+    /// [`Chain::open_block`] after a block the chain need not hold yet:
+    /// one this node has just sealed, whose state is staged in the store
+    /// but not committed. Building on it before it is durable lets the
+    /// producer take transactions while it commits.
+    pub fn open_block_after(&self, parent: Head, key: &PrivateKey, timestamp_ns: i64) -> Result<OpenBlock, ChainError> {
         let coinbase: Address = key.address();
         let ctx = BlockContext { height: parent.height + 1, timestamp_ns, coinbase };
         let mut builder = self.builder(&parent, ctx)?;

@@ -242,11 +242,15 @@ fn pending_log_reads_back_the_gapless_prefix_of_one_parent() {
     store.log_pending(5, &q, 78, 0, &[tx(9)]).unwrap();
     assert_eq!(store.pending_log(5, &q).unwrap().unwrap().txs, vec![tx(9)]);
     assert_eq!(store.pending_log(5, &p).unwrap().unwrap().txs.len(), 4);
-    // The next height's first write drops the logs below it.
+    // A write keeps the height just below (a sealed block that may not be
+    // committed yet) and drops the ones under it.
     store.log_pending(6, &q, 79, 0, &[tx(7)]).unwrap();
+    assert_eq!(store.pending_log(5, &p).unwrap().unwrap().txs.len(), 4);
+    store.log_pending(7, &q, 80, 0, &[tx(8)]).unwrap();
     assert_eq!(store.pending_log(5, &p).unwrap(), None);
     assert_eq!(store.pending_log(5, &q).unwrap(), None);
     assert_eq!(store.pending_log(6, &q).unwrap().unwrap().txs, vec![tx(7)]);
-    store.clear_pending_log(6).unwrap();
+    store.clear_pending_log(7).unwrap();
     assert_eq!(store.pending_log(6, &q).unwrap(), None);
+    assert_eq!(store.pending_log(7, &q).unwrap(), None);
 }

@@ -43,7 +43,11 @@
 //!    block is cleared once the block is committed.
 //! 4. *One pending block per parent.* In a solo chain only this producer
 //!    moves the head, so the pending block's parent is the head until it
-//!    is sealed.
+//!    is sealed. The next block opens on the sealed block before that is
+//!    committed (admission need not wait for its fsyncs); a crash in
+//!    between loses the sealed block, whose log then rebuilds it (a log
+//!    write keeps the height below its own), and the promises made on it
+//!    name a parent that never came to be: void, never broken.
 //!
 //! A pre-confirmation requested after its block was already sealed is
 //! signed only when the main chain holds the transaction at the promised
@@ -61,7 +65,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aergo_chain::{Chain, OpenBlock};
+use aergo_chain::{Chain, Head, OpenBlock};
 use aergo_crypto::PrivateKey;
 use aergo_exec::{ExecError, VerifiedTx};
 use aergo_types::preconf::{pending_digest_start, pending_digest_step};
@@ -124,8 +128,13 @@ pub(crate) struct Pending {
 impl Pending {
     /// Opens the block after the head at `timestamp_ns`.
     pub(crate) fn open(chain: &Chain, key: &PrivateKey, timestamp_ns: i64) -> Result<Pending> {
-        let head = chain.head();
-        let open = chain.open_block(&head.hash, key, timestamp_ns)?;
+        Pending::open_after(chain, key, chain.head(), timestamp_ns)
+    }
+
+    /// Opens the block after `head` (the head, or a block just sealed and
+    /// not yet committed) at `timestamp_ns`.
+    pub(crate) fn open_after(chain: &Chain, key: &PrivateKey, head: Head, timestamp_ns: i64) -> Result<Pending> {
+        let open = chain.open_block_after(head.clone(), key, timestamp_ns)?;
         let chain_id_hash = chain.rules().chain_id_hash;
         let digest = pending_digest_start(&chain_id_hash, &head.hash, head.height + 1, timestamp_ns);
         Ok(Pending { open, digest, tickets: Vec::new(), positions: BTreeMap::new(), encoded: Vec::new() })
@@ -133,6 +142,14 @@ impl Pending {
 
     pub(crate) fn parent(&self) -> Hash {
         self.open.parent.hash
+    }
+
+    /// Whether a chain whose head is `head` can no longer take this block:
+    /// the head reached its height (a solo chain's head moves only by
+    /// this producer's blocks; the open block may sit on a sealed block
+    /// that is being committed, one above the head).
+    pub(crate) fn is_stale(&self, head: &Head) -> bool {
+        self.height() <= head.height
     }
 
     pub(crate) fn height(&self) -> u64 {
@@ -199,9 +216,25 @@ impl Pending {
     }
 
     /// The open block and the hashes of the transactions it holds.
-    pub(crate) fn into_parts(self) -> (OpenBlock, BTreeSet<Hash>) {
-        (self.open, self.positions.into_keys().collect())
+    pub(crate) fn into_parts(self) -> (OpenBlock, BTreeSet<Hash>, SealedLog) {
+        let log = SealedLog {
+            height: self.height(),
+            parent: self.parent(),
+            timestamp_ns: self.timestamp_ns(),
+            encoded: self.encoded,
+        };
+        (self.open, self.positions.into_keys().collect(), log)
     }
+}
+
+/// The transactions of the last block sealed from an open block, kept
+/// until the next seal: a promise asked for just before the seal becomes
+/// durable from here while the block itself is being committed.
+pub(crate) struct SealedLog {
+    pub(crate) height: u64,
+    pub(crate) parent: Hash,
+    pub(crate) timestamp_ns: i64,
+    pub(crate) encoded: Vec<Vec<u8>>,
 }
 
 /// How far the pre-confirmation log of the pending block is durable.

@@ -16,7 +16,7 @@ use aergo_types::{Address, Block, Hash, Tx, TxList};
 
 use crate::error::{ReplicaError, Result, TxRejection};
 use crate::output::{Offence, Output, Peer, Step, Verdict};
-use crate::pending::{LogCursor, Pending, PreconfOutcome, Ticket};
+use crate::pending::{LogCursor, Pending, PreconfOutcome, SealedLog, Ticket};
 use crate::schedule::{ChainSchedule, ScheduleCache};
 
 /// Block-store meta entry holding the DPoS safety state (57 bytes).
@@ -216,6 +216,9 @@ pub struct Replica {
     /// How much of the pending block the pre-confirmation log holds; taken
     /// before `pending`, never while holding it.
     log_cursor: Mutex<LogCursor>,
+    /// The last sealed open block's transactions (lock order: after
+    /// `pending`).
+    sealed_log: Mutex<Option<SealedLog>>,
     /// Latest `on_tick` time, for the timestamp of a block opened between
     /// ticks.
     clock_ns: AtomicI64,
@@ -351,6 +354,7 @@ impl Replica {
             }),
             pending: Mutex::new(None),
             log_cursor: Mutex::new(LogCursor::default()),
+            sealed_log: Mutex::new(None),
             clock_ns: AtomicI64::new(now_ns),
         };
         let mut out = Vec::new();
@@ -594,9 +598,7 @@ impl Replica {
         }
         let mut pending = self.lock_pending();
         let head = self.chain.head();
-        if pending.as_ref().is_some_and(|p| p.parent() != head.hash) {
-            // Only this producer moves a solo chain's head, by sealing the
-            // pending block; a pending block on another parent is stale.
+        if pending.as_ref().is_some_and(|p| p.is_stale(&head)) {
             *pending = None;
         }
         let main = vtx.branch().is_none();
@@ -687,23 +689,39 @@ impl Replica {
     /// first (they arrived before anything admitted from now on).
     fn open_pending(&self) -> Result<Pending> {
         let head = self.chain.head();
+        let mut p = Pending::open(&self.chain, &self.key, self.next_timestamp(&head))?;
+        self.absorb_ready(&mut p)?;
+        Ok(p)
+    }
+
+    /// The timestamp of a block opened after `parent` now: an interval
+    /// after it, or the clock when that is later.
+    fn next_timestamp(&self, parent: &aergo_chain::Head) -> i64 {
         let interval_ns = (self.config.solo.block_interval_ms as i64).saturating_mul(1_000_000);
-        let timestamp_ns = head
+        parent
             .timestamp_ns
             .saturating_add(interval_ns)
             .max(self.clock_ns.load(Ordering::Relaxed))
-            .max(head.timestamp_ns.saturating_add(1));
-        let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
+            .max(parent.timestamp_ns.saturating_add(1))
+    }
+
+    /// Applies the pool's ready main-chain transactions that the open
+    /// block does not hold yet, in the pool's order (those refused by the
+    /// state leave the pool).
+    fn absorb_ready(&self, p: &mut Pending) -> Result<()> {
         let ready = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
-        for vtx in ready.into_iter().filter(|v| v.branch().is_none()) {
+        for vtx in ready {
             let hash = vtx.hash();
+            if vtx.branch().is_some() || p.contains(&hash) {
+                continue;
+            }
             match p.apply(vtx)? {
                 Ok(_) => {}
                 Err(aergo_exec::ExecError::BlockFull { .. }) => break,
                 Err(_) => self.lock_pool().remove_with_successors(&hash),
             }
         }
-        Ok(p)
+        Ok(())
     }
 
     /// A restart on the head a pre-confirmation log was written for: the
@@ -775,19 +793,24 @@ impl Replica {
             drop(cursor);
             return sign(ticket);
         }
+        let from = cursor.durable;
         let batch = {
             let pending = self.lock_pending();
             match pending.as_ref() {
-                Some(p) if (p.height(), p.parent()) == block => {
-                    let from = cursor.durable;
-                    Some((from, p.encoded_from(from), p.timestamp_ns()))
-                }
-                _ => None,
+                Some(p) if (p.height(), p.parent()) == block => Some((p.encoded_from(from), p.timestamp_ns())),
+                // Sealed and being committed: its transactions are here.
+                _ => self
+                    .sealed_log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .filter(|s| (s.height, s.parent) == block)
+                    .map(|s| (s.encoded.get(from..).map(<[Vec<u8>]>::to_vec).unwrap_or_default(), s.timestamp_ns)),
             }
         };
-        let Some((from, txs, timestamp_ns)) = batch else {
+        let Some((txs, timestamp_ns)) = batch.filter(|(txs, _)| from + txs.len() > ticket.index as usize) else {
             drop(cursor);
-            // Sealed (or abandoned) before the log caught up.
+            // Sealed and committed (or abandoned) before the log caught up.
             let location = self.chain.blocks().tx_location(&ticket.tx_hash)?;
             let sealed = location.filter(|l| l.index == ticket.index).and_then(|l| {
                 let h = self.chain.known(&l.block_hash)?;
@@ -807,7 +830,6 @@ impl Replica {
         sign(ticket)
     }
 
-    /// Verifies a transaction of any lane against the head's registry.
     /// Verifies a transaction of any lane against the head's registry.
     fn verify(&self, tx: Tx) -> std::result::Result<VerifiedTx, aergo_exec::ExecError> {
         aergo_exec::verify_tx_in(tx, self.chain.rules(), &self.chain.head_state())
@@ -1255,7 +1277,7 @@ impl Replica {
     fn produce_solo(&self, solo: &Solo, now_ns: i64, out: &mut Vec<Output>) -> Result<()> {
         let mut pending_slot = self.lock_pending();
         let head = self.chain.head();
-        if pending_slot.as_ref().is_some_and(|p| p.parent() != head.hash) {
+        if pending_slot.as_ref().is_some_and(|p| p.is_stale(&head) || p.parent() != head.hash) {
             *pending_slot = None;
         }
         let ready = self.lock_pool().len() + pending_slot.as_ref().map_or(0, Pending::len);
@@ -1273,7 +1295,11 @@ impl Replica {
             return Ok(());
         }
         let (mut open, in_block) = match pending_slot.take() {
-            Some(p) => p.into_parts(),
+            Some(p) => {
+                let (open, in_block, log) = p.into_parts();
+                *self.sealed_log.lock().unwrap_or_else(|e| e.into_inner()) = Some(log);
+                (open, in_block)
+            }
             None => (self.chain.open_block(&head.hash, &self.key, timestamp_ns)?, BTreeSet::new()),
         };
         let candidates: Vec<VerifiedTx> = {
@@ -1298,19 +1324,32 @@ impl Replica {
             }
             return Ok(());
         }
+        drop(pool);
+        if self.pre_executes() {
+            // The next block opens on this one before it is committed, so
+            // admissions (and promises) go on during its fsyncs; see
+            // `pending`, point 4.
+            let sealed = aergo_chain::Head::of(&built.block)?;
+            let timestamp_ns = self.next_timestamp(&sealed);
+            *pending_slot = Some(Pending::open_after(&self.chain, &self.key, sealed, timestamp_ns)?);
+        }
+        drop(pending_slot);
         let new_head = self.chain.commit(&built.block, &built.receipts)?;
         // Solo: one producer, nobody to disagree; a block is final at once.
         self.chain.set_lib(&new_head.hash)?;
         let change = HeadChange { abandoned: Vec::new(), adopted: vec![built.block.clone()] };
-        self.update_pool(&mut pool, &change)?;
-        for (hash, _) in &built.rejected {
-            pool.remove_with_successors(hash);
+        {
+            let mut pool = self.lock_pool();
+            self.update_pool(&mut pool, &change)?;
+            for (hash, _) in &built.rejected {
+                pool.remove_with_successors(hash);
+            }
         }
-        drop(pool);
-        // The block's pre-confirmation log is dropped by the next block's
-        // first log write (`BlockStore::log_pending`); a restart looks only
-        // for the log of the block after the head.
-        drop(pending_slot);
+        // What did not fit in the sealed block follows what arrived while
+        // it was committed.
+        if let Some(p) = self.lock_pending().as_mut().filter(|p| p.parent() == new_head.hash) {
+            self.absorb_ready(p)?;
+        }
         out.push(Output::PublishBlock(built.block.encode()));
         out.push(Output::NewHead { head: new_head, adopted: change.adopted, abandoned: 0 });
         Ok(())
