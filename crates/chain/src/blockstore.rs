@@ -10,7 +10,6 @@
 //! | `heights` | height (u64) | hash of the main-chain block at that height |
 //! | `txs` | tx hash | block hash (32 bytes) ++ index in block (u32 big-endian); main chain only |
 //! | `account_txs` | address length (u8) ++ address bytes ++ height (u64 BE) ++ index (u32 BE) | tx hash; main chain only, for the sender and the recipient |
-//! | `preconf_log` | height (u64 BE) ++ parent hash ++ index (u32 BE) | timestamp (i64 BE) ++ encoded `Tx`: the transactions a producer pre-confirmed for its pending block at that height |
 //! | `meta` | name | `head`, `genesis`, `lib`: block hashes; `consensus`: the engine's persisted safety state |
 //!
 //! Every block ever accepted is in `blocks` (side branches too); the
@@ -32,26 +31,6 @@ const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNT_TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_txs");
-const PRECONF_LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preconf_log");
-
-/// Most entries [`BlockStore::pending_log`] reads back (a full block).
-pub const MAX_PENDING_LOG_TXS: usize = 100_000;
-
-/// The pending block a producer's log describes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingLog {
-    pub timestamp_ns: i64,
-    /// Encoded transactions in block order, from position 0 without a gap.
-    pub txs: Vec<Vec<u8>>,
-}
-
-fn log_key(height: u64, parent: &Hash, index: u32) -> [u8; 44] {
-    let mut k = [0u8; 44];
-    k[..8].copy_from_slice(&height.to_be_bytes());
-    k[8..40].copy_from_slice(parent.as_bytes());
-    k[40..].copy_from_slice(&index.to_be_bytes());
-    k
-}
 
 /// `meta` key: the first height the account index covers, when the store
 /// predates it (absent: it covers every block).
@@ -158,7 +137,6 @@ impl BlockStore {
             w.open_table(TXS)?;
             w.open_table(META)?;
             w.open_table(ACCOUNT_TXS)?;
-            w.open_table(PRECONF_LOG)?;
         }
         w.commit()?;
         Ok(BlockStore { db })
@@ -174,82 +152,6 @@ impl BlockStore {
     pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), ChainError> {
         let w = self.db.begin_write()?;
         w.open_table(META)?.insert(name, value)?;
-        w.commit()?;
-        Ok(())
-    }
-
-    /// Appends transactions of the pending block at `height` on `parent`
-    /// at positions `first_index..`, durably, in one write. Writers may
-    /// commit ranges out of order: a reader takes only the gapless prefix.
-    pub fn log_pending(
-        &self,
-        height: u64,
-        parent: &Hash,
-        timestamp_ns: i64,
-        first_index: u32,
-        txs: &[Vec<u8>],
-    ) -> Result<(), ChainError> {
-        let w = self.db.begin_write()?;
-        {
-            let mut t = w.open_table(PRECONF_LOG)?;
-            // Logs two heights down and lower are of committed blocks (or
-            // of parents that can no longer be built on): dropped in the
-            // same write, so sealing a block costs no write of its own.
-            // The height just below stays: a producer opens the next block
-            // on a sealed one before that is committed, and a crash in
-            // between must find the sealed block's log.
-            if let Some(below) = height.checked_sub(2) {
-                let end = log_key(below, &Hash([0xff; 32]), u32::MAX);
-                t.retain_in(..=end.as_slice(), |_, _| false)?;
-            }
-            let mut value = Vec::new();
-            for (i, tx) in txs.iter().enumerate() {
-                let index = first_index
-                    .checked_add(i as u32)
-                    .ok_or(ChainError::Corrupt { what: "preconf log", reason: "position past u32".into() })?;
-                value.clear();
-                value.extend_from_slice(&timestamp_ns.to_be_bytes());
-                value.extend_from_slice(tx);
-                t.insert(log_key(height, parent, index).as_slice(), value.as_slice())?;
-            }
-        }
-        w.commit()?;
-        Ok(())
-    }
-
-    /// The logged pending block at `height` on `parent`: its gapless
-    /// prefix from position 0, or `None` when nothing was logged for it.
-    pub fn pending_log(&self, height: u64, parent: &Hash) -> Result<Option<PendingLog>, ChainError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(PRECONF_LOG)?;
-        let mut out: Option<PendingLog> = None;
-        let (first, last) = (log_key(height, parent, 0), log_key(height, parent, u32::MAX));
-        for (expected, entry) in t.range(first.as_slice()..=last.as_slice())?.enumerate() {
-            let (k, v) = entry?;
-            let (k, v) = (k.value(), v.value());
-            if expected >= MAX_PENDING_LOG_TXS || k[40..] != (expected as u32).to_be_bytes() || v.len() < 8 {
-                break;
-            }
-            let timestamp_ns = i64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
-            let log = out.get_or_insert(PendingLog { timestamp_ns, txs: Vec::new() });
-            if log.timestamp_ns != timestamp_ns {
-                break;
-            }
-            log.txs.push(v[8..].to_vec());
-        }
-        Ok(out)
-    }
-
-    /// Forgets the logged pending blocks at `height` and below (sealed, or
-    /// on a parent that can no longer be built on). [`BlockStore::log_pending`]
-    /// does this for the heights two below its own and lower.
-    pub fn clear_pending_log(&self, height: u64) -> Result<(), ChainError> {
-        let w = self.db.begin_write()?;
-        {
-            let mut t = w.open_table(PRECONF_LOG)?;
-            let end = log_key(height, &Hash([0xff; 32]), u32::MAX);
-            t.retain_in(..=end.as_slice(), |_, _| false)?;
-        }
         w.commit()?;
         Ok(())
     }

@@ -36,6 +36,7 @@
 
 mod blockstore;
 mod error;
+mod preconf_log;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -51,8 +52,9 @@ use aergo_store::{RefUpdate, Snapshot, Store, StoreConfig};
 use aergo_types::genesis::DposSettings;
 use aergo_types::{Address, Block, BlockHeader, Genesis, Hash, Receipt};
 
-pub use blockstore::{AccountTx, BlockStore, MainBlock, PendingLog, TxLocation, MAX_ACCOUNT_TXS, MAX_PENDING_LOG_TXS};
+pub use blockstore::{AccountTx, BlockStore, MainBlock, TxLocation, MAX_ACCOUNT_TXS};
 pub use error::ChainError;
+pub use preconf_log::{PendingLog, PreconfLog, MAX_PENDING_LOG_TXS};
 
 /// The store ref that follows the main chain's head state.
 pub const MAIN_REF: &str = "main";
@@ -112,6 +114,8 @@ struct Inner {
 pub struct Chain {
     store: Store,
     blocks: BlockStore,
+    /// The producer's pre-confirmation log (see `preconf_log`).
+    preconf_log: PreconfLog,
     genesis: Genesis,
     genesis_hash: Hash,
     rules: ChainRules,
@@ -163,15 +167,21 @@ impl Chain {
         std::fs::create_dir_all(dir).map_err(|e| ChainError::Db(format!("cannot create {}: {e}", dir.display())))?;
         let store = Store::open_with(dir.join("state.redb"), config)?;
         let blocks = BlockStore::open(&dir.join("blocks.redb"))?;
-        Self::from_parts(store, blocks, genesis)
+        let preconf_log = PreconfLog::open(&dir.join("preconf"))?;
+        Self::from_parts(store, blocks, preconf_log, genesis)
     }
 
     /// A chain that lives in memory only (simulations and tests).
     pub fn memory(genesis: Genesis) -> Result<Chain, ChainError> {
-        Self::from_parts(Store::memory(), BlockStore::memory()?, genesis)
+        Self::from_parts(Store::memory(), BlockStore::memory()?, PreconfLog::memory(), genesis)
     }
 
-    fn from_parts(store: Store, blocks: BlockStore, genesis: Genesis) -> Result<Chain, ChainError> {
+    fn from_parts(
+        store: Store,
+        blocks: BlockStore,
+        preconf_log: PreconfLog,
+        genesis: Genesis,
+    ) -> Result<Chain, ChainError> {
         let rules = ChainRules { chain_id_hash: genesis.chain_id.hash(), public: genesis.chain_id.public };
         let dpos = genesis.dpos_settings()?;
         // The genesis state is a pure function of the genesis file: rebuild
@@ -219,6 +229,7 @@ impl Chain {
         Ok(Chain {
             store,
             blocks,
+            preconf_log,
             genesis,
             genesis_hash,
             rules,
@@ -315,6 +326,11 @@ impl Chain {
 
     pub fn blocks(&self) -> &BlockStore {
         &self.blocks
+    }
+
+    /// Where a producer makes its open block durable before it promises.
+    pub fn preconf_log(&self) -> &PreconfLog {
+        &self.preconf_log
     }
 
     /// The state after the head block.

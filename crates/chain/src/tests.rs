@@ -224,33 +224,3 @@ fn import_reuses_only_verifications_of_identical_transactions() {
     a.commit(&built.block, &built.receipts).unwrap();
     assert_eq!(head, a.head());
 }
-
-#[test]
-fn pending_log_reads_back_the_gapless_prefix_of_one_parent() {
-    let store = BlockStore::memory().unwrap();
-    let (p, q) = (Hash::sha256(b"p"), Hash::sha256(b"q"));
-    let tx = |n: u8| vec![n; 3];
-    assert_eq!(store.pending_log(5, &p).unwrap(), None);
-    // Ranges committed out of order make one prefix once the gap closes.
-    store.log_pending(5, &p, 77, 2, &[tx(2), tx(3)]).unwrap();
-    assert_eq!(store.pending_log(5, &p).unwrap(), None);
-    store.log_pending(5, &p, 77, 0, &[tx(0), tx(1)]).unwrap();
-    store.log_pending(5, &p, 77, 5, &[tx(5)]).unwrap();
-    let log = store.pending_log(5, &p).unwrap().unwrap();
-    assert_eq!((log.timestamp_ns, log.txs), (77, vec![tx(0), tx(1), tx(2), tx(3)]));
-    // Another parent at the same height is another pending block.
-    store.log_pending(5, &q, 78, 0, &[tx(9)]).unwrap();
-    assert_eq!(store.pending_log(5, &q).unwrap().unwrap().txs, vec![tx(9)]);
-    assert_eq!(store.pending_log(5, &p).unwrap().unwrap().txs.len(), 4);
-    // A write keeps the height just below (a sealed block that may not be
-    // committed yet) and drops the ones under it.
-    store.log_pending(6, &q, 79, 0, &[tx(7)]).unwrap();
-    assert_eq!(store.pending_log(5, &p).unwrap().unwrap().txs.len(), 4);
-    store.log_pending(7, &q, 80, 0, &[tx(8)]).unwrap();
-    assert_eq!(store.pending_log(5, &p).unwrap(), None);
-    assert_eq!(store.pending_log(5, &q).unwrap(), None);
-    assert_eq!(store.pending_log(6, &q).unwrap().unwrap().txs, vec![tx(7)]);
-    store.clear_pending_log(7).unwrap();
-    assert_eq!(store.pending_log(6, &q).unwrap(), None);
-    assert_eq!(store.pending_log(7, &q).unwrap(), None);
-}

@@ -20,7 +20,14 @@ use crate::signature::{DerRules, Signature};
 /// Sets the producer field to `key`'s public key and signs. Fill every
 /// other field first.
 pub fn sign_preconf(p: &mut Preconfirmation, key: &PrivateKey) -> Result<()> {
-    p.producer = key.public_key().to_compressed().to_vec();
+    sign_preconf_as(p, key, &key.public_key())
+}
+
+/// [`sign_preconf`] with `key`'s public key given: deriving it costs as
+/// much as the signature, and a producer signs many promises.
+pub fn sign_preconf_as(p: &mut Preconfirmation, key: &PrivateKey, public: &PublicKey) -> Result<()> {
+    debug_assert!(key.public_key() == *public, "the public key given is not the signing key's");
+    p.producer = public.to_compressed().to_vec();
     p.signature = key.sign_hash(&p.signing_hash()?).to_der();
     Ok(())
 }

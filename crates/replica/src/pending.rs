@@ -34,13 +34,14 @@
 //!    receipt at position i depends only on the parent state and
 //!    positions 0..=i, which never change after i is applied.
 //! 3. *A promise outlives a crash.* No pre-confirmation is signed before
-//!    its transaction, with every one before it, is in the block store's
-//!    pre-confirmation log (`BlockStore::log_pending`, one durable write
-//!    for every transaction applied since the last one: concurrent
-//!    requests share a write, a group commit). A restart on the same head
-//!    opens the pending block again from the log, with the logged
-//!    timestamp, and by 2 gets the same receipts; the log of a sealed
-//!    block is cleared once the block is committed.
+//!    its transaction, with every one before it, is in the chain's
+//!    pre-confirmation log (`aergo_chain::PreconfLog`: an append-only
+//!    file per height, one flushed write for every transaction applied
+//!    since the last one, so concurrent requests share a write, a group
+//!    commit). A restart on the same head opens the pending block again
+//!    from the log, with the logged timestamp, and by 2 gets the same
+//!    receipts; the log of a block goes once the block two above it is
+//!    being written.
 //! 4. *One pending block per parent.* In a solo chain only this producer
 //!    moves the head, so the pending block's parent is the head until it
 //!    is sealed. The next block opens on the sealed block before that is

@@ -203,6 +203,8 @@ pub struct Replica {
     chain: Arc<Chain>,
     pool: Mutex<Pool>,
     key: PrivateKey,
+    /// `key`'s public key, derived once.
+    public_key: PublicKey,
     peer_id: String,
     kind: EngineKind,
     /// Solo chains: the genesis `bps` allowed to seal blocks (empty: any
@@ -340,6 +342,7 @@ impl Replica {
             solo_producers,
             pool: Mutex::new(Pool::new(config.pool.clone())),
             chain,
+            public_key: key.public_key(),
             key,
             peer_id,
             kind,
@@ -732,7 +735,7 @@ impl Replica {
             return Ok(());
         }
         let head = self.chain.head();
-        let Some(log) = self.chain.blocks().pending_log(head.height + 1, &head.hash)? else { return Ok(()) };
+        let Some(log) = self.chain.preconf_log().read(head.height + 1, &head.hash)? else { return Ok(()) };
         let mut p = Pending::open(&self.chain, &self.key, log.timestamp_ns)?;
         let mut pool = self.lock_pool();
         for bytes in &log.txs {
@@ -776,7 +779,7 @@ impl Replica {
         let chain_id_hash = self.chain.rules().chain_id_hash;
         let sign = |ticket: &Ticket| -> Result<PreconfOutcome> {
             let mut p = ticket.unsigned(&chain_id_hash);
-            aergo_crypto::sign_preconf(&mut p, &self.key).map_err(|e| ReplicaError::Config {
+            aergo_crypto::sign_preconf_as(&mut p, &self.key, &self.public_key).map_err(|e| ReplicaError::Config {
                 field: "producer key",
                 reason: format!("cannot sign a pre-confirmation: {e}"),
             })?;
@@ -823,7 +826,7 @@ impl Replica {
                 }),
             };
         };
-        self.chain.blocks().log_pending(ticket.height, &ticket.parent, timestamp_ns, from as u32, &txs)?;
+        self.chain.preconf_log().append(ticket.height, &ticket.parent, timestamp_ns, from as u32, &txs)?;
         cursor.durable = from + txs.len();
         assert!(cursor.durable > ticket.index as usize, "bug: the log write did not cover the promised position");
         drop(cursor);

@@ -171,13 +171,13 @@ fn promises_survive_a_crash_of_the_producer() {
     }
     // A restart now finds no log for the block after the new head.
     let head = chain.head();
-    assert_eq!(chain.blocks().pending_log(head.height + 1, &head.hash).unwrap(), None);
+    assert_eq!(chain.preconf_log().read(head.height + 1, &head.hash).unwrap(), None);
     // Promises two blocks on drop the sealed block's log.
     promised(replica.submit_tx_preconfirmed(transfer(&chain, &keys[0], &keys[1], 4, 1)).unwrap().1);
     seal(&replica, T0 + 5 * SECOND_NS);
-    assert!(chain.blocks().pending_log(1, &chain.genesis_hash()).unwrap().is_some());
+    assert!(chain.preconf_log().read(1, &chain.genesis_hash()).unwrap().is_some());
     promised(replica.submit_tx_preconfirmed(transfer(&chain, &keys[0], &keys[1], 5, 1)).unwrap().1);
-    assert_eq!(chain.blocks().pending_log(1, &chain.genesis_hash()).unwrap(), None);
+    assert_eq!(chain.preconf_log().read(1, &chain.genesis_hash()).unwrap(), None);
 }
 
 #[test]
