@@ -195,3 +195,88 @@ fn a_clock_that_steps_back_does_not_stall_the_open_block() {
     assert_eq!(block.header().unwrap().timestamp, p.timestamp_ns);
     assert_eq!(find_breach(&p, &block, &receipts).unwrap(), None);
 }
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A transfer of `aergo` from account `from`, asking for a promise
+    /// or not.
+    Submit { from: usize, aergo: u64, promise: bool },
+    /// The clock moves on by this many tenths of the block interval.
+    Tick(u8),
+    /// The producer dies (pool and open block lost) and restarts.
+    Crash,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0usize..3, 1u64..4, any::<bool>()).prop_map(|(from, aergo, promise)| Op::Submit { from, aergo, promise }),
+        3 => (1u8..25).prop_map(Op::Tick),
+        1 => Just(Op::Crash),
+    ]
+}
+
+/// The nonce a client would use next: the pool's, else the head's.
+fn next_nonce(replica: &Replica, key: &PrivateKey) -> u64 {
+    let chain = replica.chain();
+    let sender = (chain.rules().chain_id_hash, key.address());
+    replica
+        .with_pool(|p| p.next_nonce(&sender))
+        .unwrap_or_else(|| aergo_exec::account(&chain.head_state(), &key.address()).unwrap().nonce + 1)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Whatever the interleaving of submissions, seals and crashes of the
+    /// producer, every promise it signed is kept by the block it named,
+    /// and every promised transaction is on the chain exactly once.
+    #[test]
+    fn every_promise_is_kept_through_seals_and_crashes(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let (g, keys) = genesis();
+        let mut now = T0 + SECOND_NS;
+        let mut chain = Arc::new(Chain::open(dir.path(), g.clone()).unwrap());
+        let mut replica = open(chain.clone(), now);
+        let mut promises: Vec<Preconfirmation> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Submit { from, aergo, promise } => {
+                    let to = (from + 1) % keys.len();
+                    let tx = transfer(&chain, &keys[from], &keys[to], next_nonce(&replica, &keys[from]), aergo);
+                    if promise {
+                        if let PreconfOutcome::Preconfirmed(p) = replica.submit_tx_preconfirmed(tx).unwrap().1 {
+                            promises.push(*p);
+                        }
+                    } else {
+                        replica.submit_tx(tx).unwrap();
+                    }
+                }
+                Op::Tick(tenths) => {
+                    now += SECOND_NS / 10 * i64::from(tenths);
+                    replica.on_tick(now).unwrap();
+                }
+                Op::Crash => {
+                    drop(replica);
+                    drop(chain);
+                    chain = Arc::new(Chain::open(dir.path(), g.clone()).unwrap());
+                    replica = open(chain.clone(), now);
+                }
+            }
+        }
+        // Seal whatever is open.
+        for _ in 0..4 {
+            now += 2 * SECOND_NS;
+            replica.on_tick(now).unwrap();
+        }
+        proptest::prop_assert_eq!(replica.with_pool(|p| p.len()), 0);
+        for p in &promises {
+            let hash = chain.blocks().hash_at(p.height).unwrap().expect("the promised height was sealed");
+            let block = chain.blocks().block_by_hash(&hash).unwrap().unwrap();
+            let receipts = chain.blocks().block_receipts(&hash).unwrap().unwrap();
+            proptest::prop_assert_eq!(find_breach(p, &block, &receipts).unwrap(), None);
+            let location = chain.blocks().tx_location(&p.tx_hash().unwrap()).unwrap().unwrap();
+            proptest::prop_assert_eq!((location.block_hash, location.index), (hash, p.index));
+        }
+    }
+}
