@@ -93,3 +93,71 @@ fn promises_are_signed_verifiable_and_kept_across_a_sigkill() {
     let block = cli_at(&node.url, &["block", &(height + 1).to_string()]);
     assert_eq!(block["txCount"].as_u64().or(block["txs"].as_array().map(|a| a.len() as u64)), Some(2), "{block}");
 }
+
+const WHITEPAPER_DDL: &str = include_str!("../../sql/tests/whitepaper_ddl.sql");
+const WHITEPAPER_FN: &str = include_str!("../../sql/tests/whitepaper_fn.sql");
+
+/// A contract call promised with its return value, and `sendTx`'s other
+/// waits over raw JSON-RPC: `included` and `final` answer with the
+/// receipt, bad options are refused, and `checkPreconf` refuses garbage.
+#[test]
+fn contract_calls_are_promised_with_their_result_and_send_tx_waits_for_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProc::dev(&tmp.path().join("dev"));
+    let source = format!(
+        "{WHITEPAPER_DDL};\n{WHITEPAPER_FN};\n\
+         CREATE FUNCTION constructor() RETURNS VOID AS $$\n\
+         BEGIN\n    INSERT INTO accounts VALUES ('alice', 100);\n    INSERT INTO accounts VALUES ('bob', 0);\nEND;\n$$ LANGUAGE plpgsql;\n"
+    );
+    let file = tmp.path().join("wp.sql");
+    std::fs::write(&file, source).unwrap();
+    let deployed = cli_at(&node.url, &["contract", "deploy", &file.to_string_lossy(), "--from", "dev:0", "--wait"]);
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    let called = cli_at(
+        &node.url,
+        &["contract", "call", &contract, "transfer", "alice", "bob", "30", "--from", "dev:1", "--wait", "preconfirmed"],
+    );
+    let p = &called["preconfirmation"];
+    assert_eq!((p["status"].as_str(), p["ret"].as_str()), (Some("SUCCESS"), Some("\"OK\"")), "{called}");
+    // Its promise, too, is kept by the block.
+    let file = tmp.path().join("call.json");
+    std::fs::write(&file, called.to_string()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(WAIT_MS);
+    loop {
+        let v = cli_at(&node.url, &["preconf", "check", &file.to_string_lossy()]);
+        if v["promise"] == "kept" {
+            break;
+        }
+        assert!(v["promise"] == "pending" && std::time::Instant::now() < deadline, "{v}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // Raw sendTx with the block waits.
+    let client = node.client();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let key = aergo_client::keys::dev_account(2).unwrap();
+    let to = aergo_client::keys::dev_account(3).unwrap().address();
+    let status = rt.block_on(client.status()).unwrap();
+    let sign = |nonce: u64| {
+        let body = aergo_types::TxBody::transfer(
+            nonce,
+            &key.address(),
+            &to,
+            aergo_types::Amount::ONE_AERGO,
+            &status.chain_id_hash,
+        );
+        hex::encode(aergo_crypto::sign_tx(body, &key).encode())
+    };
+    for (nonce, wait) in [(1, "included"), (2, "final")] {
+        let v = rt.block_on(client.call("sendTx", serde_json::json!([sign(nonce), { "wait": wait }]))).unwrap();
+        assert!(v["status"] == "included" || v["status"] == "final", "{v}");
+        assert_eq!(v["receipt"]["status"], "SUCCESS", "{v}");
+        assert!(v["blockNo"].as_u64().unwrap() >= 1, "{v}");
+    }
+    let bad = rt.block_on(client.call("sendTx", serde_json::json!([sign(3), { "wait": "soon" }]))).unwrap_err();
+    assert!(bad.to_string().contains("expected none, preconfirmed, included or final"), "{bad}");
+    let bad = rt.block_on(client.call("sendTx", serde_json::json!([sign(3), { "timeoutMs": 600_000 }]))).unwrap_err();
+    assert!(bad.to_string().contains("timeoutMs"), "{bad}");
+    let bad = rt.block_on(client.call("checkPreconf", serde_json::json!(["00ff"]))).unwrap_err();
+    assert!(bad.to_string().contains("preconf"), "{bad}");
+}
