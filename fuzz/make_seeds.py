@@ -104,6 +104,19 @@ for status, events in ((b"SUCCESS", [event]), (b"CREATED", []), (b"ERROR", [even
         field_varint(9, 3), field_bytes(10, H(b"block")), field_varint(11, 1), field_varint(15, 21000),
     ]))
 
+# --- preconf_decode: a promise (unsigned: the fields' layout), and texts -----
+receipt = b"".join([field_bytes(2, b"SUCCESS"), field_bytes(3, b'"OK"'), field_bytes(4, H(b"tx")),
+                    field_bytes(5, b"\x01"), field_bytes(6, b"\x01"), field_varint(15, 100000)])
+preconf = b"".join([
+    field_bytes(1, H(b"chain")), field_bytes(2, H(b"parent")), field_varint(3, 7), field_varint(4, 1700000000000000000),
+    field_varint(5, 2), field_bytes(6, H(b"tx")), field_bytes(7, receipt), field_bytes(8, H(b"digest")),
+    field_bytes(9, KEYS[0]), field_bytes(10, bytes.fromhex("3006020101020101")),
+])
+put("preconf_decode", preconf)
+put("preconf_decode", preconf.hex())
+put("preconf_decode", '{"raw": "' + preconf.hex() + '"}')
+put("preconf_decode", '{"preconfirmation": {"height": 1}}')
+
 # --- net_wire: requests, and responses behind a selector byte ----------------
 status = H(b"chain") + H(b"genesis") + struct.pack(">Q", 10) + H(b"best") + struct.pack(">Q", 8)
 put("net_wire", b"\x01" + status)

@@ -8,6 +8,7 @@
 //! | `getReceipt` | `[hash]` | receipt of a committed transaction |
 //! | `getAccount` | `[address, height?]` | balance, nonce (and, at the head, the next nonce to use) |
 //! | `sendTx` | `[hex of the protobuf-encoded Tx, {wait?, timeoutMs?}]` | `{"hash": ...}`, or error -32000 with the reason; `wait` (`none`, `preconfirmed`, `included`, `final`) adds the producer's signed `preconfirmation` or the `receipt` (see `api/preconf.rs`) |
+//! | `sendTxs` | `[[hex, ...], {wait?}]` (at most 100; `wait`: `none` or `preconfirmed`) | one entry per transaction, in order: `{"hash", "preconfirmation"?}` or `{"error": {code, message, reason}}`; promised with one durable write for all |
 //! | `checkPreconf` | `[pre-confirmation JSON or hex]` | `valid`, `producer`, and `promise`: `pending`, `kept`, `broken` (with `breach`) or `void` against this node's main chain |
 //! | `query` | `[sql, {height?, contract?}]` | one read-only SELECT: `columns`, `types`, `rows`, `gasUsed`, `height` |
 //! | `queryContract` | as `query`, or `[address, {"Name", "Args"}, {height?}]` | the second form calls a public function read-only: `ret` (JSON text), `result`, `gasUsed` |
@@ -306,22 +307,27 @@ impl Api {
         let raw = required(params, 0, "tx")?
             .as_str()
             .ok_or_else(|| RpcError::invalid_params("tx: expected the hex of a protobuf-encoded Tx"))?;
-        // Bytes that are not a transaction are bad params (-32602), with the
-        // reason code a refused transaction would carry.
-        let bad_tx = |message: String, reason: RejectReason| {
-            RpcError::invalid_params(message).with_data(json!({ "reason": reason.as_str() }))
-        };
-        if raw.len() > MAX_RAW_TX_HEX {
-            return Err(bad_tx(
-                format!("tx of {} hex characters exceeds the limit of {MAX_RAW_TX_HEX}", raw.len()),
-                RejectReason::TooLarge,
-            ));
-        }
-        let bytes = hex::decode(raw.strip_prefix("0x").unwrap_or(raw))
-            .map_err(|e| bad_tx(format!("tx: not hex: {e}"), RejectReason::InvalidFormat))?;
-        let tx = Tx::decode_bounded(&bytes).map_err(|e| bad_tx(format!("tx: {e}"), e.reason()))?;
+        let tx = decode_raw_tx(raw)?;
         self.submit_and_wait(tx, param(params, 1, "options"))
     }
+}
+
+/// A transaction from the hex of its protobuf encoding; bytes that are
+/// not one are bad params (-32602) with the reason code a refused
+/// transaction would carry.
+pub(crate) fn decode_raw_tx(raw: &str) -> Result<Tx, RpcError> {
+    let bad_tx = |message: String, reason: RejectReason| {
+        RpcError::invalid_params(message).with_data(json!({ "reason": reason.as_str() }))
+    };
+    if raw.len() > MAX_RAW_TX_HEX {
+        return Err(bad_tx(
+            format!("tx of {} hex characters exceeds the limit of {MAX_RAW_TX_HEX}", raw.len()),
+            RejectReason::TooLarge,
+        ));
+    }
+    let bytes = hex::decode(raw.strip_prefix("0x").unwrap_or(raw))
+        .map_err(|e| bad_tx(format!("tx: not hex: {e}"), RejectReason::InvalidFormat))?;
+    Tx::decode_bounded(&bytes).map_err(|e| bad_tx(format!("tx: {e}"), e.reason()))
 }
 
 /// A refused transaction: -32000 with the message, and the stable reason
@@ -670,6 +676,7 @@ pub const METHODS: &[&str] = &[
     "getBranch",
     "listTags",
     "checkPreconf",
+    "sendTxs",
 ];
 
 impl Api {
@@ -703,6 +710,7 @@ impl Api {
             "getBranch" => self.get_branch(&params),
             "listTags" => self.list_tags(),
             "checkPreconf" => self.check_preconf(&params),
+            "sendTxs" => self.send_txs(&params),
             other => Err(RpcError::method_not_found(other)),
         }
     }

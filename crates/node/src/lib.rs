@@ -476,7 +476,21 @@ impl Node {
     /// pre-confirmation, or with why there is none (the transaction is
     /// admitted either way).
     pub fn submit_preconfirmed(&self, tx: Tx) -> Result<(Hash, PreconfOutcome), NodeError> {
-        let (hash, outcome, outputs) = match self.replica.submit_tx_preconfirmed(tx) {
+        self.submitted(self.replica.submit_tx_preconfirmed(tx))
+    }
+
+    /// [`Node::submit_preconfirmed`] for many transactions, promised with
+    /// one durable write (`Replica::submit_txs_preconfirmed`).
+    pub fn submit_many_preconfirmed(&self, txs: Vec<Tx>) -> Vec<Result<(Hash, PreconfOutcome), NodeError>> {
+        self.replica.submit_txs_preconfirmed(txs).into_iter().map(|r| self.submitted(r)).collect()
+    }
+
+    /// Metrics, notifications and outputs of one submission.
+    fn submitted(
+        &self,
+        result: Result<(Hash, PreconfOutcome, Vec<Output>), ReplicaError>,
+    ) -> Result<(Hash, PreconfOutcome), NodeError> {
+        let (hash, outcome, outputs) = match result {
             Ok(done) => done,
             Err(e) => {
                 if let aergo_replica::ReplicaError::TxRejected(r) = &e {

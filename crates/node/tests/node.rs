@@ -200,3 +200,39 @@ fn a_refused_configuration_or_genesis_writes_nothing() {
     assert!(e.contains("unknown consensus \"pow\""), "{e}");
     assert!(!dir.path().join("chain").exists(), "unknown consensus: the chain store was created");
 }
+
+/// `sendTxs` promises many transactions with one call: in order, each with
+/// its place in the open block, a refused one as its own error entry; bad
+/// lists are refused whole.
+#[test]
+fn send_txs_promises_many_in_order_and_refuses_one_without_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, keys) = init_dev_data_dir(dir.path(), NodeConfig::default()).unwrap();
+    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let api = Api::new(node.clone());
+    let chain_id_hash = node.chain().rules().chain_id_hash;
+    let raw = |from: usize, nonce: u64| {
+        let body =
+            TxBody::transfer(nonce, &keys[from].address(), &keys[9].address(), Amount::ONE_AERGO, &chain_id_hash);
+        hex::encode(sign_tx(body, &keys[from]).encode())
+    };
+    // The third repeats the first: already known.
+    let list = json!([raw(0, 1), raw(1, 1), raw(0, 1), raw(0, 2)]);
+    let out = call(&api, "sendTxs", json!([list, { "wait": "preconfirmed" }])).unwrap();
+    let out = out.as_array().unwrap();
+    assert_eq!(out.len(), 4);
+    for (entry, index) in [(&out[0], 0), (&out[1], 1), (&out[3], 2)] {
+        assert_eq!(entry["preconfirmation"]["index"], json!(index), "{entry}");
+        assert_eq!(entry["preconfirmation"]["txHash"], entry["hash"]);
+    }
+    assert_eq!(out[2]["error"]["reason"], "ALREADY_KNOWN", "{}", out[2]);
+    // Without a wait: hashes only.
+    let plain = call(&api, "sendTxs", json!([[raw(2, 1)]])).unwrap();
+    assert!(plain[0]["hash"].is_string() && plain[0].get("preconfirmation").is_none(), "{plain}");
+    // Refused whole: empty, too many, not hex, a block wait.
+    assert!(call(&api, "sendTxs", json!([[]])).is_err());
+    let many: Vec<String> = (0..101).map(|_| raw(3, 1)).collect();
+    assert!(call(&api, "sendTxs", json!([many])).unwrap_err().message.contains("expected 1..=100"));
+    assert!(call(&api, "sendTxs", json!([["zz"]])).unwrap_err().message.contains("txs[0]"));
+    assert!(call(&api, "sendTxs", json!([[raw(3, 1)], { "wait": "final" }])).is_err());
+}

@@ -581,23 +581,18 @@ impl Replica {
     }
 
     /// Admits a transaction and, on a producer that pre-executes, applies
-    /// it to the open next block at once. `Ok(Ok(Some(ticket)))`: applied;
-    /// `Ok(Ok(None))`: admitted, not applied (the ticket's reason is in
-    /// `queued`); `Ok(Err(_))`: refused, nothing changed.
-    fn admit_and_apply(
-        &self,
-        vtx: VerifiedTx,
-        queued: &mut String,
-    ) -> Result<std::result::Result<Option<Ticket>, TxRejection>> {
+    /// it to the open next block at once; `Ok(Err(_))`: refused, nothing
+    /// changed.
+    fn admit_and_apply(&self, vtx: VerifiedTx) -> Result<std::result::Result<Admission, TxRejection>> {
         if !self.pre_executes() {
-            *queued = match self.kind {
+            let why = match self.kind {
                 EngineKind::Dpos => "pre-confirmations on DPoS chains are not built yet".into(),
                 EngineKind::Solo if self.config.preconfirm => {
                     "this node does not produce blocks (pre-confirmations come from the producer)".into()
                 }
                 EngineKind::Solo => "pre-confirmations are off on this node ([producer] preconfirm)".into(),
             };
-            return Ok(self.admit(vtx)?.map(|()| None).map_err(TxRejection::Pool));
+            return Ok(self.admit(vtx)?.map(|()| Admission::Queued(why)).map_err(TxRejection::Pool));
         }
         let mut pending = self.lock_pending();
         let head = self.chain.head();
@@ -625,37 +620,35 @@ impl Replica {
         let hash = vtx.hash();
         let sender = (vtx.lane(), vtx.sender().clone());
         let nonce = vtx.nonce();
+        // The pool keeps its own copy; the open block takes this one.
+        let candidate = main.then(|| vtx.clone());
         {
             let mut pool = self.lock_pool();
             if let Err(e) = self.admit_locked(&mut pool, vtx, Bounds::Enforced)? {
                 return Ok(Err(TxRejection::Pool(e)));
             }
         }
-        if !main {
-            *queued = "branch transactions are not pre-executed; it goes in when the block is sealed".into();
-            return Ok(Ok(None));
-        }
+        let Some(vtx) = candidate else {
+            let why = "branch transactions are not pre-executed; it goes in when the block is sealed";
+            return Ok(Ok(Admission::Queued(why.into())));
+        };
         if pending.is_none() {
             *pending = Some(self.open_pending()?);
         }
         let p = pending.as_mut().expect("opened above");
         if let Some(t) = p.ticket(&hash) {
-            return Ok(Ok(Some(t.clone())));
+            // Opening the block took it from the pool already.
+            return Ok(Ok(Admission::Applied(Box::new(t.clone()))));
         }
-        let next = p.next_nonce(&self.lock_pool().get(&hash).cloned().ok_or_else(|| ReplicaError::Config {
-            field: "pool",
-            reason: format!("bug: admitted tx {hash} is not in the pool"),
-        })?)?;
+        let next = p.next_nonce(&vtx)?;
         if nonce > next {
-            *queued = format!("waiting for nonce {next} of its sender before it can be pre-executed");
-            return Ok(Ok(None));
+            let why = format!("waiting for nonce {next} of its sender before it can be pre-executed");
+            return Ok(Ok(Admission::Queued(why)));
         }
-        let vtx = self.lock_pool().get(&hash).cloned().expect("checked above");
         let ticket = match p.apply(vtx)? {
             Ok(t) => t,
             Err(e @ aergo_exec::ExecError::BlockFull { .. }) => {
-                *queued = format!("the open block is full ({e}); it goes in a later block");
-                return Ok(Ok(None));
+                return Ok(Ok(Admission::Queued(format!("the open block is full ({e}); it goes in a later block"))));
             }
             Err(e) => {
                 self.lock_pool().remove_with_successors(&hash);
@@ -663,7 +656,7 @@ impl Replica {
             }
         };
         self.apply_successors(p, &sender, nonce)?;
-        Ok(Ok(Some(ticket)))
+        Ok(Ok(Admission::Applied(Box::new(ticket))))
     }
 
     /// After nonce `nonce` of `sender` went into the open block, its later
@@ -858,6 +851,26 @@ impl Replica {
         Ok((hash, outcome, out))
     }
 
+    /// [`Replica::submit_tx_preconfirmed`] for many transactions at once:
+    /// each is submitted in order, then each promised, so that the first
+    /// promise's durable write covers all of them (one flush for the lot,
+    /// where one by one each would wait for its own). A refused
+    /// transaction is its own error and does not stop the others.
+    pub fn submit_txs_preconfirmed(&self, txs: Vec<Tx>) -> Vec<Result<(Hash, PreconfOutcome, Vec<Output>)>> {
+        let submitted: Vec<_> = txs.into_iter().map(|tx| self.submit(tx)).collect();
+        submitted
+            .into_iter()
+            .map(|r| {
+                let (hash, applied, out) = r?;
+                let outcome = match applied {
+                    Ok(ticket) => self.promise(&ticket)?,
+                    Err(reason) => PreconfOutcome::Queued { reason },
+                };
+                Ok((hash, outcome, out))
+            })
+            .collect()
+    }
+
     fn submit(&self, tx: Tx) -> Result<(Hash, std::result::Result<Ticket, String>, Vec<Output>)> {
         let bytes = tx.encode();
         let vtx = self.verify(tx).map_err(|e| {
@@ -869,9 +882,11 @@ impl Replica {
         })?;
         let hash = vtx.hash();
         self.runnable(&vtx)?.map_err(|e| ReplicaError::TxRejected(TxRejection::Verify(e)))?;
-        let mut queued = String::new();
-        let ticket = self.admit_and_apply(vtx, &mut queued)?.map_err(ReplicaError::TxRejected)?;
-        Ok((hash, ticket.ok_or(queued), vec![Output::PublishTx(bytes)]))
+        let applied = match self.admit_and_apply(vtx)?.map_err(ReplicaError::TxRejected)? {
+            Admission::Applied(ticket) => Ok(*ticket),
+            Admission::Queued(why) => Err(why),
+        };
+        Ok((hash, applied, vec![Output::PublishTx(bytes)]))
     }
 
     /// Whether block building on the head could run `vtx` at all
@@ -917,8 +932,7 @@ impl Replica {
             if self.runnable(&vtx)?.is_err() {
                 continue;
             }
-            let mut queued = String::new();
-            match self.admit_and_apply(vtx, &mut queued)? {
+            match self.admit_and_apply(vtx)? {
                 Ok(_) => admitted += 1,
                 Err(TxRejection::Pool(e @ PoolError::Invalid(_))) => {
                     return Ok(Step::reject(Some(from), Offence::InvalidTx, format!("gossiped tx: {e}")))
@@ -1574,6 +1588,14 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// What admitting a transaction did besides adding it to the pool.
+enum Admission {
+    /// Applied to the open block.
+    Applied(Box<Ticket>),
+    /// Not applied; why.
+    Queued(String),
 }
 
 /// Whether pool admission applies the per-account and pool-size bounds

@@ -20,9 +20,11 @@ use aergo_rpc::RpcError;
 use aergo_types::{Hash, Preconfirmation, Tx};
 use serde_json::{json, Value};
 
-use super::{internal, opt, options, receipt_json, rejection, required, Api};
+use super::{decode_raw_tx, internal, opt, options, receipt_json, rejection, required, Api};
 use crate::NodeError;
 
+/// Most transactions one `sendTxs` takes (the batch limit's default).
+pub(crate) const MAX_SEND_TXS: usize = 100;
 /// Default wait for `included` and `final`.
 const DEFAULT_WAIT_MS: u64 = 10_000;
 /// Longest wait a client may ask for.
@@ -94,6 +96,62 @@ impl Api {
                 self.wait_for(hash, wait == Wait::Final, Duration::from_millis(timeout_ms))
             }
         }
+    }
+
+    /// `sendTxs [[hex, ...], {wait?}]`: each transaction as `sendTx` would
+    /// take it, answered in order; with `wait: "preconfirmed"` all are
+    /// submitted first and then promised, so one durable write covers the
+    /// lot. A refused transaction is an `error` entry, not a failed call.
+    pub(crate) fn send_txs(&self, params: &Value) -> Result<Value, RpcError> {
+        let list = required(params, 0, "txs")?
+            .as_array()
+            .ok_or_else(|| RpcError::invalid_params("txs: expected an array of hex-encoded Tx"))?;
+        if list.is_empty() || list.len() > MAX_SEND_TXS {
+            return Err(RpcError::invalid_params(format!(
+                "txs: {} transactions, expected 1..={MAX_SEND_TXS}",
+                list.len()
+            )));
+        }
+        let o = options(super::param(params, 1, "options"), "sendTxs options", &["wait"])?;
+        let wait = parse_wait(opt(o, "wait"))?;
+        if matches!(wait, Wait::Included | Wait::Final) {
+            return Err(RpcError::invalid_params(
+                "sendTxs waits for none or preconfirmed; use sendTx to wait for a block",
+            ));
+        }
+        let txs = list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let raw =
+                    v.as_str().ok_or_else(|| RpcError::invalid_params(format!("txs[{i}]: expected a hex string")))?;
+                decode_raw_tx(raw).map_err(|e| RpcError { message: format!("txs[{i}]: {}", e.message), ..e })
+            })
+            .collect::<Result<Vec<Tx>, RpcError>>()?;
+        let error = |e: RpcError| json!({ "error": { "code": e.code, "message": e.message, "reason": e.data.as_ref().and_then(|d| d.get("reason")).cloned() } });
+        let out: Vec<Value> = if wait == Wait::Preconfirmed {
+            self.node
+                .submit_many_preconfirmed(txs)
+                .into_iter()
+                .map(|r| match r {
+                    Ok((hash, PreconfOutcome::Preconfirmed(p))) => {
+                        json!({ "hash": hash.to_string(), "preconfirmation": p.to_json() })
+                    }
+                    Ok((hash, PreconfOutcome::Queued { reason })) => {
+                        json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
+                    }
+                    Err(e) => error(submitted(Err(e)).expect_err("an error stays one")),
+                })
+                .collect()
+        } else {
+            txs.into_iter()
+                .map(|tx| match submitted(self.node.submit(tx)) {
+                    Ok(hash) => json!({ "hash": hash.to_string() }),
+                    Err(e) => error(e),
+                })
+                .collect()
+        };
+        Ok(Value::Array(out))
     }
 
     fn wait_for(&self, hash: Hash, final_only: bool, timeout: Duration) -> Result<Value, RpcError> {
