@@ -43,6 +43,6 @@ pub use error::{CryptoError, Result};
 pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
 pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
 pub use peer_id::PEER_ID_BYTES;
-pub use preconf::{find_breach, sign_preconf, sign_preconf_as, verify_preconf, Breach};
+pub use preconf::{find_breach, sign_preconf, sign_preconf_as, sign_preconfs_as, verify_preconf, Breach};
 pub use signature::{DerRules, Signature, MAX_DER_SIGNATURE_LEN};
 pub use tx::{sign_tx, sign_tx_body, verify_tx, verify_tx_with_key};

@@ -10,7 +10,8 @@
 //! with another receipt leaf. Anything short of that is not evidence, and
 //! says why ([`CryptoError::NotEvidence`]).
 
-use aergo_types::{receipts_root, txs_root, Block, Hash, Preconfirmation, Receipt};
+use aergo_types::preconf::batch_signed_hash;
+use aergo_types::{merkle_path, merkle_root, receipts_root, txs_root, Block, Hash, Preconfirmation, Receipt};
 
 use crate::block::verify_block_header;
 use crate::error::{CryptoError, Result};
@@ -26,9 +27,33 @@ pub fn sign_preconf(p: &mut Preconfirmation, key: &PrivateKey) -> Result<()> {
 /// [`sign_preconf`] with `key`'s public key given: deriving it costs as
 /// much as the signature, and a producer signs many promises.
 pub fn sign_preconf_as(p: &mut Preconfirmation, key: &PrivateKey, public: &PublicKey) -> Result<()> {
+    sign_preconfs_as(std::slice::from_mut(p), key, public)
+}
+
+/// Signs a group of promises with one signature: over the Merkle root of
+/// their signing hashes, each promise carrying its index and path in the
+/// tree, so each verifies alone ([`verify_preconf`]). A producer that
+/// promises many transactions at once pays one signature, not one each.
+pub fn sign_preconfs_as(ps: &mut [Preconfirmation], key: &PrivateKey, public: &PublicKey) -> Result<()> {
     debug_assert!(key.public_key() == *public, "the public key given is not the signing key's");
-    p.producer = public.to_compressed().to_vec();
-    p.signature = key.sign_hash(&p.signing_hash()?).to_der();
+    if ps.is_empty() {
+        return Ok(());
+    }
+    let producer = public.to_compressed().to_vec();
+    for p in ps.iter_mut() {
+        p.producer = producer.clone();
+    }
+    let leaves = ps.iter().map(Preconfirmation::signing_hash).collect::<std::result::Result<Vec<Hash>, _>>()?;
+    let signature = key.sign_hash(&batch_signed_hash(&merkle_root(&leaves))).to_der();
+    for (i, p) in ps.iter_mut().enumerate() {
+        p.batch_index = u32::try_from(i).map_err(|_| CryptoError::Length {
+            what: "pre-confirmation group",
+            expected: "at most 2^32 promises".into(),
+            found: i,
+        })?;
+        p.batch_path = merkle_path(&leaves, i).iter().map(Hash::to_vec).collect();
+        p.signature = signature.clone();
+    }
     Ok(())
 }
 
@@ -38,7 +63,7 @@ pub fn sign_preconf_as(p: &mut Preconfirmation, key: &PrivateKey, public: &Publi
 pub fn verify_preconf(p: &Preconfirmation) -> Result<PublicKey> {
     let key = PublicKey::from_compressed(&p.producer)?;
     let sig = Signature::from_der(&p.signature, DerRules::Strict)?;
-    key.verify_hash(&p.signing_hash()?, &sig)?;
+    key.verify_hash(&p.signed_hash()?, &sig)?;
     Ok(key)
 }
 
@@ -205,6 +230,34 @@ mod tests {
         let mut unsigned = p.clone();
         unsigned.signature.clear();
         assert!(verify_preconf(&unsigned).is_err());
+    }
+
+    #[test]
+    fn a_group_signed_once_verifies_promise_by_promise() {
+        let c = case();
+        for n in 1..=3usize {
+            let mut group: Vec<Preconfirmation> = (0..n as u32).map(|i| promise(&c, i)).collect();
+            sign_preconfs_as(&mut group, &c.bp, &c.bp.public_key()).unwrap();
+            assert!(group.iter().all(|p| p.signature == group[0].signature), "one signature for the group");
+            let block = block(&c, &c.bp, c.txs.clone(), &c.receipts);
+            for p in &group {
+                assert_eq!(verify_preconf(p).unwrap(), c.bp.public_key());
+                assert_eq!(find_breach(p, &block, &c.receipts).unwrap(), None);
+            }
+            if n > 1 {
+                // A promise with another's place in the group, or a path
+                // changed, does not verify.
+                let mut moved = group[0].clone();
+                moved.batch_index = 1;
+                assert!(verify_preconf(&moved).is_err());
+                let mut bent = group[1].clone();
+                bent.batch_path[0] = Hash::sha256(b"x").to_vec();
+                assert!(verify_preconf(&bent).is_err());
+                let mut changed = group[1].clone();
+                changed.receipt.as_mut().unwrap().gas_used += 1;
+                assert!(verify_preconf(&changed).is_err());
+            }
+        }
     }
 
     #[test]

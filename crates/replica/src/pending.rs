@@ -102,6 +102,8 @@ impl Ticket {
             pending_digest: self.digest.to_vec(),
             producer: Vec::new(),
             signature: Vec::new(),
+            batch_index: 0,
+            batch_path: Vec::new(),
         }
     }
 }

@@ -764,20 +764,48 @@ impl Replica {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Signs the pre-confirmation of `ticket` once it is durable: the log
-    /// holds it and everything before it (one write for all the
-    /// transactions applied since the last write), or its block is on the
-    /// main chain with it at the promised place.
+    /// Signs the pre-confirmation of `ticket` once it is durable (see
+    /// [`Replica::make_durable`]).
     fn promise(&self, ticket: &Ticket) -> Result<PreconfOutcome> {
+        Ok(self.promise_all(std::slice::from_ref(ticket))?.pop().expect("one outcome per ticket"))
+    }
+
+    /// Promises every ticket once it is durable, with one signature for
+    /// all of them (`aergo_crypto::sign_preconfs_as`): a group's
+    /// tickets share one durable write and one signature.
+    fn promise_all(&self, tickets: &[Ticket]) -> Result<Vec<PreconfOutcome>> {
         let chain_id_hash = self.chain.rules().chain_id_hash;
-        let sign = |ticket: &Ticket| -> Result<PreconfOutcome> {
-            let mut p = ticket.unsigned(&chain_id_hash);
-            aergo_crypto::sign_preconf_as(&mut p, &self.key, &self.public_key).map_err(|e| ReplicaError::Config {
-                field: "producer key",
-                reason: format!("cannot sign a pre-confirmation: {e}"),
-            })?;
-            Ok(PreconfOutcome::Preconfirmed(Box::new(p)))
-        };
+        let mut durable = Vec::with_capacity(tickets.len());
+        let mut outcomes: Vec<Option<PreconfOutcome>> = Vec::with_capacity(tickets.len());
+        for t in tickets {
+            if self.make_durable(t)? {
+                durable.push(t.unsigned(&chain_id_hash));
+                outcomes.push(None);
+            } else {
+                outcomes.push(Some(PreconfOutcome::Queued {
+                    reason: "the open block was replaced before the promise was durable; the tx is pending".into(),
+                }));
+            }
+        }
+        // Signing needs no lock: groups sign in parallel.
+        aergo_crypto::sign_preconfs_as(&mut durable, &self.key, &self.public_key).map_err(|e| {
+            ReplicaError::Config { field: "producer key", reason: format!("cannot sign a pre-confirmation: {e}") }
+        })?;
+        let mut signed = durable.into_iter();
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| PreconfOutcome::Preconfirmed(Box::new(signed.next().expect("one per durable"))))
+            })
+            .collect())
+    }
+
+    /// Whether `ticket` may be promised: the log holds it and everything
+    /// before it (one write for all the transactions applied since the
+    /// last write, made here if needed), or its block is on the main chain
+    /// with it at the promised place. `false`: its open block was replaced
+    /// before either.
+    fn make_durable(&self, ticket: &Ticket) -> Result<bool> {
         let block = (ticket.height, ticket.parent);
         let mut cursor = self.log_cursor.lock().unwrap_or_else(|e| e.into_inner());
         if cursor.block != Some(block) {
@@ -785,9 +813,7 @@ impl Replica {
             cursor.durable = 0;
         }
         if cursor.durable > ticket.index as usize {
-            // Signing needs no lock: promises sign in parallel.
-            drop(cursor);
-            return sign(ticket);
+            return Ok(true);
         }
         let from = cursor.durable;
         let batch = {
@@ -808,22 +834,14 @@ impl Replica {
             drop(cursor);
             // Sealed and committed (or abandoned) before the log caught up.
             let location = self.chain.blocks().tx_location(&ticket.tx_hash)?;
-            let sealed = location.filter(|l| l.index == ticket.index).and_then(|l| {
-                let h = self.chain.known(&l.block_hash)?;
-                (h.height == ticket.height).then_some(())
-            });
-            return match sealed {
-                Some(()) => sign(ticket),
-                None => Ok(PreconfOutcome::Queued {
-                    reason: "the open block was replaced before the promise was durable; the tx is pending".into(),
-                }),
-            };
+            return Ok(location
+                .filter(|l| l.index == ticket.index)
+                .is_some_and(|l| self.chain.known(&l.block_hash).is_some_and(|h| h.height == ticket.height)));
         };
         self.chain.preconf_log().append(ticket.height, &ticket.parent, timestamp_ns, from as u32, &txs)?;
         cursor.durable = from + txs.len();
         assert!(cursor.durable > ticket.index as usize, "bug: the log write did not cover the promised position");
-        drop(cursor);
-        sign(ticket)
+        Ok(true)
     }
 
     /// Verifies a transaction of any lane against the head's registry.
@@ -858,12 +876,26 @@ impl Replica {
     /// transaction is its own error and does not stop the others.
     pub fn submit_txs_preconfirmed(&self, txs: Vec<Tx>) -> Vec<Result<(Hash, PreconfOutcome, Vec<Output>)>> {
         let submitted: Vec<_> = txs.into_iter().map(|tx| self.submit(tx)).collect();
+        let tickets: Vec<Ticket> =
+            submitted.iter().filter_map(|r| r.as_ref().ok().and_then(|(_, a, _)| a.as_ref().ok()).cloned()).collect();
+        let mut promised = match self.promise_all(&tickets) {
+            Ok(outcomes) => outcomes.into_iter(),
+            Err(e) => {
+                // This node's own failure (the log or the key): every
+                // answer says so; the transactions stay admitted.
+                let reason = format!("no promise: {e}");
+                return submitted
+                    .into_iter()
+                    .map(|_| Err(ReplicaError::Config { field: "pre-confirmation", reason: reason.clone() }))
+                    .collect();
+            }
+        };
         submitted
             .into_iter()
             .map(|r| {
                 let (hash, applied, out) = r?;
                 let outcome = match applied {
-                    Ok(ticket) => self.promise(&ticket)?,
+                    Ok(_) => promised.next().expect("one outcome per ticket"),
                     Err(reason) => PreconfOutcome::Queued { reason },
                 };
                 Ok((hash, outcome, out))

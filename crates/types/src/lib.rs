@@ -62,7 +62,7 @@ pub use chain_id::ChainId;
 pub use error::{Result, TypesError};
 pub use genesis::{AllocationCategory, Genesis, Grant};
 pub use hash::Hash;
-pub use merkle::merkle_root;
+pub use merkle::{merkle_fold, merkle_path, merkle_root};
 pub use preconf::Preconfirmation;
 pub use receipt::{receipts_root, Event, Receipt, ReceiptStatus};
 pub use reject::RejectReason;

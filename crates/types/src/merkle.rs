@@ -32,9 +32,60 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// The siblings from leaf `index` up to the root of [`merkle_root`]'s tree
+/// over `leaves` (a last odd node is its own sibling); empty for one leaf.
+/// [`merkle_fold`] gives the root back from the leaf and this path.
+pub fn merkle_path(leaves: &[Hash], index: usize) -> Vec<Hash> {
+    let mut path = Vec::new();
+    if index >= leaves.len() {
+        return path;
+    }
+    let (mut level, mut i) = (leaves.to_vec(), index);
+    while level.len() > 1 {
+        path.push(*level.get(i ^ 1).unwrap_or(&level[i]));
+        level = level
+            .chunks(2)
+            .map(|pair| Hash::sha256_parts(&[pair[0].as_bytes(), pair.get(1).unwrap_or(&pair[0]).as_bytes()]))
+            .collect();
+        i /= 2;
+    }
+    path
+}
+
+/// The root of the tree in which `leaf` sits at `index` with sibling path
+/// `path` (see [`merkle_path`]).
+pub fn merkle_fold(leaf: &Hash, index: u64, path: &[Hash]) -> Hash {
+    let (mut node, mut i) = (*leaf, index);
+    for sibling in path {
+        node = if i % 2 == 0 {
+            Hash::sha256_parts(&[node.as_bytes(), sibling.as_bytes()])
+        } else {
+            Hash::sha256_parts(&[sibling.as_bytes(), node.as_bytes()])
+        };
+        i /= 2;
+    }
+    node
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_path_folds_back_to_the_root_and_only_at_its_index() {
+        for n in 1..40usize {
+            let leaves: Vec<Hash> = (0..n as u32).map(|i| Hash::sha256(&i.to_be_bytes())).collect();
+            let root = merkle_root(&leaves);
+            for (i, leaf) in leaves.iter().enumerate() {
+                let path = merkle_path(&leaves, i);
+                assert_eq!(merkle_fold(leaf, i as u64, &path), root, "n = {n}, i = {i}");
+                if n > 1 && i + 1 < n {
+                    assert_ne!(merkle_fold(leaf, i as u64 + 1, &path), root, "n = {n}, i = {i}");
+                }
+            }
+        }
+        assert!(merkle_path(&[Hash::ZERO], 1).is_empty());
+    }
 
     /// A direct transcription of the Go algorithm (flat array of
     /// 2*leafCount-1 nodes, children consumed two by two) to check the

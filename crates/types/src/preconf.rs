@@ -33,11 +33,13 @@ use prost::Message;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{Hash, Receipt, Result, TypesError};
+use crate::{merkle_fold, Hash, Receipt, Result, TypesError};
 
 /// Domain tag of a pre-confirmation's signing bytes: a signature over
 /// them can never be mistaken for one over a transaction or a header.
 const SIGNING_DOMAIN: &[u8] = b"AERGO-PRECONF-1\0";
+/// Domain tag of what a producer signs: the root of a group of promises.
+const BATCH_DOMAIN: &[u8] = b"AERGO-PRECONF-BATCH-1\0";
 /// Domain tag of the first pending digest of a block.
 const DIGEST_DOMAIN: &[u8] = b"AERGO-PENDING-1\0";
 
@@ -75,10 +77,21 @@ pub struct Preconfirmation {
     /// The producer's public key, 33 bytes compressed.
     #[prost(bytes = "vec", tag = "9")]
     pub producer: Vec<u8>,
-    /// Strict DER, low-s signature of [`Preconfirmation::signing_hash`].
+    /// Strict DER, low-s signature of [`Preconfirmation::signed_hash`]:
+    /// one signature covers a group of promises signed together.
     #[prost(bytes = "vec", tag = "10")]
     pub signature: Vec<u8>,
+    /// This promise's leaf in its group's Merkle tree.
+    #[prost(uint32, tag = "11")]
+    pub batch_index: u32,
+    /// The sibling hashes from this promise's leaf to the group's root
+    /// (empty for a group of one).
+    #[prost(bytes = "vec", repeated, tag = "12")]
+    pub batch_path: Vec<Vec<u8>>,
 }
+
+/// Deepest group Merkle path accepted (2^32 promises).
+pub const MAX_BATCH_PATH: usize = 32;
 
 fn hash_field(what: &'static str, bytes: &[u8]) -> Result<Hash> {
     Ok(Hash::from_slice(what, bytes)?)
@@ -106,7 +119,9 @@ impl Preconfirmation {
     }
 
     /// SHA-256 of the canonical signing bytes: every field but the
-    /// signature, the receipt by its Merkle leaf. Errors on a field of the
+    /// signature and the group fields, the receipt by its Merkle leaf. This
+    /// is the promise's leaf in its group (see
+    /// [`Preconfirmation::signed_hash`]). Errors on a field of the
     /// wrong length or a receipt out of bounds.
     pub fn signing_hash(&self) -> Result<Hash> {
         let receipt = self.receipt()?;
@@ -131,6 +146,25 @@ impl Preconfirmation {
         h.update(self.pending_digest()?.as_bytes());
         h.update(&self.producer);
         Ok(Hash(h.finalize().into()))
+    }
+
+    /// The root of the group this promise was signed in: its
+    /// [`Preconfirmation::signing_hash`] folded with `batch_path`.
+    pub fn batch_root(&self) -> Result<Hash> {
+        if self.batch_path.len() > MAX_BATCH_PATH {
+            return Err(TypesError::TooLarge {
+                what: "preconf batch path",
+                found: self.batch_path.len(),
+                limit: MAX_BATCH_PATH,
+            });
+        }
+        let path = self.batch_path.iter().map(|h| hash_field("preconf batch path", h)).collect::<Result<Vec<_>>>()?;
+        Ok(merkle_fold(&self.signing_hash()?, u64::from(self.batch_index), &path))
+    }
+
+    /// What the producer's signature is over: the group root, domain-tagged.
+    pub fn signed_hash(&self) -> Result<Hash> {
+        Ok(batch_signed_hash(&self.batch_root()?))
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -165,6 +199,8 @@ impl Preconfirmation {
             "pendingDigest": b58(&self.pending_digest),
             "producer": hex::encode(&self.producer),
             "signature": hex::encode(&self.signature),
+            "batchIndex": self.batch_index,
+            "batchPath": self.batch_path.iter().map(hex::encode).collect::<Vec<_>>(),
             "raw": hex::encode(self.encode()),
         })
     }
@@ -190,6 +226,15 @@ impl Preconfirmation {
             .map_err(|e| TypesError::Decode { what: "preconf hex", reason: e.to_string() })?;
         Preconfirmation::decode_bounded(&bytes)
     }
+}
+
+/// What a producer signs for a group of promises whose Merkle root (over
+/// their [`Preconfirmation::signing_hash`]es) is `root`.
+pub fn batch_signed_hash(root: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(BATCH_DOMAIN);
+    h.update(root.as_bytes());
+    Hash(h.finalize().into())
 }
 
 /// The digest of a pending block before any transaction.
@@ -237,6 +282,8 @@ mod tests {
             pending_digest: Hash::sha256(b"digest").to_vec(),
             producer: vec![2; 33],
             signature: vec![0x30, 1, 2],
+            batch_index: 0,
+            batch_path: Vec::new(),
         }
     }
 
@@ -278,6 +325,19 @@ mod tests {
         let mut p = sample();
         p.signature = vec![9];
         assert_eq!(p.signing_hash().unwrap(), base);
+    }
+
+    #[test]
+    fn a_group_of_one_signs_its_leaf_and_a_path_moves_the_root() {
+        let p = sample();
+        assert_eq!(p.batch_root().unwrap(), p.signing_hash().unwrap());
+        let mut q = sample();
+        q.batch_path = vec![Hash::sha256(b"sibling").to_vec()];
+        assert_ne!(q.signed_hash().unwrap(), p.signed_hash().unwrap());
+        q.batch_path = vec![vec![0; 31]];
+        assert!(q.batch_root().is_err());
+        q.batch_path = vec![vec![0; 32]; MAX_BATCH_PATH + 1];
+        assert!(matches!(q.batch_root(), Err(TypesError::TooLarge { .. })));
     }
 
     #[test]
