@@ -458,18 +458,25 @@ impl Node {
     /// Verifies and admits a transaction (and gossips it when the network
     /// runs); returns its hash.
     pub fn submit(&self, tx: Tx) -> Result<Hash, NodeError> {
-        let (hash, outputs) = match self.replica.submit_tx(tx) {
-            Ok(done) => done,
-            Err(e) => {
-                if let aergo_replica::ReplicaError::TxRejected(r) = &e {
-                    self.metrics.admission(r.reason().as_str());
-                }
-                return Err(e.into());
-            }
-        };
-        self.metrics.admission("accepted");
+        let (hash, outputs) = self.admitted(self.replica.submit_tx(tx))?;
         self.handle_outputs(outputs, None);
         Ok(hash)
+    }
+
+    /// Counts a submission's outcome: `accepted`, or its rejection code.
+    fn admitted<T>(&self, result: Result<T, ReplicaError>) -> Result<T, NodeError> {
+        match result {
+            Ok(done) => {
+                self.metrics.admission("accepted");
+                Ok(done)
+            }
+            Err(e) => {
+                if let ReplicaError::TxRejected(r) = &e {
+                    self.metrics.admission(r.reason().as_str());
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// [`Node::submit`], answering with this producer's signed
@@ -490,16 +497,7 @@ impl Node {
         &self,
         result: Result<(Hash, PreconfOutcome, Vec<Output>), ReplicaError>,
     ) -> Result<(Hash, PreconfOutcome), NodeError> {
-        let (hash, outcome, outputs) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                if let aergo_replica::ReplicaError::TxRejected(r) = &e {
-                    self.metrics.admission(r.reason().as_str());
-                }
-                return Err(e.into());
-            }
-        };
-        self.metrics.admission("accepted");
+        let (hash, outcome, outputs) = self.admitted(result)?;
         match &outcome {
             PreconfOutcome::Preconfirmed(p) => {
                 self.metrics.preconfirmation("signed");
