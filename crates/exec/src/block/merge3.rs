@@ -10,10 +10,14 @@
 //! that side; a row changed on both sides differently is a conflict,
 //! settled here:
 //!
-//! - `sys.accounts` (native balances): balance = base + both sides' deltas
-//!   (so the merge creates and destroys no token: the supply is checked
-//!   after every merge), nonce = ours (the target's own sequence); a
-//!   balance that would go negative fails the merge.
+//! - `sys.accounts` (native balances) is not merged row by row at all:
+//!   every account the source changed gets balance = ours + the source's
+//!   delta (base + both sides' deltas; two identical changes, the same
+//!   transfer made on each side, count twice, as they are two transfers),
+//!   nonce = ours (the target's own sequence); the merge creates and
+//!   destroys no token (the supply is checked after every merge), and a
+//!   balance that would go negative fails it. An account both sides
+//!   changed is reported as a settled conflict.
 //! - any other system table: the merge fails (no rule can be right for
 //!   governance or the contract catalogue).
 //! - a contract table: the source's resolver function, named by its merge
@@ -47,6 +51,9 @@ use crate::branches::{self, BranchInfo};
 use crate::contract::value_to_json_value;
 use crate::query::{query_call, QueryContext};
 use crate::{rows, system, ExecError};
+
+/// An encoded key and the encoded row to write there.
+type KeyRow = (Vec<u8>, Vec<u8>);
 
 /// Most conflicts one consensual merge settles.
 pub const MAX_MERGE_CONFLICTS: usize = 1_000;
@@ -140,6 +147,33 @@ impl Settler<'_> {
             }
             Err(reason) => self.fail(reason),
         }
+    }
+
+    /// The account rows of the merge: every account the source changed
+    /// gets ours' balance plus the source's delta ([`Settler::balances`]);
+    /// an account both sides changed is reported as a settled conflict.
+    fn account_deltas(&mut self, base: Hash, theirs: Hash) -> Result<Vec<KeyRow>, ExecError> {
+        let root = |state: Hash| Snapshot::open(self.store, state).table_root(system::ACCOUNTS);
+        let (base_root, theirs_root) = (root(base)?.unwrap_or(Hash::ZERO), root(theirs)?.unwrap_or(Hash::ZERO));
+        let mut rows = Vec::new();
+        for d in self.store.diff(base_root, theirs_root)? {
+            let d = d?;
+            if self.failure.is_some() {
+                break;
+            }
+            let ours = self.ours.get(system::ACCOUNTS, &d.key)?;
+            let both = ours != d.old;
+            let c = Conflict { key: d.key, base: d.old, ours, theirs: d.new, resolution: Resolution::Unresolved };
+            let resolution = if both {
+                self.settle(system::ACCOUNTS, &c)
+            } else {
+                self.balances(&c).unwrap_or_else(|e| self.fail(e))
+            };
+            if let Resolution::Value(Some(row)) = resolution {
+                rows.push((c.key, row));
+            }
+        }
+        Ok(rows)
     }
 
     /// Native balances: base + both deltas, ours' nonce.
@@ -308,8 +342,17 @@ impl BlockBuilder {
             settled: Vec::new(),
             source: source.to_string(),
         };
-        let out =
-            store.merge3_state(base, ours, theirs, |t| kept_as_ours(t, &indexes), |t, c| Ok(settler.settle(t, c)))?;
+        // Native balances merge by deltas, never row by row: two sides that
+        // changed an account identically (the same transfer made on each)
+        // still add both changes, which a row merge would take once.
+        let out = store.merge3_state(
+            base,
+            ours,
+            theirs,
+            |t| t == system::ACCOUNTS || kept_as_ours(t, &indexes),
+            |t, c| Ok(settler.settle(t, c)),
+        )?;
+        let account_rows = settler.account_deltas(base, theirs)?;
         if let Some(e) = settler.failure.take() {
             return Err(e);
         }
@@ -319,7 +362,13 @@ impl BlockBuilder {
             return Err(refuse(format!("table {}: {}", t.table, t.reason)));
         }
         let savepoint = self.overlay.savepoint();
-        match self.take_merged(&store, ours, out.root, &out.merged_tables) {
+        let merged = self.take_merged(&store, ours, out.root, &out.merged_tables).and_then(|()| {
+            for (key, row) in account_rows {
+                self.overlay.put(system::ACCOUNTS, key, row)?;
+            }
+            Ok(())
+        });
+        match merged {
             Ok(()) => self.overlay.release_savepoint(savepoint)?,
             Err(e) => {
                 self.overlay.rollback_to(savepoint)?;
