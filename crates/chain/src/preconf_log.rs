@@ -223,22 +223,6 @@ impl PreconfLog {
             }
         }
     }
-
-    /// Forgets the logs of `height` and below.
-    pub fn clear(&self, height: u64) -> Result<(), ChainError> {
-        match &mut *self.lock() {
-            Backing::Memory(map) => {
-                map.retain(|&h, _| h > height);
-                Ok(())
-            }
-            Backing::Dir { dir, open } => {
-                if open.as_ref().is_some_and(|(h, _)| *h <= height) {
-                    *open = None;
-                }
-                remove_below(dir, height.saturating_add(1))
-            }
-        }
-    }
 }
 
 /// Removes the files of heights below `height`.
@@ -282,9 +266,6 @@ mod tests {
         log.append(7, &q, 80, 0, &[tx(8)]).unwrap();
         assert_eq!(log.read(5, &q).unwrap(), None);
         assert_eq!(log.read(6, &q).unwrap().unwrap().txs, vec![tx(7)]);
-        log.clear(7).unwrap();
-        assert_eq!(log.read(6, &q).unwrap(), None);
-        assert_eq!(log.read(7, &q).unwrap(), None);
     }
 
     #[test]

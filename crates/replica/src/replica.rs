@@ -1329,7 +1329,8 @@ impl Replica {
         if pending_slot.as_ref().is_some_and(|p| p.is_stale(&head) || p.parent() != head.hash) {
             *pending_slot = None;
         }
-        let ready = self.lock_pool().len() + pending_slot.as_ref().map_or(0, Pending::len);
+        // The open block's transactions are in the pool until committed.
+        let ready = self.lock_pool().len();
         let timestamp_ns = match solo.decide(now_ns, head.timestamp_ns, ready) {
             aergo_consensus::Decision::Wait => return Ok(()),
             aergo_consensus::Decision::Produce { timestamp_ns } => timestamp_ns,
