@@ -26,7 +26,7 @@ pub enum CryptoError {
     Length { what: &'static str, expected: String, found: usize },
     #[error(transparent)]
     Types(#[from] aergo_types::TypesError),
-    #[error("not evidence of a broken pre-confirmation: {reason}")]
+    #[error("not evidence of misbehaviour: {reason}")]
     NotEvidence { reason: String },
     #[error("randomness unavailable: {reason}")]
     Random { reason: String },

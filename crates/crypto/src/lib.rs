@@ -7,7 +7,9 @@
 //! ([`sign_tx`]/[`verify_tx`]), block headers ([`sign_block`]/
 //! [`verify_block_header`]) and pre-confirmations ([`sign_preconf`]/
 //! [`verify_preconf`], and [`find_breach`], which checks a block against
-//! one), deterministic development keys ([`dev_key`])
+//! one), evidence of misbehaviour ([`check_evidence`]: which producer
+//! signed two blocks or two votes for one slot, or broke a promise),
+//! deterministic development keys ([`dev_key`])
 //! and a dev genesis built from them ([`dev_genesis`]), encrypted key
 //! storage ([`keystore`]: the Go node's key files in a directory, and the
 //! exported-key text of `aergocli account export`), libp2p peer ids of
@@ -29,6 +31,7 @@ mod bench;
 mod block;
 mod dev;
 mod error;
+mod evidence;
 mod keys;
 pub mod keystore;
 mod peer_id;
@@ -40,6 +43,7 @@ pub use bench::{measure_verify_rate, VerifyRate};
 pub use block::{sign_block, sign_block_header, verify_block_header};
 pub use dev::{dev_category_key, dev_genesis, dev_key, dev_keys, DEV_ACCOUNT_LABEL};
 pub use error::{CryptoError, Result};
+pub use evidence::{check_evidence, Offence};
 pub use keys::{PrivateKey, PublicKey, LIBP2P_PUBKEY_PREFIX, PRIVATE_KEY_VERSION};
 pub use keystore::{decrypt_key, encrypt_key, export_key, import_exported_key, Keystore, ScryptParams};
 pub use peer_id::PEER_ID_BYTES;

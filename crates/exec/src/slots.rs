@@ -13,13 +13,7 @@
 /// slot 0; an `interval_ms` of 0 is treated as 1 (genesis validation keeps
 /// it at least 250).
 pub fn slot_of(timestamp_ns: i64, genesis_timestamp_ns: i64, interval_ms: u64) -> u64 {
-    let interval_ns = i128::from(interval_ms.max(1)) * 1_000_000;
-    let elapsed_ns = i128::from(timestamp_ns) - i128::from(genesis_timestamp_ns);
-    if elapsed_ns <= 0 {
-        return 0;
-    }
-    // elapsed < 2^64 ns and interval >= 1e6 ns: the quotient fits u64.
-    (elapsed_ns / interval_ns) as u64
+    aergo_types::evidence::SlotClock { genesis_timestamp_ns, interval_ms }.slot_of(timestamp_ns)
 }
 
 /// The index, in the ordered producer set of size `n`, of the producer of

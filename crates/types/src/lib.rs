@@ -18,6 +18,9 @@
 //!   [`receipts_root`];
 //! - [`Preconfirmation`]: a producer's signed promise of a transaction's
 //!   place and result in its next block, and the pending-block digest;
+//! - [`Evidence`]: proof that a producer signed two blocks or two votes
+//!   for one slot, or broke a pre-confirmation, with compact Merkle
+//!   proofs of a block's content;
 //! - [`RejectReason`]: the stable codes of why a transaction is refused,
 //!   shared by every crate that refuses one;
 //! - [`Genesis`]: the genesis JSON with the whitepaper allocation
@@ -47,6 +50,7 @@ pub mod block;
 pub mod chain_id;
 mod error;
 pub mod genesis;
+pub mod evidence;
 pub mod hash;
 pub mod merkle;
 pub mod payload;
@@ -60,6 +64,7 @@ pub use amount::{Amount, Unit};
 pub use block::{txs_root, Block, BlockBody, BlockHeader};
 pub use chain_id::ChainId;
 pub use error::{Result, TypesError};
+pub use evidence::Evidence;
 pub use genesis::{AllocationCategory, Genesis, Grant};
 pub use hash::Hash;
 pub use merkle::{merkle_fold, merkle_path, merkle_root};

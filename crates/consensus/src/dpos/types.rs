@@ -32,17 +32,9 @@ pub fn quorum_size(n: usize) -> usize {
     2 * n / 3 + 1
 }
 
-/// Domain separator of vote signatures (never a valid transaction or
-/// block-header signing hash, which start with other fields).
-pub const VOTE_DOMAIN: &[u8] = b"aergo-dpos-vote-v1\0";
-
-/// The digest a producer signs to vote for `block` in `slot` on the chain
-/// named by `chain_tag` (e.g. the hash of the chain id, so a vote cannot
-/// be replayed on another chain):
-/// `SHA-256(VOTE_DOMAIN || chain_tag || slot as u64 big-endian || block)`.
-pub fn vote_digest(chain_tag: &Hash, slot: u64, block: &Hash) -> Hash {
-    Hash::sha256_parts(&[VOTE_DOMAIN, chain_tag.as_bytes(), &slot.to_be_bytes(), block.as_bytes()])
-}
+// The vote digest lives with the evidence that carries votes, so the
+// executor checks a double vote with the engine's own digest.
+pub use aergo_types::evidence::{vote_digest, VOTE_DOMAIN};
 
 /// One producer's vote for one block.
 #[derive(Clone, Debug, PartialEq, Eq)]
