@@ -65,9 +65,7 @@ pub fn check_evidence(evidence: &Evidence, chain_id_hash: &Hash, clock: &SlotClo
     match evidence.kind()? {
         OffenceKind::DoubleBlock => double_block(evidence.double_block.as_ref().expect("kind"), chain_id_hash, clock),
         OffenceKind::DoubleVote => double_vote(evidence.double_vote.as_ref().expect("kind"), chain_id_hash),
-        OffenceKind::BrokenPromise => {
-            broken_promise(evidence.broken_promise.as_ref().expect("kind"), chain_id_hash)
-        }
+        OffenceKind::BrokenPromise => broken_promise(evidence.broken_promise.as_ref().expect("kind"), chain_id_hash),
     }
 }
 
@@ -88,7 +86,11 @@ fn double_block(e: &DoubleBlock, chain_id_hash: &Hash, clock: &SlotClock) -> Res
     let a = chain_header("first", first, chain_id_hash)?;
     let b = chain_header("second", second, chain_id_hash)?;
     if a != b {
-        return Err(not_evidence(format!("the blocks were signed by two producers ({} and {})", a.peer_id(), b.peer_id())));
+        return Err(not_evidence(format!(
+            "the blocks were signed by two producers ({} and {})",
+            a.peer_id(),
+            b.peer_id()
+        )));
     }
     let (ha, hb) = (first.hash(), second.hash());
     if ha == hb {
@@ -182,7 +184,11 @@ fn broken_promise(e: &BrokenPromise, chain_id_hash: &Hash) -> Result<Offence> {
     let last = match (&e.last_tx, n) {
         (None, 0) => Hash::ZERO,
         (Some(tx), 1..) => real_tx(tx, chain_id_hash)?,
-        (_, _) => return Err(not_evidence(format!("{n} transactions claimed: the last one must be given if and only if n > 0"))),
+        (_, _) => {
+            return Err(not_evidence(format!(
+                "{n} transactions claimed: the last one must be given if and only if n > 0"
+            )))
+        }
     };
     prove_count(&txs_root, n, &last, &e.last_tx_path).map_err(|e| not_evidence(e.to_string()))?;
     let index = u64::from(p.index);
@@ -199,7 +205,8 @@ fn broken_promise(e: &BrokenPromise, chain_id_hash: &Hash) -> Result<Offence> {
     }
     let hash = |what: &'static str, b: &[u8]| Hash::from_slice(what, b).map_err(|e| not_evidence(e.to_string()));
     let found = hash("tx hash", &e.tx_hash)?;
-    prove_leaf("transaction proof", &txs_root, n, index, &found, &e.tx_path).map_err(|e| not_evidence(e.to_string()))?;
+    prove_leaf("transaction proof", &txs_root, n, index, &found, &e.tx_path)
+        .map_err(|e| not_evidence(e.to_string()))?;
     let promised = p.tx_hash()?;
     if found != promised {
         return Ok(offence(format!("block {block} holds {found} at position {index}, {promised} was promised")));
@@ -213,7 +220,9 @@ fn broken_promise(e: &BrokenPromise, chain_id_hash: &Hash) -> Result<Offence> {
             "block {block} gives {promised} the receipt {leaf} at position {index}, {promised_leaf} was promised"
         )));
     }
-    Err(not_evidence(format!("block {block} keeps the promise: {promised} at position {index} with the promised receipt")))
+    Err(not_evidence(format!(
+        "block {block} keeps the promise: {promised} at position {index} with the promised receipt"
+    )))
 }
 
 #[cfg(test)]
@@ -268,7 +277,8 @@ mod tests {
         assert_eq!((o.kind, o.producer, o.at), (OffenceKind::DoubleBlock, bp.public_key(), 9));
         // The other order, or a third block in the slot, is the same offence.
         let swapped = check_evidence(&double_block_evidence(b.clone(), a.clone()), &chain(), &CLOCK).unwrap();
-        let third = check_evidence(&double_block_evidence(a.clone(), header(&bp, 6, 9, b"c")), &chain(), &CLOCK).unwrap();
+        let third =
+            check_evidence(&double_block_evidence(a.clone(), header(&bp, 6, 9, b"c")), &chain(), &CLOCK).unwrap();
         assert_eq!((swapped.id, third.id), (o.id, o.id));
 
         let refused = |e: Evidence, fragment: &str| {
@@ -286,7 +296,10 @@ mod tests {
         elsewhere.chain_id = ChainId::new(1, false, false, "other", "dpos").unwrap().to_bytes();
         let elsewhere = sign_block(elsewhere, vec![], &bp).unwrap().header.unwrap();
         refused(double_block_evidence(a.clone(), elsewhere), "another chain");
-        refused(Evidence { double_block: Some(DoubleBlock { first: Some(a), second: None }), ..Default::default() }, "two block headers");
+        refused(
+            Evidence { double_block: Some(DoubleBlock { first: Some(a), second: None }), ..Default::default() },
+            "two block headers",
+        );
     }
 
     #[test]
@@ -323,7 +336,12 @@ mod tests {
             .collect();
         let receipts = txs
             .iter()
-            .map(|t| Receipt { status: "SUCCESS".into(), tx_hash: t.hash.clone(), gas_used: 100_000, ..Default::default() })
+            .map(|t| Receipt {
+                status: "SUCCESS".into(),
+                tx_hash: t.hash.clone(),
+                gas_used: 100_000,
+                ..Default::default()
+            })
             .collect();
         Promised { bp, txs, receipts }
     }

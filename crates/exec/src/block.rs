@@ -468,7 +468,9 @@ impl BlockBuilder {
                 recipient.to_vec()
             }
             TxKind::System(call) => {
-                let outcome = gov::execute(&mut self.overlay, self.ctx.height, sender, &call, amount)?;
+                let chain =
+                    Hash::from_slice("tx chain id hash", &body.chain_id_hash).map_err(aergo_types::TypesError::from)?;
+                let outcome = gov::execute(&mut self.overlay, self.ctx.height, sender, &call, amount, &chain)?;
                 if let Some((name, json_args)) = outcome.event {
                     events.push(self.system_event(vtx, AERGO_SYSTEM, name, json_args));
                 }
@@ -678,7 +680,11 @@ pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> 
     match plan(body)? {
         Planned::Contract(_) => Ok(()),
         Planned::Plain(TxKind::Transfer(to)) => names::resolve(state, &to).map(|_| ()),
-        Planned::Plain(TxKind::System(call)) => gov::precheck(state, &call, body.amount()?),
+        Planned::Plain(TxKind::System(call)) => {
+            let chain =
+                Hash::from_slice("tx chain id hash", &body.chain_id_hash).map_err(aergo_types::TypesError::from)?;
+            gov::precheck(state, &call, body.amount()?, &chain)
+        }
         Planned::Plain(TxKind::Name(call)) => names::precheck(state, &body.sender()?, &call, body.amount()?),
         Planned::Plain(TxKind::File(call)) => files::precheck(state, &body.sender()?, &call, body.amount()?),
         Planned::Plain(TxKind::Branch(_)) if !body.amount()?.is_zero() => {

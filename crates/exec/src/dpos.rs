@@ -11,13 +11,14 @@ use std::ops::Bound;
 
 use aergo_store::codec::{decode_row, encode_key};
 use aergo_store::{Direction, TableMeta, TableStore, Value};
+use aergo_types::evidence::SlotClock;
 use aergo_types::genesis::{DposSettings, DPOS_MAX_BP_COUNT, DPOS_MAX_RATING_WINDOW_SLOTS};
 use aergo_types::Amount;
 
 use crate::rows::{self, as_text, as_u64, corrupt, text};
 use crate::slots::producer_index;
 use crate::system::{self, write_param};
-use crate::{gov, ExecError};
+use crate::{gov, slashing, ExecError};
 
 pub const BPS: &str = "sys.bps";
 pub const BP_RATINGS: &str = "sys.bp_ratings";
@@ -75,7 +76,12 @@ pub fn effective_votes(votes: Amount, rating_percent: u64) -> Amount {
 
 /// Creates the staking, voting and producer tables and the DPoS
 /// parameters, and installs `bps` as the producer set (in that order).
-pub fn init_genesis(view: &mut dyn TableStore, settings: &DposSettings, bps: &[String]) -> Result<(), ExecError> {
+pub fn init_genesis(
+    view: &mut dyn TableStore,
+    settings: &DposSettings,
+    bps: &[String],
+    clock: SlotClock,
+) -> Result<(), ExecError> {
     if bps.is_empty() || bps.len() as u64 > DPOS_MAX_BP_COUNT {
         return Err(ExecError::BadGenesis {
             reason: format!("a dpos chain needs 1..={DPOS_MAX_BP_COUNT} initial producers, got {}", bps.len()),
@@ -96,6 +102,7 @@ pub fn init_genesis(view: &mut dyn TableStore, settings: &DposSettings, bps: &[S
     write_param(view, system::PARAM_STAKE_LOCK_BLOCKS, count(settings.stake_lock_blocks))?;
     write_param(view, system::PARAM_EPOCH_BLOCKS, count(settings.epoch_blocks))?;
     write_param(view, system::PARAM_RATING_WINDOW_SLOTS, count(settings.rating_window_slots))?;
+    slashing::init_genesis(view, Some(clock))?;
     write_producers(view, &[], bps)
 }
 
@@ -235,7 +242,9 @@ pub fn begin_block(view: &mut dyn TableStore, info: &SlotInfo) -> Result<(), Exe
     record_slot(view, info.slot, &info.producer, true)?;
     prune_slots(view, first_kept)?;
     let epoch_blocks = system::read_param_u64(view, system::PARAM_EPOCH_BLOCKS)?.max(1);
-    if info.height.is_multiple_of(epoch_blocks) {
+    // A convicted producer leaves at the next block, not the next epoch.
+    let convicted = bps.iter().map(|bp| slashing::is_slashed(view, bp)).collect::<Result<Vec<_>, _>>()?;
+    if info.height.is_multiple_of(epoch_blocks) || convicted.contains(&true) {
         let elected = elect(view, &bps)?;
         write_producers(view, &bps, &elected)?;
     }
@@ -245,7 +254,10 @@ pub fn begin_block(view: &mut dyn TableStore, info: &SlotInfo) -> Result<(), Exe
 /// The election: the top `bp_count` candidates by effective votes (ties:
 /// smaller id first); candidates with zero effective votes are not
 /// elected; if fewer than `bp_count` remain, current producers fill the
-/// set in their current order.
+/// set in their current order. Convicted producers ([`slashing`]) are
+/// never elected; if that leaves no one, the current set stays (a chain
+/// without producers stops for good, one with a convicted producer can
+/// still vote it out).
 ///
 /// The scan follows the ranking index (raw votes descending) and stops as
 /// soon as the next candidate cannot beat the current `bp_count`-th even
@@ -274,7 +286,7 @@ pub fn elect(view: &dyn TableStore, current: &[String]) -> Result<Vec<String>, E
             ));
         }
         let eff = effective_votes(votes, rating(view, candidate)?.percent());
-        if !eff.is_zero() {
+        if !eff.is_zero() && !slashing::is_slashed(view, candidate)? {
             let pos = top.partition_point(|(v, id)| *v > eff || (*v == eff && id.as_str() < candidate));
             top.insert(pos, (eff, candidate.to_string()));
             top.truncate(k);
@@ -286,9 +298,12 @@ pub fn elect(view: &dyn TableStore, current: &[String]) -> Result<Vec<String>, E
         if set.len() >= k {
             break;
         }
-        if !set.contains(bp) {
+        if !set.contains(bp) && !slashing::is_slashed(view, bp)? {
             set.push(bp.clone());
         }
+    }
+    if set.is_empty() {
+        return Ok(current.to_vec());
     }
     Ok(set)
 }

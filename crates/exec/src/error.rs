@@ -35,10 +35,12 @@ pub enum ExecError {
     /// A governance or contract payload that does not parse.
     #[error("bad payload: {reason}")]
     BadPayload { reason: String },
-    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
+    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP, v1voteDAO or v1evidence")]
     UnknownSystemCall { name: String },
     #[error("{call}: {reason}")]
     GovernanceRejected { call: &'static str, reason: String },
+    #[error("evidence refused: {reason}")]
+    EvidenceRejected { reason: String },
     #[error("no account is registered under the name {name:?}")]
     UnknownName { name: String },
     #[error("{call} {name:?} refused: {reason}")]
@@ -108,6 +110,7 @@ impl ExecError {
             | ExecError::StakeLocked { .. }
             | ExecError::UnstakeExceedsStake { .. }
             | ExecError::NotStaked { .. } => R::GovernanceRejected,
+            ExecError::EvidenceRejected { .. } => R::EvidenceRejected,
             ExecError::UnknownName { .. } => R::UnknownName,
             ExecError::NameRejected { .. } => R::NameRejected,
             ExecError::UnknownBranch { .. } => R::UnknownBranch,

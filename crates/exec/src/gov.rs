@@ -11,12 +11,12 @@
 use aergo_store::{TableMeta, TableStore, Value};
 use aergo_types::address::AERGO_SYSTEM;
 use aergo_types::payload::MAX_CANDIDATES_PER_VOTE;
-use aergo_types::{Address, Amount};
+use aergo_types::{Address, Amount, Hash};
 use serde_json::json;
 
 use crate::rows::{self, as_amount, as_text, as_u64, corrupt, text};
 use crate::system::{self, read_account, write_account};
-use crate::ExecError;
+use crate::{slashing, ExecError};
 
 // The system call's wire form lives with the other payloads; the crate
 // root re-exports both names.
@@ -136,7 +136,7 @@ pub fn stake_of(view: &dyn TableStore, account: &Address) -> Result<Stake, ExecE
     }
 }
 
-fn write_stake(view: &mut dyn TableStore, account: &Address, stake: Stake) -> Result<(), ExecError> {
+pub(crate) fn write_stake(view: &mut dyn TableStore, account: &Address, stake: Stake) -> Result<(), ExecError> {
     let key = [account_key(account)];
     if stake.amount.is_zero() {
         return rows::delete(view, STAKES, &key);
@@ -326,7 +326,7 @@ fn reweigh(view: &mut dyn TableStore, voter: &Address, delta: Delta) -> Result<(
     Ok(())
 }
 
-fn system_address() -> Address {
+pub(crate) fn system_address() -> Address {
     Address::Name(AERGO_SYSTEM.to_string())
 }
 
@@ -334,12 +334,29 @@ fn amount_event(who: &Address, amount: Amount) -> String {
     json!([who.to_string(), {"_bignum": amount.aer().to_string()}]).to_string()
 }
 
+/// Takes `amount` from `account`'s stake (slashing): the staked total and
+/// every tally its votes are in shrink with it. The AERGO stays in
+/// `aergo.system`'s balance; the caller moves it.
+pub(crate) fn cut_stake(view: &mut dyn TableStore, account: &Address, amount: Amount) -> Result<(), ExecError> {
+    let mut stake = stake_of(view, account)?;
+    stake.amount = stake.amount.checked_sub(amount).ok_or(corrupt(STAKES, "a cut above the stake"))?;
+    write_stake(view, account, stake)?;
+    let total = total_staked(view)?.checked_sub(amount).ok_or(corrupt(TOTALS, "staked total below a stake"))?;
+    write_total_staked(view, total)?;
+    reweigh(view, account, Delta::Sub(amount))
+}
+
 /// What refuses a system call before it touches any account: candidates
 /// (which need the key code; the block builder parsed the payload with
 /// `GovCall::parse`, the wire form), a chain without staking, an amount
 /// the call cannot carry. Block execution and pool admission
 /// ([`crate::check_runnable`]) share it.
-pub(crate) fn precheck(view: &dyn TableStore, call: &GovCall, amount: Amount) -> Result<(), ExecError> {
+pub(crate) fn precheck(
+    view: &dyn TableStore,
+    call: &GovCall,
+    amount: Amount,
+    chain_id_hash: &Hash,
+) -> Result<(), ExecError> {
     check_candidates(call)?;
     if !is_enabled(view)? {
         return Err(ExecError::Unsupported {
@@ -356,6 +373,11 @@ pub(crate) fn precheck(view: &dyn TableStore, call: &GovCall, amount: Amount) ->
             call: name,
             reason: format!("a vote moves no AERGO, but the tx amount is {amount}"),
         }),
+        GovCall::Evidence(_) if !amount.is_zero() => Err(ExecError::GovernanceRejected {
+            call: name,
+            reason: format!("evidence moves no AERGO, but the tx amount is {amount}"),
+        }),
+        GovCall::Evidence(e) => slashing::precheck(view, e, chain_id_hash).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -368,8 +390,21 @@ pub(crate) fn execute(
     sender: &Address,
     call: &GovCall,
     amount: Amount,
+    chain_id_hash: &Hash,
 ) -> Result<GovOutcome, ExecError> {
-    precheck(view, call, amount)?;
+    if let GovCall::Evidence(e) = call {
+        // The evidence is checked once, by `slashing::execute`, not here
+        // and there: four signatures are the bulk of the call's cost.
+        if !amount.is_zero() {
+            return Err(ExecError::GovernanceRejected {
+                call: call.name(),
+                reason: format!("evidence moves no AERGO, but the tx amount is {amount}"),
+            });
+        }
+        let event = slashing::execute(view, height, sender, e, chain_id_hash)?;
+        return Ok(GovOutcome { event: Some(event), passed: Vec::new() });
+    }
+    precheck(view, call, amount, chain_id_hash)?;
     let who = sender.to_string();
     let mut outcome = GovOutcome::default();
     match call {
@@ -446,6 +481,8 @@ pub(crate) fn execute(
             }
             outcome.event = Some(("voteBP", json!([who, candidates]).to_string()));
         }
+        // Executed above.
+        GovCall::Evidence(_) => {}
         GovCall::VoteDao { param, value } => {
             let stake = stake_of(view, sender)?;
             if stake.amount.is_zero() {

@@ -254,6 +254,7 @@ fn system_params_are_the_rows_the_payload_names() {
         (GovParam::StakeLockBlocks, system::PARAM_STAKE_LOCK_BLOCKS),
         (GovParam::MaxTxGas, system::PARAM_MAX_TX_GAS),
         (GovParam::MaxBlockGas, system::PARAM_MAX_BLOCK_GAS),
+        (GovParam::SlashPercent, system::PARAM_SLASH_PERCENT),
     ];
     assert_eq!(rows.len(), GovParam::ALL.len());
     for (p, row) in rows {
@@ -801,3 +802,6 @@ proptest! {
         }
     }
 }
+
+#[path = "slashing_tests.rs"]
+mod slashing;

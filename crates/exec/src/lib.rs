@@ -220,6 +220,7 @@ pub mod host;
 pub mod names;
 pub mod query;
 mod rows;
+pub mod slashing;
 pub mod slots;
 pub mod system;
 
@@ -397,7 +398,11 @@ pub fn genesis_state(store: &Store, genesis: &Genesis) -> Result<Hash, ExecError
         system::write_account(&mut overlay, &address, AccountState { balance, nonce: 0 })?;
     }
     if let Some(settings) = genesis.dpos_settings()? {
-        dpos::init_genesis(&mut overlay, &settings, &genesis.bps)?;
+        let clock = aergo_types::evidence::SlotClock {
+            genesis_timestamp_ns: genesis.timestamp,
+            interval_ms: settings.block_interval_ms,
+        };
+        dpos::init_genesis(&mut overlay, &settings, &genesis.bps, clock)?;
     }
     Ok(overlay.flush()?)
 }

@@ -50,6 +50,14 @@ pub const PARAM_STAKE_LOCK_BLOCKS: &str = "stake_lock_blocks";
 pub const PARAM_MAX_TX_GAS: &str = "max_tx_gas";
 /// Governance parameter: most gas one block's transactions may use.
 pub const PARAM_MAX_BLOCK_GAS: &str = "max_block_gas";
+/// Governance parameter (DPoS chains): percent of a convicted producer's
+/// stake that is slashed.
+pub const PARAM_SLASH_PERCENT: &str = "slash_percent";
+/// Fixed at genesis (DPoS chains): the genesis timestamp, in ns, which
+/// starts slot 0 (evidence of two blocks in one slot needs the clock).
+pub const PARAM_GENESIS_TIMESTAMP_NS: &str = "genesis_timestamp_ns";
+/// Fixed at genesis (DPoS chains): the slot length.
+pub const PARAM_SLOT_INTERVAL_MS: &str = "slot_interval_ms";
 /// [`PARAM_MAX_TX_GAS`] while no vote has set it: about 0.3 s of the
 /// costliest SQL on the reference machine, and 100 times a contract call's
 /// default limit.

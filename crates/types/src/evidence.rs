@@ -220,7 +220,11 @@ impl Evidence {
     /// Decodes untrusted bytes ([`EVIDENCE_MAX_BYTES`] at most).
     pub fn decode_bounded(bytes: &[u8]) -> Result<Evidence> {
         if bytes.len() > EVIDENCE_MAX_BYTES {
-            return Err(TypesError::TooLarge { what: "encoded evidence", found: bytes.len(), limit: EVIDENCE_MAX_BYTES });
+            return Err(TypesError::TooLarge {
+                what: "encoded evidence",
+                found: bytes.len(),
+                limit: EVIDENCE_MAX_BYTES,
+            });
         }
         Evidence::decode(bytes).map_err(|e| TypesError::Decode { what: "evidence", reason: e.to_string() })
     }
@@ -231,9 +235,14 @@ impl Evidence {
         let text = text.trim();
         let text = text.strip_prefix("0x").unwrap_or(text);
         if text.len() > 2 * EVIDENCE_MAX_BYTES {
-            return Err(TypesError::TooLarge { what: "evidence hex", found: text.len(), limit: 2 * EVIDENCE_MAX_BYTES });
+            return Err(TypesError::TooLarge {
+                what: "evidence hex",
+                found: text.len(),
+                limit: 2 * EVIDENCE_MAX_BYTES,
+            });
         }
-        let bytes = hex::decode(text).map_err(|e| TypesError::Decode { what: "evidence hex", reason: e.to_string() })?;
+        let bytes =
+            hex::decode(text).map_err(|e| TypesError::Decode { what: "evidence hex", reason: e.to_string() })?;
         Evidence::decode_bounded(&bytes)
     }
 
@@ -317,7 +326,12 @@ impl BrokenPromise {
     /// The compact evidence against `header` for `preconf`, from the
     /// block's transactions and receipt leaves in block order. Errors if a
     /// transaction's hash field is not 32 bytes.
-    pub fn build(preconf: Preconfirmation, header: BlockHeader, txs: &[Tx], receipt_leaves: &[Hash]) -> Result<BrokenPromise> {
+    pub fn build(
+        preconf: Preconfirmation,
+        header: BlockHeader,
+        txs: &[Tx],
+        receipt_leaves: &[Hash],
+    ) -> Result<BrokenPromise> {
         let tx_hashes = txs.iter().map(Tx::hash).collect::<Result<Vec<Hash>>>()?;
         let n = txs.len();
         let to_vecs = |p: Vec<Hash>| p.iter().map(Hash::to_vec).collect::<Vec<_>>();
@@ -407,7 +421,11 @@ mod tests {
     #[test]
     fn exactly_one_offence_and_bounded_bytes() {
         assert!(Evidence::default().kind().is_err());
-        let two = Evidence { double_block: Some(DoubleBlock::default()), double_vote: Some(DoubleVote::default()), ..Default::default() };
+        let two = Evidence {
+            double_block: Some(DoubleBlock::default()),
+            double_vote: Some(DoubleVote::default()),
+            ..Default::default()
+        };
         assert!(two.kind().unwrap_err().to_string().contains("two offences"));
         let one = Evidence { double_vote: Some(DoubleVote::default()), ..Default::default() };
         assert_eq!(one.kind().unwrap(), OffenceKind::DoubleVote);

@@ -19,7 +19,8 @@
 //!
 //! **System calls** ([`GovCall`]) are `{"Name": "v1stake"}` and its
 //! siblings (`v1unstake`, `v1voteBP` with 1 to [`MAX_CANDIDATES_PER_VOTE`]
-//! peer ids, `v1voteDAO` with a [`GovParam`] id and a value). Parsing
+//! peer ids, `v1voteDAO` with a [`GovParam`] id and a value, `v1evidence`
+//! with the hex of an encoded [`crate::Evidence`]). Parsing
 //! checks the form; that each candidate is named once and is a valid
 //! secp256k1 peer id needs the key code, so the executor checks it.
 //!
@@ -45,6 +46,7 @@ pub const CALL_STAKE: &str = "v1stake";
 pub const CALL_UNSTAKE: &str = "v1unstake";
 pub const CALL_VOTE_BP: &str = "v1voteBP";
 pub const CALL_VOTE_DAO: &str = "v1voteDAO";
+pub const CALL_EVIDENCE: &str = "v1evidence";
 
 /// Why a payload does not parse. The text of each is what the executor
 /// puts in its rejection, so it names what was expected and what came.
@@ -102,7 +104,11 @@ pub enum PayloadError {
     ValueTooLarge { call: &'static str, found: String },
     #[error("{call}: {} must be {}..={}, got {found}", .param.dao_id(), .param.min_value(), .param.max_value())]
     ValueOutOfRange { call: &'static str, param: GovParam, found: u128 },
-    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP or v1voteDAO")]
+    #[error("{call} takes one argument, the hex of the encoded evidence; got {found}")]
+    EvidenceArgs { call: &'static str, found: usize },
+    #[error("{call}: {reason}")]
+    BadEvidence { call: &'static str, reason: String },
+    #[error("unknown system call {name:?}: expected v1stake, v1unstake, v1voteBP, v1voteDAO or v1evidence")]
     UnknownSystemCall { name: String },
 
     // --- the name service --------------------------------------------------
@@ -267,6 +273,8 @@ pub enum GovParam {
     MaxTxGas,
     /// Most gas the transactions of one block may use together.
     MaxBlockGas,
+    /// Percent of a convicted producer's stake that is slashed.
+    SlashPercent,
 }
 
 /// Smallest value of the gas caps: a transfer with the largest payload the
@@ -277,7 +285,7 @@ pub const MIN_GAS_CAP: u128 = 1_000_000;
 pub const MAX_GAS_CAP: u128 = 1_000_000_000_000;
 
 impl GovParam {
-    pub const ALL: [GovParam; 7] = [
+    pub const ALL: [GovParam; 8] = [
         GovParam::BpCount,
         GovParam::MinStake,
         GovParam::GasPrice,
@@ -285,11 +293,12 @@ impl GovParam {
         GovParam::StakeLockBlocks,
         GovParam::MaxTxGas,
         GovParam::MaxBlockGas,
+        GovParam::SlashPercent,
     ];
 
     /// The id a `v1voteDAO` names (case-insensitive on input), as the
     /// node's `getParams` shows it. The first four are the Go node's;
-    /// `STAKINGLOCK`, `MAXTXGAS` and `MAXBLOCKGAS` are ours.
+    /// `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS` and `SLASHPERCENT` are ours.
     pub fn dao_id(self) -> &'static str {
         match self {
             GovParam::BpCount => "BPCOUNT",
@@ -299,6 +308,7 @@ impl GovParam {
             GovParam::StakeLockBlocks => "STAKINGLOCK",
             GovParam::MaxTxGas => "MAXTXGAS",
             GovParam::MaxBlockGas => "MAXBLOCKGAS",
+            GovParam::SlashPercent => "SLASHPERCENT",
         }
     }
 
@@ -319,6 +329,7 @@ impl GovParam {
             GovParam::StakeLockBlocks => "stake_lock_blocks",
             GovParam::MaxTxGas => "max_tx_gas",
             GovParam::MaxBlockGas => "max_block_gas",
+            GovParam::SlashPercent => "slash_percent",
         }
     }
 
@@ -335,6 +346,8 @@ impl GovParam {
     pub fn min_value(self) -> u128 {
         match self {
             GovParam::MaxTxGas | GovParam::MaxBlockGas => MIN_GAS_CAP,
+            // Zero turns slashing off; conviction still bars the producer.
+            GovParam::SlashPercent => 0,
             _ => 1,
         }
     }
@@ -346,12 +359,13 @@ impl GovParam {
             GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice => Amount::TOTAL_SUPPLY.aer(),
             GovParam::StakeLockBlocks => DPOS_MAX_STAKE_LOCK_BLOCKS as u128,
             GovParam::MaxTxGas | GovParam::MaxBlockGas => MAX_GAS_CAP,
+            GovParam::SlashPercent => 100,
         }
     }
 }
 
 /// One `aergo.system` call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum GovCall {
     /// Moves the tx amount from the balance into the stake.
     Stake,
@@ -362,6 +376,9 @@ pub enum GovCall {
     VoteBp(Vec<String>),
     /// Votes a value for a parameter (aer for amounts).
     VoteDao { param: GovParam, value: u128 },
+    /// Submits evidence of a producer's misbehaviour (one argument: the
+    /// hex of an encoded [`crate::Evidence`]).
+    Evidence(Box<crate::Evidence>),
 }
 
 impl GovCall {
@@ -372,6 +389,7 @@ impl GovCall {
             GovCall::Unstake => CALL_UNSTAKE,
             GovCall::VoteBp(_) => CALL_VOTE_BP,
             GovCall::VoteDao { .. } => CALL_VOTE_DAO,
+            GovCall::Evidence(_) => CALL_EVIDENCE,
         }
     }
 
@@ -381,6 +399,7 @@ impl GovCall {
             GovCall::Stake | GovCall::Unstake => Vec::new(),
             GovCall::VoteBp(ids) => ids.clone(),
             GovCall::VoteDao { param, value } => vec![param.dao_id().to_string(), value.to_string()],
+            GovCall::Evidence(e) => vec![e.to_hex()],
         }
     }
 
@@ -439,6 +458,17 @@ impl GovCall {
                     return Err(PayloadError::ValueOutOfRange { call, param, found: v });
                 }
                 Ok(GovCall::VoteDao { param, value: v })
+            }
+            CALL_EVIDENCE => {
+                let call = CALL_EVIDENCE;
+                let a = strings(call)?;
+                let [hex] = a.as_slice() else {
+                    return Err(PayloadError::EvidenceArgs { call, found: a.len() });
+                };
+                let evidence = crate::Evidence::from_hex(hex)
+                    .map_err(|e| PayloadError::BadEvidence { call, reason: e.to_string() })?;
+                evidence.kind().map_err(|e| PayloadError::BadEvidence { call, reason: e.to_string() })?;
+                Ok(GovCall::Evidence(Box::new(evidence)))
             }
             other => Err(PayloadError::UnknownSystemCall { name: other.chars().take(64).collect() }),
         }
@@ -972,7 +1002,7 @@ mod tests {
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1voteDAO","Args":["X","1"]}"#).unwrap_err().to_string(),
-            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS"
+            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT"
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1createName"}"#).unwrap_err(),

@@ -81,11 +81,15 @@ pub enum RejectReason {
     /// The AergoFS registry refused it: a file registered by someone else,
     /// a fee below the storage price, a release by a non-owner.
     FileRejected,
+    /// Evidence of misbehaviour that proves nothing (a signature that does
+    /// not verify, two blocks of two slots, a kept promise), names no
+    /// producer of the chain, or names an offence punished already.
+    EvidenceRejected,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 29] = [
+    pub const ALL: [RejectReason; 30] = [
         RejectReason::InvalidFormat,
         RejectReason::WrongChain,
         RejectReason::BadHash,
@@ -115,6 +119,7 @@ impl RejectReason {
         RejectReason::UnknownBranch,
         RejectReason::BranchRejected,
         RejectReason::FileRejected,
+        RejectReason::EvidenceRejected,
     ];
 
     /// The stable code, e.g. `"NONCE_TOO_LOW"`.
@@ -149,6 +154,7 @@ impl RejectReason {
             RejectReason::UnknownBranch => "UNKNOWN_BRANCH",
             RejectReason::BranchRejected => "BRANCH_REJECTED",
             RejectReason::FileRejected => "FILE_REJECTED",
+            RejectReason::EvidenceRejected => "EVIDENCE_REJECTED",
         }
     }
 
@@ -192,7 +198,8 @@ impl RejectReason {
             | RejectReason::NameRejected
             | RejectReason::UnknownBranch
             | RejectReason::BranchRejected
-            | RejectReason::FileRejected => 9,
+            | RejectReason::FileRejected
+            | RejectReason::EvidenceRejected => 9,
         }
     }
 }
