@@ -39,11 +39,32 @@ pub enum GovCommand {
         command: BpCommand,
     },
     /// Governance parameters (BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE,
-    /// STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS).
+    /// STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT).
     Param {
         #[command(subcommand)]
         command: ParamCommand,
     },
+    /// Evidence of a producer's misbehaviour: submit it to have the
+    /// producer slashed, or list the offences punished.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EvidenceCommand {
+    /// Submit evidence (a file holding the hex of an encoded Evidence, or
+    /// - for stdin): two blocks or two votes of one producer in one slot,
+    /// or a broken pre-confirmation. A share of the slashed stake goes to
+    /// the sender.
+    Submit {
+        #[command(flatten)]
+        tx: GovTxArgs,
+        file: String,
+    },
+    /// Offences punished so far, and the AERGO burned.
+    List,
 }
 
 /// Signing and sending a governance transaction.
@@ -98,14 +119,14 @@ pub enum ParamCommand {
     Vote {
         #[command(flatten)]
         tx: GovTxArgs,
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS or MAXBLOCKGAS.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS or SLASHPERCENT.
         name: String,
         /// A count, or for prices and STAKINGMIN an amount ("50 gaer").
         value: String,
     },
     /// The values voted for a parameter and the stake behind each.
     Votes {
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS or MAXBLOCKGAS.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS or SLASHPERCENT.
         name: String,
     },
 }
@@ -135,6 +156,16 @@ pub async fn run(command: GovCommand, client: &RpcClient) -> anyhow::Result<Outp
         GovCommand::Param { command: ParamCommand::Vote { tx, name, value } } => {
             send(client, tx, gov::vote_param(&name, &value)?, Amount::ZERO).await
         }
+        GovCommand::Evidence { command: EvidenceCommand::Submit { tx, file } } => {
+            let text = super::read_input(&file, 1 << 20, "evidence is at most 96 KiB, hex-encoded")?;
+            let evidence = aergo_types::Evidence::from_hex(&text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            evidence.kind().map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            send(client, tx, GovCall::Evidence(Box::new(evidence)), Amount::ZERO).await
+        }
+        GovCommand::Evidence { command: EvidenceCommand::List } => {
+            let raw = gov::call_dpos(client, "getOffences", json!([])).await?;
+            Ok(out(raw.clone(), gov::format_offences(&raw)))
+        }
         GovCommand::Param { command: ParamCommand::Votes { name } } => {
             let param = gov::parse_param(&name)?;
             let (tallies, raw) = gov::param_votes(client, param).await?;
@@ -155,13 +186,20 @@ async fn send(client: &RpcClient, a: GovTxArgs, call: GovCall, amount: Amount) -
         GovCall::VoteDao { param, value } => {
             format!("vote of {from} for {} = {}", param.dao_id(), param.describe(*value))
         }
+        GovCall::Evidence(e) => {
+            format!("evidence of {} from {from}", e.kind().map(|k| k.name()).unwrap_or("an offence"))
+        }
     };
     let json = json!({
         "hash": sent.hash.to_string(),
         "from": from.to_string(),
         "to": aergo_types::address::AERGO_SYSTEM,
         "call": t.call.name(),
-        "args": t.call.args(),
+        "args": match &t.call {
+            // Hundreds of hex characters say nothing to a reader.
+            GovCall::Evidence(e) => json!([format!("{} bytes of evidence", e.encode().len())]),
+            other => json!(other.args()),
+        },
         "amount": amount.aer().to_string(),
         "nonce": nonce,
         "receipt": sent.receipt,

@@ -97,6 +97,7 @@ impl ParamText for GovParam {
             GovParam::StakeLockBlocks => format!("{value} blocks"),
             GovParam::BpCount => format!("{value} producers"),
             GovParam::MaxTxGas | GovParam::MaxBlockGas => format!("{value} gas"),
+            GovParam::SlashPercent => format!("{value}% of a convicted producer's stake"),
         }
     }
 }
@@ -150,7 +151,7 @@ impl GovTx {
         let refuse = |reason: &str| Err(CliError::GovRefused { call: self.call.name(), reason: reason.to_string() });
         match (self.call.takes_amount(), self.amount.is_zero()) {
             (true, true) => refuse("the amount must be more than zero"),
-            (false, false) => refuse("a vote moves no AERGO; its weight is the voter's stake"),
+            (false, false) => refuse("a vote or evidence moves no AERGO; a vote's weight is the voter's stake"),
             _ => Ok(()),
         }
     }
@@ -313,6 +314,33 @@ pub async fn params(client: &RpcClient) -> Result<(BTreeMap<String, u128>, Value
     let raw = call_dpos(client, "getParams", json!([])).await?;
     let parsed = parse_params(&raw).map_err(|r| bad(client, "getParams", r))?;
     Ok((parsed, raw))
+}
+
+/// `getOffences` as text: one line per punished offence, then the burned
+/// total.
+pub fn format_offences(v: &Value) -> String {
+    let aergo =
+        |v: &Value| v.as_str().and_then(|s| s.parse::<u128>().ok()).map(|a| Amount::from_aer(a).format(Unit::Aergo));
+    let list = v["offences"].as_array().cloned().unwrap_or_default();
+    let mut out = String::new();
+    if list.is_empty() {
+        out.push_str("no offence punished\n");
+    }
+    for o in &list {
+        out.push_str(&format!(
+            "{} by {} at {} (block {}): slashed {}, {} to {}\n  {}\n",
+            o["kind"].as_str().unwrap_or("?"),
+            o["producer"].as_str().unwrap_or("?"),
+            o["at"],
+            o["height"],
+            aergo(&o["slashed"]).unwrap_or_default(),
+            aergo(&o["reward"]).unwrap_or_default(),
+            o["reporter"].as_str().unwrap_or("?"),
+            o["detail"].as_str().unwrap_or(""),
+        ));
+    }
+    out.push_str(&format!("burned {}", aergo(&v["burned"]).unwrap_or_default()));
+    out
 }
 
 /// The parameters as a table.
@@ -525,6 +553,9 @@ pub fn check_rules(t: &GovTx, view: &ChainView) -> Result<()> {
                 return refuse("voting needs a stake: a vote weighs the voter's stake; stake first".to_string());
             }
         }
+        // The node checks evidence at admission (signatures, the offence
+        // not punished yet) and answers EVIDENCE_REJECTED with the reason.
+        GovCall::Evidence(_) => {}
     }
     Ok(())
 }

@@ -1393,18 +1393,27 @@ fn preconf_text(p: Option<&Result<Value, String>>) -> String {
     }
 }
 
+/// The text of `file`, or of stdin for `-`, refused past `limit_bytes`
+/// (`bound` says why there is one).
+fn read_input(file: &str, limit_bytes: u64, bound: &str) -> anyhow::Result<String> {
+    if file == "-" {
+        let text = std::io::read_to_string(std::io::stdin().take(limit_bytes + 1))?;
+        if text.len() as u64 > limit_bytes {
+            bail!("stdin: more than {limit_bytes} bytes; {bound}");
+        }
+        return Ok(text);
+    }
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {file}"))?;
+    if meta.len() > limit_bytes {
+        bail!("{file}: {} bytes; {bound}", meta.len());
+    }
+    std::fs::read_to_string(file).with_context(|| format!("reading {file}"))
+}
+
 /// A pre-confirmation from a file (or stdin for `-`): its JSON, a sending
 /// command's JSON holding it, or the hex of its encoding.
 fn read_preconf(file: &str) -> anyhow::Result<aergo_types::Preconfirmation> {
-    let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin().take(4 << 20))?
-    } else {
-        let meta = std::fs::metadata(file).with_context(|| format!("reading {file}"))?;
-        if meta.len() > 4 << 20 {
-            bail!("{file}: {} bytes; a pre-confirmation is at most a few hundred KiB", meta.len());
-        }
-        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
-    };
+    let text = read_input(file, 4 << 20, "a pre-confirmation is at most a few hundred KiB")?;
     let inner = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v.get("preconfirmation").filter(|p| p.get("raw").is_some()).map(Value::to_string));

@@ -396,10 +396,114 @@ fn four_producers_finalize_survive_a_crash_resync_and_elect_by_vote() {
             .then_some(())
     });
 
-    // 6. Down stops every node; status says so.
+    // 6. Evidence of double production convicts a producer on every node.
+    slash_a_double_producer(&h);
+
+    // 7. Down stops every node; status says so.
     let down = aergo_json(&["--json", "horde", "down", "--dir", h.dir()]);
     assert!(down.as_array().unwrap().iter().all(|o| o["outcome"] == "stopped"), "{down}");
     assert!(h.status().iter().all(|n| n["up"] == false && n["pid"].is_null()));
+}
+
+/// Two headers signed by producer node2 for one slot: anyone (here dev:2,
+/// through the candidate's node) submits them; every node records the
+/// offence, cuts a tenth of node2's own stake and takes it out of the set
+/// at the next block; the chain goes on and finalizes with three
+/// producers; the same evidence again, and forged evidence, are refused
+/// with EVIDENCE_REJECTED and change nothing.
+fn slash_a_double_producer(h: &Horde) {
+    use aergo_types::evidence::DoubleBlock;
+    use aergo_types::{BlockHeader, Evidence, Genesis, Hash};
+
+    let convicted = 2;
+    let peer = h.peer_id(convicted);
+    let url0 = h.rpc(0);
+    let bp = cli_at(&url0, &["bp", "list"]);
+    assert!(bp["producers"].as_array().unwrap().iter().any(|p| p["peerId"] == peer.as_str()), "{bp}");
+    let key_hex = std::fs::read_to_string(h.dir.join(format!("node{convicted}")).join("node.key")).unwrap();
+    let key = aergo_crypto::PrivateKey::from_bytes(&hex::decode(key_hex.trim()).unwrap()).unwrap();
+    assert_eq!(key.public_key().peer_id(), peer);
+    // node2's own account stakes 50 aergo.
+    let account = producer_address(&peer);
+    let funded = cli_at(&url0, &["send", "--from", "dev:1", "--to", &account, "--amount", "100 aergo", "--wait"]);
+    assert_eq!(funded["receipt"]["status"], "SUCCESS", "{funded}");
+    let key_arg = key_hex.trim().to_string();
+    let staked = cli_at(&url0, &["stake", "--from", &account, "--key", &key_arg, "--amount", "50 aergo", "--wait"]);
+    assert_eq!(staked["receipt"]["status"], "SUCCESS", "{staked}");
+
+    let genesis = Genesis::from_json(&std::fs::read_to_string(h.dir.join("genesis.json")).unwrap()).unwrap();
+    let slot_ns = BLOCK_INTERVAL_MS as i64 * 1_000_000;
+    let header = |salt: &[u8]| {
+        let h = BlockHeader {
+            chain_id: genesis.chain_id.to_bytes(),
+            prev_block_hash: Hash::sha256(b"some parent").to_vec(),
+            block_no: 1_000,
+            timestamp: genesis.timestamp + 5_000 * slot_ns + 1,
+            blocks_root_hash: Hash::sha256(salt).to_vec(),
+            ..Default::default()
+        };
+        aergo_crypto::sign_block(h, vec![], &key).unwrap().header.unwrap()
+    };
+    let evidence = |first: BlockHeader, second: BlockHeader| Evidence {
+        double_block: Some(DoubleBlock { first: Some(first), second: Some(second) }),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, e: &Evidence| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, e.to_hex()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let good = file("good.hex", &evidence(header(b"a"), header(b"b")));
+    let mut tampered = header(b"b");
+    tampered.block_no += 1;
+    let forged = file("forged.hex", &evidence(header(b"a"), tampered));
+
+    // Forged evidence is refused at admission, with the reason.
+    let url4 = h.rpc(PRODUCERS);
+    let e = refused_at(&url4, &["evidence", "submit", &forged, "--from", "dev:2"], 5);
+    assert_eq!(e["reason"], "EVIDENCE_REJECTED", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("signature"), "{e}");
+
+    let sent = cli_at(&url4, &["evidence", "submit", &good, "--from", "dev:2", "--wait"]);
+    assert_eq!(sent["receipt"]["status"], "SUCCESS", "{sent}");
+    assert_eq!(sent["call"], "v1evidence");
+    let at = u64_of(&sent["receipt"], "blockHeight");
+    // Every node: the offence, the cut stake, and node2 out of the set.
+    let slashed_stake = 45 * 10u128.pow(18);
+    h.wait_for("every node to record the offence and drop node2 from the set", |h| {
+        (0..PRODUCERS + CANDIDATES)
+            .all(|i| {
+                let o = cli_at(&h.rpc(i), &["evidence", "list"]);
+                let bp = cli_at(&h.rpc(i), &["bp", "list"]);
+                let stake = cli_at(&h.rpc(i), &["stake", "show", &account]);
+                o["offences"].as_array().is_some_and(|l| l.len() == 1 && l[0]["producer"] == peer.as_str())
+                    && !bp["producers"].as_array().unwrap().iter().any(|p| p["peerId"] == peer.as_str())
+                    && aer(&stake["amount"]) == slashed_stake
+            })
+            .then_some(())
+    });
+    let o = cli_at(&url0, &["evidence", "list"]);
+    assert_eq!(
+        (o["offences"][0]["kind"].as_str(), o["offences"][0]["height"].as_u64()),
+        (Some("double_block"), Some(at))
+    );
+    assert_eq!(aer(&o["offences"][0]["slashed"]), 5 * 10u128.pow(18), "{o}");
+    assert_eq!(aer(&o["burned"]), 45 * 10u128.pow(17), "{o}");
+    let text = aergo(&["--rpc", &url0, "evidence", "list"]);
+    assert!(text.ok && text.stdout.contains("double_block by") && text.stdout.contains(&peer), "{}", text.stdout);
+
+    // The same evidence again: refused, nothing changes.
+    let e = refused_at(&url0, &["evidence", "submit", &good, "--from", "dev:3"], 5);
+    assert_eq!(e["reason"], "EVIDENCE_REJECTED", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("was punished at height"), "{e}");
+
+    // Three producers go on and finalize past the change.
+    h.wait_for("blocks and a LIB past the conviction without node2", |h| {
+        let s = h.status();
+        (s[0]["lib"].as_u64().unwrap_or(0) > at + 3).then_some(())
+    });
+    assert_eq!(h.status()[convicted]["role"], "follower");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use aergo_types::{Address, Amount};
 
 use crate::gov::{self, GovParam};
 use crate::rows::{as_amount, corrupt};
-use crate::{dpos, system, ExecError};
+use crate::{dpos, slashing, system, ExecError};
 
 /// One elected producer, in schedule order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,17 @@ pub fn top_candidates(view: &dyn TableStore, limit: usize) -> Result<Vec<(String
         Ok(out.len() < limit)
     })?;
     Ok(out)
+}
+
+/// Punished offences (at most `limit`, by id) and all AERGO burned.
+pub fn offences(view: &dyn TableStore, limit: usize) -> Result<(Vec<slashing::OffenceRecord>, Amount), ExecError> {
+    Ok((slashing::offences(view, limit)?, slashing::total_burned(view)?))
+}
+
+/// True when `candidate` was convicted of an offence (it is never
+/// elected again).
+pub fn is_slashed(view: &dyn TableStore, candidate: &str) -> Result<bool, ExecError> {
+    slashing::is_slashed(view, candidate)
 }
 
 /// The stake of `account` and its unlock height under the lock in force.

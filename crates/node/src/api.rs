@@ -18,9 +18,10 @@
 //! | `listTables` | `[{height?}]` | every table, view, index and function of the snapshot, all schemas: `relations` (`schema`, `name`, `kind`, `table` of an index), `truncated` past `query.max_rows` |
 //! | `describeTable` | `[name, {height?, contract?}]` | one object: a table's `columns` (`name`, `type`, `notNull`, `default`), `primaryKey`, `indexes`, `checks`; a view's `columns` and `query`; a function's `params`, `returns`, `source` |
 //! | `getPeers` | `[]` | `[{"peerId", "address", "height", "lib"}]`: connected peers and their heads |
-//! | `getProducers` | `[]` | DPoS: `epochBlocks`, `bpCount`, `producers` (`rank`, `peerId`, `votes`, `rating` %), top 100 `candidates` |
+//! | `getProducers` | `[]` | DPoS: `epochBlocks`, `bpCount`, `producers` (`rank`, `peerId`, `votes`, `rating` %, `slashed`), top 100 `candidates` |
 //! | `getStake` | `[address]` | DPoS: `amount`, `sinceHeight`, `unlockHeight` |
-//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`) |
+//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`, `SLASHPERCENT`) |
+//! | `getOffences` | `[{limit?}]` | DPoS: `offences` punished (`id`, `kind`, `producer`, `at` slot or height, `height` punished at, `reporter`, `slashed`, `reward`, `detail`) and `burned` |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |
 //! | `getAccountTxs`, `getMetricsHistory`, `getRawBlocks` | see `api/explorer.rs` | an account's transactions; the node's figures per block; blocks as bytes |
@@ -666,6 +667,7 @@ pub const METHODS: &[&str] = &[
     "getStake",
     "getParams",
     "getParamVotes",
+    "getOffences",
     "getNameInfo",
     "diff",
     "getAccountTxs",
@@ -700,6 +702,7 @@ impl Api {
             "getStake" => self.get_stake(&params),
             "getParams" => self.get_params(),
             "getParamVotes" => self.get_param_votes(&params),
+            "getOffences" => self.get_offences(&params),
             "getNameInfo" => self.get_name_info(&params),
             "diff" => self.diff(&params),
             "getAccountTxs" => self.get_account_txs(&params),

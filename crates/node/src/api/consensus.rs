@@ -11,6 +11,8 @@ use super::{amount_json, internal, parse_address, required, Api};
 
 /// Candidates listed by `getProducers` at most.
 const MAX_CANDIDATES_LISTED: usize = 100;
+/// Most offences `getOffences` returns.
+const MAX_OFFENCES_LISTED: usize = 1000;
 /// Values listed by `getParamVotes` at most.
 const MAX_PARAM_VALUES_LISTED: usize = 100;
 
@@ -61,9 +63,16 @@ impl Api {
             .iter()
             .enumerate()
             .map(|(rank, p)| {
-                json!({ "rank": rank, "peerId": p.peer_id, "votes": amount_json(p.votes), "rating": p.rating_percent })
+                let slashed = gov_read::is_slashed(&state, &p.peer_id).map_err(internal)?;
+                Ok(json!({
+                    "rank": rank,
+                    "peerId": p.peer_id,
+                    "votes": amount_json(p.votes),
+                    "rating": p.rating_percent,
+                    "slashed": slashed,
+                }))
             })
-            .collect();
+            .collect::<Result<_, RpcError>>()?;
         let candidates: Vec<Value> = gov_read::top_candidates(&state, MAX_CANDIDATES_LISTED)
             .map_err(internal)?
             .into_iter()
@@ -75,6 +84,35 @@ impl Api {
             "producers": producers,
             "candidates": candidates,
         }))
+    }
+
+    /// `getOffences [{limit?}]`: punished offences and the AERGO burned.
+    pub(super) fn get_offences(&self, params: &Value) -> Result<Value, RpcError> {
+        let limit = match params.get(0).and_then(|o| o.get("limit")) {
+            None => MAX_OFFENCES_LISTED,
+            Some(v) => v.as_u64().filter(|n| (1..=MAX_OFFENCES_LISTED as u64).contains(n)).ok_or_else(|| {
+                RpcError::invalid_params(format!("limit: expected 1..={MAX_OFFENCES_LISTED}, got {v}"))
+            })? as usize,
+        };
+        let state = self.dpos_state()?;
+        let (list, burned) = gov_read::offences(&state, limit).map_err(internal)?;
+        let offences: Vec<Value> = list
+            .into_iter()
+            .map(|o| {
+                json!({
+                    "id": o.id,
+                    "kind": o.kind,
+                    "producer": o.producer,
+                    "at": o.at,
+                    "height": o.height,
+                    "reporter": o.reporter,
+                    "slashed": amount_json(o.slashed),
+                    "reward": amount_json(o.reward),
+                    "detail": o.detail,
+                })
+            })
+            .collect();
+        Ok(json!({ "offences": offences, "burned": amount_json(burned) }))
     }
 
     pub(super) fn get_stake(&self, params: &Value) -> Result<Value, RpcError> {
