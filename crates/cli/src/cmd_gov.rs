@@ -54,10 +54,10 @@ pub enum GovCommand {
 
 #[derive(Subcommand)]
 pub enum EvidenceCommand {
-    /// Submit evidence (a file holding the hex of an encoded Evidence, or
-    /// - for stdin): two blocks or two votes of one producer in one slot,
-    /// or a broken pre-confirmation. A share of the slashed stake goes to
-    /// the sender.
+    /// Submit evidence (a file holding the hex of an encoded Evidence; `-`
+    /// reads stdin): two blocks or two votes of one producer in one slot,
+    /// or a broken pre-confirmation (`aergo preconf check` gives it). A
+    /// share of the slashed stake goes to the sender.
     Submit {
         #[command(flatten)]
         tx: GovTxArgs,

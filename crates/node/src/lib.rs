@@ -377,6 +377,7 @@ impl Node {
             solo: config.solo.clone(),
             pool: config.pool_config(),
             preconfirm: config.producer.preconfirm,
+            break_promises: break_promises_for_tests(),
             ..ReplicaConfig::default()
         };
         let (replica, startup) = Replica::open(chain.clone(), dd.node_key, rcfg, now_ns())?;
@@ -635,6 +636,15 @@ impl Node {
                     tracing::debug!(height = lib.height, hash = %lib.hash, "irreversible");
                 }
                 Output::Evidence(e) => tracing::warn!(evidence = ?e, "producer misbehaviour"),
+                Output::Reissued(promises) => {
+                    for p in promises {
+                        self.metrics.preconfirmation("reissued");
+                        let mut json = p.to_json();
+                        json["reissued"] = serde_json::Value::Bool(true);
+                        // No subscriber is not an error.
+                        let _ = self.preconfs_tx.send(json);
+                    }
+                }
                 Output::Warning(w) => tracing::warn!("{w}"),
                 Output::Penalise { peer, offence, .. }
                     if gossip.is_some_and(|(from, v)| v == Verdict::Reject && *from == peer)
@@ -740,4 +750,16 @@ impl Node {
             stop,
         })
     }
+}
+
+/// `AERGO_TEST_BREAK_PROMISES=1` makes this node, as a DPoS producer,
+/// break its first promise of every block it seals (the end-to-end test
+/// of evidence and slashing needs a producer that misbehaves). Never set
+/// on a real producer: it will be slashed.
+fn break_promises_for_tests() -> bool {
+    let on = std::env::var_os("AERGO_TEST_BREAK_PROMISES").is_some_and(|v| v == "1");
+    if on {
+        tracing::warn!("AERGO_TEST_BREAK_PROMISES=1: this producer breaks pre-confirmations on purpose (tests only)");
+    }
+    on
 }

@@ -80,9 +80,13 @@ pub enum Output {
     NewHead { head: Head, adopted: Vec<Block>, abandoned: usize },
     /// The last irreversible block advanced.
     NewLib { lib: Head },
-    /// Proof of a producer's misbehaviour (kept for a future slashing
-    /// rule; the message was still processed).
+    /// Proof of a producer's misbehaviour (the message was still
+    /// processed); `aergo evidence submit` makes a slashing of it.
     Evidence(Box<Evidence>),
+    /// New pre-confirmations of transactions whose earlier promise named
+    /// an open block that can no longer be sealed (the producer reopened
+    /// on another head): the hand-off, for the node to publish.
+    Reissued(Vec<aergo_types::Preconfirmation>),
     /// Something the operator should know that is not a failure of this
     /// step (a proposal that could not be built, a block a local bound
     /// refused).

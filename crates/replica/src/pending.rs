@@ -171,6 +171,11 @@ impl Pending {
         self.positions.get(hash).map(|&i| &self.tickets[i as usize])
     }
 
+    /// The hashes of the applied transactions, in block order.
+    pub(crate) fn tx_hashes(&self) -> Vec<Hash> {
+        self.tickets.iter().map(|t| t.tx_hash).collect()
+    }
+
     pub(crate) fn contains(&self, hash: &Hash) -> bool {
         self.positions.contains_key(hash)
     }

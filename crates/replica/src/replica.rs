@@ -19,6 +19,9 @@ use crate::output::{Offence, Output, Peer, Step, Verdict};
 use crate::pending::{LogCursor, Pending, PreconfOutcome, SealedLog, Ticket};
 use crate::schedule::{ChainSchedule, ScheduleCache};
 
+#[path = "preconf_dpos.rs"]
+mod preconf_dpos;
+
 /// Block-store meta entry holding the DPoS safety state (57 bytes).
 pub const SAFETY_META: &str = "consensus";
 /// Block-store meta entry holding the DPoS restart anchor.
@@ -53,6 +56,11 @@ pub struct ReplicaConfig {
     /// A producer applies each admitted transaction to its open next block
     /// at once and can pre-confirm it (see `pending`).
     pub preconfirm: bool,
+    /// Test only: a DPoS producer seals its open block without its first
+    /// transaction, breaking that promise, so that end-to-end tests can
+    /// show the evidence and the slashing (`AERGO_TEST_BREAK_PROMISES` in
+    /// the node). Never set it on a real producer: it gets slashed.
+    pub break_promises: bool,
 }
 
 impl Default for ReplicaConfig {
@@ -65,6 +73,7 @@ impl Default for ReplicaConfig {
             produce_wait_percent: 50,
             max_vote_age_slots: 4,
             preconfirm: true,
+            break_promises: false,
         }
     }
 }
@@ -224,6 +233,8 @@ pub struct Replica {
     /// Latest `on_tick` time, for the timestamp of a block opened between
     /// ticks.
     clock_ns: AtomicI64,
+    /// DPoS: recent producer sets, for admission's schedule check.
+    set_cache: Mutex<preconf_dpos::SetCache>,
 }
 
 /// Decoded header facts the engine needs.
@@ -359,6 +370,7 @@ impl Replica {
             log_cursor: Mutex::new(LogCursor::default()),
             sealed_log: Mutex::new(None),
             clock_ns: AtomicI64::new(now_ns),
+            set_cache: Mutex::new(preconf_dpos::SetCache::default()),
         };
         let mut out = Vec::new();
         if kind == EngineKind::Dpos {
@@ -577,7 +589,13 @@ impl Replica {
 
     /// Whether this node keeps an open next block and pre-confirms.
     pub fn pre_executes(&self) -> bool {
-        self.config.preconfirm && self.kind == EngineKind::Solo && self.may_seal_solo(&self.peer_id)
+        self.config.preconfirm
+            && match self.kind {
+                EngineKind::Solo => self.may_seal_solo(&self.peer_id),
+                // Every DPoS node may be the next slot's producer; whether
+                // it is now is decided per block (`preconf_dpos`).
+                EngineKind::Dpos => true,
+            }
     }
 
     /// Admits a transaction and, on a producer that pre-executes, applies
@@ -585,19 +603,30 @@ impl Replica {
     /// changed.
     fn admit_and_apply(&self, vtx: VerifiedTx) -> Result<std::result::Result<Admission, TxRejection>> {
         if !self.pre_executes() {
-            let why = match self.kind {
-                EngineKind::Dpos => "pre-confirmations on DPoS chains are not built yet".into(),
-                EngineKind::Solo if self.config.preconfirm => {
-                    "this node does not produce blocks (pre-confirmations come from the producer)".into()
-                }
-                EngineKind::Solo => "pre-confirmations are off on this node ([producer] preconfirm)".into(),
+            let why = if self.config.preconfirm {
+                "this node does not produce blocks (pre-confirmations come from the producer)".into()
+            } else {
+                "pre-confirmations are off on this node ([producer] preconfirm)".into()
             };
             return Ok(self.admit(vtx)?.map(|()| Admission::Queued(why)).map_err(TxRejection::Pool));
         }
         let mut pending = self.lock_pending();
         let head = self.chain.head();
-        if pending.as_ref().is_some_and(|p| p.is_stale(&head)) {
+        let stale = |p: &Pending| match self.kind {
+            EngineKind::Solo => p.is_stale(&head),
+            EngineKind::Dpos => !self.dpos_pending_current(p, &head),
+        };
+        if pending.as_ref().is_some_and(stale) {
             *pending = None;
+        }
+        // A DPoS node opens a block only for its own next slot.
+        let dpos_open = match (self.kind, pending.is_none()) {
+            (EngineKind::Dpos, true) => Some(self.dpos_open_timestamp(&head)?),
+            _ => None,
+        };
+        if let Some(Err(why)) = dpos_open {
+            drop(pending);
+            return Ok(self.admit(vtx)?.map(|()| Admission::Queued(why)).map_err(TxRejection::Pool));
         }
         let main = vtx.branch().is_none();
         if main {
@@ -633,7 +662,14 @@ impl Replica {
             return Ok(Ok(Admission::Queued(why.into())));
         };
         if pending.is_none() {
-            *pending = Some(self.open_pending()?);
+            *pending = Some(match dpos_open {
+                Some(Ok(timestamp_ns)) => {
+                    let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
+                    self.absorb_ready(&mut p)?;
+                    p
+                }
+                _ => self.open_pending()?,
+            });
         }
         let p = pending.as_mut().expect("opened above");
         if let Some(t) = p.ticket(&hash) {
@@ -724,7 +760,9 @@ impl Replica {
     /// open block is rebuilt from the log, so every promise given before
     /// the restart is kept (see `pending`, point 3).
     fn reopen_pending(&self, out: &mut Vec<Output>) -> Result<()> {
-        if !self.pre_executes() {
+        // A DPoS producer finds its log when it produces (`produce_dpos`):
+        // its slot may be long past by the time it restarts.
+        if !self.pre_executes() || self.kind != EngineKind::Solo {
             return Ok(());
         }
         let head = self.chain.head();
@@ -758,6 +796,11 @@ impl Replica {
         cursor.durable = p.len();
         *self.lock_pending() = Some(p);
         Ok(())
+    }
+
+    /// The open block's ticket of `hash`, if it holds it.
+    fn open_ticket(&self, hash: &Hash) -> Option<Ticket> {
+        self.lock_pending().as_ref().and_then(|p| p.ticket(hash).cloned())
     }
 
     fn lock_pending(&self) -> MutexGuard<'_, Option<Pending>> {
@@ -861,7 +904,19 @@ impl Replica {
     /// pre-confirmation when this node pre-executes and the transaction
     /// took a place in the open block, or with why not.
     pub fn submit_tx_preconfirmed(&self, tx: Tx) -> Result<(Hash, PreconfOutcome, Vec<Output>)> {
-        let (hash, applied, out) = self.submit(tx)?;
+        let known = Hash::from_slice("tx hash", &tx.hash).ok();
+        let (hash, applied, out) = match self.submit(tx) {
+            // Asked again for a transaction the open block holds (a client
+            // whose promise was void, or that lost the answer): the same
+            // place, promised again.
+            Err(e @ ReplicaError::TxRejected(TxRejection::Pool(PoolError::Duplicate { .. }))) => {
+                match known.and_then(|h| self.open_ticket(&h)) {
+                    Some(ticket) => return Ok((ticket.tx_hash, self.promise(&ticket)?, Vec::new())),
+                    None => return Err(e),
+                }
+            }
+            other => other?,
+        };
         let outcome = match applied {
             Ok(ticket) => self.promise(&ticket)?,
             Err(reason) => PreconfOutcome::Queued { reason },
@@ -1444,11 +1499,21 @@ impl Replica {
     /// node's vote, the head switch).
     fn produce_dpos(&self, core: &mut Core, p: Proposal, out: &mut Vec<Output>) -> Result<Vec<Action>> {
         let head = self.chain.head();
-        // The pool's view is the head's; building on another parent (the
-        // head is an uncertified block) may leave some candidates out,
-        // which is harmless: they stay pending.
-        let candidates = self.lock_pool().select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES);
-        let built = match self.chain.build_block(&p.parent, candidates, &self.key, p.timestamp_ns, p.qc.encode()) {
+        // The open block of this slot, if it is the proposal's: sealed as
+        // it is, every promise kept. Promises logged for this parent and
+        // height at another slot's timestamp cannot be kept by a block of
+        // this slot: the slot is skipped rather than break them (a missed
+        // slot costs a rating point, a broken promise the stake).
+        let open = match self.open_for_proposal(&p)? {
+            OpenFor::Open(open) => Some(*open),
+            OpenFor::None => None,
+            OpenFor::Skip(why) => {
+                out.push(Output::Warning(format!("slot {}: not producing: {why}", p.slot)));
+                return Ok(Vec::new());
+            }
+        };
+        let timestamp_ns = open.as_ref().map_or(p.timestamp_ns, |(o, _)| o.timestamp_ns);
+        let built = match self.build_dpos_block(&p, open) {
             Ok(b) => b,
             Err(e) => {
                 let local = match &e {
@@ -1482,7 +1547,7 @@ impl Replica {
             hash,
             parent: p.parent,
             height: p.height,
-            timestamp_ns: p.timestamp_ns,
+            timestamp_ns,
             producer: self.key.public_key(),
             qc: p.qc,
         };
@@ -1497,6 +1562,102 @@ impl Replica {
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// The open block a proposal seals: this node's pending block when it
+    /// is the proposal's (same parent, height and slot), else one rebuilt
+    /// from the pre-confirmation log (a restart since the promises), else
+    /// none; or the reason to skip the slot.
+    fn open_for_proposal(&self, p: &Proposal) -> Result<OpenFor> {
+        let matches = |parent: Hash, height: u64, timestamp_ns: i64| {
+            parent == p.parent && height == p.height && self.chain.slot_of(timestamp_ns) == p.slot
+        };
+        if let Some(pending) = self.lock_pending().take() {
+            if matches(pending.parent(), pending.height(), pending.timestamp_ns()) {
+                let order = pending.tx_hashes();
+                let (open, in_block, log) = pending.into_parts();
+                if self.config.break_promises && !order.is_empty() {
+                    return Ok(OpenFor::Open(Box::new(self.break_first_promise(&open, &order)?)));
+                }
+                *self.sealed_log.lock().unwrap_or_else(|e| e.into_inner()) = Some(log);
+                return Ok(OpenFor::Open(Box::new((open, in_block))));
+            }
+        }
+        let Some(log) = self.chain.preconf_log().read(p.height, &p.parent)? else { return Ok(OpenFor::None) };
+        if log.txs.is_empty() {
+            return Ok(OpenFor::None);
+        }
+        if !matches(p.parent, p.height, log.timestamp_ns) {
+            return Ok(OpenFor::Skip(format!(
+                "{} transactions were pre-confirmed for height {} on {} at slot {}",
+                log.txs.len(),
+                p.height,
+                p.parent,
+                self.chain.slot_of(log.timestamp_ns)
+            )));
+        }
+        let mut pending = Pending::open(&self.chain, &self.key, log.timestamp_ns)?;
+        for bytes in &log.txs {
+            let vtx = Tx::decode_bounded(bytes)
+                .map_err(ReplicaError::from)
+                .and_then(|tx| self.verify(tx).map_err(ReplicaError::from))?;
+            if let Err(e) = pending.apply(vtx)? {
+                // Determinism says this cannot happen.
+                return Ok(OpenFor::Skip(format!("a logged pre-confirmed transaction no longer applies: {e}")));
+            }
+        }
+        let (open, in_block, log) = pending.into_parts();
+        *self.sealed_log.lock().unwrap_or_else(|e| e.into_inner()) = Some(log);
+        Ok(OpenFor::Open(Box::new((open, in_block))))
+    }
+
+    /// Fills `open` (or a new block on the proposal's parent) with the
+    /// pool's other ready transactions and seals it with the proposal's
+    /// certificate.
+    fn build_dpos_block(
+        &self,
+        p: &Proposal,
+        open: Option<(aergo_chain::OpenBlock, BTreeSet<Hash>)>,
+    ) -> std::result::Result<aergo_chain::BuiltBlock, ChainError> {
+        let (mut open, in_block) = match open {
+            Some(o) => o,
+            None => (self.chain.open_block(&p.parent, &self.key, p.timestamp_ns)?, BTreeSet::new()),
+        };
+        // The pool's view is the head's; building on another parent (the
+        // head is an uncertified block) may leave some candidates out,
+        // which is harmless: they stay pending.
+        let candidates: Vec<VerifiedTx> = self
+            .lock_pool()
+            .select(self.config.max_block_txs, aergo_types::block::BLOCK_MAX_SIZE_BYTES)
+            .into_iter()
+            .filter(|v| !in_block.contains(&v.hash()))
+            .collect();
+        let rejected = self.chain.fill_block(&mut open, candidates)?;
+        let mut built = self.chain.seal_block(open, &self.key, p.qc.encode())?;
+        built.rejected = rejected;
+        Ok(built)
+    }
+
+    /// The test hook [`ReplicaConfig::break_promises`]: the open block
+    /// again, on the same parent at the same timestamp, without its first
+    /// transaction (which stays in the pool for a later block).
+    fn break_first_promise(
+        &self,
+        open: &aergo_chain::OpenBlock,
+        order: &[Hash],
+    ) -> Result<(aergo_chain::OpenBlock, BTreeSet<Hash>)> {
+        let first = order[0];
+        let txs: Vec<VerifiedTx> = {
+            let pool = self.lock_pool();
+            order[1..].iter().filter_map(|h| pool.get(h).cloned()).collect()
+        };
+        let mut again = self.chain.open_block(&open.parent.hash, &self.key, open.timestamp_ns)?;
+        self.chain.fill_block(&mut again, txs)?;
+        // The first stays out of this block: every other candidate is
+        // listed as held, the first too, so the pool's fill skips it.
+        let held: BTreeSet<Hash> = order.iter().copied().collect();
+        debug_assert!(held.contains(&first));
+        Ok((again, held))
     }
 
     /// Moves the head and brings the pool in line with it.
@@ -1619,8 +1780,21 @@ impl Replica {
             core.future.retain(|w| w.height > lib.height);
             out.push(Output::NewLib { lib });
         }
+        if matches!(core.engine, Engine::Dpos(_)) && !core.replaying {
+            self.refresh_dpos_pending(out)?;
+        }
         Ok(())
     }
+}
+
+/// What a DPoS proposal seals.
+enum OpenFor {
+    /// This open block (and the hashes it holds).
+    Open(Box<(aergo_chain::OpenBlock, BTreeSet<Hash>)>),
+    /// A new block.
+    None,
+    /// Nothing: producing would break a promise.
+    Skip(String),
 }
 
 /// What admitting a transaction did besides adding it to the pool.

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use aergo_replica::PreconfOutcome;
 use aergo_rpc::RpcError;
-use aergo_types::{Hash, Preconfirmation, Tx};
+use aergo_types::evidence::BrokenPromise;
+use aergo_types::{Evidence, Hash, Preconfirmation, Receipt, Tx};
 use serde_json::{json, Value};
 
 use super::{decode_raw_tx, internal, opt, options, receipt_json, rejection, required, Api};
@@ -218,6 +219,15 @@ impl Api {
             Ok(Some(breach)) => {
                 out["promise"] = json!("broken");
                 out["breach"] = json!(breach.to_string());
+                // What `aergo evidence submit` (a `v1evidence` call) takes
+                // to have the producer slashed: compact proofs, not the
+                // whole block.
+                let leaves =
+                    receipts.iter().map(Receipt::merkle_hash).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+                let header = block.header().map_err(internal)?.clone();
+                let proof = BrokenPromise::build(p.clone(), header, block.txs(), &leaves).map_err(internal)?;
+                let evidence = Evidence { broken_promise: Some(proof), ..Default::default() };
+                out["evidence"] = json!(evidence.to_hex());
             }
             Err(e) => {
                 out["promise"] = json!("void");

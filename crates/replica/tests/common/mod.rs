@@ -74,6 +74,16 @@ impl Bus {
     /// One replica per key, chains in memory or under `dirs`.
     pub fn new(genesis: Genesis, keys: Vec<PrivateKey>, dirs: Option<Vec<PathBuf>>) -> Bus {
         let config = ReplicaConfig { max_clock_drift_ms: 500, ..ReplicaConfig::default() };
+        Bus::with_config(genesis, keys, dirs, config)
+    }
+
+    /// [`Bus::new`] with every member on `config`.
+    pub fn with_config(
+        genesis: Genesis,
+        keys: Vec<PrivateKey>,
+        dirs: Option<Vec<PathBuf>>,
+        config: ReplicaConfig,
+    ) -> Bus {
         let mut bus = Bus {
             genesis,
             members: Vec::new(),
@@ -163,7 +173,7 @@ impl Bus {
                     }
                 }
                 Output::Warning(w) => self.warnings.push(format!("{i}: {w}")),
-                Output::NewHead { .. } | Output::NewLib { .. } | Output::Evidence(_) => {}
+                Output::NewHead { .. } | Output::NewLib { .. } | Output::Evidence(_) | Output::Reissued(_) => {}
             }
         }
     }
