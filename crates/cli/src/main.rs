@@ -798,8 +798,14 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
             let v = client()?.call("checkPreconf", json!([hex::encode(p.encode())])).await?;
             let promise = v["promise"].as_str().unwrap_or("?").to_string();
             let detail = v.get("breach").or(v.get("reason")).and_then(Value::as_str).unwrap_or("");
-            let text = format!("promise {promise} (height {}, position {}) {detail}", p.height, p.index);
-            out(v, text.trim_end())
+            let mut text = format!("promise {promise} (height {}, position {}) {detail}", p.height, p.index);
+            text = text.trim_end().to_string();
+            if let Some(e) = v.get("evidence").and_then(Value::as_str) {
+                text.push_str(&format!(
+                    "\nevidence (save it and `aergo evidence submit FILE` to slash the producer):\n{e}"
+                ));
+            }
+            out(v, text)
         }
         Command::Tx { hash } => {
             let v = client()?.call("getTx", json!([parse_hash(&hash)?])).await?;

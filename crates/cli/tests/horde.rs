@@ -13,10 +13,10 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::horde::*;
 use common::*;
 use serde_json::Value;
 
@@ -25,129 +25,17 @@ const PRODUCERS: usize = 4;
 const CANDIDATES: usize = 1;
 const BLOCK_INTERVAL_MS: u64 = 1_000;
 const EPOCH_BLOCKS: u64 = 10;
-/// Generous: two slow shared cores run five nodes and the test.
-const PHASE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// A network that is brought down when the test ends, passed or not.
-struct Horde {
-    dir: PathBuf,
-    up: Value,
-}
-
-impl Horde {
-    fn dir(&self) -> &str {
-        self.dir.to_str().unwrap()
-    }
-
-    fn rpc(&self, node: usize) -> String {
-        self.up["nodes"][node]["rpc"].as_str().unwrap().to_string()
-    }
-
-    fn peer_id(&self, node: usize) -> String {
-        self.up["nodes"][node]["peerId"].as_str().unwrap().to_string()
-    }
-
-    /// `horde status --json`: one object per node.
-    fn status(&self) -> Vec<Value> {
-        aergo_json(&["--json", "horde", "status", "--dir", self.dir()]).as_array().unwrap().clone()
-    }
-
-    fn log(&self, node: usize) -> String {
-        let path = self.dir.join(format!("node{node}")).join("node.log");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Polls `check` until it gives a value; panics with the nodes' state
-    /// and logs after `PHASE_TIMEOUT`.
-    fn wait_for<T>(&self, what: &str, mut check: impl FnMut(&Horde) -> Option<T>) -> T {
-        let deadline = Instant::now() + PHASE_TIMEOUT;
-        loop {
-            if let Some(v) = check(self) {
-                return v;
-            }
-            if Instant::now() >= deadline {
-                let logs: Vec<String> =
-                    (0..PRODUCERS + CANDIDATES).map(|i| format!("--- node{i}\n{}", self.log(i))).collect();
-                panic!("timed out waiting for {what}; status {:#?}\n{}", self.status(), logs.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-}
-
-impl Drop for Horde {
-    fn drop(&mut self) {
-        let _ = aergo(&["horde", "down", "--dir", self.dir()]);
-    }
-}
-
-/// Lowest and highest port tried: below the kernel's ephemeral range
-/// (32768 and up on Linux), where any outgoing connection may take a port
-/// while a node is down, so the restarted node could not listen again.
-const PORTS_FROM: u32 = 20_000;
-const PORTS_TO: u32 = 32_000;
-
-/// A first port such that the next `count` loopback ports are free now.
-fn free_ports(count: u16) -> u16 {
-    let count32 = u32::from(count);
-    let slots = (PORTS_TO - PORTS_FROM) / count32;
-    // Spread concurrent runs by process id.
-    let first = std::process::id() % slots;
-    for i in 0..slots {
-        let base = PORTS_FROM + ((first + i) % slots) * count32;
-        let base = u16::try_from(base).unwrap();
-        if (base..base + count).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {count} free consecutive loopback ports in {PORTS_FROM}..{PORTS_TO}");
-}
-
-fn u64_of(v: &Value, field: &str) -> u64 {
-    v[field].as_u64().unwrap_or_else(|| panic!("no {field} in {v}"))
-}
-
-fn block(url: &str, height: u64) -> Value {
-    aergo_json(&["--rpc", url, "--json", "block", &height.to_string()])
-}
-
-/// The receipt of `hash` on the node at `url`, once there is one.
-fn receipt(url: &str, hash: &str) -> Option<Value> {
-    let r = aergo(&["--rpc", url, "--json", "receipt", hash]);
-    r.ok.then(|| r.json())
-}
-
-fn producer_address(peer_id: &str) -> String {
-    aergo_crypto::PublicKey::from_peer_id(peer_id).unwrap().address().to_string()
-}
 
 fn horde_up(tmp: &Path) -> Horde {
-    let dir = tmp.join("net");
-    let base = free_ports(2 * (PRODUCERS + CANDIDATES) as u16);
-    let up = aergo_json(&[
-        "--json",
-        "horde",
-        "up",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--nodes",
-        &PRODUCERS.to_string(),
-        "--candidates",
-        &CANDIDATES.to_string(),
-        "--base-port",
-        &base.to_string(),
-        "--block-interval-ms",
-        &BLOCK_INTERVAL_MS.to_string(),
-        "--epoch-blocks",
-        &EPOCH_BLOCKS.to_string(),
-        "--min-stake",
-        "1 aergo",
-        "--stake-lock-blocks",
-        "10",
-    ]);
-    Horde { dir: dir.canonicalize().unwrap(), up }
+    Horde::up(
+        tmp,
+        &HordeSpec {
+            producers: PRODUCERS,
+            candidates: CANDIDATES,
+            block_interval_ms: BLOCK_INTERVAL_MS,
+            epoch_blocks: EPOCH_BLOCKS,
+        },
+    )
 }
 
 /// The web console's producers page on node 0, in headless Chromium
@@ -420,14 +308,14 @@ fn slash_a_double_producer(h: &Horde) {
     let url0 = h.rpc(0);
     let bp = cli_at(&url0, &["bp", "list"]);
     assert!(bp["producers"].as_array().unwrap().iter().any(|p| p["peerId"] == peer.as_str()), "{bp}");
-    let key_hex = std::fs::read_to_string(h.dir.join(format!("node{convicted}")).join("node.key")).unwrap();
-    let key = aergo_crypto::PrivateKey::from_bytes(&hex::decode(key_hex.trim()).unwrap()).unwrap();
+    let key_hex = h.key_hex(convicted);
+    let key = aergo_crypto::PrivateKey::from_bytes(&hex::decode(&key_hex).unwrap()).unwrap();
     assert_eq!(key.public_key().peer_id(), peer);
     // node2's own account stakes 50 aergo.
     let account = producer_address(&peer);
     let funded = cli_at(&url0, &["send", "--from", "dev:1", "--to", &account, "--amount", "100 aergo", "--wait"]);
     assert_eq!(funded["receipt"]["status"], "SUCCESS", "{funded}");
-    let key_arg = key_hex.trim().to_string();
+    let key_arg = key_hex.clone();
     let staked = cli_at(&url0, &["stake", "--from", &account, "--key", &key_arg, "--amount", "50 aergo", "--wait"]);
     assert_eq!(staked["receipt"]["status"], "SUCCESS", "{staked}");
 

@@ -24,6 +24,12 @@ pub trait SyncProvider: Send + Sync + 'static {
     /// height order, at most `max_bytes` in total (the network truncates
     /// anything beyond). Fewer (or none) when the node does not have them.
     fn blocks(&self, from_height: u64, max_count: u32, max_bytes: usize) -> Result<Vec<Vec<u8>>>;
+    /// Takes a transaction a peer forwarded (encoded) as if a client sent
+    /// it and answers with what became of it (opaque to the network, at
+    /// most `wire::MAX_FORWARD_ANSWER_BYTES`). The default serves none.
+    fn forward(&self, _tx: Vec<u8>) -> Result<Vec<u8>> {
+        Err(crate::error::NetError::Provider { reason: "this node takes no forwarded transactions".into() })
+    }
 }
 
 /// Which gossip topic a message came on.
@@ -155,6 +161,7 @@ pub(crate) enum Command {
     Publish { kind: GossipKind, bytes: Vec<u8>, reply: Reply<()> },
     RequestBlocks { peer: PeerId, from_height: u64, max_count: u32, reply: Reply<Vec<Vec<u8>>> },
     RequestStatus { peer: PeerId, reply: Reply<PeerStatus> },
+    Forward { peer: PeerId, tx: Vec<u8>, reply: Reply<Vec<u8>> },
     Report { peer: PeerId, misbehaviour: Misbehaviour },
     Validate { id: GossipId, verdict: GossipVerdict },
     Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
@@ -245,6 +252,20 @@ impl NetworkHandle {
             self.ask_fallible(|reply| Command::RequestBlocks { peer, from_height, max_count, reply }),
         )
         .await
+    }
+
+    /// Hands a transaction (encoded) to `peer`, which takes it as if a
+    /// client sent it, and returns its answer (see
+    /// [`SyncProvider::forward`]).
+    pub async fn forward_tx(&self, peer: PeerId, tx: Vec<u8>) -> Result<Vec<u8>> {
+        if tx.len() > crate::wire::MAX_FORWARD_BYTES {
+            return Err(NetError::TooLarge {
+                what: "forwarded tx",
+                size_bytes: tx.len(),
+                max_bytes: crate::wire::MAX_FORWARD_BYTES,
+            });
+        }
+        self.with_timeout(peer, self.ask_fallible(|reply| Command::Forward { peer, tx, reply })).await
     }
 
     /// Asks `peer` for its current status (and records it).

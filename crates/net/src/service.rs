@@ -7,7 +7,9 @@ use crate::handle::{
     Command, GossipId, GossipKind, GossipVerdict, NetEvent, NetStats, NetworkHandle, PeerInfo, Reply, SyncProvider,
 };
 use crate::score::{RateLimiter, Scores, Verdict};
-use crate::wire::{InboundRequest, PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, SYNC_PROTOCOL};
+use crate::wire::{
+    InboundRequest, PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, MAX_FORWARD_ANSWER_BYTES, SYNC_PROTOCOL,
+};
 use aergo_types::Hash;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, TopicHash};
@@ -289,6 +291,7 @@ enum Purpose {
     Poll,
     Status(Reply<PeerStatus>),
     Blocks { max_count: u32, reply: Reply<Vec<Vec<u8>>> },
+    Forward(Reply<Vec<u8>>),
 }
 
 struct Pending {
@@ -666,8 +669,12 @@ impl Worker {
     fn on_inbound_request(&mut self, peer: PeerId, request: SyncRequest, channel: ResponseChannel<SyncResponse>) {
         self.stats.inbound_requests += 1;
         let now = Instant::now();
+        // Forwarded transactions are client traffic, not sync: they are
+        // bounded by the calls in progress (a busy answer, no penalty),
+        // not by the sync request rate.
+        let forward = matches!(request, SyncRequest::Forward(_));
         let (allowed, handshaken, pending_in) = match self.peers.get_mut(&peer) {
-            Some(e) => (e.bucket.try_take(now), e.status.is_some(), e.pending_in),
+            Some(e) => (forward || e.bucket.try_take(now), e.status.is_some(), e.pending_in),
             None => {
                 self.respond(channel, SyncResponse::Refused(Refusal::NotReady));
                 return;
@@ -683,6 +690,42 @@ impl Worker {
                 let ours = self.local_status;
                 self.respond(channel, SyncResponse::Status(ours));
                 self.on_status(peer, theirs);
+            }
+            SyncRequest::Forward(tx) => {
+                if !handshaken {
+                    self.respond(channel, SyncResponse::Refused(Refusal::NotReady));
+                    return;
+                }
+                if pending_in >= self.config.limits.max_inbound_pending_per_peer
+                    || self.provider_calls >= self.config.limits.max_provider_calls
+                {
+                    self.respond(channel, SyncResponse::Refused(Refusal::Busy));
+                    return;
+                }
+                if let Some(e) = self.peers.get_mut(&peer) {
+                    e.pending_in += 1;
+                }
+                self.provider_calls += 1;
+                let provider = self.provider.clone();
+                let internal = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let response = match tokio::task::spawn_blocking(move || provider.forward(tx)).await {
+                        Ok(Ok(answer)) if answer.len() <= MAX_FORWARD_ANSWER_BYTES => SyncResponse::Forwarded(answer),
+                        Ok(Ok(answer)) => {
+                            tracing::warn!(bytes = answer.len(), "forward answer over the bound");
+                            SyncResponse::Refused(Refusal::Unavailable)
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%e, "forwarded tx not taken");
+                            SyncResponse::Refused(Refusal::Unavailable)
+                        }
+                        Err(e) => {
+                            tracing::error!(%e, "forward provider panicked");
+                            SyncResponse::Refused(Refusal::Unavailable)
+                        }
+                    };
+                    let _ = internal.send(Internal::Blocks { peer, channel, response }).await;
+                });
             }
             SyncRequest::Blocks { from_height, max_count, max_bytes } => {
                 if !handshaken {
@@ -768,12 +811,16 @@ impl Worker {
                     }
                 }
             }
+            (Purpose::Forward(reply), SyncResponse::Forwarded(answer)) => {
+                let _ = reply.send(Ok(answer));
+            }
             (purpose, SyncResponse::Refused(r)) => fail(purpose, NetError::Refused { peer, reason: r.to_string() }),
             (purpose, other) => {
                 self.penalise(peer, Misbehaviour::InvalidSyncResponse);
                 let kind = match other {
                     SyncResponse::Status(_) => "a status",
                     SyncResponse::Blocks(_) => "blocks",
+                    SyncResponse::Forwarded(_) => "a forward answer",
                     SyncResponse::Refused(_) => "a refusal",
                 };
                 fail(purpose, NetError::InvalidResponse { peer, reason: format!("answered with {kind}") });
@@ -842,6 +889,13 @@ impl Worker {
                 let max_bytes = u32::try_from(self.config.limits.max_sync_response_bytes).unwrap_or(u32::MAX);
                 let req = SyncRequest::Blocks { from_height, max_count, max_bytes };
                 self.send_request(peer, req, Purpose::Blocks { max_count, reply });
+            }
+            Command::Forward { peer, tx, reply } => {
+                if !self.is_handshaken(&peer) {
+                    let _ = reply.send(Err(NetError::NotConnected { peer }));
+                    return;
+                }
+                self.send_request(peer, SyncRequest::Forward(tx), Purpose::Forward(reply));
             }
             Command::RequestStatus { peer, reply } => {
                 if !self.is_handshaken(&peer) {
@@ -1079,6 +1133,9 @@ fn fail(purpose: Purpose, err: NetError) {
             let _ = reply.send(Err(err));
         }
         Purpose::Blocks { reply, .. } => {
+            let _ = reply.send(Err(err));
+        }
+        Purpose::Forward(reply) => {
             let _ = reply.send(Err(err));
         }
     }

@@ -30,8 +30,15 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/aergo/sync/1.0.0
 
 /// Size of the frame header (the body length).
 pub const FRAME_HEADER_BYTES: usize = 4;
-/// Largest request body: requests are tiny and fixed-size.
+/// Largest fixed-size request body (status and blocks requests).
 pub const MAX_REQUEST_BODY_BYTES: usize = 1 + STATUS_BYTES;
+/// Largest transaction a forward request carries (a transaction's own
+/// bound, 200 KiB, with room to spare).
+pub const MAX_FORWARD_BYTES: usize = 256 * 1024;
+/// Largest request frame read: a forward request with its transaction.
+pub const MAX_REQUEST_FRAME_BYTES: usize = 1 + 4 + MAX_FORWARD_BYTES;
+/// Largest answer to a forward request (a pre-confirmation, or why not).
+pub const MAX_FORWARD_ANSWER_BYTES: usize = 512 * 1024;
 /// Encoded size of a [`PeerStatus`].
 pub const STATUS_BYTES: usize = 32 + 32 + 8 + 32 + 8;
 /// Per-block overhead in a blocks response (its length prefix).
@@ -41,8 +48,10 @@ pub const BLOCKS_RESPONSE_OVERHEAD_BYTES: usize = 1 + 4;
 
 const REQ_STATUS: u8 = 0x01;
 const REQ_BLOCKS: u8 = 0x02;
+const REQ_FORWARD: u8 = 0x03;
 const RESP_STATUS: u8 = 0x81;
 const RESP_BLOCKS: u8 = 0x82;
+const RESP_FORWARDED: u8 = 0x83;
 const RESP_REFUSED: u8 = 0x8f;
 
 /// What a node says about itself: exchanged right after connecting (the
@@ -69,6 +78,10 @@ pub enum SyncRequest {
     /// Up to `max_count` consecutive blocks starting at `from_height`,
     /// at most `max_bytes` of block bytes in total.
     Blocks { from_height: u64, max_count: u32, max_bytes: u32 },
+    /// A transaction (encoded) for the responder to take as if a client
+    /// sent it, answering with what it made of it (a follower forwards to
+    /// the producer that can pre-confirm it). The bytes are opaque here.
+    Forward(Vec<u8>),
 }
 
 /// Why a responder refused a request.
@@ -131,6 +144,8 @@ pub enum SyncResponse {
     Status(PeerStatus),
     /// Encoded blocks, in height order (the network does not decode them).
     Blocks(Vec<Vec<u8>>),
+    /// The answer to a forwarded transaction (opaque here).
+    Forwarded(Vec<u8>),
     Refused(Refusal),
 }
 
@@ -221,6 +236,11 @@ pub fn encode_request(req: &SyncRequest) -> Vec<u8> {
             out.extend_from_slice(&max_count.to_be_bytes());
             out.extend_from_slice(&max_bytes.to_be_bytes());
         }
+        SyncRequest::Forward(tx) => {
+            out.push(REQ_FORWARD);
+            out.extend_from_slice(&len_u32(tx.len()).to_be_bytes());
+            out.extend_from_slice(tx);
+        }
     }
     out
 }
@@ -231,6 +251,16 @@ pub fn decode_request(body: &[u8]) -> Result<SyncRequest, WireError> {
     let req = match r.u8()? {
         REQ_STATUS => SyncRequest::Status(get_status(&mut r)?),
         REQ_BLOCKS => SyncRequest::Blocks { from_height: r.u64()?, max_count: r.u32()?, max_bytes: r.u32()? },
+        REQ_FORWARD => {
+            let len = r.u32()? as usize;
+            if len > MAX_FORWARD_BYTES {
+                return Err(WireError::Invalid {
+                    what: "forward request",
+                    reason: format!("a transaction of {len} bytes, at most {MAX_FORWARD_BYTES}"),
+                });
+            }
+            SyncRequest::Forward(r.take(len)?.to_vec())
+        }
         kind => return Err(WireError::UnknownKind { what: "request", kind }),
     };
     r.finish()?;
@@ -256,6 +286,13 @@ pub fn encode_response(resp: &SyncResponse) -> Vec<u8> {
                 out.extend_from_slice(&len_u32(b.len()).to_be_bytes());
                 out.extend_from_slice(b);
             }
+            out
+        }
+        SyncResponse::Forwarded(answer) => {
+            let mut out = Vec::with_capacity(1 + 4 + answer.len());
+            out.push(RESP_FORWARDED);
+            out.extend_from_slice(&len_u32(answer.len()).to_be_bytes());
+            out.extend_from_slice(answer);
             out
         }
         SyncResponse::Refused(code) => vec![RESP_REFUSED, code.code()],
@@ -294,6 +331,16 @@ pub fn decode_response(body: &[u8], max_blocks: u32) -> Result<SyncResponse, Wir
             SyncResponse::Blocks(blocks)
         }
         RESP_REFUSED => SyncResponse::Refused(Refusal::from_code(r.u8()?)),
+        RESP_FORWARDED => {
+            let len = r.u32()? as usize;
+            if len > MAX_FORWARD_ANSWER_BYTES {
+                return Err(WireError::Invalid {
+                    what: "forward answer",
+                    reason: format!("{len} bytes, at most {MAX_FORWARD_ANSWER_BYTES}"),
+                });
+            }
+            SyncResponse::Forwarded(r.take(len)?.to_vec())
+        }
         kind => return Err(WireError::UnknownKind { what: "response", kind }),
     };
     r.finish()?;
@@ -375,7 +422,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        match read_frame(io, MAX_REQUEST_BODY_BYTES).await {
+        match read_frame(io, MAX_REQUEST_FRAME_BYTES).await {
             Ok(body) => Ok(decode_request(&body)),
             Err(e) => take_wire_error(e).map(Err),
         }

@@ -60,7 +60,8 @@ pub mod api;
 pub mod backup;
 pub mod config;
 mod datadir;
-pub mod fs_http;
+pub mod forward;
+mod fs_http;
 pub mod grpc;
 pub mod metrics;
 mod network;
@@ -187,6 +188,8 @@ pub struct Node {
     sync: Mutex<SyncState>,
     /// Network outputs go here while the network runs.
     outbox: Mutex<Option<Outboxes>>,
+    /// The network, while it runs: forwarding for pre-confirmations.
+    net: Mutex<Option<aergo_net::NetworkHandle>>,
     /// What the replica's restart produced, carried out once started.
     startup: Mutex<Vec<Output>>,
 }
@@ -332,6 +335,7 @@ impl RunningNode {
             let _ = t.await;
         }
         self.node.set_outbox(None);
+        self.node.set_net(None);
         if let Some(net) = &self.net {
             let _ = net.shutdown().await;
         }
@@ -411,6 +415,7 @@ impl Node {
             peers: Mutex::new(Vec::new()),
             sync: Mutex::new(SyncState::default()),
             outbox: Mutex::new(None),
+            net: Mutex::new(None),
             startup: Mutex::new(startup),
         })
     }
@@ -506,6 +511,7 @@ impl Node {
                 let _ = self.preconfs_tx.send(p.to_json());
             }
             PreconfOutcome::Queued { .. } => self.metrics.preconfirmation("queued"),
+            PreconfOutcome::Elsewhere { .. } => self.metrics.preconfirmation("elsewhere"),
         }
         self.handle_outputs(outputs, None);
         Ok((hash, outcome))
@@ -586,6 +592,10 @@ impl Node {
 
     pub(crate) fn set_syncing(&self, syncing: bool) {
         Self::lock(&self.sync).syncing = syncing;
+    }
+
+    pub(crate) fn set_net(&self, net: Option<aergo_net::NetworkHandle>) {
+        *Self::lock(&self.net) = net;
     }
 
     pub(crate) fn set_outbox(&self, outbox: Option<Outboxes>) {

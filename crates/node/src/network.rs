@@ -55,6 +55,9 @@ const SYNC_POLL: Duration = Duration::from_millis(1000);
 /// Main-chain blocks by height from the block store, for peers.
 struct ChainProvider {
     chain: Arc<Chain>,
+    /// For forwarded transactions; weak: the network must not keep the
+    /// node alive.
+    node: std::sync::Weak<Node>,
 }
 
 impl SyncProvider for ChainProvider {
@@ -88,6 +91,11 @@ impl SyncProvider for ChainProvider {
             height += 1;
         }
         Ok(out)
+    }
+
+    fn forward(&self, tx: Vec<u8>) -> aergo_net::Result<Vec<u8>> {
+        let node = self.node.upgrade().ok_or(NetError::Provider { reason: "the node is stopping".into() })?;
+        Ok(node.take_forwarded(&tx))
     }
 }
 
@@ -145,7 +153,7 @@ pub(crate) async fn start(node: Arc<Node>, stop: watch::Receiver<bool>) -> Resul
     net.timing.gossip_heartbeat_ms = 500;
     net.timing.redial_min_ms = 500;
     net.timing.redial_max_ms = 10_000;
-    let provider = Arc::new(ChainProvider { chain: node.chain().clone() });
+    let provider = Arc::new(ChainProvider { chain: node.chain().clone(), node: Arc::downgrade(&node) });
     let (handle, events) = Network::start(net, provider).await.map_err(|e| NodeError::Network(e.to_string()))?;
     let me = handle.local_peer_id();
     let addrs = handle
@@ -159,6 +167,7 @@ pub(crate) async fn start(node: Arc<Node>, stop: watch::Receiver<bool>) -> Resul
     let (outbox_tx, outbox_rx) = mpsc::channel(OUTBOX_LEN);
     let (tx_outbox_tx, tx_outbox_rx) = mpsc::channel(TX_OUTBOX_LEN);
     node.set_outbox(Some(crate::Outboxes { consensus: outbox_tx, txs: tx_outbox_tx }));
+    node.set_net(Some(handle.clone()));
     let (hints_tx, hints_rx) = mpsc::channel(SYNC_HINTS_LEN);
     let (tx_work, tx_rx) = mpsc::channel(WORKER_QUEUE_LEN);
     let (chain_work, chain_rx) = mpsc::channel(WORKER_QUEUE_LEN);

@@ -116,6 +116,10 @@ pub enum PreconfOutcome {
     /// Admitted to the pool, not promised; the reason says why (this node
     /// does not produce, a nonce before it is missing, the block is full).
     Queued { reason: String },
+    /// Admitted to the pool; `producer` (a peer id), the next slot's
+    /// producer, is the one that can promise it: a follower forwards it
+    /// there and relays the answer.
+    Elsewhere { producer: String, reason: String },
 }
 
 /// The producer's open next block.

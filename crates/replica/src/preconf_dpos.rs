@@ -17,6 +17,19 @@ use crate::pending::{Pending, PreconfOutcome};
 /// Producer sets remembered by head, for the schedule check at admission.
 const SET_CACHE_ENTRIES: usize = 8;
 
+/// Why this node opens no block now, and who would.
+pub(crate) struct NotHere {
+    /// The next slot's producer, when another node.
+    pub(crate) producer: Option<String>,
+    pub(crate) reason: String,
+}
+
+impl NotHere {
+    fn because(reason: impl Into<String>) -> NotHere {
+        NotHere { producer: None, reason: reason.into() }
+    }
+}
+
 /// The elected set after recent heads (admission asks for every
 /// transaction while no block is open; the set changes once an epoch).
 #[derive(Default)]
@@ -45,29 +58,29 @@ impl Replica {
     /// slot without one, on the head: the current producer missed it).
     /// The timestamp is the start of its slot, which the sealed block
     /// then carries.
-    pub(super) fn dpos_open_timestamp(&self, head: &Head) -> Result<std::result::Result<i64, String>> {
-        let Some(settings) = self.chain.dpos() else { return Ok(Err("not a DPoS chain".into())) };
+    pub(super) fn dpos_open_timestamp(&self, head: &Head) -> Result<std::result::Result<i64, NotHere>> {
+        let Some(settings) = self.chain.dpos() else { return Ok(Err(NotHere::because("not a DPoS chain"))) };
         let (genesis_ns, interval_ms) = (self.chain.genesis().timestamp, settings.block_interval_ms);
         let now = self.clock_ns.load(Ordering::Relaxed);
         let current = self.chain.slot_of(now);
         let next = current + 1;
         let set = self.producers_after(head)?;
         let Some(leader) = set.get(producer_index(next, set.len())) else {
-            return Ok(Err("the producer set is empty".into()));
+            return Ok(Err(NotHere::because("the producer set is empty")));
         };
         if *leader != self.peer_id {
-            return Ok(Err(format!(
-                "this node does not produce the next slot ({next} belongs to {leader}); send to the scheduled \
-                 producer for a pre-confirmation (followers do not forward yet)"
-            )));
+            return Ok(Err(NotHere {
+                producer: Some(leader.clone()),
+                reason: format!("this node does not produce the next slot ({next} belongs to {leader})"),
+            }));
         }
         let head_slot = self.chain.slot_of(head.timestamp_ns);
         let start = |slot: u64| slot_start_ns(slot, genesis_ns, interval_ms).unwrap_or(i64::MAX);
         let half_slot_ns = (interval_ms as i64).saturating_mul(500_000);
         if head_slot < current && now < start(current).saturating_add(half_slot_ns) {
-            return Ok(Err(format!(
+            return Ok(Err(NotHere::because(format!(
                 "waiting for the block of slot {current} before opening slot {next}; the tx goes in when it opens"
-            )));
+            ))));
         }
         Ok(Ok(start(next)))
     }
@@ -117,7 +130,7 @@ impl Replica {
                 .into_iter()
                 .filter_map(|o| match o {
                     PreconfOutcome::Preconfirmed(p) => Some(*p),
-                    PreconfOutcome::Queued { .. } => None,
+                    PreconfOutcome::Queued { .. } | PreconfOutcome::Elsewhere { .. } => None,
                 })
                 .collect();
             if !promised.is_empty() {

@@ -624,9 +624,13 @@ impl Replica {
             (EngineKind::Dpos, true) => Some(self.dpos_open_timestamp(&head)?),
             _ => None,
         };
-        if let Some(Err(why)) = dpos_open {
+        if let Some(Err(not_here)) = dpos_open {
             drop(pending);
-            return Ok(self.admit(vtx)?.map(|()| Admission::Queued(why)).map_err(TxRejection::Pool));
+            let admission = match not_here.producer {
+                Some(producer) => Admission::Elsewhere { producer, reason: not_here.reason },
+                None => Admission::Queued(not_here.reason),
+            };
+            return Ok(self.admit(vtx)?.map(|()| admission).map_err(TxRejection::Pool));
         }
         let main = vtx.branch().is_none();
         if main {
@@ -919,7 +923,7 @@ impl Replica {
         };
         let outcome = match applied {
             Ok(ticket) => self.promise(&ticket)?,
-            Err(reason) => PreconfOutcome::Queued { reason },
+            Err(not_applied) => not_applied,
         };
         Ok((hash, outcome, out))
     }
@@ -951,14 +955,14 @@ impl Replica {
                 let (hash, applied, out) = r?;
                 let outcome = match applied {
                     Ok(_) => promised.next().expect("one outcome per ticket"),
-                    Err(reason) => PreconfOutcome::Queued { reason },
+                    Err(not_applied) => not_applied,
                 };
                 Ok((hash, outcome, out))
             })
             .collect()
     }
 
-    fn submit(&self, tx: Tx) -> Result<(Hash, std::result::Result<Ticket, String>, Vec<Output>)> {
+    fn submit(&self, tx: Tx) -> Result<(Hash, std::result::Result<Ticket, PreconfOutcome>, Vec<Output>)> {
         let bytes = tx.encode();
         let vtx = self.verify(tx).map_err(|e| {
             if e.is_rejection() {
@@ -971,7 +975,8 @@ impl Replica {
         self.runnable(&vtx)?.map_err(|e| ReplicaError::TxRejected(TxRejection::Verify(e)))?;
         let applied = match self.admit_and_apply(vtx)?.map_err(ReplicaError::TxRejected)? {
             Admission::Applied(ticket) => Ok(*ticket),
-            Admission::Queued(why) => Err(why),
+            Admission::Queued(reason) => Err(PreconfOutcome::Queued { reason }),
+            Admission::Elsewhere { producer, reason } => Err(PreconfOutcome::Elsewhere { producer, reason }),
         };
         Ok((hash, applied, vec![Output::PublishTx(bytes)]))
     }
@@ -1803,6 +1808,8 @@ enum Admission {
     Applied(Box<Ticket>),
     /// Not applied; why.
     Queued(String),
+    /// Not applied: another producer (a peer id) has the next slot.
+    Elsewhere { producer: String, reason: String },
 }
 
 /// Whether pool admission applies the per-account and pool-size bounds

@@ -37,7 +37,9 @@ fn transfer(chain: &Chain, from: &PrivateKey, to: &PrivateKey, nonce: u64, aergo
 fn promised(outcome: PreconfOutcome) -> Preconfirmation {
     match outcome {
         PreconfOutcome::Preconfirmed(p) => *p,
-        PreconfOutcome::Queued { reason } => panic!("not pre-confirmed: {reason}"),
+        PreconfOutcome::Queued { reason } | PreconfOutcome::Elsewhere { reason, .. } => {
+            panic!("not pre-confirmed: {reason}")
+        }
     }
 }
 

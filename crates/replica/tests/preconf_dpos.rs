@@ -57,7 +57,10 @@ fn the_next_slots_producer_promises_and_its_block_keeps_the_promise() {
         bus.replica(other).submit_tx_preconfirmed(transfer(&bus, &accounts[0], &accounts[1], 1)).unwrap();
     bus.carry_out(other, out);
     match outcome {
-        PreconfOutcome::Queued { reason } => assert!(reason.contains("does not produce the next slot"), "{reason}"),
+        PreconfOutcome::Elsewhere { producer, reason } => {
+            assert_eq!(producer, bps[n].public_key().peer_id());
+            assert!(reason.contains("does not produce the next slot"), "{reason}");
+        }
         o => panic!("member {other} promised: {o:?}"),
     }
     bus.drain();

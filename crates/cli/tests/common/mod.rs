@@ -2,6 +2,8 @@
 //! loopback ports, the CLI run as a subprocess, and JSON-RPC over HTTP.
 #![allow(dead_code)]
 
+pub mod horde;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

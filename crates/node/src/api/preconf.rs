@@ -22,6 +22,7 @@ use aergo_types::{Evidence, Hash, Preconfirmation, Receipt, Tx};
 use serde_json::{json, Value};
 
 use super::{decode_raw_tx, internal, opt, options, receipt_json, rejection, required, Api};
+use crate::forward::Forwarded;
 use crate::NodeError;
 
 /// Most transactions one `sendTxs` takes (the batch limit's default).
@@ -79,6 +80,7 @@ impl Api {
         match wait {
             Wait::None => Ok(json!({ "hash": submitted(self.node.submit(tx))?.to_string() })),
             Wait::Preconfirmed => {
+                let tx_copy = tx.clone();
                 let (hash, outcome) = match self.node.submit_preconfirmed(tx) {
                     Ok(done) => done,
                     Err(e) => return submitted(Err(e)).map(|_| Value::Null),
@@ -89,6 +91,22 @@ impl Api {
                     }
                     PreconfOutcome::Queued { reason } => {
                         json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
+                    }
+                    // Admitted here; the next slot's producer promises it.
+                    PreconfOutcome::Elsewhere { producer, reason } => {
+                        match self.node.forward_for_preconf(&producer, &tx_copy) {
+                            Ok(Forwarded::Promised(p)) => {
+                                json!({ "hash": hash.to_string(), "preconfirmation": p.to_json(), "forwardedTo": producer })
+                            }
+                            Ok(Forwarded::Queued(why)) => {
+                                json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": why, "forwardedTo": producer })
+                            }
+                            Err(why) => json!({
+                                "hash": hash.to_string(),
+                                "preconfirmation": null,
+                                "preconfirmReason": format!("{reason}; forwarding failed: {why}"),
+                            }),
+                        }
                     }
                 })
             }
@@ -138,7 +156,9 @@ impl Api {
                     Ok((hash, PreconfOutcome::Preconfirmed(p))) => {
                         json!({ "hash": hash.to_string(), "preconfirmation": p.to_json() })
                     }
-                    Ok((hash, PreconfOutcome::Queued { reason })) => {
+                    // A batch is not forwarded one by one: send it to the
+                    // producer (the reason names it).
+                    Ok((hash, PreconfOutcome::Queued { reason } | PreconfOutcome::Elsewhere { reason, .. })) => {
                         json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
                     }
                     Err(e) => error(submitted(Err(e)).expect_err("an error stays one")),
