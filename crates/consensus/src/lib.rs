@@ -40,7 +40,8 @@
 //!
 //! Deliberately absent: stake-weighted voting (one producer, one vote),
 //! slashing (double production and double votes are reported as
-//! [`dpos::Evidence`] only), the election itself (the caller supplies the
+//! [`dpos::Evidence`]; the state transition slashes on evidence anyone
+//! submits), the election itself (the caller supplies the
 //! elected set per block through [`dpos::ProducerSchedule`]), and
 //! networking, block storage and execution.
 

@@ -54,15 +54,37 @@
 //! signed only when the main chain holds the transaction at the promised
 //! place (the promise is then kept by a block anyone can fetch).
 //!
+//! ## DPoS
+//!
+//! Only the producer of the *next* slot keeps an open block, and only on
+//! the block of the current slot (`preconf_dpos`): it opens when that
+//! block arrives (or, past half the slot without one, on the head: its
+//! producer missed the slot), with the start of its own slot as the
+//! timestamp. Point 4 becomes: *the block is sealed only as opened*. At
+//! its slot the producer seals the open block when the proposal's parent,
+//! height and slot are the block's, and only then; a block whose parent
+//! stopped being the head (a late block, a fork switch) or whose slot
+//! passed is dropped, and its promises name a block this producer never
+//! signs: void, never broken. Reopened on the new head, the block takes
+//! the pool's transactions again and the producer promises again those
+//! it had promised (the hand-off, `Output::Reissued`). Point 3 needs one
+//! more rule: a producer asked to build on a parent and height for which
+//! its log holds promises at another slot's timestamp (it restarted, or
+//! the chain stalled) skips the slot, since any block it signed there
+//! would break them; one for the same slot rebuilds the block from the
+//! log. Other nodes forward a waiting client's transaction to the next
+//! slot's producer (`node::forward`) and relay its promise.
+//!
+//! A broken promise is evidence (`aergo_types::evidence::BrokenPromise`,
+//! checked by `aergo_crypto::check_evidence`) that anyone submits in a
+//! `v1evidence` transaction; the chain slashes the producer
+//! (`aergo_exec::slashing`).
+//!
 //! ## Not here
 //!
-//! - DPoS: the producer of the next slot pre-confirming against the
-//!   current head, re-issuing at a hand-off; followers forwarding to it.
-//!   A DPoS node answers that it does not pre-confirm yet.
-//! - Evidence as a transaction and slashing: `aergo_crypto::find_breach`
-//!   decides whether a block breaks a promise; the chain does not yet act
-//!   on it.
 //! - Branch transactions are not pre-executed: they go in at sealing.
+//! - Promises are not gossiped: a client gets one from the node it asked
+//!   (which forwards to the producer on DPoS).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -151,7 +151,7 @@
 //!
 //! Stake-weighted votes (one producer, one vote), slashing (double
 //! production and double votes surface as [`Evidence`] and the message is
-//! still processed), the election and producer rating (the caller's
+//! still processed; `aergo_exec::slashing` acts on submitted evidence), the election and producer rating (the caller's
 //! [`ProducerSchedule`]), block signatures (the caller verifies the header
 //! signature and passes the producer's key), execution, storage and sync.
 

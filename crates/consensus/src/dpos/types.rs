@@ -270,8 +270,9 @@ pub struct Proposal {
     pub qc: Qc,
 }
 
-/// Proof that a producer signed two conflicting things. Kept for a
-/// future slashing rule; the engine only reports it.
+/// Proof that a producer signed two conflicting things. The engine only
+/// reports it; slashing is the state transition's, on evidence anyone
+/// submits (`aergo_types::evidence`, `aergo_exec::slashing`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Evidence {
     /// Two blocks by one producer in one slot.
