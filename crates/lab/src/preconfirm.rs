@@ -30,8 +30,11 @@
 //!    one sender's transactions overtake each other; they are counted), and
 //!    every transaction must be included.
 //!
-//! Through a follower: not measured; followers do not forward to the
-//! producer yet (the figure prints as `na`).
+//! 3. **Through a follower**: the latency run again, at the same load,
+//!    sent to a follower of the producer (a second node on loopback, the
+//!    chain's genesis naming the producer as its only `bps`), which admits
+//!    each transaction, forwards it to the producer over the network and
+//!    relays the checked promise.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -153,17 +156,22 @@ pub struct PreconfBenchResult {
     pub queued: usize,
     pub producer: Latency,
     pub inclusion: Latency,
+    /// The latency run through a follower.
+    pub follower: Latency,
+    pub follower_queued: usize,
 }
 
 impl PreconfBenchResult {
     pub fn bench_line(&self) -> String {
         let r = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
         format!(
-            "BENCH preconfirm producer_p50_ms={:.2} producer_p99_ms={:.2} follower_p99_ms=na include_p50_ms={:.1} \
-             include_p99_ms={:.1} speedup_p50={:.1} tps_off={:.0} tps_exec={:.0} tps_on={:.0} tps_ratio={:.3} \
-             tps_on_single={:.0} load_tps={:.0} txs={} latency_txs={} queued={}",
+            "BENCH preconfirm producer_p50_ms={:.2} producer_p99_ms={:.2} follower_p50_ms={:.2} follower_p99_ms={:.2} \
+             include_p50_ms={:.1} include_p99_ms={:.1} speedup_p50={:.1} tps_off={:.0} tps_exec={:.0} tps_on={:.0} \
+             tps_ratio={:.3} tps_on_single={:.0} load_tps={:.0} txs={} latency_txs={} queued={} follower_queued={}",
             self.producer.p50_ms,
             self.producer.p99_ms,
+            self.follower.p50_ms,
+            self.follower.p99_ms,
             self.inclusion.p50_ms,
             self.inclusion.p99_ms,
             r(self.inclusion.p50_ms, self.producer.p50_ms),
@@ -176,6 +184,7 @@ impl PreconfBenchResult {
             self.txs,
             self.latency_txs,
             self.queued,
+            self.follower_queued,
         )
     }
 
@@ -188,7 +197,7 @@ impl PreconfBenchResult {
              latency     {} transfers at {:.0} tx/s ({}% of the one-sendTx-each throughput), open loop\n\
              \x20 pre-confirmation at the producer  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms (goal p99 <= 5 ms)\n\
              \x20 in a block                        p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms\n\
-             \x20 through a follower                not measured (followers do not forward yet)\n\
+             \x20 through a follower (forwarded)    p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms (goal p99 <= 10 ms), {} queued\n\
              \x20 {} promised, {} queued (admitted without a promise)\n{}",
             self.tps_off,
             self.tps_exec,
@@ -206,6 +215,10 @@ impl PreconfBenchResult {
             self.inclusion.p50_ms,
             self.inclusion.p99_ms,
             self.inclusion.max_ms,
+            self.follower.p50_ms,
+            self.follower.p99_ms,
+            self.follower.max_ms,
+            self.follower_queued,
             self.preconfirmed,
             self.queued,
             self.bench_line()
@@ -220,6 +233,7 @@ impl PreconfBenchResult {
             "loadTps": self.load_tps, "latencyTxs": self.latency_txs,
             "preconfirmed": self.preconfirmed, "queued": self.queued,
             "producer": l(&self.producer), "inclusion": l(&self.inclusion),
+            "follower": l(&self.follower), "followerQueued": self.follower_queued,
             "bench": self.bench_line(),
         })
     }
@@ -231,8 +245,25 @@ async fn start_node(
     opts: &PreconfBenchOptions,
     preconfirm: bool,
 ) -> Result<(tempfile::TempDir, aergo_node::RunningNode)> {
+    start_node_as(genesis, opts, preconfirm, 0, None).await
+}
+
+/// [`start_node`] with node key `dev_key("node", key)`, on the network
+/// (loopback, dialling `bootstrap`) when `p2p` is given.
+async fn start_node_as(
+    genesis: &Genesis,
+    opts: &PreconfBenchOptions,
+    preconfirm: bool,
+    key: u32,
+    p2p: Option<Vec<String>>,
+) -> Result<(tempfile::TempDir, aergo_node::RunningNode)> {
     let mut config = NodeConfig::default();
     config.listen_on_free_ports();
+    if let Some(bootstrap) = p2p {
+        config.p2p.enabled = true;
+        config.p2p.listen = "/ip4/127.0.0.1/tcp/0".into();
+        config.p2p.bootstrap = bootstrap;
+    }
     config.solo.block_interval_ms = opts.block_interval_ms;
     config.pool.max_txs = config.pool.max_txs.max(opts.txs).max(opts.latency_txs);
     config.producer.preconfirm = preconfirm;
@@ -243,7 +274,7 @@ async fn start_node(
     })?;
     init_data_dir(
         tmp.path(),
-        InitOptions { genesis: genesis.clone(), node_key: dev_key("node", 0), config: config.clone() },
+        InitOptions { genesis: genesis.clone(), node_key: dev_key("node", key), config: config.clone() },
     )?;
     let running = aergo_client::devnode::start(tmp.path(), config).await?;
     Ok((tmp, running))
@@ -299,6 +330,12 @@ pub async fn bench_preconfirm(
     let outcome = latency_run(&url, &genesis, &keys, opts.latency_txs, load_tps, opts.timeout_ms).await;
     running.shutdown().await;
     let (producer, inclusion, preconfirmed, queued) = outcome?;
+
+    progress(&format!(
+        "through a follower: {} transfers at {load_tps:.0} tx/s, sent to a follower...",
+        opts.latency_txs
+    ));
+    let (follower, follower_queued) = follower_run(&genesis, &keys, opts, load_tps).await?;
     Ok(PreconfBenchResult {
         txs: opts.txs,
         tps_off,
@@ -311,7 +348,43 @@ pub async fn bench_preconfirm(
         queued,
         producer,
         inclusion,
+        follower,
+        follower_queued,
     })
+}
+
+/// How long a follower may take to connect to its producer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The latency run through a follower of a two-node solo network.
+async fn follower_run(
+    genesis: &Genesis,
+    keys: &[aergo_crypto::PrivateKey],
+    opts: &PreconfBenchOptions,
+    load_tps: f64,
+) -> Result<(Latency, usize)> {
+    let mut genesis = genesis.clone();
+    genesis.bps = vec![dev_key("node", 0).public_key().peer_id()];
+    let (_pdir, producer) = start_node_as(&genesis, opts, true, 0, Some(Vec::new())).await?;
+    let bootstrap = producer.p2p_addrs.clone();
+    let (_fdir, follower) = start_node_as(&genesis, opts, true, 1, Some(bootstrap)).await?;
+    let url = format!("http://{}", follower.rpc_addr);
+    let client = RpcClient::new(&url)?;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let outcome = loop {
+        let status = client.call("status", json!([])).await?;
+        if status["peers"].as_u64().unwrap_or(0) >= 1 {
+            break latency_run(&url, &genesis, keys, opts.latency_txs, load_tps, opts.timeout_ms).await;
+        }
+        if Instant::now() >= deadline {
+            break Err(CliError::Bench { reason: "the follower did not connect to the producer".into() });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    follower.shutdown().await;
+    producer.shutdown().await;
+    let (latency, _, _, queued) = outcome?;
+    Ok((latency, queued))
 }
 
 /// How the transactions of a throughput run are sent.

@@ -603,12 +603,18 @@ impl Replica {
     /// changed.
     fn admit_and_apply(&self, vtx: VerifiedTx) -> Result<std::result::Result<Admission, TxRejection>> {
         if !self.pre_executes() {
-            let why = if self.config.preconfirm {
-                "this node does not produce blocks (pre-confirmations come from the producer)".into()
-            } else {
-                "pre-confirmations are off on this node ([producer] preconfirm)".into()
+            let admission = match (self.config.preconfirm, self.solo_producers.first()) {
+                // A follower of a solo network: its producer promises.
+                (true, Some(producer)) => Admission::Elsewhere {
+                    producer: producer.clone(),
+                    reason: "this node does not produce blocks (pre-confirmations come from the producer)".into(),
+                },
+                (true, None) => Admission::Queued("this node does not produce blocks".into()),
+                (false, _) => {
+                    Admission::Queued("pre-confirmations are off on this node ([producer] preconfirm)".into())
+                }
             };
-            return Ok(self.admit(vtx)?.map(|()| Admission::Queued(why)).map_err(TxRejection::Pool));
+            return Ok(self.admit(vtx)?.map(|()| admission).map_err(TxRejection::Pool));
         }
         let mut pending = self.lock_pending();
         let head = self.chain.head();
