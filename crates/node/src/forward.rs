@@ -35,7 +35,11 @@ impl Node {
     pub(crate) fn take_forwarded(&self, bytes: &[u8]) -> Vec<u8> {
         let answer = match Tx::decode_bounded(bytes) {
             Err(e) => json!({ "error": { "message": e.to_string(), "reason": "INVALID_FORMAT" } }),
-            Ok(tx) => match self.submit_preconfirmed(tx) {
+            // The forwarder gossiped it already: publishing it again here
+            // would only be refused by gossip as a duplicate.
+            Ok(tx) => match self.submitted(self.replica.submit_tx_preconfirmed(tx).map(|(hash, outcome, out)| {
+                (hash, outcome, out.into_iter().filter(|o| !matches!(o, aergo_replica::Output::PublishTx(_))).collect())
+            })) {
                 Ok((_, PreconfOutcome::Preconfirmed(p))) => {
                     self.metrics.preconfirmation("for_peer");
                     json!({ "preconfirmation": p.to_json() })
