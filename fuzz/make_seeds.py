@@ -117,6 +117,19 @@ put("preconf_decode", preconf.hex())
 put("preconf_decode", '{"raw": "' + preconf.hex() + '"}')
 put("preconf_decode", '{"preconfirmation": {"height": 1}}')
 
+# --- evidence_decode: the three offences' layouts, and their hex -----------
+header = b"".join([field_bytes(1, b"\x00" * 8), field_bytes(2, H(b"parent")), field_varint(3, 9),
+                   field_varint(4, 1700000005000000000), field_bytes(5, H(b"state"))])
+double_block = field_bytes(1, b"".join([field_bytes(1, header), field_bytes(2, header + field_varint(3, 10))]))
+vote = b"".join([field_varint(1, 4), field_bytes(2, H(b"x")), field_bytes(3, KEYS[0]), field_bytes(4, b"\x01" * 64)])
+double_vote = field_bytes(2, b"".join([field_bytes(1, vote), field_bytes(2, vote)]))
+broken = field_bytes(3, b"".join([field_bytes(1, preconf), field_bytes(2, header), field_varint(3, 3),
+                                  field_bytes(5, H(b"a")), field_bytes(5, H(b"b")), field_bytes(6, H(b"tx")),
+                                  field_bytes(8, H(b"leaf"))]))
+for ev in (double_block, double_vote, broken):
+    put("evidence_decode", ev)
+    put("evidence_decode", ev.hex())
+
 # --- net_wire: requests, and responses behind a selector byte ----------------
 status = H(b"chain") + H(b"genesis") + struct.pack(">Q", 10) + H(b"best") + struct.pack(">Q", 8)
 put("net_wire", b"\x01" + status)
@@ -125,6 +138,9 @@ put("net_wire", b"\x40\x81" + status)
 blocks = [TXS[0][:40], b""]
 put("net_wire", b"\x40\x82" + struct.pack(">I", len(blocks)) + b"".join(struct.pack(">I", len(b)) + b for b in blocks))
 put("net_wire", b"\x40\x8f\x02")
+put("net_wire", b"\x03" + struct.pack(">I", len(TXS[0])) + TXS[0])
+answer = b'{"queued": "this node does not produce the next slot"}'
+put("net_wire", b"\x40\x83" + struct.pack(">I", len(answer)) + answer)
 
 # --- dpos_codec --------------------------------------------------------------
 sig = (1).to_bytes(32, "big") + (1).to_bytes(32, "big")

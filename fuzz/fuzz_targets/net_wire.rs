@@ -1,5 +1,6 @@
 //! The sync protocol's frames as a peer sends them: requests (status
-//! handshake, block ranges) and responses (status, blocks, refusals).
+//! handshake, block ranges, forwarded transactions) and responses
+//! (status, blocks, forward answers, refusals).
 //! Whatever decodes re-encodes to the same bytes (the format is canonical).
 #![no_main]
 
