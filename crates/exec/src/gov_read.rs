@@ -23,7 +23,7 @@ pub struct ProducerView {
     pub peer_id: String,
     /// Stake voting for it.
     pub votes: Amount,
-    /// Rating in percent (see the crate doc's formula).
+    /// Rating in percent (see the crate doc's formula); 0 once convicted.
     pub rating_percent: u64,
 }
 
@@ -52,7 +52,10 @@ pub fn producer_set(view: &dyn TableStore) -> Result<ProducerSet, ExecError> {
     let mut producers = Vec::new();
     for peer_id in dpos::producers(view)? {
         let votes = gov::candidate_votes(view, &peer_id)?;
-        let rating_percent = dpos::rating(view, &peer_id)?.percent();
+        // A convicted producer's rating is 0: it is never elected again
+        // (it leaves the set at the next block).
+        let rating_percent =
+            if slashing::is_slashed(view, &peer_id)? { 0 } else { dpos::rating(view, &peer_id)?.percent() };
         producers.push(ProducerView { peer_id, votes, rating_percent });
     }
     Ok(ProducerSet { epoch_blocks, bp_count, producers })

@@ -112,8 +112,12 @@ fn double_production_slashes_rewards_burns_and_unschedules_once() {
     );
     assert_eq!((records[0].slashed, records[0].reward, records[0].height), (slashed, reward, sim.height));
 
-    // The next block elects without it, although no epoch ended.
+    // Its rating shows 0 at once; the next block elects without it,
+    // although no epoch ended.
     assert!(producers(&view).unwrap().contains(&bp_id(1)));
+    let shown = crate::gov_read::producer_set(&view).unwrap();
+    let rating = |id: &str| shown.producers.iter().find(|p| p.peer_id == id).unwrap().rating_percent;
+    assert_eq!((rating(&bp_id(1)), rating(&bp_id(0))), (0, 100));
     sim.block(&[]);
     let set = producers(&sim.view()).unwrap();
     assert_eq!(set, vec![bp_id(0), bp_id(2)], "convicted producer leaves at once");
