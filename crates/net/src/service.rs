@@ -666,6 +666,34 @@ impl Worker {
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
     }
 
+    /// A request the provider answers (blocks, a forwarded transaction):
+    /// refused (and `None`) before the handshake or past the bounds on
+    /// calls in progress, per peer and in all; else counted as begun (the
+    /// answer, `Internal::Blocks`, ends it) and the channel handed back.
+    fn begin_provider_call(
+        &mut self,
+        peer: PeerId,
+        handshaken: bool,
+        pending_in: usize,
+        channel: ResponseChannel<SyncResponse>,
+    ) -> Option<ResponseChannel<SyncResponse>> {
+        if !handshaken {
+            self.respond(channel, SyncResponse::Refused(Refusal::NotReady));
+            return None;
+        }
+        if pending_in >= self.config.limits.max_inbound_pending_per_peer
+            || self.provider_calls >= self.config.limits.max_provider_calls
+        {
+            self.respond(channel, SyncResponse::Refused(Refusal::Busy));
+            return None;
+        }
+        if let Some(e) = self.peers.get_mut(&peer) {
+            e.pending_in += 1;
+        }
+        self.provider_calls += 1;
+        Some(channel)
+    }
+
     fn on_inbound_request(&mut self, peer: PeerId, request: SyncRequest, channel: ResponseChannel<SyncResponse>) {
         self.stats.inbound_requests += 1;
         let now = Instant::now();
@@ -692,20 +720,7 @@ impl Worker {
                 self.on_status(peer, theirs);
             }
             SyncRequest::Forward(tx) => {
-                if !handshaken {
-                    self.respond(channel, SyncResponse::Refused(Refusal::NotReady));
-                    return;
-                }
-                if pending_in >= self.config.limits.max_inbound_pending_per_peer
-                    || self.provider_calls >= self.config.limits.max_provider_calls
-                {
-                    self.respond(channel, SyncResponse::Refused(Refusal::Busy));
-                    return;
-                }
-                if let Some(e) = self.peers.get_mut(&peer) {
-                    e.pending_in += 1;
-                }
-                self.provider_calls += 1;
+                let Some(channel) = self.begin_provider_call(peer, handshaken, pending_in, channel) else { return };
                 let provider = self.provider.clone();
                 let internal = self.internal_tx.clone();
                 tokio::spawn(async move {
@@ -728,20 +743,7 @@ impl Worker {
                 });
             }
             SyncRequest::Blocks { from_height, max_count, max_bytes } => {
-                if !handshaken {
-                    self.respond(channel, SyncResponse::Refused(Refusal::NotReady));
-                    return;
-                }
-                if pending_in >= self.config.limits.max_inbound_pending_per_peer
-                    || self.provider_calls >= self.config.limits.max_provider_calls
-                {
-                    self.respond(channel, SyncResponse::Refused(Refusal::Busy));
-                    return;
-                }
-                if let Some(e) = self.peers.get_mut(&peer) {
-                    e.pending_in += 1;
-                }
-                self.provider_calls += 1;
+                let Some(channel) = self.begin_provider_call(peer, handshaken, pending_in, channel) else { return };
                 let count = max_count.min(self.config.limits.max_sync_blocks);
                 let bytes = (max_bytes as usize).min(self.config.limits.max_sync_response_bytes);
                 let provider = self.provider.clone();

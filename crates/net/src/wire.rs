@@ -181,6 +181,15 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(a))
     }
 
+    /// A u32 length, then that many bytes (at most `max`).
+    fn sized_bytes(&mut self, what: &'static str, max: usize) -> Result<Vec<u8>, WireError> {
+        let len = self.u32()? as usize;
+        if len > max {
+            return Err(WireError::Invalid { what, reason: format!("{len} bytes, at most {max}") });
+        }
+        Ok(self.take(len)?.to_vec())
+    }
+
     fn hash(&mut self) -> Result<Hash, WireError> {
         let b = self.take(32)?;
         let mut a = [0u8; 32];
@@ -236,11 +245,7 @@ pub fn encode_request(req: &SyncRequest) -> Vec<u8> {
             out.extend_from_slice(&max_count.to_be_bytes());
             out.extend_from_slice(&max_bytes.to_be_bytes());
         }
-        SyncRequest::Forward(tx) => {
-            out.push(REQ_FORWARD);
-            out.extend_from_slice(&len_u32(tx.len()).to_be_bytes());
-            out.extend_from_slice(tx);
-        }
+        SyncRequest::Forward(tx) => put_sized(&mut out, REQ_FORWARD, tx),
     }
     out
 }
@@ -251,16 +256,7 @@ pub fn decode_request(body: &[u8]) -> Result<SyncRequest, WireError> {
     let req = match r.u8()? {
         REQ_STATUS => SyncRequest::Status(get_status(&mut r)?),
         REQ_BLOCKS => SyncRequest::Blocks { from_height: r.u64()?, max_count: r.u32()?, max_bytes: r.u32()? },
-        REQ_FORWARD => {
-            let len = r.u32()? as usize;
-            if len > MAX_FORWARD_BYTES {
-                return Err(WireError::Invalid {
-                    what: "forward request",
-                    reason: format!("a transaction of {len} bytes, at most {MAX_FORWARD_BYTES}"),
-                });
-            }
-            SyncRequest::Forward(r.take(len)?.to_vec())
-        }
+        REQ_FORWARD => SyncRequest::Forward(r.sized_bytes("forward request", MAX_FORWARD_BYTES)?),
         kind => return Err(WireError::UnknownKind { what: "request", kind }),
     };
     r.finish()?;
@@ -290,13 +286,18 @@ pub fn encode_response(resp: &SyncResponse) -> Vec<u8> {
         }
         SyncResponse::Forwarded(answer) => {
             let mut out = Vec::with_capacity(1 + 4 + answer.len());
-            out.push(RESP_FORWARDED);
-            out.extend_from_slice(&len_u32(answer.len()).to_be_bytes());
-            out.extend_from_slice(answer);
+            put_sized(&mut out, RESP_FORWARDED, answer);
             out
         }
         SyncResponse::Refused(code) => vec![RESP_REFUSED, code.code()],
     }
+}
+
+/// `kind`, a u32 length, the bytes.
+fn put_sized(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+    out.push(kind);
+    out.extend_from_slice(&len_u32(bytes.len()).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 /// Lengths we encode are bounded by the response limit (far below 4 GiB);
@@ -331,16 +332,7 @@ pub fn decode_response(body: &[u8], max_blocks: u32) -> Result<SyncResponse, Wir
             SyncResponse::Blocks(blocks)
         }
         RESP_REFUSED => SyncResponse::Refused(Refusal::from_code(r.u8()?)),
-        RESP_FORWARDED => {
-            let len = r.u32()? as usize;
-            if len > MAX_FORWARD_ANSWER_BYTES {
-                return Err(WireError::Invalid {
-                    what: "forward answer",
-                    reason: format!("{len} bytes, at most {MAX_FORWARD_ANSWER_BYTES}"),
-                });
-            }
-            SyncResponse::Forwarded(r.take(len)?.to_vec())
-        }
+        RESP_FORWARDED => SyncResponse::Forwarded(r.sized_bytes("forward answer", MAX_FORWARD_ANSWER_BYTES)?),
         kind => return Err(WireError::UnknownKind { what: "response", kind }),
     };
     r.finish()?;
@@ -569,6 +561,7 @@ mod tests {
                 max_count: c,
                 max_bytes: b
             }),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(SyncRequest::Forward),
         ]
     }
 
@@ -578,7 +571,23 @@ mod tests {
             proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8)
                 .prop_map(SyncResponse::Blocks),
             (1u8..=5).prop_map(|c| SyncResponse::Refused(Refusal::from_code(c))),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(SyncResponse::Forwarded),
         ]
+    }
+
+    #[test]
+    fn forward_frames_are_bounded() {
+        let mut big = vec![REQ_FORWARD];
+        big.extend_from_slice(&(MAX_FORWARD_BYTES as u32 + 1).to_be_bytes());
+        assert!(decode_request(&big).unwrap_err().to_string().contains("at most"));
+        let mut big = vec![RESP_FORWARDED];
+        big.extend_from_slice(&(MAX_FORWARD_ANSWER_BYTES as u32 + 1).to_be_bytes());
+        assert!(decode_response(&big, 8).is_err());
+        // A length beyond what came is truncated, not an allocation.
+        let mut short = vec![REQ_FORWARD];
+        short.extend_from_slice(&100u32.to_be_bytes());
+        short.extend_from_slice(&[1, 2, 3]);
+        assert!(decode_request(&short).is_err());
     }
 
     proptest! {
