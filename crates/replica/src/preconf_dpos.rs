@@ -44,7 +44,9 @@ impl Replica {
         if let Some((_, set)) = cache.sets.iter().find(|(h, _)| *h == head.hash) {
             return Ok(set.clone());
         }
-        let set = aergo_exec::dpos::producers(&self.chain.head_state())?;
+        // The set of this head's state, not of whatever the head is now:
+        // the cache is keyed by this head.
+        let set = aergo_exec::dpos::producers(&aergo_store::Snapshot::open(self.chain.store(), head.state_root))?;
         if cache.sets.len() >= SET_CACHE_ENTRIES {
             cache.sets.remove(0);
         }

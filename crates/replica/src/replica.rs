@@ -1607,7 +1607,11 @@ impl Replica {
                 self.chain.slot_of(log.timestamp_ns)
             )));
         }
-        let mut pending = Pending::open(&self.chain, &self.key, log.timestamp_ns)?;
+        // On the proposal's parent, which need not be the head.
+        let Some(parent) = self.chain.known(&p.parent) else {
+            return Ok(OpenFor::Skip(format!("promises were logged on {}, which this node does not hold", p.parent)));
+        };
+        let mut pending = Pending::open_after(&self.chain, &self.key, parent, log.timestamp_ns)?;
         for bytes in &log.txs {
             let vtx = Tx::decode_bounded(bytes)
                 .map_err(ReplicaError::from)

@@ -124,3 +124,32 @@ fn a_broken_promise_is_evidence_that_convicts_its_producer_everywhere() {
     bus.run_slots(6);
     assert!(bus.chain(0).head().height > before + 2, "warnings {:?}", bus.warnings);
 }
+
+/// A producer that crashes after promising and restarts before its slot
+/// never breaks the promise: it keeps it when it produces the block (its
+/// open block rebuilt from the pre-confirmation log), and the promise is
+/// void when it misses the slot (here: the votes certifying its parent
+/// were lost with its memory) and another producer's block takes the
+/// height.
+#[test]
+fn a_producer_restarted_after_promising_never_breaks_the_promise() {
+    let (g, bps, accounts) = dpos_genesis(4, None);
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut bus = Bus::new(g, bps.clone(), Some(dirs.iter().map(|d| d.path().to_path_buf()).collect()));
+    bus.run_slots(4);
+    let tx = transfer(&bus, &accounts[2], &accounts[1], 1);
+    let (p, n) = promise(&mut bus, tx);
+    bus.crash(n);
+    bus.start(n);
+    bus.run_slots(3);
+    for i in 0..4 {
+        let block = bus.block_at(i, p.height);
+        let receipts = bus.chain(i).blocks().block_receipts(&block.computed_hash().unwrap()).unwrap().unwrap();
+        let by_n = block.header().unwrap().pub_key == bps[n].public_key().to_libp2p_bytes();
+        match find_breach(&p, &block, &receipts) {
+            Ok(None) => assert!(by_n),
+            Ok(Some(breach)) => panic!("member {i}: the promise was broken: {breach}"),
+            Err(e) => assert!(!by_n, "member {i}: the producer's own block is no case: {e}"),
+        }
+    }
+}
