@@ -373,13 +373,22 @@ pub(crate) fn precheck(
             call: name,
             reason: format!("a vote moves no AERGO, but the tx amount is {amount}"),
         }),
-        GovCall::Evidence(_) if !amount.is_zero() => Err(ExecError::GovernanceRejected {
-            call: name,
-            reason: format!("evidence moves no AERGO, but the tx amount is {amount}"),
-        }),
-        GovCall::Evidence(e) => slashing::precheck(view, e, chain_id_hash).map(|_| ()),
+        GovCall::Evidence(e) => {
+            no_evidence_amount(amount)?;
+            slashing::precheck(view, e, chain_id_hash).map(|_| ())
+        }
         _ => Ok(()),
     }
+}
+
+fn no_evidence_amount(amount: Amount) -> Result<(), ExecError> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    Err(ExecError::GovernanceRejected {
+        call: aergo_types::payload::CALL_EVIDENCE,
+        reason: format!("evidence moves no AERGO, but the tx amount is {amount}"),
+    })
 }
 
 /// Executes one system call by `sender` in the block at `height`. The fee
@@ -395,12 +404,7 @@ pub(crate) fn execute(
     if let GovCall::Evidence(e) = call {
         // The evidence is checked once, by `slashing::execute`, not here
         // and there: four signatures are the bulk of the call's cost.
-        if !amount.is_zero() {
-            return Err(ExecError::GovernanceRejected {
-                call: call.name(),
-                reason: format!("evidence moves no AERGO, but the tx amount is {amount}"),
-            });
-        }
+        no_evidence_amount(amount)?;
         let event = slashing::execute(view, height, sender, e, chain_id_hash)?;
         return Ok(GovOutcome { event: Some(event), passed: Vec::new() });
     }

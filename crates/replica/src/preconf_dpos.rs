@@ -116,9 +116,7 @@ impl Replica {
         let ready = self.lock_pool().len();
         if slot.is_none() && (ready > 0 || !voided.is_empty()) {
             if let Ok(timestamp_ns) = self.dpos_open_timestamp(&head)? {
-                let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
-                self.absorb_ready(&mut p)?;
-                *slot = Some(p);
+                *slot = Some(self.open_pending_at(timestamp_ns)?);
             }
         }
         let again: Vec<_> = match slot.as_ref() {

@@ -672,14 +672,11 @@ impl Replica {
             return Ok(Ok(Admission::Queued(why.into())));
         };
         if pending.is_none() {
-            *pending = Some(match dpos_open {
-                Some(Ok(timestamp_ns)) => {
-                    let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
-                    self.absorb_ready(&mut p)?;
-                    p
-                }
-                _ => self.open_pending()?,
-            });
+            let timestamp_ns = match dpos_open {
+                Some(Ok(timestamp_ns)) => timestamp_ns,
+                _ => self.next_timestamp(&head),
+            };
+            *pending = Some(self.open_pending_at(timestamp_ns)?);
         }
         let p = pending.as_mut().expect("opened above");
         if let Some(t) = p.ticket(&hash) {
@@ -727,11 +724,11 @@ impl Replica {
         Ok(())
     }
 
-    /// Opens the block after the head, with the pool's ready transactions
-    /// first (they arrived before anything admitted from now on).
-    fn open_pending(&self) -> Result<Pending> {
-        let head = self.chain.head();
-        let mut p = Pending::open(&self.chain, &self.key, self.next_timestamp(&head))?;
+    /// Opens the block after the head at `timestamp_ns`, with the pool's
+    /// ready transactions first (they arrived before anything admitted
+    /// from now on).
+    fn open_pending_at(&self, timestamp_ns: i64) -> Result<Pending> {
+        let mut p = Pending::open(&self.chain, &self.key, timestamp_ns)?;
         self.absorb_ready(&mut p)?;
         Ok(p)
     }
@@ -1661,7 +1658,6 @@ impl Replica {
         open: &aergo_chain::OpenBlock,
         order: &[Hash],
     ) -> Result<(aergo_chain::OpenBlock, BTreeSet<Hash>)> {
-        let first = order[0];
         let txs: Vec<VerifiedTx> = {
             let pool = self.lock_pool();
             order[1..].iter().filter_map(|h| pool.get(h).cloned()).collect()
@@ -1671,7 +1667,6 @@ impl Replica {
         // The first stays out of this block: every other candidate is
         // listed as held, the first too, so the pool's fill skips it.
         let held: BTreeSet<Hash> = order.iter().copied().collect();
-        debug_assert!(held.contains(&first));
         Ok((again, held))
     }
 
