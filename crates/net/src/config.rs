@@ -280,9 +280,10 @@ impl NetConfig {
 
     /// Bytes of the largest sync response frame body this node accepts.
     pub(crate) fn max_response_body_bytes(&self) -> usize {
-        crate::wire::BLOCKS_RESPONSE_OVERHEAD_BYTES
+        let blocks = crate::wire::BLOCKS_RESPONSE_OVERHEAD_BYTES
             + self.limits.max_sync_response_bytes
-            + self.limits.max_sync_blocks as usize * crate::wire::BLOCK_ENTRY_OVERHEAD_BYTES
+            + self.limits.max_sync_blocks as usize * crate::wire::BLOCK_ENTRY_OVERHEAD_BYTES;
+        blocks.max(crate::wire::MAX_FILE_PIECE_RESPONSE_BYTES)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::config::{Misbehaviour, NetLimits};
 use crate::error::{NetError, Result};
-use crate::wire::PeerStatus;
+use crate::wire::{FilePiece, PeerStatus};
+use aergo_types::Hash;
 use libp2p::gossipsub::MessageId;
 use libp2p::{Multiaddr, PeerId};
 use std::sync::Arc;
@@ -29,6 +30,13 @@ pub trait SyncProvider: Send + Sync + 'static {
     /// most `wire::MAX_FORWARD_ANSWER_BYTES`). The default serves none.
     fn forward(&self, _tx: Vec<u8>) -> Result<Vec<u8>> {
         Err(crate::error::NetError::Provider { reason: "this node takes no forwarded transactions".into() })
+    }
+    /// Bytes `[offset, offset + len)` of the AergoFS file whose SHA-256 is
+    /// `key` (fewer at the end of the file; `len` is at most
+    /// `wire::MAX_FILE_PIECE_BYTES`), or `None` when the node does not
+    /// hold it. The default holds no files.
+    fn file_piece(&self, _key: Hash, _offset: u64, _len: u32) -> Result<Option<FilePiece>> {
+        Ok(None)
     }
 }
 
@@ -162,6 +170,7 @@ pub(crate) enum Command {
     RequestBlocks { peer: PeerId, from_height: u64, max_count: u32, reply: Reply<Vec<Vec<u8>>> },
     RequestStatus { peer: PeerId, reply: Reply<PeerStatus> },
     Forward { peer: PeerId, tx: Vec<u8>, reply: Reply<Vec<u8>> },
+    FilePiece { peer: PeerId, key: Hash, offset: u64, len: u32, reply: Reply<Option<FilePiece>> },
     Report { peer: PeerId, misbehaviour: Misbehaviour },
     Validate { id: GossipId, verdict: GossipVerdict },
     Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
@@ -266,6 +275,28 @@ impl NetworkHandle {
             });
         }
         self.with_timeout(peer, self.ask_fallible(|reply| Command::Forward { peer, tx, reply })).await
+    }
+
+    /// Asks `peer` for bytes `[offset, offset + len)` of the AergoFS file
+    /// `key`: `None` when it does not hold the file. The answer is checked
+    /// against the request (exactly the bytes asked for, or up to the end
+    /// of the file it says it has); the caller checks the whole file
+    /// against `key` once it has every piece.
+    pub async fn request_file_piece(
+        &self,
+        peer: PeerId,
+        key: Hash,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<FilePiece>> {
+        if len as usize > crate::wire::MAX_FILE_PIECE_BYTES {
+            return Err(NetError::TooLarge {
+                what: "file piece",
+                size_bytes: len as usize,
+                max_bytes: crate::wire::MAX_FILE_PIECE_BYTES,
+            });
+        }
+        self.with_timeout(peer, self.ask_fallible(|reply| Command::FilePiece { peer, key, offset, len, reply })).await
     }
 
     /// Asks `peer` for its current status (and records it).

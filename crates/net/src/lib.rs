@@ -129,4 +129,4 @@ pub use handle::{
 };
 pub use libp2p::{Multiaddr, PeerId};
 pub use service::Network;
-pub use wire::PeerStatus;
+pub use wire::{FilePiece, PeerStatus};

@@ -8,7 +8,8 @@ use crate::handle::{
 };
 use crate::score::{RateLimiter, Scores, Verdict};
 use crate::wire::{
-    InboundRequest, PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, MAX_FORWARD_ANSWER_BYTES, SYNC_PROTOCOL,
+    FilePiece, InboundRequest, PeerStatus, Refusal, SyncCodec, SyncRequest, SyncResponse, MAX_FORWARD_ANSWER_BYTES,
+    SYNC_PROTOCOL,
 };
 use aergo_types::Hash;
 use futures::StreamExt;
@@ -292,6 +293,7 @@ enum Purpose {
     Status(Reply<PeerStatus>),
     Blocks { max_count: u32, reply: Reply<Vec<Vec<u8>>> },
     Forward(Reply<Vec<u8>>),
+    FilePiece { offset: u64, len: u32, reply: Reply<Option<FilePiece>> },
 }
 
 struct Pending {
@@ -697,10 +699,11 @@ impl Worker {
     fn on_inbound_request(&mut self, peer: PeerId, request: SyncRequest, channel: ResponseChannel<SyncResponse>) {
         self.stats.inbound_requests += 1;
         let now = Instant::now();
-        // Forwarded transactions are client traffic, not sync: they are
-        // bounded by the calls in progress (a busy answer, no penalty),
-        // not by the sync request rate.
-        let forward = matches!(request, SyncRequest::Forward(_));
+        // Forwarded transactions are client traffic, and file pieces come
+        // in runs (a 100 MiB file is 100 of them): both are bounded by the
+        // calls in progress (a busy answer, no penalty) and by their own
+        // size, not by the sync request rate.
+        let forward = matches!(request, SyncRequest::Forward(_) | SyncRequest::FilePiece { .. });
         let (allowed, handshaken, pending_in) = match self.peers.get_mut(&peer) {
             Some(e) => (forward || e.bucket.try_take(now), e.status.is_some(), e.pending_in),
             None => {
@@ -739,6 +742,31 @@ impl Worker {
                             SyncResponse::Refused(Refusal::Unavailable)
                         }
                     };
+                    let _ = internal.send(Internal::Blocks { peer, channel, response }).await;
+                });
+            }
+            SyncRequest::FilePiece { key, offset, len } => {
+                let Some(channel) = self.begin_provider_call(peer, handshaken, pending_in, channel) else { return };
+                let provider = self.provider.clone();
+                let internal = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let response =
+                        match tokio::task::spawn_blocking(move || provider.file_piece(key, offset, len)).await {
+                            Ok(Ok(Some(piece))) if piece.bytes.len() <= len as usize => SyncResponse::FilePiece(piece),
+                            Ok(Ok(Some(piece))) => {
+                                tracing::warn!(bytes = piece.bytes.len(), len, "file piece over the length asked for");
+                                SyncResponse::Refused(Refusal::Unavailable)
+                            }
+                            Ok(Ok(None)) => SyncResponse::NoFile,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%e, %key, "file piece not served");
+                                SyncResponse::Refused(Refusal::Unavailable)
+                            }
+                            Err(e) => {
+                                tracing::error!(%e, "file provider panicked");
+                                SyncResponse::Refused(Refusal::Unavailable)
+                            }
+                        };
                     let _ = internal.send(Internal::Blocks { peer, channel, response }).await;
                 });
             }
@@ -816,6 +844,26 @@ impl Worker {
             (Purpose::Forward(reply), SyncResponse::Forwarded(answer)) => {
                 let _ = reply.send(Ok(answer));
             }
+            (Purpose::FilePiece { reply, .. }, SyncResponse::NoFile) => {
+                let _ = reply.send(Ok(None));
+            }
+            (Purpose::FilePiece { offset, len, reply }, SyncResponse::FilePiece(piece)) => {
+                // Exactly the bytes asked for, or the rest of the file: a
+                // piece of any other length cannot be part of the file the
+                // peer says it has.
+                let want = piece.size.saturating_sub(offset).min(u64::from(len));
+                if piece.bytes.len() as u64 != want {
+                    self.penalise(peer, Misbehaviour::InvalidSyncResponse);
+                    let reason = format!(
+                        "a piece of {} bytes at {offset} of a {}-byte file, {len} asked for",
+                        piece.bytes.len(),
+                        piece.size
+                    );
+                    let _ = reply.send(Err(NetError::InvalidResponse { peer, reason }));
+                } else {
+                    let _ = reply.send(Ok(Some(piece)));
+                }
+            }
             (purpose, SyncResponse::Refused(r)) => fail(purpose, NetError::Refused { peer, reason: r.to_string() }),
             (purpose, other) => {
                 self.penalise(peer, Misbehaviour::InvalidSyncResponse);
@@ -823,6 +871,8 @@ impl Worker {
                     SyncResponse::Status(_) => "a status",
                     SyncResponse::Blocks(_) => "blocks",
                     SyncResponse::Forwarded(_) => "a forward answer",
+                    SyncResponse::FilePiece(_) => "a file piece",
+                    SyncResponse::NoFile => "no file",
                     SyncResponse::Refused(_) => "a refusal",
                 };
                 fail(purpose, NetError::InvalidResponse { peer, reason: format!("answered with {kind}") });
@@ -898,6 +948,17 @@ impl Worker {
                     return;
                 }
                 self.send_request(peer, SyncRequest::Forward(tx), Purpose::Forward(reply));
+            }
+            Command::FilePiece { peer, key, offset, len, reply } => {
+                if !self.is_handshaken(&peer) {
+                    let _ = reply.send(Err(NetError::NotConnected { peer }));
+                    return;
+                }
+                self.send_request(
+                    peer,
+                    SyncRequest::FilePiece { key, offset, len },
+                    Purpose::FilePiece { offset, len, reply },
+                );
             }
             Command::RequestStatus { peer, reply } => {
                 if !self.is_handshaken(&peer) {
@@ -1138,6 +1199,9 @@ fn fail(purpose: Purpose, err: NetError) {
             let _ = reply.send(Err(err));
         }
         Purpose::Forward(reply) => {
+            let _ = reply.send(Err(err));
+        }
+        Purpose::FilePiece { reply, .. } => {
             let _ = reply.send(Err(err));
         }
     }

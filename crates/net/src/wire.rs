@@ -6,8 +6,16 @@
 //! frame    = length:u32be body            (length = body size, bounded)
 //! request  = 0x01 status                  "here is my status, send yours"
 //!          | 0x02 from:u64be count:u32be max_bytes:u32be
+//!          | 0x03 len:u32be tx            a forwarded transaction
+//!          | 0x04 key:32 offset:u64be len:u32be
+//!                                         a piece of an AergoFS file
 //! response = 0x81 status
 //!          | 0x82 n:u32be n * (len:u32be bytes)
+//!          | 0x83 len:u32be answer        what became of a forwarded tx
+//!          | 0x84 size:u64be ct_len:u8 ct len:u32be bytes
+//!                                         the piece, the file's size and
+//!                                         content type
+//!          | 0x85                         "no such file here"
 //!          | 0x8f code:u8                 refusal (see [`Refusal`])
 //! status   = chain_id_hash:32 genesis_hash:32 best_height:u64be
 //!            best_hash:32 lib_height:u64be                 (112 bytes)
@@ -39,6 +47,13 @@ pub const MAX_FORWARD_BYTES: usize = 256 * 1024;
 pub const MAX_REQUEST_FRAME_BYTES: usize = 1 + 4 + MAX_FORWARD_BYTES;
 /// Largest answer to a forward request (a pre-confirmation, or why not).
 pub const MAX_FORWARD_ANSWER_BYTES: usize = 512 * 1024;
+/// Largest piece of a file one request asks for (and one answer
+/// carries): files move in pieces so that no message holds a whole file.
+pub const MAX_FILE_PIECE_BYTES: usize = 1 << 20;
+/// Longest content type a piece answer carries (AergoFS's own bound).
+pub const MAX_CONTENT_TYPE_BYTES: usize = 127;
+/// Largest file piece answer: kind, size, content type, length, bytes.
+pub const MAX_FILE_PIECE_RESPONSE_BYTES: usize = 1 + 8 + 1 + MAX_CONTENT_TYPE_BYTES + 4 + MAX_FILE_PIECE_BYTES;
 /// Encoded size of a [`PeerStatus`].
 pub const STATUS_BYTES: usize = 32 + 32 + 8 + 32 + 8;
 /// Per-block overhead in a blocks response (its length prefix).
@@ -49,9 +64,12 @@ pub const BLOCKS_RESPONSE_OVERHEAD_BYTES: usize = 1 + 4;
 const REQ_STATUS: u8 = 0x01;
 const REQ_BLOCKS: u8 = 0x02;
 const REQ_FORWARD: u8 = 0x03;
+const REQ_FILE_PIECE: u8 = 0x04;
 const RESP_STATUS: u8 = 0x81;
 const RESP_BLOCKS: u8 = 0x82;
 const RESP_FORWARDED: u8 = 0x83;
+const RESP_FILE_PIECE: u8 = 0x84;
+const RESP_NO_FILE: u8 = 0x85;
 const RESP_REFUSED: u8 = 0x8f;
 
 /// What a node says about itself: exchanged right after connecting (the
@@ -82,6 +100,21 @@ pub enum SyncRequest {
     /// sent it, answering with what it made of it (a follower forwards to
     /// the producer that can pre-confirm it). The bytes are opaque here.
     Forward(Vec<u8>),
+    /// Bytes `[offset, offset + len)` of the AergoFS file whose SHA-256 is
+    /// `key` (`len` at most [`MAX_FILE_PIECE_BYTES`]).
+    FilePiece { key: Hash, offset: u64, len: u32 },
+}
+
+/// A piece of a file as a responder sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilePiece {
+    /// The whole file's size.
+    pub size: u64,
+    /// Its content type (printable ASCII, at most
+    /// [`MAX_CONTENT_TYPE_BYTES`]).
+    pub content_type: String,
+    /// The bytes asked for: all of them, or up to the end of the file.
+    pub bytes: Vec<u8>,
 }
 
 /// Why a responder refused a request.
@@ -146,6 +179,10 @@ pub enum SyncResponse {
     Blocks(Vec<Vec<u8>>),
     /// The answer to a forwarded transaction (opaque here).
     Forwarded(Vec<u8>),
+    /// A piece of a file.
+    FilePiece(FilePiece),
+    /// The responder does not hold the file asked for.
+    NoFile,
     Refused(Refusal),
 }
 
@@ -246,6 +283,12 @@ pub fn encode_request(req: &SyncRequest) -> Vec<u8> {
             out.extend_from_slice(&max_bytes.to_be_bytes());
         }
         SyncRequest::Forward(tx) => put_sized(&mut out, REQ_FORWARD, tx),
+        SyncRequest::FilePiece { key, offset, len } => {
+            out.push(REQ_FILE_PIECE);
+            out.extend_from_slice(&key.0);
+            out.extend_from_slice(&offset.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+        }
     }
     out
 }
@@ -257,6 +300,16 @@ pub fn decode_request(body: &[u8]) -> Result<SyncRequest, WireError> {
         REQ_STATUS => SyncRequest::Status(get_status(&mut r)?),
         REQ_BLOCKS => SyncRequest::Blocks { from_height: r.u64()?, max_count: r.u32()?, max_bytes: r.u32()? },
         REQ_FORWARD => SyncRequest::Forward(r.sized_bytes("forward request", MAX_FORWARD_BYTES)?),
+        REQ_FILE_PIECE => {
+            let (key, offset, len) = (r.hash()?, r.u64()?, r.u32()?);
+            if len as usize > MAX_FILE_PIECE_BYTES {
+                return Err(WireError::Invalid {
+                    what: "file piece request",
+                    reason: format!("{len} bytes asked for, at most {MAX_FILE_PIECE_BYTES}"),
+                });
+            }
+            SyncRequest::FilePiece { key, offset, len }
+        }
         kind => return Err(WireError::UnknownKind { what: "request", kind }),
     };
     r.finish()?;
@@ -289,6 +342,19 @@ pub fn encode_response(resp: &SyncResponse) -> Vec<u8> {
             put_sized(&mut out, RESP_FORWARDED, answer);
             out
         }
+        SyncResponse::FilePiece(p) => {
+            let ct = p.content_type.as_bytes();
+            let ct = &ct[..ct.len().min(MAX_CONTENT_TYPE_BYTES)];
+            let mut out = Vec::with_capacity(1 + 8 + 1 + ct.len() + 4 + p.bytes.len());
+            out.push(RESP_FILE_PIECE);
+            out.extend_from_slice(&p.size.to_be_bytes());
+            out.push(ct.len() as u8);
+            out.extend_from_slice(ct);
+            out.extend_from_slice(&len_u32(p.bytes.len()).to_be_bytes());
+            out.extend_from_slice(&p.bytes);
+            out
+        }
+        SyncResponse::NoFile => vec![RESP_NO_FILE],
         SyncResponse::Refused(code) => vec![RESP_REFUSED, code.code()],
     }
 }
@@ -333,6 +399,27 @@ pub fn decode_response(body: &[u8], max_blocks: u32) -> Result<SyncResponse, Wir
         }
         RESP_REFUSED => SyncResponse::Refused(Refusal::from_code(r.u8()?)),
         RESP_FORWARDED => SyncResponse::Forwarded(r.sized_bytes("forward answer", MAX_FORWARD_ANSWER_BYTES)?),
+        RESP_FILE_PIECE => {
+            let size = r.u64()?;
+            let ct_len = usize::from(r.u8()?);
+            if ct_len > MAX_CONTENT_TYPE_BYTES {
+                return Err(WireError::Invalid {
+                    what: "file piece",
+                    reason: format!("content type of {ct_len} bytes, at most {MAX_CONTENT_TYPE_BYTES}"),
+                });
+            }
+            let ct = r.take(ct_len)?;
+            if !ct.iter().all(|b| (0x20..0x7f).contains(b)) {
+                return Err(WireError::Invalid {
+                    what: "file piece",
+                    reason: "content type is not printable ASCII".into(),
+                });
+            }
+            let content_type = String::from_utf8_lossy(ct).into_owned();
+            let bytes = r.sized_bytes("file piece", MAX_FILE_PIECE_BYTES)?;
+            SyncResponse::FilePiece(FilePiece { size, content_type, bytes })
+        }
+        RESP_NO_FILE => SyncResponse::NoFile,
         kind => return Err(WireError::UnknownKind { what: "response", kind }),
     };
     r.finish()?;
@@ -562,6 +649,8 @@ mod tests {
                 max_bytes: b
             }),
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(SyncRequest::Forward),
+            (any::<[u8; 32]>(), any::<u64>(), 0..=MAX_FILE_PIECE_BYTES as u32)
+                .prop_map(|(k, offset, len)| { SyncRequest::FilePiece { key: Hash(k), offset, len } }),
         ]
     }
 
@@ -572,7 +661,33 @@ mod tests {
                 .prop_map(SyncResponse::Blocks),
             (1u8..=5).prop_map(|c| SyncResponse::Refused(Refusal::from_code(c))),
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(SyncResponse::Forwarded),
+            (any::<u64>(), "[ -~]{0,127}", proptest::collection::vec(any::<u8>(), 0..300)).prop_map(
+                |(size, content_type, bytes)| SyncResponse::FilePiece(FilePiece { size, content_type, bytes })
+            ),
+            Just(SyncResponse::NoFile),
         ]
+    }
+
+    #[test]
+    fn file_piece_frames_are_bounded() {
+        let over = SyncRequest::FilePiece { key: Hash([7; 32]), offset: 0, len: MAX_FILE_PIECE_BYTES as u32 + 1 };
+        assert!(decode_request(&encode_request(&over)).unwrap_err().to_string().contains("at most"));
+        let mut big = vec![RESP_FILE_PIECE];
+        big.extend_from_slice(&10u64.to_be_bytes());
+        big.push(0);
+        big.extend_from_slice(&(MAX_FILE_PIECE_BYTES as u32 + 1).to_be_bytes());
+        assert!(decode_response(&big, 8).is_err());
+        // A content type longer than AergoFS keeps, or not printable.
+        let mut long_ct = vec![RESP_FILE_PIECE];
+        long_ct.extend_from_slice(&10u64.to_be_bytes());
+        long_ct.push(128);
+        assert!(decode_response(&long_ct, 8).is_err());
+        let mut ctl = vec![RESP_FILE_PIECE];
+        ctl.extend_from_slice(&10u64.to_be_bytes());
+        ctl.extend_from_slice(&[1, b'\n', 0, 0, 0, 0]);
+        assert!(decode_response(&ctl, 8).is_err());
+        assert_eq!(decode_response(&[RESP_NO_FILE], 8), Ok(SyncResponse::NoFile));
+        assert!(decode_response(&[RESP_NO_FILE, 0], 8).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ fn dev_chain_hash() -> Hash {
 struct TestChain {
     chain_id_hash: Hash,
     blocks: Vec<Vec<u8>>,
+    /// Files it serves, by their SHA-256.
+    files: Vec<Vec<u8>>,
 }
 
 impl TestChain {
@@ -54,7 +56,12 @@ impl TestChain {
             prev = Hash::from_slice("block hash", &block.hash).expect("32-byte hash");
             blocks.push(block.encode());
         }
-        TestChain { chain_id_hash: dev_chain_hash(), blocks }
+        TestChain { chain_id_hash: dev_chain_hash(), blocks, files: Vec::new() }
+    }
+
+    fn with_file(mut self, data: Vec<u8>) -> TestChain {
+        self.files.push(data);
+        self
     }
 
     fn hash_at(&self, h: u64) -> Hash {
@@ -85,6 +92,14 @@ impl SyncProvider for TestChain {
         let from = usize::try_from(from_height).unwrap_or(usize::MAX).min(self.blocks.len());
         let to = from.saturating_add(max_count as usize).min(self.blocks.len());
         Ok(self.blocks[from..to].to_vec())
+    }
+
+    fn file_piece(&self, key: Hash, offset: u64, len: u32) -> aergo_net::Result<Option<aergo_net::FilePiece>> {
+        let Some(data) = self.files.iter().find(|d| Hash::sha256(d) == key) else { return Ok(None) };
+        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let to = from.saturating_add(len as usize).min(data.len());
+        let content_type = "application/x-test".to_string();
+        Ok(Some(aergo_net::FilePiece { size: data.len() as u64, content_type, bytes: data[from..to].to_vec() }))
     }
 }
 
@@ -644,6 +659,67 @@ async fn garbage_and_oversized_sync_responses_are_errors_and_penalised() {
     .await;
     assert_eq!(victim.handle.request_status(evil.id).await.expect("still talking"), chain.status());
     victim.handle.shutdown().await.expect("shuts down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_move_in_checked_pieces_and_a_lying_peer_is_penalised() {
+    let piece = wire::MAX_FILE_PIECE_BYTES;
+    let data: Vec<u8> = (0..piece * 5 / 2).map(|i| (i * 7 % 251) as u8).collect();
+    let key = Hash::sha256(&data);
+    let chain = TestChain::new(2);
+    let serving = TestNode::start(test_config(70, &chain), TestChain::new(2).with_file(data.clone())).await;
+    let mut cfg = test_config(71, &chain);
+    cfg.bootstrap = vec![serving.addr.clone()];
+    let fetching = TestNode::start(cfg, TestChain::new(2)).await;
+    wait_until("handshake", || async { fetching.is_peer(serving.id()).await }).await;
+
+    // Far more pieces than the sync rate allows per second: file pieces
+    // are bounded by calls in progress, not by the request bucket.
+    let mut got = Vec::new();
+    for round in 0..20 {
+        got.clear();
+        let mut offset = 0u64;
+        loop {
+            let p = fetching
+                .handle
+                .request_file_piece(serving.id(), key, offset, piece as u32)
+                .await
+                .expect("served")
+                .expect("held");
+            assert_eq!(p.size, data.len() as u64);
+            assert_eq!(p.content_type, "application/x-test");
+            if p.bytes.is_empty() {
+                break;
+            }
+            offset += p.bytes.len() as u64;
+            got.extend_from_slice(&p.bytes);
+        }
+        assert_eq!(got.len(), data.len(), "round {round}");
+    }
+    assert_eq!(Hash::sha256(&got), key);
+    assert_eq!(fetching.score_of(serving.id()).await, Some(0), "an honest fetch is no flood");
+    // Unknown files, and a piece larger than the protocol carries.
+    assert_eq!(fetching.handle.request_file_piece(serving.id(), Hash([9; 32]), 0, 10).await.expect("answered"), None);
+    let too_big = fetching.handle.request_file_piece(serving.id(), key, 0, piece as u32 + 1).await;
+    assert!(matches!(too_big, Err(NetError::TooLarge { .. })), "{too_big:?}");
+
+    // A peer answering with a piece of the wrong length is penalised.
+    let mut cfg = test_config(72, &chain);
+    cfg.scoring.ban_threshold = 10_000;
+    let victim = TestNode::start(cfg, TestChain::new(2)).await;
+    let evil = start_evil_peer(chain.status(), victim.addr.clone()).await;
+    wait_until("evil peer passes the handshake", || async { victim.is_peer(evil.id).await }).await;
+    let lie = wire::FilePiece { size: 100, content_type: String::new(), bytes: vec![1; 7] };
+    evil.script
+        .lock()
+        .expect("script lock")
+        .push_back((Duration::ZERO, framed(&wire::encode_response(&SyncResponse::FilePiece(lie)))));
+    let r = victim.handle.request_file_piece(evil.id, key, 0, 10).await;
+    assert!(matches!(r, Err(NetError::InvalidResponse { .. })), "{r:?}");
+    assert!(victim.score_of(evil.id).await.expect("connected") < 0);
+    for n in [&serving, &fetching, &victim] {
+        n.handle.shutdown().await.expect("shuts down");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
