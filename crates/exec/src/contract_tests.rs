@@ -899,6 +899,21 @@ fn contracts_reference_registered_files_by_hash() {
     assert_eq!((r.status.as_str(), r.ret.as_str()), ("SUCCESS", "1000"));
     let owner = c.query_at(c.root, Some(&contract), &format!("SELECT owner_of('{hash}')")).unwrap();
     assert_eq!(owner[0][0], json!(c.keys[0].address().to_string()));
+    // The registry walks in hash order, in bounded steps.
+    let other = Hash::sha256(b"another file");
+    let tx = c.file_tx(1, &FileCall::Register { hash: other, size: 10 }, crate::files::fee_of(10).unwrap());
+    let r = c.one(tx);
+    assert_eq!(r.status, "SUCCESS", "{}", r.ret);
+    let mut both = [hash, other];
+    both.sort();
+    let snap = c.snapshot();
+    let all = crate::files::list(&snap, None, 10).unwrap();
+    assert_eq!(all.iter().map(|f| f.hash).collect::<Vec<_>>(), both);
+    assert_eq!(all.iter().find(|f| f.hash == other).unwrap().size, 10);
+    let rest = crate::files::list(&snap, Some(&both[0]), 10).unwrap();
+    assert_eq!(rest.iter().map(|f| f.hash).collect::<Vec<_>>(), [both[1]]);
+    assert_eq!(crate::files::list(&snap, None, 1).unwrap().len(), 1);
+    assert!(crate::files::list(&snap, Some(&both[1]), 10).unwrap().is_empty());
     // Someone else may not take it over or release it; its owner releases.
     let stranger = c.file_tx(2, &call, fee);
     let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };

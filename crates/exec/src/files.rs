@@ -28,6 +28,8 @@
 //! not built: the record is the owner's claim, which a reader checks
 //! against the hash when fetching the file).
 
+use std::ops::Bound;
+
 use aergo_store::{TableMeta, TableStore};
 use aergo_types::address::AERGO_FS;
 use aergo_types::payload::FileCall;
@@ -63,15 +65,41 @@ pub fn lookup(view: &dyn TableStore, hash: &Hash) -> Result<Option<FileRecord>, 
         return Ok(None);
     }
     let Some(row) = rows::read(view, FILES, &[text(&hash.to_hex())])? else { return Ok(None) };
-    match row.as_slice() {
-        [_, size, owner, height] => Ok(Some(FileRecord {
-            hash: *hash,
+    record_of(&row).map(Some)
+}
+
+fn record_of(row: &[aergo_store::Value]) -> Result<FileRecord, ExecError> {
+    match row {
+        [hash, size, owner, height] => Ok(FileRecord {
+            hash: Hash::from_hex(&as_text(FILES, hash)?).map_err(|e| corrupt(FILES, e.to_string()))?,
             size: as_u64(FILES, size)?,
             owner: Address::parse(&as_text(FILES, owner)?).map_err(|e| corrupt(FILES, e.to_string()))?,
             height: as_u64(FILES, height)?,
-        })),
+        }),
         other => Err(corrupt(FILES, format!("unexpected row {other:?}"))),
     }
+}
+
+/// Registered files in hash order, after `after` (from the first when
+/// `None`), at most `limit`: how a node walks the registry in bounded
+/// steps to replicate what it records.
+pub fn list(view: &dyn TableStore, after: Option<&Hash>, limit: usize) -> Result<Vec<FileRecord>, ExecError> {
+    if view.table(FILES)?.is_none() {
+        return Ok(Vec::new());
+    }
+    // The key is the hash's lowercase hex, whose order is the hash's.
+    let from = after.map(|h| aergo_store::codec::encode_key(&[text(&h.to_hex())]));
+    let lower = match &from {
+        Some(k) => Bound::Excluded(k.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let mut out = Vec::new();
+    for entry in view.range(FILES, lower, Bound::Unbounded, aergo_store::Direction::Forward)?.take(limit) {
+        let (_, bytes) = entry?;
+        let row = aergo_store::codec::decode_row(&bytes).map_err(|e| corrupt(FILES, e.to_string()))?;
+        out.push(record_of(&row)?);
+    }
+    Ok(out)
 }
 
 /// The storage fee of `size` bytes.

@@ -117,6 +117,15 @@ pub struct Stat {
     pub loc: Loc,
 }
 
+/// A piece of a file ([`FsStore::read_piece`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The whole file's size.
+    pub size: u64,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
 /// Figures of a store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -460,6 +469,45 @@ impl FsStore {
         needle::check_header(&head, &h)?;
         let ct = &head[needle::HEADER_BYTES..needle::HEADER_BYTES + usize::from(h.content_type_len)];
         Ok(Some(Stat { key: *key, size: h.size, content_type: String::from_utf8_lossy(ct).into_owned(), loc }))
+    }
+
+    /// Bytes `[offset, offset + len)` of a file (fewer at its end), with
+    /// its size and content type, for sending it to a peer piece by piece.
+    /// The header is checked, the data is not (a piece cannot be checked
+    /// against the file's key): the receiver checks the whole file, and a
+    /// sender checks it with [`FsStore::verify`] before the first piece.
+    pub fn read_piece(&self, key: &Hash, offset: u64, len: u32) -> Result<Option<Piece>> {
+        let Some(stat) = self.stat(key)? else { return Ok(None) };
+        let Some((loc, vol)) = self.locate(key)? else { return Ok(None) };
+        let start = offset.min(stat.size);
+        let end = start.saturating_add(u64::from(len)).min(stat.size);
+        let mut data = vec![0u8; (end - start) as usize];
+        let data_at = loc.offset + (needle::HEADER_BYTES + stat.content_type.len()) as u64;
+        vol.file.read_exact_at(&mut data, data_at + start).map_err(io("reading", &vol.path))?;
+        Ok(Some(Piece { size: stat.size, content_type: stat.content_type, data }))
+    }
+
+    /// Checks a held file against its key, reading it in bounded blocks
+    /// (no whole-file buffer): `Ok(false)` when the store has no such
+    /// file, [`FsError::Corrupt`] when its bytes no longer match.
+    pub fn verify(&self, key: &Hash) -> Result<bool> {
+        const BLOCK: u64 = 1 << 20;
+        let Some(stat) = self.stat(key)? else { return Ok(false) };
+        let Some((loc, vol)) = self.locate(key)? else { return Ok(false) };
+        let data_at = loc.offset + (needle::HEADER_BYTES + stat.content_type.len()) as u64;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; BLOCK.min(stat.size) as usize];
+        let mut done = 0u64;
+        while done < stat.size {
+            let n = BLOCK.min(stat.size - done) as usize;
+            vol.file.read_exact_at(&mut buf[..n], data_at + done).map_err(io("reading", &vol.path))?;
+            hasher.update(&buf[..n]);
+            done += n as u64;
+        }
+        if Hash::from(<[u8; 32]>::from(hasher.finalize())) != *key {
+            return Err(FsError::Corrupt { reason: format!("data of {key} does not match its key") });
+        }
+        Ok(true)
     }
 
     pub fn contains(&self, key: &Hash) -> bool {

@@ -117,8 +117,41 @@ fn damaged_bytes_are_detected_on_read() {
     let loc = fs.stat(&p.key).unwrap().unwrap().loc;
     let path = volume_path(dir.path(), loc.volume);
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    assert!(fs.verify(&p.key).unwrap());
     f.write_all_at(&[0xAA], loc.offset + 500).unwrap();
     assert!(matches!(fs.get(&p.key), Err(FsError::Corrupt { .. })));
+    assert!(matches!(fs.verify(&p.key), Err(FsError::Corrupt { .. })));
+    assert!(!fs.verify(&Hash::sha256(b"absent")).unwrap());
+    // Healing, as the node does with a good copy from a peer: the damaged
+    // needle is deleted and the file stored again.
+    assert!(fs.delete(&p.key).unwrap());
+    assert!(fs.put("text/plain", &data(1, 2_000)).unwrap().written);
+    assert_eq!(fs.get(&p.key).unwrap().unwrap().data, data(1, 2_000));
+    drop(fs);
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    assert_eq!(fs.get(&p.key).unwrap().unwrap().data, data(1, 2_000), "the healed copy survives reopening");
+}
+
+#[test]
+fn pieces_cover_a_file_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    let d = data(3, 10_001);
+    let p = fs.put("image/png", &d).unwrap();
+    let mut got = Vec::new();
+    for offset in (0..d.len() as u64).step_by(4_096) {
+        let piece = fs.read_piece(&p.key, offset, 4_096).unwrap().unwrap();
+        assert_eq!((piece.size, piece.content_type.as_str()), (10_001, "image/png"));
+        got.extend_from_slice(&piece.data);
+    }
+    assert_eq!(got, d);
+    assert!(fs.read_piece(&p.key, 20_000, 10).unwrap().unwrap().data.is_empty(), "past the end: nothing");
+    assert_eq!(fs.read_piece(&Hash::sha256(b"absent"), 0, 10).unwrap(), None);
+    let empty = fs.put("", &[]).unwrap();
+    assert_eq!(fs.read_piece(&empty.key, 0, 10).unwrap().unwrap().size, 0);
+    assert!(fs.verify(&empty.key).unwrap());
+    let big = fs.put("", &data(4, (3 << 20) + 5)).unwrap();
+    assert!(fs.verify(&big.key).unwrap(), "checked across several blocks");
 }
 
 #[test]

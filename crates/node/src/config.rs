@@ -53,6 +53,19 @@ pub struct FsSettings {
     /// Sealed volumes with at least this share of deleted bytes are
     /// compacted in the background (checked every minute).
     pub compact_dead_ratio: f64,
+    /// Nodes that keep each file recorded on chain, chosen among this node
+    /// and its peers by rendezvous hashing; 0: every node keeps every one.
+    pub replicas: u32,
+    /// How often the node walks the chain's file registry for files it
+    /// should keep and does not hold (a bounded step each time).
+    pub replicate_interval_ms: u64,
+    /// Files fetched from peers at once (each is held in memory whole
+    /// until it is checked and stored).
+    pub max_concurrent_fetches: usize,
+    /// Bytes of held files re-read and checked per replication step, so
+    /// that damage is found (and healed from a peer) before anyone reads
+    /// it; 0: only reads find damage.
+    pub scrub_bytes_per_step: u64,
 }
 
 impl Default for FsSettings {
@@ -66,6 +79,10 @@ impl Default for FsSettings {
             max_concurrent_requests: 16,
             upload_timeout_ms: 600_000,
             compact_dead_ratio: 0.3,
+            replicas: 3,
+            replicate_interval_ms: 2_000,
+            max_concurrent_fetches: 2,
+            scrub_bytes_per_step: 64 << 20,
         }
     }
 }
@@ -348,7 +365,7 @@ impl NodeConfig {
     /// directory is touched, so a refused configuration writes nothing.
     pub fn validate(&self) -> Result<(), String> {
         let (r, p, q) = (&self.rpc, &self.pool, &self.query);
-        let positive: [(&str, u64); 25] = [
+        let positive: [(&str, u64); 27] = [
             ("rpc.max_request_bytes", r.max_request_bytes as u64),
             ("rpc.max_batch_len", r.max_batch_len as u64),
             ("rpc.max_response_bytes", r.max_response_bytes as u64),
@@ -374,6 +391,8 @@ impl NodeConfig {
             ("fs.max_volume_bytes", self.fs.max_volume_bytes),
             ("fs.max_concurrent_requests", self.fs.max_concurrent_requests as u64),
             ("fs.upload_timeout_ms", self.fs.upload_timeout_ms),
+            ("fs.replicate_interval_ms", self.fs.replicate_interval_ms),
+            ("fs.max_concurrent_fetches", self.fs.max_concurrent_fetches as u64),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -22,14 +22,18 @@
 //! reads only the needle's header. Uploads must arrive within
 //! `fs.upload_timeout_ms`.
 //!
-//! Not here yet: storage fees and per-account quotas, private files,
-//! replication between nodes, references from contracts.
+//! `GET` of a file this node does not hold, when it is registered on
+//! chain, fetches it from a peer first (502 `UNAVAILABLE` when no peer
+//! has it); a copy found damaged is fetched again the same way
+//! (`fs_replica`). `HEAD` answers from this node's store only.
+//!
+//! Not here yet: per-account quotas, private files.
 
 // Handlers answer errors as `Response`s (axum's currency); boxing them to
 // shrink a `Result` buys nothing on a path that does I/O.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use aergo_fs::{FsError, FsStore, Hash};
@@ -42,10 +46,15 @@ use axum::{Extension, Router};
 use serde_json::json;
 
 use crate::config::FsSettings;
+use crate::{Node, NodeError};
 
 #[derive(Clone)]
 struct FsHttp {
     store: Arc<FsStore>,
+    /// The node, for fetching registered files it lacks and healing
+    /// damaged copies from peers (`fs_replica`); weak: the routes must not
+    /// keep the node alive.
+    node: Option<Weak<Node>>,
     settings: FsSettings,
     upload_timeout: Duration,
     permits: Arc<tokio::sync::Semaphore>,
@@ -55,10 +64,10 @@ struct FsHttp {
 const MAX_LIST: usize = 1_000;
 
 /// The `/fs` routes over `store`.
-pub fn routes(store: Arc<FsStore>, settings: FsSettings) -> Router {
+pub fn routes(store: Arc<FsStore>, settings: FsSettings, node: Option<Weak<Node>>) -> Router {
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_requests));
     let upload_timeout = Duration::from_millis(settings.upload_timeout_ms);
-    let state = FsHttp { store, settings, upload_timeout, permits };
+    let state = FsHttp { store, node, settings, upload_timeout, permits };
     Router::new()
         .route("/fs", get(list).put(put_any))
         .route("/fs/{hash}", get(get_file).put(put_named).delete(delete))
@@ -270,19 +279,34 @@ async fn get_file(
         }
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
-    let permit = permit(&s).await;
-    let store = s.store.clone();
     let head_only = method == axum::http::Method::HEAD;
-    // HEAD reads the needle's header only; GET reads and checks the file.
-    let found = run_blocking(move || {
-        if head_only {
-            store.stat(&key).map(|o| o.map(|st| (st.content_type, st.size, None)))
-        } else {
-            store.get(&key).map(|o| o.map(|f| (f.content_type, f.data.len() as u64, Some(f.data))))
+    let mut found = read(&s, key, head_only).await;
+    // A registered file this node lacks is fetched from a peer first; a
+    // damaged copy is healed the same way. Without a slot held: the fetch
+    // has its own bound.
+    let node = if head_only { None } else { s.node.as_ref().and_then(Weak::upgrade) };
+    if let Some(node) = node {
+        let fetched = match &found {
+            Ok(Ok(None)) => Some(node.fetch_file(key).await),
+            Ok(Err(FsError::Corrupt { .. })) => Some(node.heal_file(key).await),
+            _ => None,
+        };
+        match fetched {
+            Some(Ok(())) => found = read(&s, key, head_only).await,
+            Some(Err(NodeError::File { reason, message, .. })) => {
+                let status = match reason {
+                    "UNKNOWN_FILE" => StatusCode::NOT_FOUND,
+                    "TOO_LARGE" => StatusCode::PAYLOAD_TOO_LARGE,
+                    "QUOTA" => StatusCode::INSUFFICIENT_STORAGE,
+                    _ => StatusCode::BAD_GATEWAY,
+                };
+                return error(status, reason, format!("file {key}: {message}"));
+            }
+            Some(Err(e)) => return error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", e.to_string()),
+            None => {}
         }
-    })
-    .await;
-    let (content_type, size, data) = match found {
+    }
+    let (content_type, size, data, permit) = match found {
         Ok(Ok(Some(f))) => f,
         Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "UNKNOWN_FILE", format!("no file {key} on this node")),
         Ok(Err(e)) => return fs_error(e),
@@ -318,6 +342,24 @@ async fn get_file(
     // the files in memory at once stay within fs.max_concurrent_requests.
     let bytes = axum::body::Bytes::from(data).slice(span);
     (status, resp_headers, Body::from_stream(HeldBody { bytes: Some(bytes), _permit: permit })).into_response()
+}
+
+/// What a read found: content type, size, the data (GET) and the slot it
+/// holds until the body is sent. HEAD reads the needle's header only; GET
+/// reads and checks the whole file.
+type Found = (String, u64, Option<Vec<u8>>, tokio::sync::OwnedSemaphorePermit);
+
+async fn read(s: &FsHttp, key: Hash, head_only: bool) -> Result<Result<Option<Found>, FsError>, Response> {
+    let permit = permit(s).await;
+    let store = s.store.clone();
+    run_blocking(move || {
+        if head_only {
+            store.stat(&key).map(|o| o.map(|st| (st.content_type, st.size, None, permit)))
+        } else {
+            store.get(&key).map(|o| o.map(|f| (f.content_type, f.data.len() as u64, Some(f.data), permit)))
+        }
+    })
+    .await
 }
 
 /// A response body of one chunk that holds a request slot until it is

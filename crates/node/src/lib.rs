@@ -62,6 +62,7 @@ pub mod config;
 mod datadir;
 pub mod forward;
 mod fs_http;
+mod fs_replica;
 pub mod grpc;
 pub mod metrics;
 mod network;
@@ -116,6 +117,11 @@ pub enum NodeError {
     Grpc(#[from] aergo_grpc::GrpcError),
     #[error("backup: {reason}")]
     Backup { reason: String },
+    /// An AergoFS file this node could not fetch or heal; `reason` is the
+    /// machine-readable code (`UNKNOWN_FILE`, `TOO_LARGE`, `QUOTA`,
+    /// `UNAVAILABLE`).
+    #[error("file {hash}: {message}")]
+    File { hash: String, reason: &'static str, message: String },
 }
 
 impl From<ReplicaError> for NodeError {
@@ -184,6 +190,8 @@ pub struct Node {
     metrics: metrics::Metrics,
     /// AergoFS, when `[fs] enabled`.
     fs: Option<Arc<aergo_fs::FsStore>>,
+    /// AergoFS replication's fetches in progress and their bound.
+    fs_repl: fs_replica::FsReplication,
     peers: Mutex<Vec<PeerSummary>>,
     sync: Mutex<SyncState>,
     /// Network outputs go here while the network runs.
@@ -404,6 +412,7 @@ impl Node {
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
         let (preconfs_tx, _) = broadcast::channel(PRECONF_NOTIFY_CAPACITY);
         Ok(Node {
+            fs_repl: fs_replica::FsReplication::new(config.fs.max_concurrent_fetches),
             chain,
             replica: Arc::new(replica),
             config,
@@ -693,7 +702,7 @@ impl Node {
         let api = Arc::new(api::Api::new(self.clone()));
         let handler: Arc<dyn aergo_rpc::Handler> = api.clone();
         let routes = match &self.fs {
-            Some(store) => fs_http::routes(store.clone(), self.config.fs.clone()),
+            Some(store) => fs_http::routes(store.clone(), self.config.fs.clone(), Some(Arc::downgrade(&self))),
             None => axum::Router::new(),
         };
         let rpc =
@@ -730,6 +739,9 @@ impl Node {
         let tick = Duration::from_millis(self.config.producer.tick_ms.max(1));
         if let Some(store) = self.fs.clone() {
             tasks.push(tokio::spawn(compact_fs(store, self.config.fs.compact_dead_ratio, stop_rx.clone())));
+            if self.config.p2p.enabled {
+                tasks.push(tokio::spawn(fs_replica::replicate(self.clone(), stop_rx.clone())));
+            }
         }
         let mut stop_rx = stop_rx;
         tasks.push(tokio::spawn(async move {

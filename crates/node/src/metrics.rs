@@ -14,6 +14,7 @@
 //! | `aergo_finality_seconds` | histogram | from a block's timestamp to its becoming the LIB, as this node saw it |
 //! | `aergo_rpc_request_duration_seconds{method}` | histogram | JSON-RPC calls by method (`unknown` for names that are not methods, so clients cannot grow the label set) |
 //! | `aergo_pool_admissions_total{outcome}` | counter | transactions submitted through the API: `accepted`, or the rejection reason code |
+//! | `aergo_fs_replication_total{outcome}` | counter | AergoFS files fetched from peers: `fetched`, `failed` (no peer asked had it), `healed` (a damaged copy replaced) |
 //! | `aergo_preconfirmations_total{outcome}` | counter | pre-confirmations asked for (`sendTx` with `wait: "preconfirmed"`): `signed`, or `queued` (admitted, not promised) |
 //! | `aergo_p2p_gossip_bytes_total{direction,topic}` | counter | gossip payload bytes in and out per topic (`txs`, `blocks`, `consensus`) |
 //! | `aergo_exec_txs_total{path}` | counter | transactions of blocks built or imported, by the parallel executor's path: `speculated` (run on a worker), `committed` (its speculative result taken), `rerun` (run again in order), `ordered` (run in order from the start); 0 with `exec_threads = 1` |
@@ -102,6 +103,7 @@ pub struct Metrics {
     rpc: Family<MethodLabels, Histogram, fn() -> Histogram>,
     admissions: Family<OutcomeLabels, Counter>,
     preconfs: Family<OutcomeLabels, Counter>,
+    fs_replication: Family<OutcomeLabels, Counter>,
     gossip: Family<GossipLabels, Counter>,
     /// The network's cumulative totals at the last update, to add deltas.
     gossip_seen: Mutex<(TopicBytes, TopicBytes)>,
@@ -143,6 +145,7 @@ impl Metrics {
             rpc: Family::new_with_constructor(histogram_seconds),
             admissions: Family::default(),
             preconfs: Family::default(),
+            fs_replication: Family::default(),
             gossip: Family::default(),
             gossip_seen: Mutex::new(Default::default()),
             exec: Family::default(),
@@ -170,6 +173,7 @@ impl Metrics {
             "Pre-confirmations asked for: signed, or queued (admitted, not promised).",
             m.preconfs.clone(),
         );
+        r.register("aergo_fs_replication", "AergoFS files fetched from peers, by outcome.", m.fs_replication.clone());
         r.register("aergo_p2p_gossip_bytes", "Gossip payload bytes by direction and topic.", m.gossip.clone());
         r.register("aergo_exec_txs", "Transactions by the parallel executor's path.", m.exec.clone());
         r.register_collector(Box::new(ProcessCollector));
@@ -211,6 +215,12 @@ impl Metrics {
     /// promised).
     pub fn preconfirmation(&self, outcome: &'static str) {
         self.preconfs.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+    }
+
+    /// An AergoFS fetch from peers: `fetched`, `failed` or `healed` (a
+    /// damaged copy replaced).
+    pub fn fs_replication(&self, outcome: &'static str) {
+        self.fs_replication.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
     }
 
     /// A submitted transaction's outcome: `accepted` or a reason code.

@@ -97,6 +97,20 @@ impl SyncProvider for ChainProvider {
         let node = self.node.upgrade().ok_or(NetError::Provider { reason: "the node is stopping".into() })?;
         Ok(node.take_forwarded(&tx))
     }
+
+    fn file_piece(
+        &self,
+        key: aergo_types::Hash,
+        offset: u64,
+        len: u32,
+    ) -> aergo_net::Result<Option<aergo_net::FilePiece>> {
+        let node = self.node.upgrade().ok_or(NetError::Provider { reason: "the node is stopping".into() })?;
+        match node.serve_file_piece(key, offset, len) {
+            Ok(Some(p)) => Ok(Some(aergo_net::FilePiece { size: p.size, content_type: p.content_type, bytes: p.data })),
+            Ok(None) => Ok(None),
+            Err(e) => Err(NetError::Provider { reason: e.to_string() }),
+        }
+    }
 }
 
 fn offence_misbehaviour(o: Offence) -> Misbehaviour {
