@@ -141,6 +141,10 @@ put("net_wire", b"\x40\x8f\x02")
 put("net_wire", b"\x03" + struct.pack(">I", len(TXS[0])) + TXS[0])
 answer = b'{"queued": "this node does not produce the next slot"}'
 put("net_wire", b"\x40\x83" + struct.pack(">I", len(answer)) + answer)
+put("net_wire", b"\x04" + H(b"file") + struct.pack(">QI", 1 << 20, 1 << 20))
+piece = b"hello, file"
+put("net_wire", b"\x40\x84" + struct.pack(">Q", 11) + bytes([10]) + b"text/plain" + struct.pack(">I", len(piece)) + piece)
+put("net_wire", b"\x40\x85")
 
 # --- dpos_codec --------------------------------------------------------------
 sig = (1).to_bytes(32, "big") + (1).to_bytes(32, "big")

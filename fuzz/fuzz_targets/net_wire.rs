@@ -1,6 +1,7 @@
 //! The sync protocol's frames as a peer sends them: requests (status
-//! handshake, block ranges, forwarded transactions) and responses
-//! (status, blocks, forward answers, refusals).
+//! handshake, block ranges, forwarded transactions, file pieces) and
+//! responses (status, blocks, forward answers, file pieces, "no file",
+//! refusals).
 //! Whatever decodes re-encodes to the same bytes (the format is canonical).
 #![no_main]
 
