@@ -35,10 +35,25 @@ pub enum FsCommand {
     /// Delete a file (from the node's own machine only).
     Rm { hash: String },
     /// Record a file on chain (`aergo.fs`) so contracts can reference it
-    /// by hash (`aergo_file_size(hash)`), paying the storage fee (1 gaer
-    /// per byte). Size and hash come from the node's copy.
+    /// by hash (`aergo_file_size(hash)`) and nodes replicate it, paying
+    /// the fee at the prices in force (`FILEPRICE` per byte, 1 gaer until
+    /// a vote sets it, and `FILERENT` per byte per block held). Size and
+    /// hash come from the node's copy.
     Register {
         hash: String,
+        /// Hold it for this many blocks (required while rent is in force;
+        /// without it the record has no end).
+        #[arg(long)]
+        blocks: Option<u64>,
+        #[command(flatten)]
+        signer: Box<SignerArgs>,
+    },
+    /// Hold a file with a term for more blocks, paying the rent (anyone
+    /// may).
+    Extend {
+        hash: String,
+        #[arg(long)]
+        blocks: u64,
         #[command(flatten)]
         signer: Box<SignerArgs>,
     },
@@ -48,7 +63,7 @@ pub enum FsCommand {
         #[command(flatten)]
         signer: Box<SignerArgs>,
     },
-    /// The chain's record of a file: size, owner, height.
+    /// The chain's record of a file: size, owner, height, term.
     Record { hash: String },
     /// The node's files in hash order, and its store's figures.
     Ls {
@@ -70,12 +85,15 @@ fn parse_hash(text: &str) -> anyhow::Result<Hash> {
 pub async fn run(command: FsCommand, client: &RpcClient) -> anyhow::Result<Option<Output>> {
     let node = client.url();
     Ok(Some(match command {
-        FsCommand::Register { hash, signer } => {
+        FsCommand::Register { hash, blocks, signer } => {
             let hash = parse_hash(&hash)?;
             let size = fs::stat(node, &hash.to_hex()).await?["size"]
                 .as_u64()
                 .ok_or_else(|| anyhow::anyhow!("the node did not say the file's size"))?;
-            file_call(client, FileCall::Register { hash, size }, &signer).await?
+            file_call(client, FileCall::Register { hash, size, blocks }, &signer).await?
+        }
+        FsCommand::Extend { hash, blocks, signer } => {
+            file_call(client, FileCall::Extend { hash: parse_hash(&hash)?, blocks }, &signer).await?
         }
         FsCommand::Release { hash, signer } => {
             file_call(client, FileCall::Release { hash: parse_hash(&hash)? }, &signer).await?
@@ -92,8 +110,12 @@ pub async fn run(command: FsCommand, client: &RpcClient) -> anyhow::Result<Optio
                 }
                 .into());
             }
+            let held = match v["until"].as_u64() {
+                Some(u) => format!(", held through height {u}"),
+                None => ", held without end".to_string(),
+            };
             let text = format!(
-                "{} bytes, owner {}, since height {}",
+                "{} bytes, owner {}, since height {}{held}",
                 v["size"],
                 v["owner"].as_str().unwrap_or(""),
                 v["height"]

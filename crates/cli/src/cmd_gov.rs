@@ -39,7 +39,7 @@ pub enum GovCommand {
         command: BpCommand,
     },
     /// Governance parameters (BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE,
-    /// STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT).
+    /// STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT, FILEPRICE, FILERENT).
     Param {
         #[command(subcommand)]
         command: ParamCommand,
@@ -119,14 +119,14 @@ pub enum ParamCommand {
     Vote {
         #[command(flatten)]
         tx: GovTxArgs,
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS or SLASHPERCENT.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT, FILEPRICE or FILERENT.
         name: String,
         /// A count, or for prices and STAKINGMIN an amount ("50 gaer").
         value: String,
     },
     /// The values voted for a parameter and the stake behind each.
     Votes {
-        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS or SLASHPERCENT.
+        /// BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT, FILEPRICE or FILERENT.
         name: String,
     },
 }

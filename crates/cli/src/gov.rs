@@ -98,6 +98,8 @@ impl ParamText for GovParam {
             GovParam::BpCount => format!("{value} producers"),
             GovParam::MaxTxGas | GovParam::MaxBlockGas => format!("{value} gas"),
             GovParam::SlashPercent => format!("{value}% of a convicted producer's stake"),
+            GovParam::FilePrice => format!("{} per byte registered", Amount::from_aer(value).format(Unit::Gaer)),
+            GovParam::FileRent => format!("{value} aer per byte per block held"),
         }
     }
 }

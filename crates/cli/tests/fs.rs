@@ -267,4 +267,28 @@ $$ LANGUAGE plpgsql";
     assert_eq!(rel["receipt"]["status"], "SUCCESS", "{rel}");
     let r = aergo(&["--rpc", &url, "--json", "fs", "record", &hash]);
     assert_eq!(r.code, Some(aergo_client::exit::NOT_FOUND as i32), "{}", r.stdout);
+
+    // With a term: held through `until`, extended by anyone, then lapsed
+    // (contracts see NULL).
+    let reg = cli(&["fs", "register", &hash, "--blocks", "5", "--from", "dev:0", "--wait"]);
+    assert_eq!(reg["receipt"]["status"], "SUCCESS", "{reg}");
+    let at = reg["receipt"]["blockHeight"].as_u64().unwrap();
+    assert_eq!(cli(&["fs", "record", &hash])["until"].as_u64(), Some(at + 5));
+    let ext = cli(&["fs", "extend", &hash, "--blocks", "3", "--from", "dev:2", "--wait"]);
+    assert_eq!(ext["receipt"]["status"], "SUCCESS", "{ext}");
+    assert_eq!(ext["amount"], "0", "no rent until a vote sets FILERENT");
+    assert_eq!(cli(&["fs", "record", &hash])["until"].as_u64(), Some(at + 8));
+    let size_sql = format!("SELECT aergo_file_size('{hex}')");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let q = cli(&["contract", "query", &contract, &size_sql]);
+        if q["rows"][0][0].is_null() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the record never lapsed: {q}");
+        // The dev chain seals no empty blocks: a transfer moves it on.
+        cli(&["send", "--from", "dev:3", "--to", "dev:4", "--amount", "1 aer", "--wait"]);
+    }
+    let params = cli(&["param", "list"]);
+    assert!(params.to_string().contains("FILEPRICE") && params.to_string().contains("FILERENT"), "{params}");
 }

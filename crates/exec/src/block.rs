@@ -674,8 +674,9 @@ fn plan(body: &TxBody) -> Result<Planned, ExecError> {
 /// candidate twice, carries the wrong amount, or asks for staking on a
 /// chain without it. (Admitting it would acknowledge a transaction that
 /// every block then leaves out.) What depends on the sender's state at
-/// inclusion (stake, lock, balance) is left to execution.
-pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> {
+/// inclusion (stake, lock, balance) is left to execution. `height` is the
+/// height of the block it would go into (registry records lapse by it).
+pub fn check_runnable(state: &dyn TableStore, tx: &Tx, height: u64) -> Result<(), ExecError> {
     let body = tx.body()?;
     match plan(body)? {
         Planned::Contract(_) => Ok(()),
@@ -686,7 +687,9 @@ pub fn check_runnable(state: &dyn TableStore, tx: &Tx) -> Result<(), ExecError> 
             gov::precheck(state, &call, body.amount()?, &chain)
         }
         Planned::Plain(TxKind::Name(call)) => names::precheck(state, &body.sender()?, &call, body.amount()?),
-        Planned::Plain(TxKind::File(call)) => files::precheck(state, &body.sender()?, &call, body.amount()?),
+        Planned::Plain(TxKind::File(call)) => {
+            files::precheck(state, height, &body.sender()?, &call, body.amount()?).map(|_| ())
+        }
         Planned::Plain(TxKind::Branch(_)) if !body.amount()?.is_zero() => {
             Err(ExecError::BadPayload { reason: "an aergo.branch call carries no amount".into() })
         }

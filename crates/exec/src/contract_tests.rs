@@ -880,8 +880,9 @@ fn contracts_reference_registered_files_by_hash() {
     assert_eq!(r.status, "ERROR");
     assert!(r.ret.contains("is not registered"), "{}", r.ret);
     // Registered with its fee (1 gaer per byte), paid to aergo.fs.
-    let call = FileCall::Register { hash, size: 1_000 };
-    let fee = crate::files::fee_of(1_000).unwrap();
+    let call = FileCall::Register { hash, size: 1_000, blocks: None };
+    let fee = crate::files::registration_fee(&c.snapshot(), 1_000, None).unwrap().unwrap();
+    assert_eq!(fee, Amount::from_aer(1_000 * 1_000_000_000), "1 gaer per byte until a vote sets FILEPRICE");
     let short = c.file_tx(0, &call, Amount::from_aer(fee.aer() - 1));
     let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };
     let mut b = BlockBuilder::new(&c.store, c.root, ctx).unwrap();
@@ -901,7 +902,8 @@ fn contracts_reference_registered_files_by_hash() {
     assert_eq!(owner[0][0], json!(c.keys[0].address().to_string()));
     // The registry walks in hash order, in bounded steps.
     let other = Hash::sha256(b"another file");
-    let tx = c.file_tx(1, &FileCall::Register { hash: other, size: 10 }, crate::files::fee_of(10).unwrap());
+    let tx =
+        c.file_tx(1, &FileCall::Register { hash: other, size: 10, blocks: None }, Amount::from_aer(10_000_000_000));
     let r = c.one(tx);
     assert_eq!(r.status, "SUCCESS", "{}", r.ret);
     let mut both = [hash, other];
@@ -925,4 +927,76 @@ fn contracts_reference_registered_files_by_hash() {
     assert_eq!(r.status, "SUCCESS");
     let size = c.query_at(c.root, None, &format!("SELECT aergo_file_size('{}')", hash.to_hex())).unwrap();
     assert_eq!(size[0][0], serde_json::Value::Null);
+}
+
+/// Prices are governance parameters; with rent in force a file is held for
+/// the blocks paid for, can be extended by anyone, and lapses after: then
+/// contracts see NULL and a stranger may register it.
+#[test]
+fn file_prices_follow_governance_and_terms_lapse() {
+    use aergo_types::payload::FileCall;
+    let mut c = Chain::new();
+    let hash = Hash::sha256(b"rented");
+    // FILEPRICE 2 aer per byte and FILERENT 1 aer per byte per block.
+    let mut o = Overlay::new(&c.store, c.root);
+    system::write_param(&mut o, system::PARAM_FILE_PRICE, Amount::from_aer(2)).unwrap();
+    system::write_param(&mut o, system::PARAM_FILE_RENT, Amount::from_aer(1)).unwrap();
+    c.root = o.flush().unwrap();
+    let reject = |c: &mut Chain, from: usize, call: &FileCall, amount: Amount| {
+        let tx = c.file_tx(from, call, amount);
+        let ctx = BlockContext { height: c.height + 1, timestamp_ns: 0, coinbase: c.coinbase() };
+        let mut b = BlockBuilder::new(&c.store, c.root, ctx).unwrap();
+        let e = b.push(tx).unwrap_err();
+        c.nonces[from] -= 1;
+        assert_eq!(e.reason(), Some(aergo_types::RejectReason::FileRejected), "{e}");
+        e.to_string()
+    };
+    // Without a term while rent is in force: refused.
+    let forever = FileCall::Register { hash, size: 100, blocks: None };
+    assert!(reject(&mut c, 0, &forever, Amount::from_aer(1_000_000)).contains("name the blocks"));
+    // 100 bytes for 5 blocks: 200 + 500 aer; one aer short is refused.
+    let call = FileCall::Register { hash, size: 100, blocks: Some(5) };
+    assert!(reject(&mut c, 0, &call, Amount::from_aer(699)).contains("below the fee"));
+    let tx = c.file_tx(0, &call, Amount::from_aer(700));
+    let r = c.one(tx);
+    assert_eq!(r.status, "SUCCESS", "{}", r.ret);
+    let registered_at = c.height;
+    let rec = crate::files::lookup(&c.snapshot(), &hash).unwrap().unwrap();
+    assert_eq!(rec.until, Some(registered_at + 5));
+    let size_sql = format!("SELECT aergo_file_size('{}')", hash.to_hex());
+    assert_eq!(c.query_at(c.root, None, &size_sql).unwrap()[0][0], serde_json::json!(100));
+    // Anyone may extend it: 100 bytes * 3 blocks * 1 aer.
+    let extend = FileCall::Extend { hash, blocks: 3 };
+    assert!(reject(&mut c, 2, &extend, Amount::from_aer(299)).contains("below the fee"));
+    let tx = c.file_tx(2, &extend, Amount::from_aer(300));
+    assert_eq!(c.one(tx).status, "SUCCESS");
+    let until = registered_at + 8;
+    assert_eq!(crate::files::lookup(&c.snapshot(), &hash).unwrap().unwrap().until, Some(until));
+    let fs = Address::name(aergo_types::address::AERGO_FS).unwrap();
+    assert_eq!(c.account(&fs).balance, Amount::from_aer(1_000));
+    // Through `until` it is in force; after, it lapses.
+    while c.height < until {
+        c.block(Vec::new());
+    }
+    assert_eq!(c.query_at(c.root, None, &size_sql).unwrap()[0][0], serde_json::json!(100));
+    c.block(Vec::new());
+    assert_eq!(c.query_at(c.root, None, &size_sql).unwrap()[0][0], serde_json::Value::Null, "lapsed");
+    assert!(reject(&mut c, 2, &extend, Amount::from_aer(300)).contains("term has passed"));
+    // A stranger may now take the hash.
+    let tx = c.file_tx(1, &FileCall::Register { hash, size: 100, blocks: Some(1) }, Amount::from_aer(300));
+    let r = c.one(tx);
+    assert_eq!(r.status, "SUCCESS", "{}", r.ret);
+    assert_eq!(crate::files::lookup(&c.snapshot(), &hash).unwrap().unwrap().owner, c.keys[1].address());
+    // With rent off again, a registration without a term holds for good
+    // and cannot be extended.
+    let mut o = Overlay::new(&c.store, c.root);
+    system::write_param(&mut o, system::PARAM_FILE_RENT, Amount::ZERO).unwrap();
+    c.root = o.flush().unwrap();
+    let tx = c.file_tx(1, &FileCall::Register { hash, size: 100, blocks: None }, Amount::from_aer(200));
+    assert_eq!(c.one(tx).status, "SUCCESS");
+    assert_eq!(crate::files::lookup(&c.snapshot(), &hash).unwrap().unwrap().until, None);
+    assert!(reject(&mut c, 1, &FileCall::Extend { hash, blocks: 1 }, Amount::ZERO).contains("without end"));
+    let params = crate::gov_read::params(&c.snapshot()).unwrap();
+    assert!(params.contains(&(aergo_types::payload::GovParam::FilePrice, Amount::from_aer(2))), "{params:?}");
+    assert!(params.contains(&(aergo_types::payload::GovParam::FileRent, Amount::ZERO)), "{params:?}");
 }

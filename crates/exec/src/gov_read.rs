@@ -94,8 +94,8 @@ pub fn stake(view: &dyn TableStore, account: &Address) -> Result<StakeView, Exec
 }
 
 /// The governance parameters in force, in [`GovParam::ALL`] order: those
-/// set in state, and the gas caps (which have defaults until a vote sets
-/// them) always.
+/// set in state, and the gas caps and file prices (which have defaults
+/// until a vote sets them) always.
 pub fn params(view: &dyn TableStore) -> Result<Vec<(GovParam, Amount)>, ExecError> {
     let caps = system::gas_caps(view)?;
     let mut out = Vec::new();
@@ -103,6 +103,8 @@ pub fn params(view: &dyn TableStore) -> Result<Vec<(GovParam, Amount)>, ExecErro
         let value = match p {
             GovParam::MaxTxGas => Some(Amount::from_aer(u128::from(caps.tx))),
             GovParam::MaxBlockGas => Some(Amount::from_aer(u128::from(caps.block))),
+            GovParam::FilePrice => Some(crate::files::byte_price(view)?),
+            GovParam::FileRent => Some(crate::files::rent(view)?),
             _ => system::read_param(view, p.param_name())?,
         };
         if let Some(v) = value {

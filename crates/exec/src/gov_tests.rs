@@ -255,6 +255,8 @@ fn system_params_are_the_rows_the_payload_names() {
         (GovParam::MaxTxGas, system::PARAM_MAX_TX_GAS),
         (GovParam::MaxBlockGas, system::PARAM_MAX_BLOCK_GAS),
         (GovParam::SlashPercent, system::PARAM_SLASH_PERCENT),
+        (GovParam::FilePrice, system::PARAM_FILE_PRICE),
+        (GovParam::FileRent, system::PARAM_FILE_RENT),
     ];
     assert_eq!(rows.len(), GovParam::ALL.len());
     for (p, row) in rows {

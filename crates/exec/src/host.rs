@@ -107,7 +107,7 @@ fn text_arg<'v>(function: &str, v: &'v Value, what: &str) -> Result<&'v str, Sql
 
 /// `aergo_file_size(hash)` and `aergo_file_owner(hash)`: the AergoFS
 /// registry's record of a file ([`crate::files`]), NULL when the hash is
-/// not registered. Reads the state only.
+/// not registered or its term has passed. Reads the state only.
 fn file_info(name: &str, args: &[Value], env: HostEnv<'_>) -> Result<Value, SqlError> {
     arity(name, args, 1..=1)?;
     env.gas.charge(BALANCE_GAS)?;
@@ -116,7 +116,8 @@ fn file_info(name: &str, args: &[Value], env: HostEnv<'_>) -> Result<Value, SqlE
     let hash = if digits.len() == 64 { Hash::from_hex(digits) } else { Hash::from_base58(text) }.map_err(|e| {
         host_err(name, format!("hash {:?}: {e} (64 hex digits or base58)", text.chars().take(80).collect::<String>()))
     })?;
-    let record = crate::files::lookup(&*env.store, &hash).map_err(|e| exec_to_sql(name, e))?;
+    let record =
+        crate::files::lookup_in_force(&*env.store, &hash, env.ctx.block_height).map_err(|e| exec_to_sql(name, e))?;
     Ok(match (record, name) {
         (None, _) => Value::Null,
         (Some(r), "aergo_file_size") => Value::Int(i64::try_from(r.size).unwrap_or(i64::MAX)),

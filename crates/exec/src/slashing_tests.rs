@@ -134,7 +134,7 @@ fn double_production_slashes_rewards_burns_and_unschedules_once() {
     };
     for again in [evidence.clone(), swapped, double_block(&bp, 7)] {
         let tx = sim.tx(&sim.view(), reporter, Amount::ZERO, &payload(&again));
-        let err = check_runnable(&sim.view(), tx.tx()).unwrap_err();
+        let err = check_runnable(&sim.view(), tx.tx(), 1).unwrap_err();
         assert!(matches!(err, ExecError::EvidenceRejected { .. }), "{err}");
         assert!(err.to_string().contains("was punished at height"), "{err}");
         let (mut b, _) = sim.begin();
@@ -189,7 +189,7 @@ fn evidence_that_proves_nothing_is_refused_and_changes_nothing() {
         let err = sim.call(&mut b, 2, Amount::ZERO, &p).unwrap_err();
         assert!(err.to_string().contains(needle), "{p}: {err} lacks {needle:?}");
         let tx = sim.tx(&sim.view(), 2, Amount::ZERO, &p);
-        assert!(check_runnable(&sim.view(), tx.tx()).is_err(), "admission refuses {p}");
+        assert!(check_runnable(&sim.view(), tx.tx(), 1).is_err(), "admission refuses {p}");
     }
     // Evidence carries no amount.
     let (mut b, _) = sim.begin();

@@ -53,6 +53,12 @@ pub const PARAM_MAX_BLOCK_GAS: &str = "max_block_gas";
 /// Governance parameter (DPoS chains): percent of a convicted producer's
 /// stake that is slashed.
 pub const PARAM_SLASH_PERCENT: &str = "slash_percent";
+/// Governance parameter: AergoFS registration price, aer per byte (1 gaer
+/// while no vote has set it).
+pub const PARAM_FILE_PRICE: &str = "file_price";
+/// Governance parameter: AergoFS rent, aer per byte per block held (0, no
+/// rent, while no vote has set it).
+pub const PARAM_FILE_RENT: &str = "file_rent";
 /// Fixed at genesis (DPoS chains): the genesis timestamp, in ns, which
 /// starts slot 0 (evidence of two blocks in one slot needs the clock).
 pub const PARAM_GENESIS_TIMESTAMP_NS: &str = "genesis_timestamp_ns";

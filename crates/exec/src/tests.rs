@@ -130,7 +130,7 @@ fn what_no_block_could_run_is_refused_before_admission() {
     let system = Address::name(aergo_types::address::AERGO_SYSTEM).unwrap();
     let names = Address::name(aergo_types::address::AERGO_NAME).unwrap();
     let contract = Address::contract_from(&k.address(), 1);
-    let reason = |tx: &Tx| check_runnable(&state, tx).map_err(|e| (e.reason(), e.to_string()));
+    let reason = |tx: &Tx| check_runnable(&state, tx, 1).map_err(|e| (e.reason(), e.to_string()));
     // What blocks run passes.
     assert_eq!(reason(&body(TxType::Transfer, Some(&f.keys[1].address()), b"")), Ok(()));
     assert_eq!(reason(&body(TxType::Call, Some(&contract), b"{\"Name\":\"f\"}")), Ok(()));

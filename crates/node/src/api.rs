@@ -20,7 +20,7 @@
 //! | `getPeers` | `[]` | `[{"peerId", "address", "height", "lib"}]`: connected peers and their heads |
 //! | `getProducers` | `[]` | DPoS: `epochBlocks`, `bpCount`, `producers` (`rank`, `peerId`, `votes`, `rating` %, `slashed`), top 100 `candidates` |
 //! | `getStake` | `[address]` | DPoS: `amount`, `sinceHeight`, `unlockHeight` |
-//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`, `SLASHPERCENT`) |
+//! | `getParams` | `[]` | `[{"name", "value"}]`: governance parameters in force (`BPCOUNT`, `STAKINGMIN`, `GASPRICE`, `NAMEPRICE`, `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`, `SLASHPERCENT`, `FILEPRICE`, `FILERENT`) |
 //! | `getOffences` | `[{limit?}]` | DPoS: `offences` punished (`id`, `kind`, `producer`, `at` slot or height, `height` punished at, `reporter`, `slashed`, `reward`, `detail`) and `burned` |
 //! | `getParamVotes` | `[name]` | DPoS: `[{"value", "votes"}]`, most votes first |
 //! | `getNameInfo` | `[name, height?]` | `name`, `owner`, `destination`, `height` (of its last change) |

@@ -13,8 +13,9 @@
 //!   top scores it enters or leaves. `replicas = 0` keeps everything
 //!   everywhere. A node never deletes a file because it is not chosen:
 //!   whoever uploaded it keeps it too.
-//! - **Fetching** ([`Node::fetch_file`]): only registered files, whose size
-//!   the chain gives, so what a node downloads is bounded by what someone
+//! - **Fetching** ([`Node::fetch_file`]): only files registered and in
+//!   force (a record whose paid term has passed is not), whose size the
+//!   chain gives, so what a node downloads is bounded by what someone
 //!   paid to record. Peers are asked in rendezvous order (the likely
 //!   holders first, at most [`MAX_FETCH_PEERS`]); from one peer the file
 //!   comes in pieces of at most 1 MiB (`aergo_net`'s file piece request),
@@ -183,11 +184,15 @@ impl Node {
         }
         let _permit = self.fs_repl.permits.acquire().await.map_err(|_| file_error(&key, "UNAVAILABLE", "stopping"))?;
         let chain = self.chain.clone();
-        let record = tokio::task::spawn_blocking(move || aergo_exec::files::lookup(&chain.head_state(), &key))
-            .await
-            .map_err(|e| file_error(&key, "UNAVAILABLE", format!("registry read failed: {e}")))?
-            .map_err(|e| file_error(&key, "UNAVAILABLE", format!("registry read failed: {e}")))?
-            .ok_or_else(|| file_error(&key, "UNKNOWN_FILE", "not on this node, and not registered on chain"))?;
+        let record = tokio::task::spawn_blocking(move || {
+            aergo_exec::files::lookup_in_force(&chain.head_state(), &key, chain.head().height)
+        })
+        .await
+        .map_err(|e| file_error(&key, "UNAVAILABLE", format!("registry read failed: {e}")))?
+        .map_err(|e| file_error(&key, "UNAVAILABLE", format!("registry read failed: {e}")))?
+        .ok_or_else(|| {
+            file_error(&key, "UNKNOWN_FILE", "not on this node, and not registered on chain (or its term passed)")
+        })?;
         let settings = &self.config.fs;
         if record.size > settings.max_file_bytes {
             return Err(file_error(
@@ -305,10 +310,11 @@ impl Node {
         };
         let chain = self.chain.clone();
         let page = tokio::task::spawn_blocking(move || {
-            aergo_exec::files::list(&chain.head_state(), cursor.as_ref(), FILES_PER_STEP)
+            let height = chain.head().height;
+            aergo_exec::files::list(&chain.head_state(), cursor.as_ref(), FILES_PER_STEP).map(|p| (p, height))
         })
         .await;
-        let page = match page {
+        let (page, height) = match page {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 tracing::warn!(%e, "AergoFS replication: registry read failed");
@@ -319,7 +325,8 @@ impl Node {
         let next = if page.len() < FILES_PER_STEP { None } else { page.last().map(|r| r.hash) };
         let wanted = page
             .iter()
-            .filter(|r| !store.contains(&r.hash) && keeps(&r.hash, &me, &peers, self.config.fs.replicas))
+            .filter(|r| r.in_force_at(height) && !store.contains(&r.hash))
+            .filter(|r| keeps(&r.hash, &me, &peers, self.config.fs.replicas))
             .take(FETCHES_PER_STEP);
         for record in wanted {
             if let Err(e) = self.fetch_file(record.hash).await {

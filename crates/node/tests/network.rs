@@ -377,9 +377,18 @@ async fn governance_transactions_show_in_the_dpos_api() {
     assert_eq!(err.code, aergo_rpc::INVALID_PARAMS, "{}", err.message);
     let params = api.call("getParams", json!([])).unwrap();
     let names: Vec<&str> = params.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    for n in
-        ["BPCOUNT", "STAKINGMIN", "GASPRICE", "NAMEPRICE", "STAKINGLOCK", "MAXTXGAS", "MAXBLOCKGAS", "SLASHPERCENT"]
-    {
+    for n in [
+        "BPCOUNT",
+        "STAKINGMIN",
+        "GASPRICE",
+        "NAMEPRICE",
+        "STAKINGLOCK",
+        "MAXTXGAS",
+        "MAXBLOCKGAS",
+        "SLASHPERCENT",
+        "FILEPRICE",
+        "FILERENT",
+    ] {
         assert!(names.contains(&n), "{n} missing from {params}");
     }
     running.shutdown().await;

@@ -989,7 +989,8 @@ impl Replica {
     /// outer error is this node's own failure.
     fn runnable(&self, vtx: &VerifiedTx) -> Result<std::result::Result<(), aergo_exec::ExecError>> {
         let lane = aergo_exec::lane_state(self.chain.store(), &self.chain.head_state(), vtx);
-        match lane.and_then(|state| aergo_exec::check_runnable(&state, vtx.tx())) {
+        let next = self.chain.head().height + 1;
+        match lane.and_then(|state| aergo_exec::check_runnable(&state, vtx.tx(), next)) {
             Ok(()) => Ok(Ok(())),
             Err(e) if e.is_rejection() => Ok(Err(e)),
             Err(e) => Err(e.into()),

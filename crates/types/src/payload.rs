@@ -275,6 +275,11 @@ pub enum GovParam {
     MaxBlockGas,
     /// Percent of a convicted producer's stake that is slashed.
     SlashPercent,
+    /// AergoFS registration price, aer per byte.
+    FilePrice,
+    /// AergoFS rent, aer per byte per block held (0: files are held
+    /// without end).
+    FileRent,
 }
 
 /// Smallest value of the gas caps: a transfer with the largest payload the
@@ -285,7 +290,7 @@ pub const MIN_GAS_CAP: u128 = 1_000_000;
 pub const MAX_GAS_CAP: u128 = 1_000_000_000_000;
 
 impl GovParam {
-    pub const ALL: [GovParam; 8] = [
+    pub const ALL: [GovParam; 10] = [
         GovParam::BpCount,
         GovParam::MinStake,
         GovParam::GasPrice,
@@ -294,11 +299,14 @@ impl GovParam {
         GovParam::MaxTxGas,
         GovParam::MaxBlockGas,
         GovParam::SlashPercent,
+        GovParam::FilePrice,
+        GovParam::FileRent,
     ];
 
     /// The id a `v1voteDAO` names (case-insensitive on input), as the
     /// node's `getParams` shows it. The first four are the Go node's;
-    /// `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS` and `SLASHPERCENT` are ours.
+    /// `STAKINGLOCK`, `MAXTXGAS`, `MAXBLOCKGAS`, `SLASHPERCENT`,
+    /// `FILEPRICE` and `FILERENT` are ours.
     pub fn dao_id(self) -> &'static str {
         match self {
             GovParam::BpCount => "BPCOUNT",
@@ -309,6 +317,8 @@ impl GovParam {
             GovParam::MaxTxGas => "MAXTXGAS",
             GovParam::MaxBlockGas => "MAXBLOCKGAS",
             GovParam::SlashPercent => "SLASHPERCENT",
+            GovParam::FilePrice => "FILEPRICE",
+            GovParam::FileRent => "FILERENT",
         }
     }
 
@@ -330,6 +340,8 @@ impl GovParam {
             GovParam::MaxTxGas => "max_tx_gas",
             GovParam::MaxBlockGas => "max_block_gas",
             GovParam::SlashPercent => "slash_percent",
+            GovParam::FilePrice => "file_price",
+            GovParam::FileRent => "file_rent",
         }
     }
 
@@ -339,7 +351,10 @@ impl GovParam {
 
     /// Whether the value is an amount of aer (else a count).
     pub fn is_amount(self) -> bool {
-        matches!(self, GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice)
+        matches!(
+            self,
+            GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice | GovParam::FilePrice | GovParam::FileRent
+        )
     }
 
     /// Smallest value a vote may propose.
@@ -348,6 +363,8 @@ impl GovParam {
             GovParam::MaxTxGas | GovParam::MaxBlockGas => MIN_GAS_CAP,
             // Zero turns slashing off; conviction still bars the producer.
             GovParam::SlashPercent => 0,
+            // Zero turns rent off: files are then held without end.
+            GovParam::FileRent => 0,
             _ => 1,
         }
     }
@@ -356,7 +373,11 @@ impl GovParam {
     pub fn max_value(self) -> u128 {
         match self {
             GovParam::BpCount => DPOS_MAX_BP_COUNT as u128,
-            GovParam::MinStake | GovParam::GasPrice | GovParam::NamePrice => Amount::TOTAL_SUPPLY.aer(),
+            GovParam::MinStake
+            | GovParam::GasPrice
+            | GovParam::NamePrice
+            | GovParam::FilePrice
+            | GovParam::FileRent => Amount::TOTAL_SUPPLY.aer(),
             GovParam::StakeLockBlocks => DPOS_MAX_STAKE_LOCK_BLOCKS as u128,
             GovParam::MaxTxGas | GovParam::MaxBlockGas => MAX_GAS_CAP,
             GovParam::SlashPercent => 100,
@@ -794,14 +815,21 @@ impl BranchCall {
 
 pub const CALL_REGISTER_FILE: &str = "v1registerFile";
 pub const CALL_RELEASE_FILE: &str = "v1releaseFile";
+pub const CALL_EXTEND_FILE: &str = "v1extendFile";
 
-/// A call to the AergoFS registry `aergo.fs` (a governance transaction):
-/// `v1registerFile [hash hex, size]` records that a file of `size` bytes
-/// whose SHA-256 is `hash` belongs to the sender (paying the storage fee
-/// as the tx amount); `v1releaseFile [hash hex]` drops the record.
+/// A call to the AergoFS registry `aergo.fs` (a governance transaction),
+/// paying its fee as the tx amount:
+/// - `v1registerFile [hash hex, size]` or `[hash hex, size, blocks]`
+///   records that a file of `size` bytes whose SHA-256 is `hash` belongs
+///   to the sender, held for `blocks` blocks (without end when not given,
+///   which only a chain without rent allows);
+/// - `v1extendFile [hash hex, blocks]` holds a file with a term for
+///   `blocks` more blocks (anyone may pay);
+/// - `v1releaseFile [hash hex]` drops the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileCall {
-    Register { hash: crate::Hash, size: u64 },
+    Register { hash: crate::Hash, size: u64, blocks: Option<u64> },
+    Extend { hash: crate::Hash, blocks: u64 },
     Release { hash: crate::Hash },
 }
 
@@ -809,19 +837,22 @@ impl FileCall {
     pub fn call(&self) -> &'static str {
         match self {
             FileCall::Register { .. } => CALL_REGISTER_FILE,
+            FileCall::Extend { .. } => CALL_EXTEND_FILE,
             FileCall::Release { .. } => CALL_RELEASE_FILE,
         }
     }
 
     pub fn hash(&self) -> &crate::Hash {
         match self {
-            FileCall::Register { hash, .. } | FileCall::Release { hash } => hash,
+            FileCall::Register { hash, .. } | FileCall::Extend { hash, .. } | FileCall::Release { hash } => hash,
         }
     }
 
     pub fn payload(&self) -> Vec<u8> {
         let args = match self {
-            FileCall::Register { hash, size } => vec![hash.to_hex(), size.to_string()],
+            FileCall::Register { hash, size, blocks: None } => vec![hash.to_hex(), size.to_string()],
+            FileCall::Register { hash, size, blocks: Some(b) } => vec![hash.to_hex(), size.to_string(), b.to_string()],
+            FileCall::Extend { hash, blocks } => vec![hash.to_hex(), blocks.to_string()],
             FileCall::Release { hash } => vec![hash.to_hex()],
         };
         system_payload(self.call(), args)
@@ -831,6 +862,7 @@ impl FileCall {
         let (name, args) = system_call_parts(payload)?;
         let call: &'static str = match name.as_str() {
             CALL_REGISTER_FILE => CALL_REGISTER_FILE,
+            CALL_EXTEND_FILE => CALL_EXTEND_FILE,
             CALL_RELEASE_FILE => CALL_RELEASE_FILE,
             other => return Err(PayloadError::UnknownFileCall { name: other.chars().take(64).collect() }),
         };
@@ -842,20 +874,36 @@ impl FileCall {
             }
             crate::Hash::from_hex(s).map_err(|e| bad(format!("hash {:?}: {e}", abbreviate(s))))
         };
+        let number = |what: &str, s: &str| {
+            s.parse::<u64>()
+                .ok()
+                .filter(|_| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| bad(format!("{what} {:?} is not a decimal integer", abbreviate(s))))
+        };
+        let blocks = |s: &str| {
+            let b = number("blocks", s)?;
+            if b == 0 {
+                return Err(bad("blocks: expected at least 1".into()));
+            }
+            Ok(b)
+        };
         match (call, a.as_slice()) {
             (CALL_REGISTER_FILE, [h, size]) => {
-                let size = size
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|_| !size.is_empty() && size.len() <= 20 && size.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| bad(format!("size {:?} is not a decimal integer", abbreviate(size))))?;
-                Ok(FileCall::Register { hash: hash(h)?, size })
+                Ok(FileCall::Register { hash: hash(h)?, size: number("size", size)?, blocks: None })
             }
+            (CALL_REGISTER_FILE, [h, size, b]) => {
+                Ok(FileCall::Register { hash: hash(h)?, size: number("size", size)?, blocks: Some(blocks(b)?) })
+            }
+            (CALL_EXTEND_FILE, [h, b]) => Ok(FileCall::Extend { hash: hash(h)?, blocks: blocks(b)? }),
             (CALL_RELEASE_FILE, [h]) => Ok(FileCall::Release { hash: hash(h)? }),
             (_, other) => Err(bad(format!(
                 "{} argument(s), expected {}",
                 other.len(),
-                if call == CALL_REGISTER_FILE { "2 (hash, size)" } else { "1 (hash)" }
+                match call {
+                    CALL_REGISTER_FILE => "2 or 3 (hash, size[, blocks])",
+                    CALL_EXTEND_FILE => "2 (hash, blocks)",
+                    _ => "1 (hash)",
+                }
             ))),
         }
     }
@@ -868,7 +916,12 @@ mod tests {
     #[test]
     fn file_calls_round_trip_and_refuse_bad_arguments() {
         let hash = crate::Hash::sha256(b"file");
-        for c in [FileCall::Register { hash, size: 42 }, FileCall::Release { hash }] {
+        for c in [
+            FileCall::Register { hash, size: 42, blocks: None },
+            FileCall::Register { hash, size: 0, blocks: Some(1_000) },
+            FileCall::Extend { hash, blocks: 7 },
+            FileCall::Release { hash },
+        ] {
             assert_eq!(FileCall::parse(&c.payload()).unwrap(), c);
         }
         let h = hash.to_hex();
@@ -878,6 +931,10 @@ mod tests {
             format!(r#"{{"Name":"v1registerFile","Args":["{h}","1e3"]}}"#),
             r#"{"Name":"v1registerFile","Args":["abc","1"]}"#.to_string(),
             format!(r#"{{"Name":"v1releaseFile","Args":["{h}","1"]}}"#),
+            format!(r#"{{"Name":"v1registerFile","Args":["{h}","1","0"]}}"#),
+            format!(r#"{{"Name":"v1registerFile","Args":["{h}","1","2","3"]}}"#),
+            format!(r#"{{"Name":"v1extendFile","Args":["{h}"]}}"#),
+            format!(r#"{{"Name":"v1extendFile","Args":["{h}","-5"]}}"#),
             r#"{"Name":"v1pin"}"#.to_string(),
         ] {
             assert!(FileCall::parse(bad.as_bytes()).is_err(), "{bad}");
@@ -1002,7 +1059,7 @@ mod tests {
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1voteDAO","Args":["X","1"]}"#).unwrap_err().to_string(),
-            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT"
+            "v1voteDAO: unknown parameter \"X\", expected one of BPCOUNT, STAKINGMIN, GASPRICE, NAMEPRICE, STAKINGLOCK, MAXTXGAS, MAXBLOCKGAS, SLASHPERCENT, FILEPRICE, FILERENT"
         );
         assert_eq!(
             GovCall::parse(br#"{"Name":"v1createName"}"#).unwrap_err(),
