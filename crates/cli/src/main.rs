@@ -916,11 +916,26 @@ async fn run(cli: Cli) -> anyhow::Result<Option<Output>> {
         }
         Command::Bench { command: BenchCommand::Fs { quick } } => {
             let o = if quick { aergo_lab::fs::FsBenchOptions::quick() } else { aergo_lab::fs::FsBenchOptions::full() };
-            let rounds =
-                tokio::task::spawn_blocking(move || aergo_lab::fs::bench_fs(&o, &mut |line| eprintln!("{line}")))
-                    .await??;
-            let text = rounds.iter().map(|r| r.bench_line()).collect::<Vec<_>>().join("\n");
-            out(json!({ "rounds": rounds.iter().map(|r| r.json()).collect::<Vec<_>>() }), text)
+            let (rounds, replication) = tokio::task::spawn_blocking(move || {
+                let mut progress = |line: String| eprintln!("{line}");
+                let rounds = aergo_lab::fs::bench_fs(&o, &mut progress)?;
+                let replication = aergo_lab::fs_replication::bench_replication(
+                    &o.replication,
+                    &aergo_lab::fs::content,
+                    &mut progress,
+                )?;
+                Ok::<_, aergo_client::CliError>((rounds, replication))
+            })
+            .await??;
+            let lines = rounds.iter().map(|r| r.bench_line()).chain(replication.iter().map(|r| r.bench_line()));
+            let text = lines.collect::<Vec<_>>().join("\n");
+            out(
+                json!({
+                    "rounds": rounds.iter().map(|r| r.json()).collect::<Vec<_>>(),
+                    "replication": replication.iter().map(|r| r.json()).collect::<Vec<_>>(),
+                }),
+                text,
+            )
         }
         Command::Bench { command: BenchCommand::Branch { changes, quick } } => {
             let mut o = if quick { BranchBenchOptions::quick() } else { BranchBenchOptions::full() };

@@ -32,16 +32,27 @@ pub struct FsBenchOptions {
     pub rounds: Vec<(usize, u64)>,
     /// Random reads per round.
     pub reads: u64,
+    /// (file size, files) moved between two stores over the network
+    /// ([`crate::fs_replication`]).
+    pub replication: Vec<(usize, u64)>,
 }
 
 impl FsBenchOptions {
     pub fn quick() -> Self {
-        FsBenchOptions { rounds: vec![(1_024, 20_000), (65_536, 2_000)], reads: 20_000 }
+        FsBenchOptions {
+            rounds: vec![(1_024, 20_000), (65_536, 2_000)],
+            reads: 20_000,
+            replication: vec![(1_024, 2_000), (65_536, 500), (16 << 20, 4)],
+        }
     }
 
     /// 1M files of 1 KB; 64 KB files at 100k (6.4 GB: 1M would be 64 GB).
     pub fn full() -> Self {
-        FsBenchOptions { rounds: vec![(1_024, 1_000_000), (65_536, 100_000)], reads: 200_000 }
+        FsBenchOptions {
+            rounds: vec![(1_024, 1_000_000), (65_536, 100_000)],
+            reads: 200_000,
+            replication: vec![(1_024, 20_000), (65_536, 5_000), (64 << 20, 8)],
+        }
     }
 }
 
@@ -68,7 +79,7 @@ fn err(reason: impl std::fmt::Display) -> CliError {
 }
 
 /// Deterministic contents: file `i` of a round.
-fn content(i: u64, size: usize) -> Vec<u8> {
+pub fn content(i: u64, size: usize) -> Vec<u8> {
     let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut v = Vec::with_capacity(size + 8);
     while v.len() < size {

@@ -18,6 +18,9 @@
 //!   in the store at two state sizes, to show they stay flat;
 //! - [`parallel`] (`aergo bench parallel`): one block executed on the
 //!   parallel executor's workers against the same block in order;
+//! - [`fs`] (`aergo bench fs`): AergoFS against one file per blob and
+//!   SQLite blobs, and [`fs_replication`]: files moved between two
+//!   stores over the p2p network against reading them locally;
 //! - [`preconfirm`] (`aergo bench preconfirm`): a producer's signed
 //!   pre-confirmation latency against block inclusion latency in the same
 //!   run, and throughput with pre-confirmations off and on;
@@ -39,6 +42,7 @@ pub mod branch;
 pub mod branch_chain;
 pub mod contract;
 pub mod fs;
+pub mod fs_replication;
 pub mod network;
 pub mod parallel;
 pub mod pg;

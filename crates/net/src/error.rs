@@ -49,8 +49,8 @@ pub enum NetError {
     #[error("invalid response from peer {peer}: {reason}")]
     InvalidResponse { peer: PeerId, reason: String },
     /// The peer answered the request with an error code.
-    #[error("peer {peer} refused the request: {reason}")]
-    Refused { peer: PeerId, reason: String },
+    #[error("peer {peer} refused the request: {refusal}")]
+    Refused { peer: PeerId, refusal: crate::wire::Refusal },
     /// The node's [`SyncProvider`](crate::SyncProvider) could not serve a
     /// request (store error).
     #[error("block provider: {reason}")]

@@ -51,7 +51,11 @@
 //!   blocks, and have their gossip considered. Block requests name a height
 //!   range (`from_height`, `max_count`, `max_bytes`) and are answered by the
 //!   node's [`SyncProvider`] on tokio's blocking pool, so a slow store never
-//!   stalls the event loop.
+//!   stalls the event loop. The same protocol carries transactions a
+//!   follower forwards to a producer ([`NetworkHandle::forward_tx`]) and
+//!   pieces of AergoFS files ([`NetworkHandle::request_file_piece`], at
+//!   most [`wire::MAX_FILE_PIECE_BYTES`] each); both are bounded by the
+//!   provider calls in progress rather than the sync rate bucket.
 //! * identify (`/aergo/id/1.0.0`) learns peers' listen addresses; ping
 //!   measures round-trip times and keeps idle links checked.
 //! * Discovery: bootstrap peers from the config are dialled at start and

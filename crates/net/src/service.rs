@@ -864,7 +864,7 @@ impl Worker {
                     let _ = reply.send(Ok(Some(piece)));
                 }
             }
-            (purpose, SyncResponse::Refused(r)) => fail(purpose, NetError::Refused { peer, reason: r.to_string() }),
+            (purpose, SyncResponse::Refused(r)) => fail(purpose, NetError::Refused { peer, refusal: r }),
             (purpose, other) => {
                 self.penalise(peer, Misbehaviour::InvalidSyncResponse);
                 let kind = match other {

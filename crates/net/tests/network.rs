@@ -808,7 +808,7 @@ async fn a_slow_provider_never_stalls_the_network_and_provider_calls_are_bounded
     assert_eq!(client.handle.request_status(id).await.expect("answered"), chain.status());
     // ...and a second block request is refused (one provider call at most).
     let busy = client.handle.request_blocks(id, 1, 3).await;
-    assert!(matches!(&busy, Err(NetError::Refused { reason, .. }) if reason == "busy"), "{busy:?}");
+    assert!(matches!(&busy, Err(NetError::Refused { refusal: wire::Refusal::Busy, .. })), "{busy:?}");
     gated.open();
     assert_eq!(slow.await.expect("task").expect("served once the store answers").len(), 3);
     assert_eq!(client.handle.request_blocks(id, 1, 3).await.expect("served").len(), 3);
@@ -831,7 +831,7 @@ async fn request_floods_are_refused_and_penalised() {
     for _ in 0..6 {
         match client.handle.request_status(server.id()).await {
             Ok(_) => {}
-            Err(NetError::Refused { reason, .. }) if reason == "rate limited" => refused += 1,
+            Err(NetError::Refused { refusal: wire::Refusal::RateLimited, .. }) => refused += 1,
             Err(e) => panic!("unexpected error: {e}"),
         }
     }

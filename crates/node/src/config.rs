@@ -59,9 +59,12 @@ pub struct FsSettings {
     /// How often the node walks the chain's file registry for files it
     /// should keep and does not hold (a bounded step each time).
     pub replicate_interval_ms: u64,
-    /// Files fetched from peers at once (each is held in memory whole
-    /// until it is checked and stored).
+    /// Files fetched from peers at once.
     pub max_concurrent_fetches: usize,
+    /// Bytes of files being fetched held in memory at once (each is held
+    /// whole until it is checked and stored): many small files move
+    /// together, large ones fewer at a time. At least `max_file_bytes`.
+    pub fetch_buffer_bytes: u64,
     /// Bytes of held files re-read and checked per replication step, so
     /// that damage is found (and healed from a peer) before anyone reads
     /// it; 0: only reads find damage.
@@ -81,7 +84,10 @@ impl Default for FsSettings {
             compact_dead_ratio: 0.3,
             replicas: 3,
             replicate_interval_ms: 2_000,
-            max_concurrent_fetches: 2,
+            // A peer serves four requests from one peer at a time
+            // (`aergo_net`'s max_inbound_pending_per_peer).
+            max_concurrent_fetches: 4,
+            fetch_buffer_bytes: 512 << 20,
             scrub_bytes_per_step: 64 << 20,
         }
     }
@@ -408,6 +414,12 @@ impl NodeConfig {
             return Err(format!(
                 "fs.max_file_bytes {} exceeds fs.max_volume_bytes {} (or 4 GiB)",
                 self.fs.max_file_bytes, self.fs.max_volume_bytes
+            ));
+        }
+        if self.fs.fetch_buffer_bytes < self.fs.max_file_bytes {
+            return Err(format!(
+                "fs.fetch_buffer_bytes {} is below fs.max_file_bytes {}: the largest file could never be fetched",
+                self.fs.fetch_buffer_bytes, self.fs.max_file_bytes
             ));
         }
         if r.max_connections_per_client > r.max_connections {

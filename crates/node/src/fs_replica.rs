@@ -23,7 +23,8 @@
 //!   checked against the hash before it is stored. A peer whose file does
 //!   not hash to its name is penalised and the next one asked; one peer
 //!   per attempt keeps the blame clear. At most `fs.max_concurrent_fetches`
-//!   files are fetched at once (each is held whole in memory until it is
+//!   files are fetched at once, and their bytes together stay within
+//!   `fs.fetch_buffer_bytes` (each is held whole in memory until it is
 //!   checked); one file is fetched once however many ask for it.
 //! - **The replication step** (every `fs.replicate_interval_ms`): walks
 //!   the registry at the head from a cursor, [`FILES_PER_STEP`] records a
@@ -49,6 +50,7 @@ use std::time::Duration;
 
 use aergo_fs::{FsError, FsStore, Hash};
 use aergo_net::{Misbehaviour, NetworkHandle, PeerId};
+use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::{Node, NodeError};
@@ -58,9 +60,13 @@ pub(crate) const MAX_FETCH_PEERS: usize = 8;
 /// Registry records looked at per replication step.
 pub(crate) const FILES_PER_STEP: usize = 256;
 /// Files fetched per replication step (the rest wait for the next).
-pub(crate) const FETCHES_PER_STEP: usize = 16;
+pub(crate) const FETCHES_PER_STEP: usize = 64;
 /// Held files listed per scrub read batch.
 const SCRUB_BATCH: usize = 64;
+/// Times one fetch waits for a busy peer before it asks the next one.
+const BUSY_RETRIES: u32 = 20;
+/// The first wait for a busy peer; each next one is longer by as much.
+const BUSY_BACKOFF: Duration = Duration::from_millis(5);
 /// How long a second asker waits for a fetch already under way.
 const JOIN_FETCH_POLL: Duration = Duration::from_millis(50);
 
@@ -70,20 +76,30 @@ const VERIFIED_MAX: usize = 1_024;
 /// How long a check stands for peers.
 const VERIFIED_FOR: Duration = Duration::from_secs(600);
 
+/// The unit of the fetch buffer's permits: a file of `n` bytes takes
+/// `ceil(n / FETCH_PERMIT_BYTES)` of them (at least one).
+const FETCH_PERMIT_BYTES: u64 = 1 << 10;
+
 /// What replication keeps between steps.
 pub(crate) struct FsReplication {
     /// Files being fetched now.
     in_flight: Mutex<BTreeSet<Hash>>,
-    permits: tokio::sync::Semaphore,
+    /// `fs.fetch_buffer_bytes` in [`FETCH_PERMIT_BYTES`] units.
+    buffer: tokio::sync::Semaphore,
+    /// Most permits one fetch may take (the whole buffer).
+    buffer_permits: u32,
     /// Held files checked whole recently, with when (bounded).
     verified: Mutex<std::collections::BTreeMap<Hash, std::time::Instant>>,
 }
 
 impl FsReplication {
-    pub(crate) fn new(max_concurrent_fetches: usize) -> FsReplication {
+    pub(crate) fn new(fetch_buffer_bytes: u64) -> FsReplication {
+        let buffer_permits =
+            u32::try_from((fetch_buffer_bytes / FETCH_PERMIT_BYTES).max(1)).unwrap_or(u32::MAX).min(1 << 28);
         FsReplication {
             in_flight: Mutex::new(BTreeSet::new()),
-            permits: tokio::sync::Semaphore::new(max_concurrent_fetches),
+            buffer: tokio::sync::Semaphore::new(buffer_permits as usize),
+            buffer_permits,
             verified: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
@@ -146,14 +162,6 @@ fn file_error(key: &Hash, reason: &'static str, message: impl Into<String>) -> N
     NodeError::File { hash: key.to_string(), reason, message: message.into() }
 }
 
-/// Why one peer could not give us the file.
-enum PeerFailure {
-    /// It does not hold it: ask the next.
-    NotHeld,
-    /// It failed or misbehaved (already penalised where it lied).
-    Failed(String),
-}
-
 impl Node {
     fn fs_store(&self, key: &Hash) -> Result<Arc<FsStore>, NodeError> {
         self.fs.clone().ok_or_else(|| file_error(key, "UNAVAILABLE", "AergoFS is off on this node ([fs] enabled)"))
@@ -182,7 +190,6 @@ impl Node {
         if store.contains(&key) {
             return Ok(());
         }
-        let _permit = self.fs_repl.permits.acquire().await.map_err(|_| file_error(&key, "UNAVAILABLE", "stopping"))?;
         let chain = self.chain.clone();
         let record = tokio::task::spawn_blocking(move || {
             aergo_exec::files::lookup_in_force(&chain.head_state(), &key, chain.head().height)
@@ -212,6 +219,15 @@ impl Node {
                 ),
             ));
         }
+        // The file is held whole while it is fetched: its bytes come out
+        // of the fetch buffer until it is stored.
+        let permits = (record.size.div_ceil(FETCH_PERMIT_BYTES).max(1)).min(u64::from(self.fs_repl.buffer_permits));
+        let _buffer = self
+            .fs_repl
+            .buffer
+            .acquire_many(permits as u32)
+            .await
+            .map_err(|_| file_error(&key, "UNAVAILABLE", "stopping"))?;
         let net = self.network(&key)?;
         let mut peers: Vec<PeerId> = net
             .peers()
@@ -224,8 +240,8 @@ impl Node {
         peers.truncate(MAX_FETCH_PEERS);
         let mut failures = Vec::new();
         for peer in &peers {
-            match fetch_from(&net, *peer, &key, record.size).await {
-                Ok((content_type, data)) => {
+            match fetch_from_peer(&net, *peer, &key, record.size).await {
+                Ok(Some((content_type, data))) => {
                     let s = store.clone();
                     let put = tokio::task::spawn_blocking(move || s.put(&content_type, &data)).await;
                     return match put {
@@ -238,8 +254,8 @@ impl Node {
                         Err(e) => Err(file_error(&key, "UNAVAILABLE", format!("storing it failed: {e}"))),
                     };
                 }
-                Err(PeerFailure::NotHeld) => {}
-                Err(PeerFailure::Failed(why)) => failures.push(format!("{peer}: {why}")),
+                Ok(None) => {}
+                Err(why) => failures.push(format!("{peer}: {why}")),
             }
         }
         self.metrics.fs_replication("failed");
@@ -323,16 +339,22 @@ impl Node {
             Err(_) => return cursor,
         };
         let next = if page.len() < FILES_PER_STEP { None } else { page.last().map(|r| r.hash) };
-        let wanted = page
+        let wanted: Vec<Hash> = page
             .iter()
             .filter(|r| r.in_force_at(height) && !store.contains(&r.hash))
             .filter(|r| keeps(&r.hash, &me, &peers, self.config.fs.replicas))
-            .take(FETCHES_PER_STEP);
-        for record in wanted {
-            if let Err(e) = self.fetch_file(record.hash).await {
-                tracing::debug!(%e, "AergoFS replication: not fetched this step");
-            }
-        }
+            .take(FETCHES_PER_STEP)
+            .map(|r| r.hash)
+            .collect();
+        // Several at once: a small file is a round trip or two, and the
+        // fetch buffer bounds the bytes held whatever the count.
+        futures_util::stream::iter(wanted)
+            .for_each_concurrent(self.config.fs.max_concurrent_fetches, |key| async move {
+                if let Err(e) = self.fetch_file(key).await {
+                    tracing::debug!(%e, "AergoFS replication: not fetched this step");
+                }
+            })
+            .await;
         self.scrub_step(&store, scrub).await;
         next
     }
@@ -380,31 +402,43 @@ impl Node {
     }
 }
 
-/// The whole file `key` of `size` bytes from `peer`, checked.
-async fn fetch_from(
+/// The whole file `key` of `size` bytes from `peer`, checked: its content
+/// type and bytes, or `None` when the peer does not hold it; an error says
+/// why the peer failed (a peer whose bytes do not hash to the name is
+/// penalised). The replication's transfer, public for `aergo bench fs`.
+pub async fn fetch_from_peer(
     net: &NetworkHandle,
     peer: PeerId,
     key: &Hash,
     size: u64,
-) -> Result<(String, Vec<u8>), PeerFailure> {
+) -> Result<Option<(String, Vec<u8>)>, String> {
     let piece_max = aergo_net::wire::MAX_FILE_PIECE_BYTES as u64;
     let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut content_type = String::new();
-    // Bounded: each round adds a piece of at least one byte, or ends.
+    let mut busy = 0u32;
+    // Bounded: each round adds a piece of at least one byte, ends, or
+    // counts towards BUSY_RETRIES.
     loop {
         let offset = data.len() as u64;
         let len = (size - offset).min(piece_max) as u32;
         let piece = match net.request_file_piece(peer, *key, offset, len).await {
             Ok(Some(p)) => p,
-            Ok(None) => return Err(PeerFailure::NotHeld),
-            Err(e) => return Err(PeerFailure::Failed(e.to_string())),
+            Ok(None) => return Ok(None),
+            // The peer serves a few requests from us at a time (or we have
+            // a few out to it): other fetches are under way; wait a little.
+            Err(aergo_net::NetError::Refused { refusal: aergo_net::wire::Refusal::Busy, .. })
+            | Err(aergo_net::NetError::TooManyPending { .. })
+                if busy < BUSY_RETRIES =>
+            {
+                busy += 1;
+                tokio::time::sleep(BUSY_BACKOFF * busy).await;
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
         };
         if piece.size != size {
             // Not a lie we can prove: the record's size is its owner's claim.
-            return Err(PeerFailure::Failed(format!(
-                "it holds {} bytes under this name, the chain records {size}",
-                piece.size
-            )));
+            return Err(format!("it holds {} bytes under this name, the chain records {size}", piece.size));
         }
         if offset == 0 {
             content_type = piece.content_type;
@@ -416,9 +450,9 @@ async fn fetch_from(
     }
     if Hash::sha256(&data) != *key {
         let _ = net.report(peer, Misbehaviour::InvalidSyncResponse).await;
-        return Err(PeerFailure::Failed("its bytes do not hash to the file's name".into()));
+        return Err("its bytes do not hash to the file's name".into());
     }
-    Ok((content_type, data))
+    Ok(Some((content_type, data)))
 }
 
 /// Every `fs.replicate_interval_ms` until the node stops: one replication

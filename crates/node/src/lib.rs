@@ -62,7 +62,7 @@ pub mod config;
 mod datadir;
 pub mod forward;
 mod fs_http;
-mod fs_replica;
+pub mod fs_replica;
 pub mod grpc;
 pub mod metrics;
 mod network;
@@ -412,7 +412,7 @@ impl Node {
         let (blocks_tx, _) = broadcast::channel(BLOCK_NOTIFY_CAPACITY);
         let (preconfs_tx, _) = broadcast::channel(PRECONF_NOTIFY_CAPACITY);
         Ok(Node {
-            fs_repl: fs_replica::FsReplication::new(config.fs.max_concurrent_fetches),
+            fs_repl: fs_replica::FsReplication::new(config.fs.fetch_buffer_bytes),
             chain,
             replica: Arc::new(replica),
             config,
