@@ -27,19 +27,6 @@ fn node(dir: &std::path::Path) -> NodeProc {
     NodeProc::start(dir, &["--dev"])
 }
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
-
 /// A raw HTTP/1.1 request; the status code and the body.
 fn raw(url: &str, request: &str) -> (u16, String) {
     let addr = url.trim_start_matches("http://");
@@ -61,7 +48,7 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
     let url = n.url.clone();
     let mut hashes = Vec::new();
     for (i, len) in [0usize, 1, 1_000, 65_536, 1 << 20, 100 << 20].into_iter().enumerate() {
-        let data = bytes(i as u64, len);
+        let data = common::bytes(i as u64, len);
         let path = tmp.path().join(format!("f{i}.bin"));
         std::fs::write(&path, &data).unwrap();
         let put = aergo_json(&["--rpc", &url, "--json", "fs", "put", path.to_str().unwrap()]);
@@ -108,13 +95,13 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
         (r.status().as_u16(), r.headers()["content-range"].to_str().unwrap().to_string(), r.bytes().await.unwrap())
     });
     assert_eq!((part.0, part.1.as_str()), (206, "bytes 10-19/1000"));
-    assert_eq!(&part.2[..], &bytes(2, 1_000)[10..20]);
+    assert_eq!(&part.2[..], &common::bytes(2, 1_000)[10..20]);
     let listed = aergo_json(&["--rpc", &url, "--json", "fs", "ls", "--limit", "100"]);
     assert_eq!(listed["files"].as_array().unwrap().len(), hashes.len() + 1);
     let before = listed["stats"].clone();
 
     // Bad input: each a clear error, nothing stored.
-    let small = bytes(99, 100);
+    let small = common::bytes(99, 100);
     let wrong = Hash::sha256(b"something else");
     let (status, body) = raw(
         &url,
@@ -129,7 +116,7 @@ fn files_round_trip_from_empty_to_100_mib_and_bad_input_changes_nothing() {
         raw(&url, "PUT /fs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 413, "{body}");
     let too_big = tmp.path().join("big.bin");
-    std::fs::write(&too_big, bytes(7, 20 << 20)).unwrap();
+    std::fs::write(&too_big, common::bytes(7, 20 << 20)).unwrap();
     let r = aergo(&["--rpc", &url, "fs", "put", too_big.to_str().unwrap()]);
     assert!(!r.ok && r.stderr.contains("quota"), "over the quota: {}", r.stderr);
     for (path, range, expect) in [
@@ -174,7 +161,7 @@ fn a_crash_during_uploads_loses_nothing_acknowledged() {
                 let client = reqwest::Client::new();
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let data = bytes(t * 1_000_000 + i, 2_000 + (i as usize % 7) * 10_000);
+                    let data = common::bytes(t * 1_000_000 + i, 2_000 + (i as usize % 7) * 10_000);
                     let sent = rt.block_on(client.put(format!("{url}/fs")).body(data.clone()).send());
                     match sent {
                         Ok(r) if r.status().is_success() => acked.lock().unwrap().push((Hash::sha256(&data), data)),
@@ -220,7 +207,7 @@ fn a_registered_file_is_referenced_by_a_contract() {
         all.extend_from_slice(args);
         aergo_json(&all)
     };
-    let data = bytes(7, 4_096);
+    let data = common::bytes(7, 4_096);
     let path = tmp.path().join("report.bin");
     std::fs::write(&path, &data).unwrap();
     let hash = cli(&["fs", "put", path.to_str().unwrap()])["hash"].as_str().unwrap().to_string();
@@ -235,18 +222,7 @@ fn a_registered_file_is_referenced_by_a_contract() {
     let rec = cli(&["fs", "record", &hash]);
     assert_eq!(rec["size"].as_i64(), Some(4_096), "{rec}");
 
-    let source = "CREATE TABLE docs (name TEXT PRIMARY KEY, file TEXT NOT NULL, size BIGINT NOT NULL);
-CREATE FUNCTION attach(n TEXT, h TEXT) RETURNS BIGINT AS $$
-DECLARE s BIGINT;
-BEGIN
-    s := aergo_file_size(h);
-    IF s IS NULL THEN
-        RAISE EXCEPTION 'file % is not registered', h;
-    END IF;
-    INSERT INTO docs VALUES (n, h, s);
-    RETURN s;
-END;
-$$ LANGUAGE plpgsql";
+    let source = common::FILE_DOCS_CONTRACT;
     let file = tmp.path().join("docs.sql");
     std::fs::write(&file, source).unwrap();
     let d = cli(&["contract", "deploy", file.to_str().unwrap(), "--from", "dev:1", "--wait"]);

@@ -12,19 +12,6 @@ use aergo_types::Hash;
 use common::horde::{Horde, HordeSpec};
 use common::{aergo, aergo_json};
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
-
 fn cli(h: &Horde, node: usize, args: &[&str]) -> serde_json::Value {
     let url = h.rpc(node);
     let mut all = vec!["--rpc", url.as_str(), "--json"];
@@ -65,7 +52,7 @@ fn registered_files_reach_every_node_and_damaged_or_lost_copies_heal_from_peers(
         Horde::up(tmp.path(), &HordeSpec { producers: 3, candidates: 0, block_interval_ms: 500, epoch_blocks: 100 });
 
     // 1. Stored on node0 only: three pieces of at most 1 MiB each.
-    let data = bytes(1, (5 << 20) / 2 + 12_345);
+    let data = common::bytes(1, (5 << 20) / 2 + 12_345);
     let path = tmp.path().join("report.bin");
     std::fs::write(&path, &data).unwrap();
     let hash = cli(&h, 0, &["fs", "put", path.to_str().unwrap()])["hash"].as_str().unwrap().to_string();
@@ -73,7 +60,7 @@ fn registered_files_reach_every_node_and_damaged_or_lost_copies_heal_from_peers(
     // Not registered: no other node fetches it, and reading it elsewhere
     // is a clear "unknown", not a fetch on a stranger's say.
     let secret = tmp.path().join("unregistered.bin");
-    std::fs::write(&secret, bytes(2, 10_000)).unwrap();
+    std::fs::write(&secret, common::bytes(2, 10_000)).unwrap();
     let unregistered = cli(&h, 0, &["fs", "put", secret.to_str().unwrap()])["hash"].as_str().unwrap().to_string();
     let err = get(&h, 1, &unregistered, tmp.path()).unwrap_err();
     assert!(err.contains("UNKNOWN_FILE") || err.contains("not registered"), "{err}");
@@ -89,18 +76,7 @@ fn registered_files_reach_every_node_and_damaged_or_lost_copies_heal_from_peers(
     assert!(!holds(&h, 2, &unregistered), "only registered files move");
 
     // A contract referencing it answers alike on every node.
-    let source = "CREATE TABLE docs (name TEXT PRIMARY KEY, file TEXT NOT NULL, size BIGINT NOT NULL);
-CREATE FUNCTION attach(n TEXT, h TEXT) RETURNS BIGINT AS $$
-DECLARE s BIGINT;
-BEGIN
-    s := aergo_file_size(h);
-    IF s IS NULL THEN
-        RAISE EXCEPTION 'file % is not registered', h;
-    END IF;
-    INSERT INTO docs VALUES (n, h, s);
-    RETURN s;
-END;
-$$ LANGUAGE plpgsql";
+    let source = common::FILE_DOCS_CONTRACT;
     let file = tmp.path().join("docs.sql");
     std::fs::write(&file, source).unwrap();
     let d = cli(&h, 1, &["contract", "deploy", file.to_str().unwrap(), "--from", "dev:1", "--wait"]);

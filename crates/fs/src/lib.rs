@@ -5,8 +5,9 @@
 //! *volume* files (`vol-00000001.dat`, ...; a new one is started when the
 //! active one would pass `max_volume_bytes`). An in-memory index maps each
 //! key to (volume, offset, needle length), so reading a file is one
-//! positioned read of exactly its needle, checked against its key before
-//! it is returned. Deleting appends a tombstone and drops the index entry.
+//! positioned read of exactly its needle, checked (a CRC-32 of the data
+//! and a header check) before it is returned; [`FsStore::verify`] checks
+//! a file whole against its key, its SHA-256. Deleting appends a tombstone and drops the index entry.
 //! The index is checkpointed to `index.ckpt` (every `checkpoint_every`
 //! writes and on [`FsStore::checkpoint`]); opening loads the checkpoint and
 //! scans only the volumes' tails past it. A torn needle at the end of the
@@ -442,8 +443,9 @@ impl FsStore {
         Ok(Some((loc, vol)))
     }
 
-    /// Reads a file: one positioned read of its needle, checked against its
-    /// key. `None` when the store has no such file.
+    /// Reads a file: one positioned read of its needle, its data checked
+    /// by its CRC-32 (a first-format needle: against its key). `None` when
+    /// the store has no such file.
     pub fn get(&self, key: &Hash) -> Result<Option<FileData>> {
         let Some((loc, vol)) = self.locate(key)? else { return Ok(None) };
         let mut buf = vec![0u8; loc.len as usize];

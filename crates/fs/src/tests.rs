@@ -321,3 +321,20 @@ fn a_checkpoint_is_written_only_when_something_changed() {
     assert!(dir.path().join(CHECKPOINT_FILE).exists());
     assert!(!fs.checkpoint_if_changed().unwrap(), "nothing since");
 }
+
+#[test]
+fn a_store_written_in_the_first_format_opens_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (data(1, 3_000), data(2, 10));
+    let mut vol = needle::tests::encode_v1(&Hash::sha256(&a), "text/plain", &a);
+    vol.extend(needle::tests::encode_v1(&Hash::sha256(&b), "", &b));
+    std::fs::write(volume_path(dir.path(), 1), &vol).unwrap();
+    let fs = FsStore::open(dir.path(), small()).unwrap();
+    assert!(fs.warnings.is_empty(), "{:?}", fs.warnings);
+    assert_eq!(fs.get(&Hash::sha256(&a)).unwrap().unwrap().data, a);
+    assert_eq!(fs.get(&Hash::sha256(&b)).unwrap().unwrap().data, b);
+    assert!(fs.verify(&Hash::sha256(&a)).unwrap());
+    // New writes go on in the current format beside them.
+    let c = fs.put("", &data(3, 100)).unwrap();
+    assert_eq!(fs.get(&c.key).unwrap().unwrap().data, data(3, 100));
+}

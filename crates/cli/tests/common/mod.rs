@@ -350,3 +350,33 @@ pub fn metric(text: &str, name: &str) -> f64 {
         .parse()
         .unwrap()
 }
+
+/// Deterministic file contents: `len` bytes from `seed`.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// A contract that records files by hash, refusing unregistered ones
+/// (`aergo_file_size`): `attach(name, hash)` returns the file's size.
+pub const FILE_DOCS_CONTRACT: &str =
+    "CREATE TABLE docs (name TEXT PRIMARY KEY, file TEXT NOT NULL, size BIGINT NOT NULL);
+CREATE FUNCTION attach(n TEXT, h TEXT) RETURNS BIGINT AS $$
+DECLARE s BIGINT;
+BEGIN
+    s := aergo_file_size(h);
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'file % is not registered', h;
+    END IF;
+    INSERT INTO docs VALUES (n, h, s);
+    RETURN s;
+END;
+$$ LANGUAGE plpgsql";
