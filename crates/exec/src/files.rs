@@ -14,12 +14,12 @@
 //!   file of `size` bytes (at most [`MAX_REGISTERED_FILE_BYTES`]) whose
 //!   SHA-256 is `hash`, owned by the sender, for `blocks` blocks after the
 //!   registering one, or without end when `blocks` is not given (refused
-//!   while rent is in force). The fee is `size * FILEPRICE + size * blocks
-//!   * FILERENT`. A file registered by someone else is refused while its
-//!   record is in force; its owner may register it again (a new height and
-//!   term), paying again.
+//!   while rent is in force). The fee is
+//!   `size × FILEPRICE + size × blocks × FILERENT`. A file registered by
+//!   someone else is refused while its record is in force; its owner may
+//!   register it again (a new height and term), paying again.
 //! - `v1extendFile [hash, blocks]`: holds a file with a term `blocks`
-//!   blocks longer, for `size * blocks * FILERENT`; anyone may pay.
+//!   blocks longer, for `size × blocks × FILERENT`; anyone may pay.
 //! - `v1releaseFile [hash]`: its owner drops the record (no refund).
 //!
 //! **Lapse.** A record whose term has passed (the block's height is above
