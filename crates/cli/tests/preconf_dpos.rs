@@ -1,7 +1,8 @@
 //! End to end on a DPoS network of real node processes (4 producers and a
 //! follower): transactions sent to the follower are forwarded to the next
 //! slot's producer, pre-confirmed in milliseconds and included exactly as
-//! promised, each once, across producer hand-offs; a producer restarted
+//! promised, each once, across producer hand-offs, and a `sendTxs` batch
+//! through the follower is promised whole by one producer; a producer restarted
 //! with the test hook that breaks promises is caught: `aergo preconf
 //! check` gives the evidence, `aergo evidence submit` convicts it on every
 //! node, and the same evidence again is refused.
@@ -107,6 +108,11 @@ fn followers_forward_producers_promise_and_a_broken_promise_is_slashed() {
         h.wait_for("a queued transaction's receipt", |h| receipt(&h.rpc(0), &hash));
     }
 
+    // A `sendTxs` batch through the follower: forwarded to the scheduled
+    // producer as one batch, promised there together.
+    let batch_promised = (0..3).any(|_| send_batch_through(&h, FOLLOWER, &producers));
+    assert!(batch_promised, "a batch through the follower is promised whole by one producer");
+
     // 2. node1 breaks its promises from now on (the test hook).
     let breaker = 1;
     aergo_json(&["--json", "horde", "stop", "--dir", h.dir(), "node1"]);
@@ -164,6 +170,51 @@ fn followers_forward_producers_promise_and_a_broken_promise_is_slashed() {
 }
 
 /// The libp2p peer id of a compressed public key in hex.
+/// Five transfers from dev:8 in one `sendTxs` with `wait: "preconfirmed"`
+/// through `node`; true when all five are promised by one producer, in
+/// order, each marked as forwarded to it (false: a slot boundary fell in
+/// the batch, and the caller may try again).
+fn send_batch_through(h: &Horde, node: usize, producers: &[String]) -> bool {
+    let url = h.rpc(node);
+    let key = aergo_client::keys::dev_account(8).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let call = |method: &str, params: Value| {
+        let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let (status, v) = rt.block_on(post_raw(&url, body.to_string().into_bytes()));
+        assert_eq!(status, 200, "{v}");
+        v["result"].clone()
+    };
+    let status = call("status", serde_json::json!([]));
+    let chain = aergo_types::Hash::from_base58(status["chainIdHash"].as_str().unwrap()).unwrap();
+    let account = call("getAccount", serde_json::json!([key.address().to_string()]));
+    let next = account["nextNonce"].as_u64().unwrap();
+    let to = aergo_client::keys::dev_account(9).unwrap().address();
+    let raw: Vec<String> = (0..5)
+        .map(|i| {
+            let body =
+                aergo_types::TxBody::transfer(next + i, &key.address(), &to, aergo_types::Amount::from_aer(1), &chain);
+            hex::encode(aergo_crypto::sign_tx(body, &key).encode())
+        })
+        .collect();
+    let out = call("sendTxs", serde_json::json!([raw, { "wait": "preconfirmed" }]));
+    let entries = out.as_array().unwrap();
+    assert_eq!(entries.len(), 5, "{out}");
+    let promised: Vec<&Value> = entries.iter().filter(|e| e["preconfirmation"]["raw"].is_string()).collect();
+    if promised.len() < 5 {
+        eprintln!("batch not promised whole (a slot boundary?): {out}");
+        return false;
+    }
+    let producer = promised[0]["forwardedTo"].as_str().unwrap_or_default();
+    assert!(producers.iter().any(|p| p == producer), "{out}");
+    let indexes: Vec<u64> = promised.iter().map(|e| e["preconfirmation"]["index"].as_u64().unwrap()).collect();
+    for (e, w) in promised.iter().zip(indexes.windows(2).map(|w| w[1] == w[0] + 1).chain([true])) {
+        assert_eq!(e["forwardedTo"].as_str(), Some(producer), "{out}");
+        assert_eq!(peer_of_hex(e["preconfirmation"]["producer"].as_str().unwrap()), producer, "{out}");
+        assert!(w, "consecutive positions in the producer's open block: {out}");
+    }
+    true
+}
+
 fn peer_of_hex(hex_key: &str) -> String {
     aergo_crypto::PublicKey::from_compressed(&hex::decode(hex_key).unwrap()).unwrap().peer_id()
 }

@@ -1,20 +1,24 @@
 //! Forwarding for pre-confirmations: a node that is not the next slot's
-//! producer hands a transaction whose client waits for a promise to that
-//! producer (the network's forward request) and relays its answer; the
-//! producer takes a forwarded transaction as if a client sent it.
+//! producer hands the transactions whose clients wait for a promise to
+//! that producer (the network's forward request) and relays its answers;
+//! the producer takes forwarded transactions as if a client sent them.
 //!
-//! The answer is JSON, opaque to the network: `{"preconfirmation": ...}`
-//! (the promise's JSON), `{"queued": reason}` or `{"error": {"message",
-//! "reason"}}`. A forwarded transaction is never forwarded again (no
-//! loops: the producer answers for itself), and a relayed promise is
-//! checked before it is passed on: its signature, its signer (the
-//! producer asked), its transaction (the one sent).
+//! A forward request carries a batch (an encoded `TxList`, at most
+//! `aergo_net::wire::MAX_FORWARD_BYTES`), so a `sendTxs` batch is promised
+//! by the producer with one durable write, as if it were sent there. The
+//! answer is a JSON array, one entry per transaction in order:
+//! `{"preconfirmation": ...}` (the promise's JSON), `{"queued": reason}`
+//! or `{"error": {"message", "reason"}}`. Forwarded transactions are never
+//! forwarded again (no loops: the producer answers for itself), and a
+//! relayed promise is checked before it is passed on: its signature, its
+//! signer (the producer asked), its transaction (the one sent).
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use aergo_net::wire::MAX_FORWARD_BYTES;
 use aergo_replica::PreconfOutcome;
-use aergo_types::{Preconfirmation, Tx};
+use aergo_types::{Preconfirmation, Tx, TxList, TX_BATCH_MAX_TXS};
 use serde_json::{json, Value};
 
 use crate::{Node, NodeError};
@@ -31,45 +35,106 @@ pub enum Forwarded {
 }
 
 impl Node {
-    /// The producer's side: `bytes` is an encoded transaction from a peer.
+    /// The producer's side: `bytes` is an encoded batch of transactions
+    /// from a peer; the answer is one JSON entry per transaction.
     pub(crate) fn take_forwarded(&self, bytes: &[u8]) -> Vec<u8> {
-        let answer = match Tx::decode_bounded(bytes) {
-            Err(e) => json!({ "error": { "message": e.to_string(), "reason": "INVALID_FORMAT" } }),
-            // The forwarder gossiped it already: publishing it again here
-            // would only be refused by gossip as a duplicate.
-            Ok(tx) => match self.submitted(self.replica.submit_tx_preconfirmed(tx).map(|(hash, outcome, out)| {
-                (hash, outcome, out.into_iter().filter(|o| !matches!(o, aergo_replica::Output::PublishTx(_))).collect())
-            })) {
-                Ok((_, PreconfOutcome::Preconfirmed(p))) => {
-                    self.metrics.preconfirmation("for_peer");
-                    json!({ "preconfirmation": p.to_json() })
-                }
-                Ok((_, PreconfOutcome::Queued { reason } | PreconfOutcome::Elsewhere { reason, .. })) => {
-                    json!({ "queued": reason })
-                }
-                Err(NodeError::Rejected(r)) => {
-                    json!({ "error": { "message": r.to_string(), "reason": r.reason().as_str() } })
-                }
-                Err(e) => json!({ "error": { "message": e.to_string() } }),
-            },
+        let answers: Vec<Value> = match TxList::decode_batch(bytes) {
+            Err(e) => vec![json!({ "error": { "message": e.to_string(), "reason": "INVALID_FORMAT" } })],
+            // The forwarder gossiped them already: publishing them again
+            // here would only be refused by gossip as duplicates.
+            Ok(list) => self
+                .replica
+                .submit_txs_preconfirmed(list.txs)
+                .into_iter()
+                .map(|r| {
+                    let r = r.map(|(hash, outcome, out)| {
+                        let out = out.into_iter().filter(|o| !matches!(o, aergo_replica::Output::PublishTx(_)));
+                        (hash, outcome, out.collect())
+                    });
+                    match self.submitted(r) {
+                        Ok((_, PreconfOutcome::Preconfirmed(p))) => {
+                            self.metrics.preconfirmation("for_peer");
+                            json!({ "preconfirmation": p.to_json() })
+                        }
+                        Ok((_, PreconfOutcome::Queued { reason } | PreconfOutcome::Elsewhere { reason, .. })) => {
+                            json!({ "queued": reason })
+                        }
+                        Err(NodeError::Rejected(r)) => {
+                            json!({ "error": { "message": r.to_string(), "reason": r.reason().as_str() } })
+                        }
+                        Err(e) => json!({ "error": { "message": e.to_string() } }),
+                    }
+                })
+                .collect(),
         };
-        answer.to_string().into_bytes()
+        Value::Array(answers).to_string().into_bytes()
     }
 
     /// The follower's side: hands `tx` to `producer` (a peer id) and waits
     /// for its answer. Blocking: call it from a blocking thread (the RPC
     /// handlers run on one). `Err` says why there is no answer.
     pub fn forward_for_preconf(&self, producer: &str, tx: &Tx) -> Result<Forwarded, String> {
+        self.forward_many_for_preconf(producer, std::slice::from_ref(tx)).remove(0)
+    }
+
+    /// [`Node::forward_for_preconf`] for many transactions: in batches of
+    /// at most `MAX_FORWARD_BYTES`, each promised by the producer with one
+    /// durable write. One answer per transaction, in order.
+    pub fn forward_many_for_preconf(&self, producer: &str, txs: &[Tx]) -> Vec<Result<Forwarded, String>> {
+        let mut out = Vec::with_capacity(txs.len());
+        let mut batch: Vec<&Tx> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let encoded: Vec<Vec<u8>> = txs.iter().map(Tx::encode).collect();
+        for (tx, bytes) in txs.iter().zip(&encoded) {
+            // A length prefix costs at most 6 bytes on top of the tx.
+            let size = bytes.len() + 6;
+            if !batch.is_empty() && (batch_bytes + size > MAX_FORWARD_BYTES || batch.len() == TX_BATCH_MAX_TXS) {
+                out.extend(self.forward_batch(producer, &batch));
+                batch.clear();
+                batch_bytes = 0;
+            }
+            batch.push(tx);
+            batch_bytes += size;
+        }
+        if !batch.is_empty() {
+            out.extend(self.forward_batch(producer, &batch));
+        }
+        debug_assert_eq!(out.len(), txs.len());
+        out
+    }
+
+    fn forward_batch(&self, producer: &str, txs: &[&Tx]) -> Vec<Result<Forwarded, String>> {
+        let all = |why: String| txs.iter().map(|_| Err(why.clone())).collect();
+        let answers = match self.forward_request(producer, txs) {
+            Ok(a) => a,
+            Err(why) => return all(why),
+        };
+        if answers.len() != txs.len() {
+            return all(format!("the producer {producer} answered {} of {} transactions", answers.len(), txs.len()));
+        }
+        txs.iter().zip(answers).map(|(tx, v)| self.relayed(producer, tx, &v)).collect()
+    }
+
+    /// One forward request: the batch out, the producer's JSON array back.
+    fn forward_request(&self, producer: &str, txs: &[&Tx]) -> Result<Vec<Value>, String> {
         let net = Self::lock(&self.net).clone().ok_or("the network is off: nothing to forward to")?;
         let peer = libp2p_peer(producer)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| format!("no runtime to forward on: {e}"))?;
-        let bytes = tx.encode();
+        let encoded: Vec<Vec<u8>> = txs.iter().map(|t| t.encode()).collect();
+        let bytes = aergo_types::encode_tx_batch(&encoded);
         let answer = runtime
             .block_on(async { tokio::time::timeout(FORWARD_TIMEOUT, net.forward_tx(peer, bytes)).await })
             .map_err(|_| format!("the producer {producer} did not answer within {} ms", FORWARD_TIMEOUT.as_millis()))?
             .map_err(|e| format!("forwarding to the producer {producer}: {e}"))?;
-        let v: Value =
-            serde_json::from_slice(&answer).map_err(|e| format!("the producer's answer is not JSON: {e}"))?;
+        match serde_json::from_slice(&answer) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(_) => Err(format!("the producer {producer} answered with something other than a list")),
+            Err(e) => Err(format!("the producer's answer is not JSON: {e}")),
+        }
+    }
+
+    /// One entry of the producer's answer about `tx`, checked.
+    fn relayed(&self, producer: &str, tx: &Tx, v: &Value) -> Result<Forwarded, String> {
         if let Some(p) = v.get("preconfirmation") {
             let p = Preconfirmation::from_json_or_hex(&p.to_string())
                 .map_err(|e| format!("the producer's promise: {e}"))?;

@@ -321,6 +321,10 @@ fn engine_rejects_block(e: &ConsensusError) -> bool {
     )
 }
 
+/// What one submission did: its hash, its place in the open block (or
+/// why it has none), and the outputs to carry out.
+type Submitted = (Hash, std::result::Result<Ticket, PreconfOutcome>, Vec<Output>);
+
 impl Replica {
     /// Opens the replica of `chain`: picks the engine the genesis names,
     /// and on DPoS chains loads the persisted safety state and anchor and
@@ -911,24 +915,29 @@ impl Replica {
     /// pre-confirmation when this node pre-executes and the transaction
     /// took a place in the open block, or with why not.
     pub fn submit_tx_preconfirmed(&self, tx: Tx) -> Result<(Hash, PreconfOutcome, Vec<Output>)> {
-        let known = Hash::from_slice("tx hash", &tx.hash).ok();
-        let (hash, applied, out) = match self.submit(tx) {
-            // Asked again for a transaction the open block holds (a client
-            // whose promise was void, or that lost the answer): the same
-            // place, promised again.
-            Err(e @ ReplicaError::TxRejected(TxRejection::Pool(PoolError::Duplicate { .. }))) => {
-                match known.and_then(|h| self.open_ticket(&h)) {
-                    Some(ticket) => return Ok((ticket.tx_hash, self.promise(&ticket)?, Vec::new())),
-                    None => return Err(e),
-                }
-            }
-            other => other?,
-        };
+        let (hash, applied, out) = self.submit_or_reask(tx)?;
         let outcome = match applied {
             Ok(ticket) => self.promise(&ticket)?,
             Err(not_applied) => not_applied,
         };
         Ok((hash, outcome, out))
+    }
+
+    /// [`Replica::submit`], where a transaction asked for again that the
+    /// open block holds (a client whose promise was void or that lost the
+    /// answer; a forwarder whose gossip got here first) keeps its place,
+    /// to be promised again.
+    fn submit_or_reask(&self, tx: Tx) -> Result<Submitted> {
+        let known = Hash::from_slice("tx hash", &tx.hash).ok();
+        match self.submit(tx) {
+            Err(e @ ReplicaError::TxRejected(TxRejection::Pool(PoolError::Duplicate { .. }))) => {
+                match known.and_then(|h| self.open_ticket(&h)) {
+                    Some(ticket) => Ok((ticket.tx_hash, Ok(ticket), Vec::new())),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// [`Replica::submit_tx_preconfirmed`] for many transactions at once:
@@ -937,7 +946,20 @@ impl Replica {
     /// where one by one each would wait for its own). A refused
     /// transaction is its own error and does not stop the others.
     pub fn submit_txs_preconfirmed(&self, txs: Vec<Tx>) -> Vec<Result<(Hash, PreconfOutcome, Vec<Output>)>> {
-        let submitted: Vec<_> = txs.into_iter().map(|tx| self.submit(tx)).collect();
+        // A transaction the list repeats is refused as a duplicate; one
+        // asked for again from an earlier request keeps its place.
+        let mut seen = std::collections::BTreeSet::new();
+        let submitted: Vec<_> = txs
+            .into_iter()
+            .map(|tx| {
+                let first = Hash::from_slice("tx hash", &tx.hash).is_ok_and(|h| seen.insert(h));
+                if first {
+                    self.submit_or_reask(tx)
+                } else {
+                    self.submit(tx)
+                }
+            })
+            .collect();
         let tickets: Vec<Ticket> =
             submitted.iter().filter_map(|r| r.as_ref().ok().and_then(|(_, a, _)| a.as_ref().ok()).cloned()).collect();
         let mut promised = match self.promise_all(&tickets) {
@@ -965,7 +987,7 @@ impl Replica {
             .collect()
     }
 
-    fn submit(&self, tx: Tx) -> Result<(Hash, std::result::Result<Ticket, PreconfOutcome>, Vec<Output>)> {
+    fn submit(&self, tx: Tx) -> Result<Submitted> {
         let bytes = tx.encode();
         let vtx = self.verify(tx).map_err(|e| {
             if e.is_rejection() {

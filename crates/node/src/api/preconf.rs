@@ -120,7 +120,9 @@ impl Api {
     /// `sendTxs [[hex, ...], {wait?}]`: each transaction as `sendTx` would
     /// take it, answered in order; with `wait: "preconfirmed"` all are
     /// submitted first and then promised, so one durable write covers the
-    /// lot. A refused transaction is an `error` entry, not a failed call.
+    /// lot (on a follower, the next slot's producer promises them, one
+    /// forwarded batch and one durable write there). A refused transaction
+    /// is an `error` entry, not a failed call.
     pub(crate) fn send_txs(&self, params: &Value) -> Result<Value, RpcError> {
         let list = required(params, 0, "txs")?
             .as_array()
@@ -149,21 +151,51 @@ impl Api {
             .collect::<Result<Vec<Tx>, RpcError>>()?;
         let error = |e: RpcError| json!({ "error": { "code": e.code, "message": e.message, "reason": e.data.as_ref().and_then(|d| d.get("reason")).cloned() } });
         let out: Vec<Value> = if wait == Wait::Preconfirmed {
-            self.node
-                .submit_many_preconfirmed(txs)
+            let copies = txs.clone();
+            let results = self.node.submit_many_preconfirmed(txs);
+            // Those another producer promises go to it, per producer in one
+            // batch (one durable write there), their answers put back in
+            // place.
+            let mut elsewhere: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+            let mut out: Vec<Value> = results
                 .into_iter()
-                .map(|r| match r {
+                .enumerate()
+                .map(|(i, r)| match r {
                     Ok((hash, PreconfOutcome::Preconfirmed(p))) => {
                         json!({ "hash": hash.to_string(), "preconfirmation": p.to_json() })
                     }
-                    // A batch is not forwarded one by one: send it to the
-                    // producer (the reason names it).
-                    Ok((hash, PreconfOutcome::Queued { reason } | PreconfOutcome::Elsewhere { reason, .. })) => {
+                    Ok((hash, PreconfOutcome::Queued { reason })) => {
+                        json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
+                    }
+                    Ok((hash, PreconfOutcome::Elsewhere { producer, reason })) => {
+                        elsewhere.entry(producer).or_default().push(i);
                         json!({ "hash": hash.to_string(), "preconfirmation": null, "preconfirmReason": reason })
                     }
                     Err(e) => error(submitted(Err(e)).expect_err("an error stays one")),
                 })
-                .collect()
+                .collect();
+            for (producer, at) in elsewhere {
+                let batch: Vec<Tx> = at.iter().map(|&i| copies[i].clone()).collect();
+                for (i, answer) in at.into_iter().zip(self.node.forward_many_for_preconf(&producer, &batch)) {
+                    let entry = &mut out[i];
+                    match answer {
+                        Ok(Forwarded::Promised(p)) => {
+                            entry["preconfirmation"] = p.to_json();
+                            if let Some(o) = entry.as_object_mut() {
+                                o.remove("preconfirmReason");
+                            }
+                        }
+                        Ok(Forwarded::Queued(why)) => entry["preconfirmReason"] = json!(why),
+                        Err(why) => {
+                            let before = entry["preconfirmReason"].as_str().unwrap_or_default().to_string();
+                            entry["preconfirmReason"] = json!(format!("{before}; forwarding failed: {why}"));
+                            continue;
+                        }
+                    }
+                    entry["forwardedTo"] = json!(producer);
+                }
+            }
+            out
         } else {
             txs.into_iter()
                 .map(|tx| match submitted(self.node.submit(tx)) {
