@@ -25,9 +25,10 @@ pub trait SyncProvider: Send + Sync + 'static {
     /// height order, at most `max_bytes` in total (the network truncates
     /// anything beyond). Fewer (or none) when the node does not have them.
     fn blocks(&self, from_height: u64, max_count: u32, max_bytes: usize) -> Result<Vec<Vec<u8>>>;
-    /// Takes a transaction a peer forwarded (encoded) as if a client sent
-    /// it and answers with what became of it (opaque to the network, at
-    /// most `wire::MAX_FORWARD_ANSWER_BYTES`). The default serves none.
+    /// Takes transactions a peer forwarded (opaque bytes: the node sends
+    /// an encoded batch) as if a client sent them and answers with what
+    /// became of them (opaque to the network, at most
+    /// `wire::MAX_FORWARD_ANSWER_BYTES`). The default serves none.
     fn forward(&self, _tx: Vec<u8>) -> Result<Vec<u8>> {
         Err(crate::error::NetError::Provider { reason: "this node takes no forwarded transactions".into() })
     }
@@ -263,9 +264,9 @@ impl NetworkHandle {
         .await
     }
 
-    /// Hands a transaction (encoded) to `peer`, which takes it as if a
-    /// client sent it, and returns its answer (see
-    /// [`SyncProvider::forward`]).
+    /// Hands transactions (opaque bytes: the node sends an encoded batch)
+    /// to `peer`, which takes them as if a client sent them, and returns
+    /// its answer (see [`SyncProvider::forward`]).
     pub async fn forward_tx(&self, peer: PeerId, tx: Vec<u8>) -> Result<Vec<u8>> {
         if tx.len() > crate::wire::MAX_FORWARD_BYTES {
             return Err(NetError::TooLarge {

@@ -6,12 +6,13 @@
 //! frame    = length:u32be body            (length = body size, bounded)
 //! request  = 0x01 status                  "here is my status, send yours"
 //!          | 0x02 from:u64be count:u32be max_bytes:u32be
-//!          | 0x03 len:u32be tx            a forwarded transaction
+//!          | 0x03 len:u32be txs           forwarded transactions (opaque
+//!                                         here; the node sends a TxList)
 //!          | 0x04 key:32 offset:u64be len:u32be
 //!                                         a piece of an AergoFS file
 //! response = 0x81 status
 //!          | 0x82 n:u32be n * (len:u32be bytes)
-//!          | 0x83 len:u32be answer        what became of a forwarded tx
+//!          | 0x83 len:u32be answer        what became of them
 //!          | 0x84 size:u64be ct_len:u8 ct len:u32be bytes
 //!                                         the piece, the file's size and
 //!                                         content type
@@ -40,8 +41,8 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/aergo/sync/1.0.0
 pub const FRAME_HEADER_BYTES: usize = 4;
 /// Largest fixed-size request body (status and blocks requests).
 pub const MAX_REQUEST_BODY_BYTES: usize = 1 + STATUS_BYTES;
-/// Largest transaction a forward request carries (a transaction's own
-/// bound, 200 KiB, with room to spare).
+/// Largest payload a forward request carries (a batch of transactions;
+/// one transaction's own bound, 200 KiB, fits with room to spare).
 pub const MAX_FORWARD_BYTES: usize = 256 * 1024;
 /// Largest request frame read: a forward request with its transaction.
 pub const MAX_REQUEST_FRAME_BYTES: usize = 1 + 4 + MAX_FORWARD_BYTES;
@@ -96,9 +97,10 @@ pub enum SyncRequest {
     /// Up to `max_count` consecutive blocks starting at `from_height`,
     /// at most `max_bytes` of block bytes in total.
     Blocks { from_height: u64, max_count: u32, max_bytes: u32 },
-    /// A transaction (encoded) for the responder to take as if a client
-    /// sent it, answering with what it made of it (a follower forwards to
-    /// the producer that can pre-confirm it). The bytes are opaque here.
+    /// Transactions (the node sends an encoded batch) for the responder
+    /// to take as if a client sent them, answering with what it made of
+    /// them (a follower forwards to the producer that can pre-confirm
+    /// them). The bytes are opaque here.
     Forward(Vec<u8>),
     /// Bytes `[offset, offset + len)` of the AergoFS file whose SHA-256 is
     /// `key` (`len` at most [`MAX_FILE_PIECE_BYTES`]).
