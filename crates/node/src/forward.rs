@@ -82,30 +82,32 @@ impl Node {
     /// durable write. One answer per transaction, in order.
     pub fn forward_many_for_preconf(&self, producer: &str, txs: &[Tx]) -> Vec<Result<Forwarded, String>> {
         let mut out = Vec::with_capacity(txs.len());
-        let mut batch: Vec<&Tx> = Vec::new();
+        let mut batch: Vec<(&Tx, Vec<u8>)> = Vec::new();
         let mut batch_bytes = 0usize;
-        let encoded: Vec<Vec<u8>> = txs.iter().map(Tx::encode).collect();
-        for (tx, bytes) in txs.iter().zip(&encoded) {
+        for tx in txs {
+            let bytes = tx.encode();
             // A length prefix costs at most 6 bytes on top of the tx.
             let size = bytes.len() + 6;
             if !batch.is_empty() && (batch_bytes + size > MAX_FORWARD_BYTES || batch.len() == TX_BATCH_MAX_TXS) {
-                out.extend(self.forward_batch(producer, &batch));
-                batch.clear();
+                out.extend(self.forward_batch(producer, std::mem::take(&mut batch)));
                 batch_bytes = 0;
             }
-            batch.push(tx);
+            batch.push((tx, bytes));
             batch_bytes += size;
         }
         if !batch.is_empty() {
-            out.extend(self.forward_batch(producer, &batch));
+            out.extend(self.forward_batch(producer, batch));
         }
-        debug_assert_eq!(out.len(), txs.len());
+        assert_eq!(out.len(), txs.len(), "one answer per forwarded transaction");
         out
     }
 
-    fn forward_batch(&self, producer: &str, txs: &[&Tx]) -> Vec<Result<Forwarded, String>> {
+    /// One forward request: the batch (each tx with its encoding) out, one
+    /// checked answer per transaction back.
+    fn forward_batch(&self, producer: &str, batch: Vec<(&Tx, Vec<u8>)>) -> Vec<Result<Forwarded, String>> {
+        let (txs, encoded): (Vec<&Tx>, Vec<Vec<u8>>) = batch.into_iter().unzip();
         let all = |why: String| txs.iter().map(|_| Err(why.clone())).collect();
-        let answers = match self.forward_request(producer, txs) {
+        let answers = match self.forward_request(producer, aergo_types::encode_tx_batch(&encoded)) {
             Ok(a) => a,
             Err(why) => return all(why),
         };
@@ -115,13 +117,11 @@ impl Node {
         txs.iter().zip(answers).map(|(tx, v)| self.relayed(producer, tx, &v)).collect()
     }
 
-    /// One forward request: the batch out, the producer's JSON array back.
-    fn forward_request(&self, producer: &str, txs: &[&Tx]) -> Result<Vec<Value>, String> {
+    /// Sends an encoded batch to the producer; its JSON array back.
+    fn forward_request(&self, producer: &str, bytes: Vec<u8>) -> Result<Vec<Value>, String> {
         let net = Self::lock(&self.net).clone().ok_or("the network is off: nothing to forward to")?;
         let peer = libp2p_peer(producer)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| format!("no runtime to forward on: {e}"))?;
-        let encoded: Vec<Vec<u8>> = txs.iter().map(|t| t.encode()).collect();
-        let bytes = aergo_types::encode_tx_batch(&encoded);
         let answer = runtime
             .block_on(async { tokio::time::timeout(FORWARD_TIMEOUT, net.forward_tx(peer, bytes)).await })
             .map_err(|_| format!("the producer {producer} did not answer within {} ms", FORWARD_TIMEOUT.as_millis()))?
