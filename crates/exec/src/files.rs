@@ -238,14 +238,14 @@ pub(crate) fn precheck(
             if &r.owner != sender {
                 return Err(refuse(call, format!("only its owner {} may release it", r.owner)));
             }
+            if !amount.is_zero() {
+                return Err(refuse(call, "a release carries no amount"));
+            }
             Amount::ZERO
         }
     };
     if amount < fee {
         return Err(refuse(call, format!("the tx amount {amount} is below the fee {fee}")));
-    }
-    if fee.is_zero() && !amount.is_zero() && matches!(call, FileCall::Release { .. }) {
-        return Err(refuse(call, "a release carries no amount"));
     }
     Ok(fee)
 }

@@ -318,7 +318,7 @@ impl Node {
 
     /// One replication step; returns the registry cursor for the next.
     async fn replicate_step(self: &Arc<Self>, cursor: Option<Hash>, scrub: &mut Option<Hash>) -> Option<Hash> {
-        let (Some(store), Ok(net)) = (self.fs.clone(), self.network(&Hash::ZERO)) else { return cursor };
+        let (Some(store), Some(net)) = (self.fs.clone(), Self::lock(&self.net).clone()) else { return cursor };
         let me = net.local_peer_id();
         let peers: Vec<PeerId> = match net.peers().await {
             Ok(p) => p.into_iter().map(|p| p.peer).collect(),
