@@ -80,11 +80,28 @@ pub struct TableDef {
     pub primary_key: Vec<usize>,
     pub indexes: Vec<IndexDef>,
     pub checks: Vec<CheckDef>,
+    /// `<schema>.<name>`, made once: every row read and write names its
+    /// store table, and formatting it per row was a measurable share of a
+    /// point update. Private so that it cannot disagree with the two names.
+    store: String,
 }
 
 impl TableDef {
-    pub fn store_name(&self) -> String {
-        store_name(&self.schema, &self.name)
+    pub fn new(
+        schema: String,
+        name: String,
+        columns: Vec<ColumnDef>,
+        primary_key: Vec<usize>,
+        indexes: Vec<IndexDef>,
+        checks: Vec<CheckDef>,
+    ) -> TableDef {
+        let store = store_name(&schema, &name);
+        TableDef { schema, name, columns, primary_key, indexes, checks, store }
+    }
+
+    /// The store table holding the rows: `<schema>.<name>`.
+    pub fn store_name(&self) -> &str {
+        &self.store
     }
 
     pub fn index_store_name(&self, index: &IndexDef) -> String {
@@ -335,7 +352,7 @@ fn decode_table(bytes: &[u8], name: &str) -> Result<TableDef> {
         checks.push(CheckDef { name: cname, expr });
     }
     r.finish()?;
-    Ok(TableDef { schema, name: tname, columns, primary_key, indexes, checks })
+    Ok(TableDef::new(schema, tname, columns, primary_key, indexes, checks))
 }
 
 pub fn encode_index(table_store_name: &str) -> TableMeta {
@@ -494,7 +511,7 @@ pub(crate) fn new_table_def(
     indexes: Vec<IndexDef>,
     checks: Vec<CheckDef>,
 ) -> TableDef {
-    TableDef { schema: schema.into(), name: name.into(), columns, primary_key, indexes, checks }
+    TableDef::new(schema.into(), name.into(), columns, primary_key, indexes, checks)
 }
 
 pub(crate) fn view_def(schema: &str, name: &str, columns: Vec<String>, query: String) -> ViewDef {
@@ -628,10 +645,10 @@ mod tests {
 
     #[test]
     fn table_blob_roundtrip_and_corruption() {
-        let t = TableDef {
-            schema: "public".into(),
-            name: "accounts".into(),
-            columns: vec![
+        let t = TableDef::new(
+            "public".into(),
+            "accounts".into(),
+            vec![
                 ColumnDef { name: "id".into(), ty: SqlType::Varchar(64), not_null: true, default: None },
                 ColumnDef {
                     name: "balance".into(),
@@ -640,10 +657,10 @@ mod tests {
                     default: Some("0".into()),
                 },
             ],
-            primary_key: vec![0],
-            indexes: vec![IndexDef { name: "accounts_balance_idx".into(), columns: vec![1], unique: false }],
-            checks: vec![CheckDef { name: "accounts_balance_check".into(), expr: "balance >= 0".into() }],
-        };
+            vec![0],
+            vec![IndexDef { name: "accounts_balance_idx".into(), columns: vec![1], unique: false }],
+            vec![CheckDef { name: "accounts_balance_check".into(), expr: "balance >= 0".into() }],
+        );
         let meta = encode_table(&t);
         match decode_relation(&meta.schema, "x").unwrap() {
             Relation::Table(d) => assert_eq!(*d, t),

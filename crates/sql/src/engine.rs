@@ -297,13 +297,14 @@ impl Engine {
     }
 
     fn function_store_name(&self, ctx: &ExecContext, name: &str) -> Result<String> {
-        let parts: Vec<String> = name.split('.').map(|p| p.to_lowercase()).collect();
-        let (schema, fname) = match parts.as_slice() {
-            [n] => (ctx.default_schema.clone(), n.clone()),
-            [s, n] => (s.clone(), n.clone()),
-            _ => return Err(SqlError::UnknownFunction { name: name.into(), arity: 0, pos: Pos::UNKNOWN }),
+        let unknown = || SqlError::UnknownFunction { name: name.into(), arity: 0, pos: Pos::UNKNOWN };
+        let mut parts = name.split('.');
+        let (schema, fname) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), None, None) => (ctx.default_schema.as_str(), n),
+            (Some(s), Some(n), None) => (s, n),
+            _ => return Err(unknown()),
         };
-        Ok(catalog::function_store_name(&schema, &fname))
+        Ok(catalog::function_store_name(&schema.to_lowercase(), &fname.to_lowercase()))
     }
 
     pub(crate) fn cx<'a>(

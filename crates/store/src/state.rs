@@ -28,13 +28,16 @@
 //!   persists them.
 
 use std::cell::RefCell;
+use std::collections::btree_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::iter::Peekable;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::inline_key::InlineKey;
 use crate::node::{KIND_TREE_REFS, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::recent::RecentReads;
 use crate::store::Store;
 use crate::tables::{Direction, Entry, RangeIter, Savepoint, TableMeta, TableStore, MAX_TABLE_NAME_BYTES};
 use crate::{Hash, StoreError};
@@ -286,7 +289,7 @@ struct TableState {
     meta: TableMeta,
     /// Tree the writes apply to (zero for a table created here).
     base_root: Hash,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: BTreeMap<InlineKey, Option<Vec<u8>>>,
     count: u64,
 }
 
@@ -297,7 +300,7 @@ enum Slot {
 }
 
 enum Undo {
-    Write { table: String, key: Vec<u8>, prev: Option<Option<Vec<u8>>>, prev_count: u64 },
+    Write { table: String, key: InlineKey, prev: Option<Option<Vec<u8>>>, prev_count: u64 },
     Slot { table: String, prev: Option<Slot> },
     Meta { table: String, prev: TableMeta },
 }
@@ -315,6 +318,9 @@ pub struct Overlay {
     next_savepoint: u64,
     buffered_bytes: u64,
     recorder: Option<RefCell<AccessLog>>,
+    /// The last rows read (see [`crate::recent`]): every row write forgets
+    /// its row there, every rollback or table change forgets all.
+    recent: RefCell<RecentReads>,
 }
 
 /// The current view of one table.
@@ -336,6 +342,7 @@ impl Overlay {
             next_savepoint: 1,
             buffered_bytes: 0,
             recorder: None,
+            recent: RefCell::default(),
         }
     }
 
@@ -375,6 +382,7 @@ impl Overlay {
             next_savepoint: 1,
             buffered_bytes: self.buffered_bytes,
             recorder: None,
+            recent: RefCell::default(),
         }
     }
 
@@ -406,13 +414,18 @@ impl Overlay {
 
     /// A row's value without recording the read.
     pub fn peek(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.existing_view(table)? {
-            View::Base(root) => self.store.get(root, key),
-            View::Overlay(st) => match st.writes.get(key) {
-                Some(v) => Ok(v.clone()),
-                None => self.store.get(st.base_root, key),
-            },
+        if let Some(v) = self.recent.borrow().get(table, key) {
+            return Ok(v.clone());
         }
+        let v = match self.existing_view(table)? {
+            View::Base(root) => self.store.get(root, key)?,
+            View::Overlay(st) => match st.writes.get(key) {
+                Some(v) => v.clone(),
+                None => self.store.get(st.base_root, key)?,
+            },
+        };
+        self.recent.borrow_mut().remember(table, key, v.as_deref());
+        Ok(v)
     }
 
     /// Points `table` at an existing tree `root` (creating or replacing the
@@ -421,6 +434,7 @@ impl Overlay {
     /// commits, proofs and garbage collection follow it. Undone by
     /// savepoints like any write.
     pub fn mount(&mut self, table: &str, root: Hash, meta: TableMeta) -> Result<(), StoreError> {
+        self.recent.get_mut().clear();
         check_table_name(table)?;
         self.charge(table.len() + meta.schema.len() + 64)?;
         self.record(|log| {
@@ -527,21 +541,32 @@ impl Overlay {
         self.record(|log| {
             log.writes.insert((table.to_string(), key.clone()));
         });
-        let recording = self.recording_undo();
+        self.recent.get_mut().forget(table, &key);
+        let key = InlineKey::from(key);
+        let undo_key = self.recording_undo().then(|| key.clone());
         let store = self.store.clone();
         let st = self.live_mut(table)?;
-        let existed = match st.writes.get(&key) {
-            Some(v) => v.is_some(),
-            None => store.contains(st.base_root, &key)?,
-        };
         let prev_count = st.count;
-        match (existed, value.is_some()) {
+        let adds = value.is_some();
+        // One descent of the write buffer, not a lookup and then an insert:
+        // a point update is mostly this map's work.
+        let (existed, prev) = match st.writes.entry(key) {
+            MapEntry::Occupied(mut e) => {
+                let prev = e.insert(value);
+                (prev.is_some(), Some(prev))
+            }
+            MapEntry::Vacant(e) => {
+                let existed = store.contains(st.base_root, e.key())?;
+                e.insert(value);
+                (existed, None)
+            }
+        };
+        match (existed, adds) {
             (false, true) => st.count += 1,
             (true, false) => st.count -= 1,
             _ => {}
         }
-        let prev = st.writes.insert(key.clone(), value);
-        if recording {
+        if let Some(key) = undo_key {
             self.undo.push(Undo::Write { table: table.to_string(), key, prev, prev_count });
         }
         Ok(())
@@ -646,13 +671,13 @@ impl Overlay {
 }
 
 /// Merges the buffered writes of a table with its base tree in key order.
-struct MergeIter<'a, O: Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>> {
+struct MergeIter<'a, O: Iterator<Item = (&'a InlineKey, &'a Option<Vec<u8>>)>> {
     base: Peekable<RangeIter<'a>>,
     over: Peekable<O>,
     forward: bool,
 }
 
-impl<'a, O: Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>> Iterator for MergeIter<'a, O> {
+impl<'a, O: Iterator<Item = (&'a InlineKey, &'a Option<Vec<u8>>)>> Iterator for MergeIter<'a, O> {
     type Item = Result<Entry, StoreError>;
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -674,7 +699,7 @@ impl<'a, O: Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)>> Iterator for Me
             if take_over {
                 let (k, v) = self.over.next()?;
                 if let Some(v) = v {
-                    return Some(Ok((k.clone(), v.clone())));
+                    return Some(Ok((k.to_vec(), v.clone())));
                 }
                 // A tombstone: skip the key.
             } else {
@@ -714,6 +739,7 @@ impl TableStore for Overlay {
     }
 
     fn create_table(&mut self, table: &str, meta: TableMeta) -> Result<(), StoreError> {
+        self.recent.get_mut().clear();
         check_table_name(table)?;
         if self.view(table)?.is_some() {
             return Err(StoreError::TableExists { table: table.to_string() });
@@ -745,6 +771,7 @@ impl TableStore for Overlay {
     }
 
     fn drop_table(&mut self, table: &str) -> Result<(), StoreError> {
+        self.recent.get_mut().clear();
         if self.view(table)?.is_none() {
             return Err(StoreError::NoSuchTable { table: table.to_string() });
         }
@@ -822,6 +849,7 @@ impl TableStore for Overlay {
     }
 
     fn rollback_to(&mut self, savepoint: Savepoint) -> Result<(), StoreError> {
+        self.recent.get_mut().clear();
         let pos = self
             .savepoints
             .iter()
@@ -1046,10 +1074,16 @@ mod tests {
         SetMeta(u8, u8),
         Put(u8, u16, u8),
         Delete(u8, u16),
+        Get(u8, u16),
         Savepoint,
         Rollback(u8),
         Release(u8),
         Flush,
+    }
+
+    /// Mostly a few hot keys, sometimes any of many.
+    fn arb_key() -> impl Strategy<Value = u16> {
+        prop_oneof![3 => 0u16..6, 1 => 0u16..600]
     }
 
     fn arb_op() -> impl Strategy<Value = Op> {
@@ -1057,8 +1091,11 @@ mod tests {
             1 => any::<u8>().prop_map(|t| Op::Create(t % 3)),
             1 => any::<u8>().prop_map(|t| Op::Drop(t % 3)),
             1 => (any::<u8>(), any::<u8>()).prop_map(|(t, m)| Op::SetMeta(t % 3, m)),
-            12 => (any::<u8>(), 0u16..600, any::<u8>()).prop_map(|(t, k, v)| Op::Put(t % 3, k, v)),
-            4 => (any::<u8>(), 0u16..600).prop_map(|(t, k)| Op::Delete(t % 3, k)),
+            12 => (any::<u8>(), arb_key(), any::<u8>()).prop_map(|(t, k, v)| Op::Put(t % 3, k, v)),
+            4 => (any::<u8>(), arb_key()).prop_map(|(t, k)| Op::Delete(t % 3, k)),
+            // Reads again and again of a few keys, between writes, drops
+            // and rollbacks: what the recent-reads slots must get right.
+            10 => (any::<u8>(), arb_key()).prop_map(|(t, k)| Op::Get(t % 3, k)),
             1 => Just(Op::Savepoint),
             1 => any::<u8>().prop_map(Op::Rollback),
             1 => any::<u8>().prop_map(Op::Release),
@@ -1104,6 +1141,13 @@ mod tests {
                         let r = o.delete(&name(t), &k.to_be_bytes());
                         prop_assert_eq!(r.is_ok(), model.contains_key(&name(t)));
                         if let Some(e) = model.get_mut(&name(t)) { e.1.remove(&k.to_be_bytes()[..]); }
+                    }
+                    Op::Get(t, k) => {
+                        let r = o.get(&name(t), &k.to_be_bytes());
+                        match model.get(&name(t)) {
+                            None => prop_assert!(r.is_err()),
+                            Some(e) => prop_assert_eq!(r.unwrap(), e.1.get(&k.to_be_bytes()[..]).cloned()),
+                        }
                     }
                     Op::Savepoint => saved.push((o.savepoint(), model.clone())),
                     Op::Rollback(i) => {

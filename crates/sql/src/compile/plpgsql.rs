@@ -700,6 +700,7 @@ pub(crate) fn compile_source(store: &dyn TableStore, src: &FunctionDecl, meta: V
     };
     Ok(CompiledFunction {
         meta,
+        name: fname,
         deps: p.deps,
         src: src.clone(),
         nslots: p.slot_types.len(),

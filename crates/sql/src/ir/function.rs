@@ -104,6 +104,9 @@ pub(crate) struct Block {
 pub struct CompiledFunction {
     /// The catalogue blob this was compiled from.
     pub meta: Vec<u8>,
+    /// `<schema>.<name>`, for messages (made once: a call's return value
+    /// is checked against its type with this name on every call).
+    pub name: String,
     /// Tables the body's statements were bound against.
     pub deps: Vec<(String, Vec<u8>)>,
     pub src: FunctionDecl,

@@ -69,11 +69,7 @@ pub fn call_user_function(sname: &str, mut args: Vec<Value>, cx: &mut Cx<'_>) ->
     let f: Arc<CompiledFunction> = cx.functions.compiled_function(&*cx.store, sname)?;
     let nparams = f.src.params.len();
     if args.len() > nparams || args.len() < nparams - f.defaults.iter().rev().take_while(|d| d.is_some()).count() {
-        return Err(SqlError::WrongArity {
-            function: format!("{}.{}", f.src.schema, f.src.name),
-            expected: nparams.to_string(),
-            got: args.len(),
-        });
+        return Err(SqlError::WrongArity { function: f.name.clone(), expected: nparams.to_string(), got: args.len() });
     }
     if f.src.strict && args.contains(&Value::Null) {
         return Ok(Value::Null);
@@ -113,11 +109,10 @@ pub fn call_user_function(sname: &str, mut args: Vec<Value>, cx: &mut Cx<'_>) ->
     cx.params = saved_params;
     cx.sub_cache = saved_cache;
     cx.outer = saved_outer;
-    let fname = || format!("{}.{}", f.src.schema, f.src.name);
     match (r?, f.src.returns) {
-        (Some(v), Some(ty)) => types::assign(v, ty, &fname()),
+        (Some(v), Some(ty)) => types::assign(v, ty, &f.name),
         (Some(_), None) | (None, None) => Ok(Value::Null),
-        (None, Some(_)) => Err(SqlError::NoReturn { function: fname() }),
+        (None, Some(_)) => Err(SqlError::NoReturn { function: f.name.clone() }),
     }
 }
 

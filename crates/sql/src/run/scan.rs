@@ -145,7 +145,7 @@ fn decode_table_row(table: &TableDef, bytes: &[u8]) -> Result<Row> {
     let row = decode_row(bytes)?;
     if row.len() != table.columns.len() {
         return Err(SqlError::CorruptCatalog {
-            name: table.store_name(),
+            name: table.store_name().to_string(),
             reason: format!("row has {} values, table has {} columns", row.len(), table.columns.len()),
         });
     }
@@ -206,7 +206,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
                         let hi = with(k.clone(), &[0xFF]);
                         let mut done = false;
                         let store_table = match index {
-                            None => tname.clone(),
+                            None => tname.to_string(),
                             Some(i) => table.index_store_name(&table.indexes[*i]),
                         };
                         let mut lo: Bound<Vec<u8>> = Bound::Included(k.clone());
@@ -273,7 +273,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
                 }
             }
             let store_table = match index {
-                None => tname.clone(),
+                None => tname.to_string(),
                 Some(i) => table.index_store_name(&table.indexes[i]),
             };
             let dir = if reverse { Direction::Reverse } else { Direction::Forward };
