@@ -285,15 +285,14 @@ pub fn fit_numeric(d: Decimal, spec: Option<(u32, u32)>) -> Result<Decimal> {
     if r.scale() != s {
         return Err(SqlError::NumericOutOfRange { context: format!("{d} cannot have scale {s}") });
     }
-    let int_digits = {
-        let t = r.trunc().abs();
-        if t.is_zero() {
-            0
-        } else {
-            t.to_string().len() as u32
-        }
-    };
-    if int_digits > p - s {
+    // More than `p - s` integer digits means |r| >= 10^(p - s): compared,
+    // not counted by printing (this runs on every NUMERIC assignment).
+    // A Decimal holds at most 29 integer digits; 10^28 is the largest
+    // power it can hold, and nothing reaches 10^29.
+    let max_int_digits = p - s;
+    let too_big =
+        max_int_digits <= 28 && r.trunc().abs() >= Decimal::from_i128_with_scale(10i128.pow(max_int_digits), 0);
+    if too_big {
         return Err(SqlError::NumericOutOfRange {
             context: format!("{d} does not fit in NUMERIC({p},{s}) (at most {} integer digits)", p - s),
         });
@@ -691,6 +690,19 @@ mod tests {
         assert_eq!(fit_numeric(d, Some((5, 2))).unwrap().to_string(), "123.46");
         assert!(fit_numeric(d, Some((4, 2))).is_err());
         assert_eq!(fit_numeric(Decimal::from(5), Some((4, 2))).unwrap().to_string(), "5.00");
+        // The integer-digit limit at its edges, negative values, rounding
+        // that carries into a new digit, and precisions beyond a Decimal.
+        let fit = |t: &str, p, s| fit_numeric(Decimal::from_str(t).unwrap(), Some((p, s))).map(|d| d.to_string());
+        assert_eq!(fit("99.99", 4, 2).unwrap(), "99.99");
+        assert!(fit("100", 4, 2).is_err());
+        assert!(fit("-100", 4, 2).is_err());
+        assert_eq!(fit("-99.99", 4, 2).unwrap(), "-99.99");
+        assert!(fit("99.995", 4, 2).is_err(), "rounds up to 100.00");
+        assert_eq!(fit("0.5", 1, 1).unwrap(), "0.5");
+        assert!(fit("1", 1, 1).is_err());
+        assert_eq!(fit("9999999999999999999999999999", 28, 0).unwrap(), "9999999999999999999999999999");
+        assert_eq!(fit("79228162514264337593543950335", 40, 0).unwrap(), "79228162514264337593543950335");
+        assert!(fit("79228162514264337593543950335", 28, 0).is_err());
     }
 
     #[test]

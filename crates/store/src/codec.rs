@@ -193,12 +193,16 @@ pub fn encode_key_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn encode_key_escaped(bytes: &[u8], out: &mut Vec<u8>) {
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+    // Copies runs between zero bytes whole: keys are built on every point
+    // read and write, and byte-at-a-time pushes regrew the buffer.
+    out.reserve(bytes.len() + 2);
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(0xFF);
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
     out.extend_from_slice(&[0x00, 0x01]);
 }
 

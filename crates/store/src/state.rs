@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::iter::Peekable;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::inline_key::InlineKey;
 use crate::node::{KIND_TREE_REFS, MAX_KEY_BYTES, MAX_VALUE_BYTES};
@@ -286,6 +286,9 @@ impl AccessLog {
 /// A table as the overlay sees it after writes.
 #[derive(Clone)]
 struct TableState {
+    /// The table's name, shared with the undo entries of its writes (one
+    /// per row written under a savepoint) instead of copied into each.
+    name: Arc<str>,
     meta: TableMeta,
     /// Tree the writes apply to (zero for a table created here).
     base_root: Hash,
@@ -300,7 +303,7 @@ enum Slot {
 }
 
 enum Undo {
-    Write { table: String, key: InlineKey, prev: Option<Option<Vec<u8>>>, prev_count: u64 },
+    Write { table: Arc<str>, key: InlineKey, prev: Option<Option<Vec<u8>>>, prev_count: u64 },
     Slot { table: String, prev: Option<Slot> },
     Meta { table: String, prev: TableMeta },
 }
@@ -441,7 +444,7 @@ impl Overlay {
             log.tables_written.insert(table.to_string());
         });
         let count = self.store.count(root)?;
-        let st = TableState { meta, base_root: root, writes: BTreeMap::new(), count };
+        let st = TableState { name: table.into(), meta, base_root: root, writes: BTreeMap::new(), count };
         let prev = self.tables.insert(table.to_string(), Slot::Live(st));
         if self.recording_undo() {
             self.undo.push(Undo::Slot { table: table.to_string(), prev });
@@ -520,7 +523,7 @@ impl Overlay {
             // so it needs no undo entry.
             self.tables.insert(
                 table.to_string(),
-                Slot::Live(TableState { meta, base_root: root, writes: BTreeMap::new(), count }),
+                Slot::Live(TableState { name: table.into(), meta, base_root: root, writes: BTreeMap::new(), count }),
             );
         }
         match self.tables.get_mut(table) {
@@ -548,6 +551,7 @@ impl Overlay {
         let st = self.live_mut(table)?;
         let prev_count = st.count;
         let adds = value.is_some();
+        let name = undo_key.as_ref().map(|_| st.name.clone());
         // One descent of the write buffer, not a lookup and then an insert:
         // a point update is mostly this map's work.
         let (existed, prev) = match st.writes.entry(key) {
@@ -566,8 +570,8 @@ impl Overlay {
             (true, false) => st.count -= 1,
             _ => {}
         }
-        if let Some(key) = undo_key {
-            self.undo.push(Undo::Write { table: table.to_string(), key, prev, prev_count });
+        if let (Some(key), Some(table)) = (undo_key, name) {
+            self.undo.push(Undo::Write { table, key, prev, prev_count });
         }
         Ok(())
     }
@@ -748,7 +752,7 @@ impl TableStore for Overlay {
         self.record(|log| {
             log.tables_written.insert(table.to_string());
         });
-        let st = TableState { meta, base_root: Hash::ZERO, writes: BTreeMap::new(), count: 0 };
+        let st = TableState { name: table.into(), meta, base_root: Hash::ZERO, writes: BTreeMap::new(), count: 0 };
         let prev = self.tables.insert(table.to_string(), Slot::Live(st));
         if self.recording_undo() {
             self.undo.push(Undo::Slot { table: table.to_string(), prev });
@@ -861,7 +865,7 @@ impl TableStore for Overlay {
             let Some(u) = self.undo.pop() else { break };
             match u {
                 Undo::Write { table, key, prev, prev_count } => {
-                    if let Some(Slot::Live(st)) = self.tables.get_mut(&table) {
+                    if let Some(Slot::Live(st)) = self.tables.get_mut(&*table) {
                         match prev {
                             Some(v) => st.writes.insert(key, v),
                             None => st.writes.remove(&key),

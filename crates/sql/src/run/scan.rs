@@ -90,34 +90,37 @@ pub(crate) fn key_range(access: &Access, input: &[Value], cx: &mut Cx<'_>) -> Re
     }
     let prefix = encode_key(&prefix_vals);
     let next_ty = key_types.get(eq.len()).copied();
-    let mut lo: Bound<Vec<u8>> = Bound::Included(prefix.clone());
+    let (Some(ty), true) = (next_ty, lower.is_some() || upper.is_some()) else {
+        // Equalities only (a point lookup, when they cover the key): the
+        // prefix is the lower bound as it is.
+        let hi = with(prefix.clone(), &[0xFF]);
+        return Ok(KeyRange::Bytes(Bound::Included(prefix), Bound::Excluded(hi)));
+    };
     let mut hi: Bound<Vec<u8>> = Bound::Excluded(with(prefix.clone(), &[0xFF]));
-    if let (Some(ty), true) = (next_ty, lower.is_some() || upper.is_some()) {
-        // A bounded range never includes NULL (encoded as 0x05).
-        lo = Bound::Included(with(prefix.clone(), &[0x06]));
-        if let Some((e, inclusive)) = lower {
-            match key_value(eval(e, input, cx)?, ty) {
-                KeyVal::Exact(v) => {
-                    let k = with(prefix.clone(), &encode_key(&[v]));
-                    lo = Bound::Included(if *inclusive { k } else { with(k, &[0xFF]) });
-                }
-                KeyVal::Between(_, above) => lo = Bound::Included(with(prefix.clone(), &encode_key(&[above]))),
-                KeyVal::Empty => return Ok(KeyRange::Empty),
-                KeyVal::Unusable => return Ok(KeyRange::Full),
+    // A bounded range never includes NULL (encoded as 0x05).
+    let mut lo = Bound::Included(with(prefix.clone(), &[0x06]));
+    if let Some((e, inclusive)) = lower {
+        match key_value(eval(e, input, cx)?, ty) {
+            KeyVal::Exact(v) => {
+                let k = with(prefix.clone(), &encode_key(&[v]));
+                lo = Bound::Included(if *inclusive { k } else { with(k, &[0xFF]) });
             }
+            KeyVal::Between(_, above) => lo = Bound::Included(with(prefix.clone(), &encode_key(&[above]))),
+            KeyVal::Empty => return Ok(KeyRange::Empty),
+            KeyVal::Unusable => return Ok(KeyRange::Full),
         }
-        if let Some((e, inclusive)) = upper {
-            match key_value(eval(e, input, cx)?, ty) {
-                KeyVal::Exact(v) => {
-                    let k = with(prefix.clone(), &encode_key(&[v]));
-                    hi = Bound::Excluded(if *inclusive { with(k, &[0xFF]) } else { k });
-                }
-                KeyVal::Between(below, _) => {
-                    hi = Bound::Excluded(with(with(prefix.clone(), &encode_key(&[below])), &[0xFF]))
-                }
-                KeyVal::Empty => return Ok(KeyRange::Empty),
-                KeyVal::Unusable => return Ok(KeyRange::Full),
+    }
+    if let Some((e, inclusive)) = upper {
+        match key_value(eval(e, input, cx)?, ty) {
+            KeyVal::Exact(v) => {
+                let k = with(prefix.clone(), &encode_key(&[v]));
+                hi = Bound::Excluded(if *inclusive { with(k, &[0xFF]) } else { k });
             }
+            KeyVal::Between(below, _) => {
+                hi = Bound::Excluded(with(with(prefix.clone(), &encode_key(&[below])), &[0xFF]))
+            }
+            KeyVal::Empty => return Ok(KeyRange::Empty),
+            KeyVal::Unusable => return Ok(KeyRange::Full),
         }
     }
     Ok(KeyRange::Bytes(lo, hi))
