@@ -34,10 +34,22 @@ use cx::Cx;
 /// Executes one bound statement (not atomically: the caller holds the
 /// savepoint).
 pub(crate) fn exec_bound(b: &Bound, cx: &mut Cx<'_>) -> Result<QueryResult> {
+    let mut r = exec_unnamed(b, cx)?;
+    if let Bound::Query { cols, .. } = b {
+        r.columns = cols.iter().map(|c| c.name.clone()).collect();
+        r.column_types = cols.iter().map(|c| c.ty).collect();
+    }
+    Ok(r)
+}
+
+/// [`exec_bound`] without the result's column names and types: what a
+/// statement inside a function gives, whose rows go into variables (naming
+/// the columns was an allocation per column per statement run).
+pub(crate) fn exec_unnamed(b: &Bound, cx: &mut Cx<'_>) -> Result<QueryResult> {
     cx.gas.charge(cx.schedule.statement)?;
     cx.sub_cache.clear();
     match b {
-        Bound::Query { plan, cols } => {
+        Bound::Query { plan, .. } => {
             let rows = query::run(plan, &[], cx, None)?;
             cx.gas.charge(
                 rows.iter()
@@ -47,13 +59,7 @@ pub(crate) fn exec_bound(b: &Bound, cx: &mut Cx<'_>) -> Result<QueryResult> {
                     })
                     .sum(),
             )?;
-            Ok(QueryResult {
-                columns: cols.iter().map(|c| c.name.clone()).collect(),
-                column_types: cols.iter().map(|c| c.ty).collect(),
-                rows_affected: rows.len() as u64,
-                rows,
-                notices: vec![],
-            })
+            Ok(QueryResult { rows_affected: rows.len() as u64, rows, ..Default::default() })
         }
         Bound::Insert(p) => write::exec_insert(p, cx),
         Bound::Update(p) => write::exec_update(p, cx),

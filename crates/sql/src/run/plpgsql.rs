@@ -14,7 +14,7 @@ use crate::types::{self, SqlType};
 
 use super::cx::Cx;
 use super::eval::eval;
-use super::exec_bound;
+use super::exec_unnamed;
 
 /// Executes `CREATE FUNCTION`: checks the body, then stores the source.
 pub(crate) fn create_function(src: &FunctionDecl, cx: &mut Cx<'_>) -> Result<()> {
@@ -97,7 +97,7 @@ pub fn call_user_function(sname: &str, mut args: Vec<Value>, cx: &mut Cx<'_>) ->
         Body::Sql(stmts) => (|| {
             let mut last = None;
             for s in stmts {
-                last = Some(exec_bound(s, cx)?);
+                last = Some(exec_unnamed(s, cx)?);
             }
             Ok(Some(
                 last.and_then(|r| r.rows.into_iter().next()).and_then(|r| r.into_iter().next()).unwrap_or(Value::Null),
@@ -279,7 +279,7 @@ fn exec_stmt(s: &Stmt, f: &CompiledFunction, cx: &mut Cx<'_>) -> Result<Flow> {
             Ok(Flow::Normal)
         }
         Stmt::ForQuery { label, targets, query, body } => {
-            let rows = exec_bound(query, cx)?.rows;
+            let rows = exec_unnamed(query, cx)?.rows;
             let found = !rows.is_empty();
             for r in rows {
                 cx.gas.charge(cx.schedule.pl_step)?;
@@ -342,7 +342,7 @@ fn exec_stmt(s: &Stmt, f: &CompiledFunction, cx: &mut Cx<'_>) -> Result<Flow> {
         }
         Stmt::Block(b) => exec_block(b, f, cx),
         Stmt::Sql { stmt, into, perform } => {
-            let res = exec_bound(stmt, cx)?;
+            let res = exec_unnamed(stmt, cx)?;
             let is_query = matches!(**stmt, Bound::Query { .. });
             match into {
                 Some((slots, strict)) => {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use aergo_store::codec::{decode_key, decode_row, encode_key};
+use aergo_store::codec::{decode_key, decode_row, encode_key, encode_key_value};
 use aergo_store::{Direction, Value};
 use rust_decimal::Decimal;
 
@@ -15,7 +15,7 @@ use crate::ir::{Access, Row, Scan};
 use crate::types::{self, SqlType};
 
 use super::cx::Cx;
-use super::eval::eval;
+use super::eval::{eval, leaf};
 
 /// Rows read from the store per chunk of a scan.
 const SCAN_CHUNK: usize = 256;
@@ -30,6 +30,19 @@ enum KeyVal {
     Empty,
     /// Not comparable in key order: fall back to scanning.
     Unusable,
+}
+
+/// Whether `key_value(v, ty)` is `Exact(v)` itself: no conversion, no NULL.
+fn is_exact_key(v: &Value, ty: SqlType) -> bool {
+    match (v, ty) {
+        (Value::Int(_), t) => t.is_integer(),
+        (Value::Numeric(_), SqlType::Numeric(_)) => true,
+        (Value::Text(_), t) => t.is_text(),
+        (Value::Bool(_), SqlType::Bool)
+        | (Value::Bytes(_), SqlType::Bytea)
+        | (Value::Timestamp(_), SqlType::Timestamp) => true,
+        _ => false,
+    }
 }
 
 fn key_value(v: Value, ty: SqlType) -> KeyVal {
@@ -80,15 +93,22 @@ pub(super) fn with(mut a: Vec<u8>, b: &[u8]) -> Vec<u8> {
 /// Evaluates an access path's key expressions into a byte range.
 pub(crate) fn key_range(access: &Access, input: &[Value], cx: &mut Cx<'_>) -> Result<KeyRange> {
     let Access::Range { eq, lower, upper, key_types, .. } = access else { return Ok(KeyRange::Full) };
-    let mut prefix_vals = Vec::with_capacity(eq.len());
+    // The key encoding of several values is the concatenation of theirs.
+    let mut prefix = Vec::new();
     for (e, ty) in eq.iter().zip(key_types) {
+        if let Some(v) = leaf(e, input, cx).filter(|v| is_exact_key(v, *ty)) {
+            // A column, variable or parameter already of the key's type:
+            // encoded where it is (charged as evaluating it would be).
+            encode_key_value(v, &mut prefix);
+            cx.gas.charge(cx.schedule.expr_step)?;
+            continue;
+        }
         match key_value(eval(e, input, cx)?, *ty) {
-            KeyVal::Exact(v) => prefix_vals.push(v),
+            KeyVal::Exact(v) => encode_key_value(&v, &mut prefix),
             KeyVal::Between(..) | KeyVal::Empty => return Ok(KeyRange::Empty),
             KeyVal::Unusable => return Ok(KeyRange::Full),
         }
     }
-    let prefix = encode_key(&prefix_vals);
     let next_ty = key_types.get(eq.len()).copied();
     let (Some(ty), true) = (next_ty, lower.is_some() || upper.is_some()) else {
         // Equalities only (a point lookup, when they cover the key): the
