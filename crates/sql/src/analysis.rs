@@ -110,7 +110,7 @@ impl Known<'_> {
             if let Access::Range { index: Some(i), .. } | Access::InList { index: Some(i), .. } = &scan.access {
                 set.read(&t.index_store_name(&t.indexes[*i]), KeyAccess::Table);
             }
-            set.read(&main, KeyAccess::Table);
+            set.read(main, KeyAccess::Table);
             return Ok(KeyAccess::Table);
         }
         let ka = match &scan.access {
@@ -118,7 +118,7 @@ impl Known<'_> {
             Access::InList { index: None, values, key_type } if t.primary_key.len() == 1 => {
                 for v in values {
                     if let Some(kv) = self.value(v).and_then(|v| types::assign(v, *key_type, "key").ok()) {
-                        set.read(&main, KeyAccess::Key(aergo_store::codec::encode_key(&[kv])));
+                        set.read(main, KeyAccess::Key(aergo_store::codec::encode_key(&[kv])));
                     }
                 }
                 // Writes through an IN list are reported for the whole table.
@@ -161,7 +161,7 @@ impl Known<'_> {
                 }
             }
         };
-        set.read(&main, ka.clone());
+        set.read(main, ka.clone());
         Ok(ka)
     }
 
@@ -297,12 +297,12 @@ impl Known<'_> {
                 }
                 if exact {
                     for k in keys {
-                        set.read(&main, KeyAccess::Key(k.clone()));
-                        set.write(&main, KeyAccess::Key(k));
+                        set.read(main, KeyAccess::Key(k.clone()));
+                        set.write(main, KeyAccess::Key(k));
                     }
                 } else {
-                    set.read(&main, KeyAccess::Table);
-                    set.write(&main, KeyAccess::Table);
+                    set.read(main, KeyAccess::Table);
+                    set.write(main, KeyAccess::Table);
                 }
                 if let Some(oc) = &p.on_conflict {
                     if let Some((assigns, sel)) = &oc.update {
@@ -328,17 +328,17 @@ impl Known<'_> {
                 let moves_key = p.assignments.iter().any(|(c, _)| t.primary_key.contains(c));
                 let main = t.store_name();
                 if moves_key {
-                    set.read(&main, KeyAccess::Table);
-                    set.write(&main, KeyAccess::Table);
+                    set.read(main, KeyAccess::Table);
+                    set.write(main, KeyAccess::Table);
                 } else {
-                    set.write(&main, ka);
+                    set.write(main, ka);
                 }
                 self.index_tables(t, &mut set);
             }
             Bound::Delete(p) => {
                 let t = &p.scan.table;
                 let ka = self.scan(&p.scan, &mut set)?;
-                set.write(&t.store_name(), ka);
+                set.write(t.store_name(), ka);
                 self.index_tables(t, &mut set);
             }
         }

@@ -43,6 +43,19 @@ impl Default for Limits {
     }
 }
 
+/// How the inner joins of a query are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JoinOrder {
+    /// The planner chooses (see the join-order algorithm in the crate
+    /// docs): what every statement on the chain gets.
+    #[default]
+    Planned,
+    /// FROM order as written, each table still read by its best access
+    /// path: the reference a benchmark compares the planner with
+    /// ([`crate::Engine::prepare_with_order`]).
+    AsWritten,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineConfig {
     pub schedule: GasSchedule,

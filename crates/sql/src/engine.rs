@@ -12,7 +12,9 @@ use sqlparser::ast;
 use crate::access::AccessSet;
 use crate::catalog::{self, TableDef};
 use crate::compile::{self, function_decl::parse_create_function, parse::split_statements};
-use crate::context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, Limits, QueryResult};
+use crate::context::{
+    Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, JoinOrder, Limits, QueryResult,
+};
 use crate::error::{internal, Pos, Result, SqlError};
 use crate::gas::Gas;
 use crate::host::{Host, Hosted};
@@ -28,6 +30,7 @@ pub struct Prepared {
     default_schema: String,
     pub(crate) bound: Bound,
     pub(crate) deps: Deps,
+    join_order: JoinOrder,
 }
 
 impl Prepared {
@@ -130,19 +133,32 @@ impl Engine {
 
     /// Parses, checks and plans one statement.
     pub fn prepare(&self, store: &dyn TableStore, ctx: &ExecContext, sql: &str) -> Result<Prepared> {
+        self.prepare_with_order(store, ctx, sql, JoinOrder::Planned)
+    }
+
+    /// [`Engine::prepare`] with the inner joins ordered as `order` says
+    /// (FROM order, for comparing the planner with the query as written).
+    pub fn prepare_with_order(
+        &self,
+        store: &dyn TableStore,
+        ctx: &ExecContext,
+        sql: &str,
+        order: JoinOrder,
+    ) -> Result<Prepared> {
         if sql.len() > self.inner.config.limits.max_sql_bytes {
             return Err(SqlError::LimitExceeded {
                 what: "SQL text bytes",
                 limit: self.inner.config.limits.max_sql_bytes as u64,
             });
         }
-        let (bound, deps) = compile::bind_text(store, &ctx.default_schema, sql, None)?;
+        let (bound, deps) = compile::bind_text(store, &ctx.default_schema, sql, None, order)?;
         Ok(Prepared {
             engine: self.clone(),
             sql: sql.to_string(),
             default_schema: ctx.default_schema.clone(),
             bound,
             deps,
+            join_order: order,
         })
     }
 
@@ -345,7 +361,7 @@ impl Engine {
         let stale = deps_stale(&*store, &p.deps)?;
         let replanned;
         let bound = if stale || p.default_schema != ctx.default_schema {
-            replanned = compile::bind_text(&*store, &ctx.default_schema, &p.sql, None)?.0;
+            replanned = compile::bind_text(&*store, &ctx.default_schema, &p.sql, None, p.join_order)?.0;
             &replanned
         } else {
             &p.bound

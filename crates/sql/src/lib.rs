@@ -177,7 +177,7 @@ pub use compile::plpgsql::MAX_PLPGSQL_NESTING;
 /// node's runtime threads do, and `tests/hostile.rs` runs its cases on
 /// threads of exactly this size.
 pub const MIN_STACK_BYTES: usize = 16 << 20;
-pub use context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, Limits, QueryResult};
+pub use context::{Call, EngineConfig, ExecContext, FunctionParam, FunctionSignature, JoinOrder, Limits, QueryResult};
 pub use engine::{Engine, Prepared};
 pub use error::{Pos, SqlError};
 pub use gas::{Gas, GasSchedule};

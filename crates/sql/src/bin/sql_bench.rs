@@ -5,9 +5,15 @@
 //! A second figure: a 16-table chain join of 10-row tables (sqllogictest's
 //! select5 shape, FROM in scrambled order), the same prepared query on both.
 //!
-//! Run: `cargo run --release -p aergo-sql --features bench --bin sql_bench [-- CALLS [all|transfer|join]]`
+//! A third set: six TPC-H-shaped join queries (see `sql_bench/tpch.rs`)
+//! against SQLite and against the same queries in FROM order.
+//!
+//! Run: `cargo run --release -p aergo-sql --features bench --bin sql_bench [-- CALLS [all|transfer|join|tpch]]`
 
 use std::time::Instant;
+
+#[path = "sql_bench/tpch.rs"]
+mod tpch;
 
 use aergo_sql::{Engine, ExecContext, Gas, Value};
 use aergo_store::{Hash, Overlay, Store};
@@ -35,8 +41,8 @@ fn main() {
     let calls: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     // Which parts to run (all by default): profiling one part wants the others out.
     let only = args.get(1).map(String::as_str).unwrap_or("all");
-    if !matches!(only, "all" | "transfer" | "join") {
-        eprintln!("usage: sql_bench [CALLS] [all|transfer|join]; got part {only:?}");
+    if !matches!(only, "all" | "transfer" | "join" | "tpch") {
+        eprintln!("usage: sql_bench [CALLS] [all|transfer|join|tpch]; got part {only:?}");
         std::process::exit(2);
     }
     if matches!(only, "all" | "transfer") {
@@ -44,6 +50,9 @@ fn main() {
     }
     if matches!(only, "all" | "join") {
         join_bench();
+    }
+    if matches!(only, "all" | "tpch") {
+        tpch::tpch_bench();
     }
 }
 

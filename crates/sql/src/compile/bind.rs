@@ -7,6 +7,7 @@ use aergo_store::TableStore;
 use sqlparser::ast::{self, Spanned};
 
 use crate::catalog::{self, Relation, TableDef};
+use crate::context::JoinOrder;
 use crate::error::{Result, SqlError};
 use crate::ir::AggCall;
 use crate::names::{ident_name, pos_of};
@@ -81,6 +82,8 @@ pub struct Binder<'a> {
     pub deps: Vec<(String, Vec<u8>)>,
     pub(super) next_sub: usize,
     pub(super) depth: usize,
+    /// Planned unless a caller asked for FROM order.
+    pub(super) join_order: JoinOrder,
 }
 
 impl<'a> Binder<'a> {
@@ -96,6 +99,7 @@ impl<'a> Binder<'a> {
             deps: Vec::new(),
             next_sub: 0,
             depth: 0,
+            join_order: JoinOrder::Planned,
         }
     }
 

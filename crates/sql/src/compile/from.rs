@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, Spanned};
 
 use crate::catalog::{self, Relation, TableDef};
+use crate::context::JoinOrder;
 use crate::error::{internal, Pos, Result, SqlError};
 use crate::ir::{and_opt, Expr, JoinKind, OutCol, Plan, Scan};
 use crate::names::{ident_name, object_parts, pos_of};
@@ -201,7 +202,7 @@ impl<'a> Binder<'a> {
         // The inner joins before the first LEFT JOIN are reordered; the
         // rest follow in FROM order on top of them.
         let inner = items.iter().take_while(|it| it.kind == JoinKind::Inner).count();
-        if (2..=MAX_RELATIONS).contains(&inner) {
+        if self.join_order == JoinOrder::Planned && (2..=MAX_RELATIONS).contains(&inner) {
             let rest = items.split_off(inner);
             let prefix = std::mem::replace(&mut items, rest);
             for it in &prefix {

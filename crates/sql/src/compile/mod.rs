@@ -27,6 +27,7 @@ use aergo_store::TableStore;
 use sqlparser::ast;
 
 use crate::catalog::TableDef;
+use crate::context::JoinOrder;
 use crate::error::{Pos, Result, SqlError};
 use crate::ir::{Bound, Deps, Expr, OutCol};
 
@@ -48,12 +49,14 @@ use function_decl::parse_create_function;
 use parse::{is_create_function, parse_expr, parse_sql};
 
 /// Parses and binds one statement (or parses a `CREATE FUNCTION`), with
-/// the catalogue entries the result depends on.
+/// the catalogue entries the result depends on; inner joins are ordered as
+/// `order` says.
 pub(crate) fn bind_text(
     store: &dyn TableStore,
     schema: &str,
     sql: &str,
     vars: Option<&VarScope>,
+    order: JoinOrder,
 ) -> Result<(Bound, Deps)> {
     if is_create_function(sql) {
         let src = parse_create_function(sql, schema)?;
@@ -68,6 +71,7 @@ pub(crate) fn bind_text(
     }
     let stmt = stmts.remove(0);
     let mut binder = Binder::new(store, schema, vars);
+    binder.join_order = order;
     let bound = bind_statement(&mut binder, stmt)?;
     Ok((bound, binder.deps))
 }

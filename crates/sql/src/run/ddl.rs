@@ -381,7 +381,7 @@ fn add_column(t: &mut TableDef, c: &ast::ColumnDef, cx: &mut Cx<'_>) -> Result<(
     let sname = t.store_name();
     let mut lo: Bound<Vec<u8>> = Bound::Unbounded;
     loop {
-        let chunk = cx.range_chunk(&sname, as_ref(&lo), Bound::Unbounded, Direction::Forward, 256)?;
+        let chunk = cx.range_chunk(sname, as_ref(&lo), Bound::Unbounded, Direction::Forward, 256)?;
         let n = chunk.len();
         for (k, v) in chunk {
             lo = Bound::Excluded(k.clone());
@@ -390,7 +390,7 @@ fn add_column(t: &mut TableDef, c: &ast::ColumnDef, cx: &mut Cx<'_>) -> Result<(
             }
             let mut row = decode_row(&v)?;
             row.push(default.clone());
-            cx.put(&sname, k, encode_row(&row))?;
+            cx.put(sname, k, encode_row(&row))?;
         }
         if n < 256 {
             break;

@@ -217,7 +217,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
             for k in keys {
                 match index {
                     None if table.primary_key.len() == 1 => {
-                        if let Some(bytes) = cx.get(&tname, &k)? {
+                        if let Some(bytes) = cx.get(tname, &k)? {
                             let row = decode_table_row(table, &bytes)?;
                             if accept(k, row, cx, &mut out)? {
                                 break;
@@ -248,7 +248,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
                                     None => (ek, decode_table_row(table, &ev)?),
                                     Some(i) => {
                                         let pk = pk_from_index_key(table, table.indexes[*i].columns.len(), &ek)?;
-                                        match cx.get(&tname, &pk)? {
+                                        match cx.get(tname, &pk)? {
                                             Some(b) => (pk, decode_table_row(table, &b)?),
                                             None => return Err(internal("index entry without row")),
                                         }
@@ -287,7 +287,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
             if let (None, Access::Range { eq, .. }) = (index, &scan.access) {
                 if !table.primary_key.is_empty() && eq.len() == table.primary_key.len() {
                     if let Bound::Included(k) = &lo {
-                        if let Some(bytes) = cx.get(&tname, k)? {
+                        if let Some(bytes) = cx.get(tname, k)? {
                             let row = decode_table_row(table, &bytes)?;
                             accept(k.clone(), row, cx, &mut out)?;
                         }
@@ -315,7 +315,7 @@ pub fn scan_rows(scan: &Scan, input: &[Value], cx: &mut Cx<'_>, budget: Option<u
                         None => (ek, decode_table_row(table, &ev)?),
                         Some(i) => {
                             let pk = pk_from_index_key(table, table.indexes[i].columns.len(), &ek)?;
-                            match cx.get(&tname, &pk)? {
+                            match cx.get(tname, &pk)? {
                                 Some(b) => (pk, decode_table_row(table, &b)?),
                                 None => return Err(internal("index entry without row")),
                             }

@@ -21,7 +21,7 @@ use super::scan::{pk_from_index_key, scan_rows, with};
 pub fn row_key(cx: &mut Cx<'_>, table: &TableDef, row: &[Value]) -> Result<Vec<u8>> {
     if table.has_rowid() {
         let tname = table.store_name();
-        let last = cx.range_chunk(&tname, Bound::Unbounded, Bound::Unbounded, Direction::Reverse, 1)?;
+        let last = cx.range_chunk(tname, Bound::Unbounded, Bound::Unbounded, Direction::Reverse, 1)?;
         let next = match last.first() {
             None => 1,
             Some((k, _)) => match decode_key(k)?.first() {
@@ -65,7 +65,7 @@ pub fn find_conflict(
     is_new_key: bool,
     old_pk: Option<&[u8]>,
 ) -> Result<Option<(Option<usize>, Vec<u8>)>> {
-    if is_new_key && !table.has_rowid() && cx.get(&table.store_name(), pk)?.is_some() {
+    if is_new_key && !table.has_rowid() && cx.get(table.store_name(), pk)?.is_some() {
         return Ok(Some((None, pk.to_vec())));
     }
     for (i, ix) in table.indexes.iter().enumerate() {
@@ -107,7 +107,7 @@ pub fn write_row(cx: &mut Cx<'_>, table: &TableDef, pk: Vec<u8>, row: &[Value]) 
         let name = table.index_store_name(&table.indexes[i]);
         cx.put(&name, k, Vec::new())?;
     }
-    cx.put(&table.store_name(), pk, encode_row(row))
+    cx.put(table.store_name(), pk, encode_row(row))
 }
 
 pub fn remove_row(cx: &mut Cx<'_>, table: &TableDef, pk: &[u8], row: &[Value]) -> Result<()> {
@@ -116,7 +116,7 @@ pub fn remove_row(cx: &mut Cx<'_>, table: &TableDef, pk: &[u8], row: &[Value]) -
         let name = table.index_store_name(&table.indexes[i]);
         cx.delete(&name, &k)?;
     }
-    cx.delete(&table.store_name(), pk)
+    cx.delete(table.store_name(), pk)
 }
 
 /// Replaces `old` (at `old_pk`) by `new`, keeping indexes in step.
@@ -137,9 +137,9 @@ pub fn replace_row(cx: &mut Cx<'_>, table: &TableDef, old_pk: &[u8], old: &[Valu
     }
     let tname = table.store_name();
     if key_changed {
-        cx.delete(&tname, old_pk)?;
+        cx.delete(tname, old_pk)?;
     }
-    cx.put(&tname, new_pk.clone(), encode_row(new))?;
+    cx.put(tname, new_pk.clone(), encode_row(new))?;
     Ok(new_pk)
 }
 
@@ -189,7 +189,7 @@ pub(super) fn exec_insert(p: &InsertPlan, cx: &mut Cx<'_>) -> Result<QueryResult
                 };
                 let Some((assigns, sel)) = &oc.update else { continue };
                 let bytes =
-                    cx.get(&t.store_name(), &existing_pk)?.ok_or_else(|| internal("conflicting row vanished"))?;
+                    cx.get(t.store_name(), &existing_pk)?.ok_or_else(|| internal("conflicting row vanished"))?;
                 let old = aergo_store::codec::decode_row(&bytes)?;
                 let mut both = old.clone();
                 both.extend(row.iter().cloned());
