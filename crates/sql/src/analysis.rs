@@ -17,7 +17,7 @@ use crate::context::ExecContext;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gas::Gas;
-use crate::ir::{function_exprs, function_statements, Access, Bound, Expr, Plan, Scan};
+use crate::ir::{function_exprs, function_statements, Access, Bound, Dep, Expr, Plan, Scan};
 use crate::run::cx::Cx;
 use crate::run::eval::eval;
 use crate::run::scan::{key_range, KeyRange};
@@ -346,6 +346,17 @@ impl Known<'_> {
     }
 }
 
+/// Reads that checking a plan's dependencies makes before it runs: each
+/// table whose size class the plan depends on is counted, which reads the
+/// whole table (any write to it may change the count).
+pub(crate) fn plan_dependency_reads(deps: &[Dep], set: &mut AccessSet) {
+    for d in deps {
+        if let Dep::Rows { table, .. } = d {
+            set.read(table, KeyAccess::Table);
+        }
+    }
+}
+
 pub(crate) fn statement_access(
     engine: &Engine,
     store: &dyn TableStore,
@@ -383,6 +394,7 @@ pub(crate) fn function_access(
         }
         None => vec![],
     };
+    plan_dependency_reads(&f.deps, &mut set);
     let k = Known { engine, store, ctx, params: &params, vars: &vars, depth };
     for b in function_statements(&f) {
         set.merge(k.statement(b)?);

@@ -18,7 +18,7 @@ use crate::context::{
 use crate::error::{internal, Pos, Result, SqlError};
 use crate::gas::Gas;
 use crate::host::{Host, Hosted};
-use crate::ir::{Bound, CompiledFunction, Deps, Expr, FunctionDecl, Lang, OutCol};
+use crate::ir::{size_class, Bound, CompiledFunction, Dep, Deps, Expr, FunctionDecl, Lang, OutCol};
 use crate::run::{self, cx::Cx, cx::FunctionSource, host::HostCall};
 use crate::types;
 
@@ -58,9 +58,24 @@ impl Prepared {
         self.engine.run_prepared(self, store, ctx, params, gas, Extras { host: Some(host) })
     }
 
-    /// The statically known accesses of this statement with `params`.
+    /// The statically known accesses of this statement with `params`, as
+    /// it would run on `store` now.
     pub fn access_set(&self, store: &dyn TableStore, ctx: &ExecContext, params: &[Value]) -> Result<AccessSet> {
-        crate::analysis::statement_access(&self.engine, store, ctx, &self.bound, params, &[], 0)
+        let replanned = self.replan_if_stale(store, ctx)?;
+        let (bound, deps) = replanned.as_ref().map_or((&self.bound, &self.deps), |(b, d)| (b, d));
+        let mut set = crate::analysis::statement_access(&self.engine, store, ctx, bound, params, &[], 0)?;
+        crate::analysis::plan_dependency_reads(deps, &mut set);
+        Ok(set)
+    }
+
+    /// A new plan when what this one was made for no longer holds on
+    /// `store` (the catalogue changed, a joined table changed size class,
+    /// another default schema); `None` when this plan stands.
+    fn replan_if_stale(&self, store: &dyn TableStore, ctx: &ExecContext) -> Result<Option<(Bound, Deps)>> {
+        if self.default_schema == ctx.default_schema && !deps_stale(store, &self.deps)? {
+            return Ok(None);
+        }
+        compile::bind_text(store, &ctx.default_schema, &self.sql, None, self.join_order).map(Some)
     }
 
     pub fn sql(&self) -> &str {
@@ -357,15 +372,8 @@ impl Engine {
         extras: Extras<'_>,
     ) -> Result<QueryResult> {
         let Extras { host } = extras;
-        // A plan is only valid for the catalogue it was bound against.
-        let stale = deps_stale(&*store, &p.deps)?;
-        let replanned;
-        let bound = if stale || p.default_schema != ctx.default_schema {
-            replanned = compile::bind_text(&*store, &ctx.default_schema, &p.sql, None, p.join_order)?.0;
-            &replanned
-        } else {
-            &p.bound
-        };
+        let replanned = p.replan_if_stale(&*store, ctx)?;
+        let bound = replanned.as_ref().map_or(&p.bound, |(b, _)| b);
         let sp = store.savepoint();
         let mut hosted = host.map(|host| Hosted { engine: self, host });
         let mut cx = self.cx(store, ctx, gas, params.to_vec());
@@ -415,11 +423,14 @@ pub(crate) fn finish_savepoint<T>(store: &mut dyn TableStore, sp: Savepoint, r: 
     r
 }
 
-pub(crate) fn deps_stale(store: &dyn TableStore, deps: &[(String, Vec<u8>)]) -> Result<bool> {
-    for (name, meta) in deps {
-        match store.table(name)? {
-            Some(m) if m.schema == *meta => {}
-            _ => return Ok(true),
+pub(crate) fn deps_stale(store: &dyn TableStore, deps: &[Dep]) -> Result<bool> {
+    for d in deps {
+        let holds = match d {
+            Dep::Schema { table, blob } => store.table(table)?.is_some_and(|m| m.schema == *blob),
+            Dep::Rows { table, class } => store.table(table)?.is_some() && size_class(store.count(table)?) == *class,
+        };
+        if !holds {
+            return Ok(true);
         }
     }
     Ok(false)

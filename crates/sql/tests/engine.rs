@@ -420,3 +420,69 @@ impl TableStore for KeysRead<'_> {
         self.inner.release_savepoint(sp)
     }
 }
+
+/// Join order follows table sizes (by size class), and a plan cached
+/// before the sizes changed is made again: a prepared statement and a
+/// compiled function give, after the tables grew, exactly the rows and gas
+/// a fresh engine gives on the same state, so no node's cache history shows
+/// in a receipt. The reads that checking the sizes makes are in the access
+/// sets.
+#[test]
+fn join_plans_follow_table_sizes_whatever_was_cached() {
+    let mut setup_sql = String::from(
+        "CREATE TABLE a (k INTEGER PRIMARY KEY, x INTEGER NOT NULL);
+         CREATE TABLE b (k INTEGER PRIMARY KEY, x INTEGER NOT NULL);
+         INSERT INTO a VALUES (0, 7);
+         CREATE FUNCTION joined() RETURNS BIGINT AS $$
+         DECLARE n BIGINT;
+         BEGIN
+           SELECT count(*) INTO n FROM a, b WHERE a.k = b.x;
+           RETURN n;
+         END; $$ LANGUAGE plpgsql;\n",
+    );
+    for i in 0..1000 {
+        setup_sql.push_str(&format!("INSERT INTO b VALUES ({i}, {});\n", (i * 7) % 5000));
+    }
+    let (e, mut s, ctx) = setup(&setup_sql);
+    let query = "SELECT count(*), sum(a.x) FROM a, b WHERE a.k = b.x";
+    let explain =
+        |e: &Engine, s: &mut Overlay| -> Vec<Vec<Value>> { q(e, s, &ctx, &format!("EXPLAIN {query}")).unwrap() };
+    let run = |p: &aergo_sql::Prepared, s: &mut Overlay| {
+        let mut gas = Gas::new(1_000_000_000);
+        let rows = p.execute(s, &ctx, &[], &mut gas).unwrap().rows;
+        (rows, gas.used())
+    };
+    let call = |e: &Engine, s: &mut Overlay| {
+        let mut gas = Gas::new(1_000_000_000);
+        let v = e.call_function(s, &ctx, "joined", &[], &mut gas).unwrap();
+        (v, gas.used())
+    };
+    let prepared = e.prepare(&s, &ctx, query).unwrap();
+    let small_plan = explain(&e, &mut s);
+    let before = run(&prepared, &mut s);
+    let _ = call(&e, &mut s); // compiled and cached while `a` has one row
+
+    let mut grow = String::new();
+    for i in 1..5000 {
+        grow.push_str(&format!("INSERT INTO a VALUES ({i}, {i});\n"));
+    }
+    e.execute_batch(&mut s, &ctx, &grow, &mut Gas::unlimited()).unwrap();
+    let big_plan = explain(&e, &mut s);
+    assert_ne!(small_plan, big_plan, "the join order must change when `a` grows 5000 times");
+
+    let fresh = Engine::default();
+    let after_cached = run(&prepared, &mut s);
+    let after_fresh = run(&fresh.prepare(&s, &ctx, query).unwrap(), &mut s);
+    assert_eq!(after_cached, after_fresh, "a statement prepared before the growth runs as a fresh one");
+    assert_ne!(before.0, after_fresh.0);
+    assert_eq!(call(&e, &mut s), call(&fresh, &mut s), "a function compiled before the growth runs as a fresh one");
+
+    let set = e.function_access_set(&s, &ctx, "joined", &[]).unwrap();
+    for t in ["public.a", "public.b"] {
+        assert!(set.reads[t].contains(&aergo_sql::KeyAccess::Table), "{t}: {set:?}");
+    }
+    s.record_access();
+    e.call_function(&mut s, &ctx, "joined", &[], &mut Gas::unlimited()).unwrap();
+    let log = s.take_access_log().unwrap();
+    assert!(set.covers(&log), "{set:?}\n{log:?}");
+}

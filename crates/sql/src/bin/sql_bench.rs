@@ -41,8 +41,8 @@ fn main() {
     let calls: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     // Which parts to run (all by default): profiling one part wants the others out.
     let only = args.get(1).map(String::as_str).unwrap_or("all");
-    if !matches!(only, "all" | "transfer" | "join" | "tpch") {
-        eprintln!("usage: sql_bench [CALLS] [all|transfer|join|tpch]; got part {only:?}");
+    if !matches!(only, "all" | "transfer" | "join" | "tpch" | "tpch-plans") {
+        eprintln!("usage: sql_bench [CALLS] [all|transfer|join|tpch|tpch-plans]; got part {only:?}");
         std::process::exit(2);
     }
     if matches!(only, "all" | "transfer") {
@@ -53,6 +53,9 @@ fn main() {
     }
     if matches!(only, "all" | "tpch") {
         tpch::tpch_bench();
+    }
+    if only == "tpch-plans" {
+        tpch::tpch_plans();
     }
 }
 

@@ -9,7 +9,7 @@ use sqlparser::ast::{self, Spanned};
 use crate::catalog::{self, Relation, TableDef};
 use crate::context::JoinOrder;
 use crate::error::{Result, SqlError};
-use crate::ir::AggCall;
+use crate::ir::{class_rows, size_class, AggCall, Dep, Deps};
 use crate::names::{ident_name, pos_of};
 use crate::types::SqlType;
 
@@ -79,7 +79,7 @@ pub struct Binder<'a> {
     pub(super) ctes: Vec<(String, ast::Query, Vec<String>)>,
     pub(super) agg: Option<AggState>,
     /// Catalogue entries the plan depends on: (store name, schema blob).
-    pub deps: Vec<(String, Vec<u8>)>,
+    pub deps: Deps,
     pub(super) next_sub: usize,
     pub(super) depth: usize,
     /// Planned unless a caller asked for FROM order.
@@ -108,9 +108,20 @@ impl<'a> Binder<'a> {
     }
 
     pub(super) fn add_dep(&mut self, name: &str, meta: &aergo_store::TableMeta) {
-        if !self.deps.iter().any(|(n, _)| n == name) {
-            self.deps.push((name.to_string(), meta.schema.clone()));
+        if !self.deps.iter().any(|d| matches!(d, Dep::Schema { table, .. } if table == name)) {
+            self.deps.push(Dep::Schema { table: name.to_string(), blob: meta.schema.clone() });
         }
+    }
+
+    /// The row count the planner assumes for `table` (its size class's),
+    /// recorded as a dependency of the plan.
+    pub(super) fn table_rows(&mut self, table: &TableDef) -> Result<u64> {
+        let name = table.store_name();
+        let class = size_class(self.store.count(name)?);
+        if !self.deps.iter().any(|d| matches!(d, Dep::Rows { table, .. } if table == name)) {
+            self.deps.push(Dep::Rows { table: name.to_string(), class });
+        }
+        Ok(class_rows(class))
     }
 
     /// Resolves a table for writing or reading.

@@ -7,11 +7,19 @@
 //! estimated row count and the column sets that reach few rows (unique
 //! keys, leading key columns); per condition the set of relations it reads
 //! and the equalities `relation.column = <expression over other
-//! relations>` it contains (a constant is an expression over none). The
-//! catalogue keeps no row counts, so a base table counts as
-//! [`DEFAULT_ROWS`] and a VALUES list as its length: the estimate is a pure
-//! function of the query and the catalogue, never of the data, so a plan
-//! never changes because rows were written.
+//! relations>` it contains (a constant is an expression over none). A
+//! base table counts as the smallest row count of its size class (the bit
+//! length of its exact count, which the store keeps per table: 2^(c-1)
+//! rows for class c), a VALUES list as its length, and any other derived
+//! table as [`DEFAULT_ROWS`]. The size classes a plan was made with are
+//! dependencies of the plan, like the catalogue entries it read: a cached
+//! plan (a prepared statement, a compiled function) runs only while every
+//! class still holds and is made again otherwise, so the plan that runs is
+//! a pure function of the query, the catalogue and the size classes of the
+//! state it runs on, identical on every node whatever each node had cached.
+//! Classes change only when a table doubles or halves, so plans are rarely
+//! made again; checking the classes counts the joined tables, which the
+//! access sets report as reads of those whole tables.
 //!
 //! Adding relation `j` to the set `S` already joined keeps, per row of `S`,
 //! an estimated number of `j`'s rows: all of them, divided by 10 per
@@ -40,7 +48,7 @@
 //! order of its output, and reordering is left to joins it changes by
 //! orders of magnitude (cross products avoided, constants read first).
 
-/// Row count assumed for a base table (the catalogue keeps none).
+/// Row count assumed for a derived table that is not a VALUES list.
 pub(super) const DEFAULT_ROWS: u64 = 1000;
 
 /// Most relations the exhaustive search handles; beyond, greedy.

@@ -61,7 +61,14 @@ impl<'a> Binder<'a> {
             }
         }
 
-        let rels: Vec<RelInfo> = items.iter().map(rel_info).collect();
+        let mut rels: Vec<RelInfo> = Vec::with_capacity(items.len());
+        for it in &items {
+            let rows = match &it.source {
+                Source::Table(t) => Some(self.table_rows(t)?),
+                Source::Derived(_) => None,
+            };
+            rels.push(rel_info(it, rows));
+        }
         let preds: Vec<PredInfo> = conj.iter().map(|e| pred_info(e, &item_of, &from_off)).collect();
         let order = choose_order(&rels, &preds);
 
@@ -155,7 +162,9 @@ impl<'a> Binder<'a> {
     }
 }
 
-fn rel_info(item: &FromItem) -> RelInfo {
+/// What the join-order search knows of `item`; `rows` is a base table's
+/// assumed row count.
+fn rel_info(item: &FromItem, rows: Option<u64>) -> RelInfo {
     match &item.source {
         Source::Table(t) => {
             let mut unique = Vec::new();
@@ -172,7 +181,7 @@ fn rel_info(item: &FromItem) -> RelInfo {
                     key_leads.push(c);
                 }
             }
-            RelInfo { rows: DEFAULT_ROWS, unique, key_leads }
+            RelInfo { rows: rows.unwrap_or(DEFAULT_ROWS), unique, key_leads }
         }
         Source::Derived(Plan::Values { rows }) => RelInfo { rows: rows.len() as u64, ..RelInfo::default() },
         Source::Derived(_) => RelInfo { rows: DEFAULT_ROWS, ..RelInfo::default() },

@@ -21,7 +21,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use crate::catalog::{self, FunctionDef};
 use crate::error::{Pos, Result, SqlError};
 use crate::ir::{
-    nondeterministic_hint, Block, Body, Bound, CompiledFunction, Expr, FunctionDecl, Lang, RaiseLevel, Stmt,
+    nondeterministic_hint, Block, Body, Bound, CompiledFunction, Deps, Expr, FunctionDecl, Lang, RaiseLevel, Stmt,
 };
 use crate::types::SqlType;
 
@@ -38,7 +38,7 @@ struct PlParser<'a> {
     vars: VarScope,
     slot_types: Vec<Option<SqlType>>,
     slot_names: Vec<String>,
-    deps: Vec<(String, Vec<u8>)>,
+    deps: Deps,
     fname: String,
     line_offset: u64,
     /// Record variables declared `RECORD`, whose fields a FOR loop defines.
@@ -179,9 +179,9 @@ impl<'a> PlParser<'a> {
         Ok(e)
     }
 
-    fn merge_deps(&mut self, deps: Vec<(String, Vec<u8>)>) {
+    fn merge_deps(&mut self, deps: Deps) {
         for d in deps {
-            if !self.deps.iter().any(|(n, _)| *n == d.0) {
+            if !self.deps.contains(&d) {
                 self.deps.push(d);
             }
         }

@@ -4,7 +4,7 @@
 use crate::types::SqlType;
 
 use super::expr::Expr;
-use super::statement::Bound;
+use super::statement::{Bound, Deps};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -108,7 +108,7 @@ pub struct CompiledFunction {
     /// is checked against its type with this name on every call).
     pub name: String,
     /// Tables the body's statements were bound against.
-    pub deps: Vec<(String, Vec<u8>)>,
+    pub deps: Deps,
     pub src: FunctionDecl,
     pub nslots: usize,
     pub slot_types: Vec<Option<SqlType>>,

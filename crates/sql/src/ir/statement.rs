@@ -58,5 +58,51 @@ pub(crate) struct DeletePlan {
     pub returning: Option<Vec<Expr>>,
 }
 
-/// Catalogue dependencies of a plan: (store name, schema blob).
-pub(crate) type Deps = Vec<(String, Vec<u8>)>;
+/// What a plan was made for, checked again before it runs: the plan is
+/// used only while every dependency still holds, and made again otherwise,
+/// so the plan that runs is a function of the state it runs on, whatever
+/// was cached before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Dep {
+    /// A catalogue entry (store name) with its schema blob.
+    Schema { table: String, blob: Vec<u8> },
+    /// The size class ([`size_class`]) of a table's row count: join order
+    /// depends on table sizes.
+    Rows { table: String, class: u8 },
+}
+
+pub(crate) type Deps = Vec<Dep>;
+
+/// The size class of a row count: 0 for none, else its bit length (1 for
+/// one row, 2 for two or three, 3 for four to seven, ...). Plans see sizes
+/// only through it, so a table must double or halve before its plans are
+/// made again.
+pub(crate) fn size_class(rows: u64) -> u8 {
+    (u64::BITS - rows.leading_zeros()) as u8
+}
+
+/// The rows the planner assumes for a size class: the smallest count in it
+/// (at least one, so that estimates stay ordered).
+pub(crate) fn class_rows(class: u8) -> u64 {
+    if class <= 1 {
+        1
+    } else {
+        1u64 << (class - 1).min(62)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_are_bit_lengths_and_assume_their_smallest_count() {
+        let cases = [(0u64, 0u8), (1, 1), (2, 2), (3, 2), (4, 3), (1000, 10), (1023, 10), (1024, 11), (u64::MAX, 64)];
+        for (rows, class) in cases {
+            assert_eq!(size_class(rows), class, "{rows}");
+            assert!(class_rows(class) <= rows.max(1), "{rows}");
+        }
+        assert_eq!(class_rows(11), 1024);
+        assert_eq!(class_rows(64), 1 << 62, "capped, never overflowing the estimates");
+    }
+}

@@ -250,13 +250,13 @@ fn sqlite_rows(conn: &Connection, sql: &str) -> Vec<Vec<String>> {
     out
 }
 
-pub fn tpch_bench() {
+/// Both engines loaded with the same generated tables.
+fn load() -> (Engine, ExecContext, Overlay, Connection) {
     let setup = Instant::now();
     let data = data();
     let engine = Engine::default();
     let ctx = ExecContext::default();
-    let node_store = Store::memory();
-    let mut store = Overlay::new(&node_store, Hash::ZERO);
+    let mut store = Overlay::new(&Store::memory(), Hash::ZERO);
     engine.execute_batch(&mut store, &ctx, SCHEMA, &mut Gas::unlimited()).expect("tpch schema");
     for s in &data {
         engine.execute(&mut store, &ctx, s, &[], &mut Gas::unlimited()).expect("tpch rows");
@@ -269,7 +269,30 @@ pub fn tpch_bench() {
     }
     conn.execute_batch("COMMIT").expect("commit");
     println!("tpch: generated and loaded {} insert batches in {:.1}s", data.len(), setup.elapsed().as_secs_f64());
+    (engine, ctx, store, conn)
+}
 
+/// Prints each query's plan, planned and in FROM order (`sql_bench 0 tpch-plans`).
+pub fn tpch_plans() {
+    let (engine, ctx, mut store, _) = load();
+    for (name, sql) in QUERIES {
+        for (label, order) in [("planned", JoinOrder::Planned), ("FROM order", JoinOrder::AsWritten)] {
+            let p = engine
+                .prepare_with_order(&store, &ctx, &format!("EXPLAIN {sql}"), order)
+                .unwrap_or_else(|e| panic!("explain {name}: {e}"));
+            let r = p.execute(&mut store, &ctx, &[], &mut Gas::unlimited()).expect("explain");
+            println!("{name} ({label}):");
+            for row in &r.rows {
+                if let Some(Value::Text(line)) = row.first() {
+                    println!("  {line}");
+                }
+            }
+        }
+    }
+}
+
+pub fn tpch_bench() {
+    let (engine, ctx, mut store, conn) = load();
     let prepare = |order| -> Vec<Prepared> {
         QUERIES
             .iter()
