@@ -258,7 +258,7 @@ impl Known<'_> {
     fn statement(&self, b: &Bound) -> Result<AccessSet> {
         let mut set = AccessSet::default();
         match b {
-            Bound::Query { plan, .. } => self.plan(plan, &mut set)?,
+            Bound::Query { plan, .. } | Bound::ExplainAnalyze { plan } => self.plan(plan, &mut set)?,
             Bound::Ddl(_) | Bound::CreateFunction(_) => set.catalog_write = true,
             Bound::Insert(p) => {
                 let t = &p.table;

@@ -85,7 +85,7 @@ impl Prepared {
     /// Whether the statement is a query (SELECT, VALUES, a set operation)
     /// rather than a write or DDL.
     pub fn is_query(&self) -> bool {
-        matches!(self.bound, Bound::Query { .. })
+        matches!(self.bound, Bound::Query { .. } | Bound::ExplainAnalyze { .. })
     }
 
     /// Result column names of a query (empty for other statements).
@@ -356,6 +356,7 @@ impl Engine {
             vars: Vec::new(),
             outer: Vec::new(),
             sub_cache: BTreeMap::new(),
+            profile: None,
             call_depth: 0,
             notices: Vec::new(),
             host: None,

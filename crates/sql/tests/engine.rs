@@ -486,3 +486,44 @@ fn join_plans_follow_table_sizes_whatever_was_cached() {
     let log = s.take_access_log().unwrap();
     assert!(set.covers(&log), "{set:?}\n{log:?}");
 }
+
+/// EXPLAIN shows the planner's row estimates; EXPLAIN ANALYZE runs the
+/// query (only where nothing can be written) and shows each operator's
+/// actual rows, runs and gas: figures that are the same on every run.
+#[test]
+fn explain_analyze_counts_rows_and_gas_of_each_operator() {
+    let (e, mut s, ctx) = setup(
+        "CREATE TABLE a (k INTEGER PRIMARY KEY, x INTEGER NOT NULL);
+         CREATE TABLE b (k INTEGER PRIMARY KEY, y INTEGER NOT NULL);
+         INSERT INTO a VALUES (1, 1), (2, 2), (3, 3), (4, 4);
+         INSERT INTO b VALUES (1, 10), (2, 20), (3, 30)",
+    );
+    let sql = "SELECT a.k, b.y FROM a JOIN b ON a.k = b.k WHERE a.x > 1";
+    let lines = |r: aergo_sql::QueryResult| -> Vec<String> {
+        r.rows.into_iter().map(|r| if let Value::Text(t) = &r[0] { t.clone() } else { panic!("{r:?}") }).collect()
+    };
+    let plan = lines(e.execute(&mut s, &ctx, &format!("EXPLAIN {sql}"), &[], &mut Gas::new(1_000_000)).unwrap());
+    assert!(plan.iter().any(|l| l.contains("join") && l.contains("(est rows=")), "{plan:?}");
+
+    let before = dump(&s);
+    let err = e.execute(&mut s, &ctx, &format!("EXPLAIN ANALYZE {sql}"), &[], &mut Gas::new(1_000_000)).unwrap_err();
+    assert!(matches!(err, SqlError::Unsupported { .. }), "{err:?}");
+    assert_eq!(dump(&s), before);
+
+    let ro = ExecContext { read_only: true, ..ctx.clone() };
+    let analyze = |s: &mut Overlay| {
+        let p = e.prepare(s, &ro, &format!("EXPLAIN ANALYZE {sql}")).unwrap();
+        assert!(p.is_query(), "the query API accepts it");
+        lines(p.execute(s, &ro, &[], &mut Gas::new(1_000_000)).unwrap())
+    };
+    let out = analyze(&mut s);
+    let (result, ops) = out.split_last().unwrap();
+    assert!(ops.iter().all(|l| l.contains("(actual rows=")), "{out:?}");
+    assert!(ops[0].contains("actual rows=2 loops=1"), "the top operator returns the query's two rows: {out:?}");
+    let top_gas = ops[0].rsplit("gas=").next().unwrap().trim_end_matches(')');
+    assert_eq!(result, &format!("Result: rows=2 gas={top_gas}"), "{out:?}");
+    assert_eq!(analyze(&mut s), out, "the same figures on every run");
+    let mut too_little = Gas::new(50);
+    let err = e.execute(&mut s, &ro, &format!("EXPLAIN ANALYZE {sql}"), &[], &mut too_little).unwrap_err();
+    assert!(matches!(err, SqlError::OutOfGas { .. }), "{err:?}");
+}

@@ -115,11 +115,11 @@ pub(crate) fn bind_statement(binder: &mut Binder<'_>, stmt: ast::Statement) -> R
             Ok(Bound::Query { plan, cols })
         }
         S::Explain { statement, analyze, .. } => {
-            if analyze {
-                return unsupported("EXPLAIN ANALYZE");
-            }
             let S::Query(q) = *statement else { return unsupported("EXPLAIN of a statement other than a query") };
             let (plan, _) = binder.bind_query(&q)?;
+            if analyze {
+                return Ok(Bound::ExplainAnalyze { plan });
+            }
             // The plan as constant rows: EXPLAIN reads the catalogue, never the data.
             let rows = explain(&plan).into_iter().map(|l| vec![Expr::Const(Value::Text(l))]).collect();
             let cols = vec![OutCol { name: "QUERY PLAN".into(), ty: Some(SqlType::Text) }];

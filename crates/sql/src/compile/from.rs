@@ -343,6 +343,7 @@ impl<'a> Binder<'a> {
                         right_width: width,
                         right_correlated: correlated,
                         hash,
+                        est_rows: None,
                     };
                     for c in left_kind_rest {
                         p = Plan::Filter { input: Box::new(p), pred: c };

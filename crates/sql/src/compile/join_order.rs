@@ -162,6 +162,20 @@ pub(super) fn choose_order(rels: &[RelInfo], preds: &[PredInfo]) -> Vec<usize> {
 /// order to replace it.
 const KEEP_FROM_ORDER: u128 = 2;
 
+/// The model's estimate of the rows after each step of `order` (whole
+/// rows, rounded up): what EXPLAIN shows beside each join.
+pub(super) fn step_rows(rels: &[RelInfo], preds: &[PredInfo], order: &[usize]) -> Vec<u64> {
+    let (mut set, mut rows) = (0u128, UNIT);
+    let mut out = Vec::with_capacity(order.len());
+    for &j in order {
+        let (_, r) = step(rels, preds, set, rows, j);
+        set |= bit(j);
+        rows = r;
+        out.push(u64::try_from(r.div_ceil(UNIT)).unwrap_or(u64::MAX));
+    }
+    out
+}
+
 /// The model's cost of joining in `order`.
 fn order_cost(rels: &[RelInfo], preds: &[PredInfo], order: &[usize]) -> u128 {
     let (mut set, mut rows, mut cost) = (0u128, UNIT, 0u128);

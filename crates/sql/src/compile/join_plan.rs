@@ -18,7 +18,7 @@ use crate::ir::{and_opt, Expr, HashKeys, JoinKind, Plan, Scan};
 use super::access_path::{access_walk, choose_access};
 use super::bind::{split_and, Binder, Scope};
 use super::from::{FromItem, Pending, Source};
-use super::join_order::{bit, choose_order, PredInfo, RelInfo, DEFAULT_ROWS};
+use super::join_order::{bit, choose_order, step_rows, PredInfo, RelInfo, DEFAULT_ROWS};
 
 impl<'a> Binder<'a> {
     /// Plans `items` (all inner joins, at least two) with every condition of
@@ -71,6 +71,7 @@ impl<'a> Binder<'a> {
         }
         let preds: Vec<PredInfo> = conj.iter().map(|e| pred_info(e, &item_of, &from_off)).collect();
         let order = choose_order(&rels, &preds);
+        let estimates = step_rows(&rels, &preds, &order);
 
         // Join layout: offsets of the items in join order.
         let mut new_off = vec![0usize; n];
@@ -88,7 +89,7 @@ impl<'a> Binder<'a> {
         let mut placed = 0u128;
         let mut plan: Option<Plan> = None;
         let mut slots: Vec<Option<FromItem>> = items.into_iter().map(Some).collect();
-        for &it in &order {
+        for (step, &it) in order.iter().enumerate() {
             let item = slots[it].take().ok_or_else(|| crate::error::internal("join item planned twice"))?;
             let (offset, width) = (new_off[it], item.cols.len());
             let end = offset + width;
@@ -151,6 +152,7 @@ impl<'a> Binder<'a> {
                     right_width: width,
                     right_correlated: correlated,
                     hash,
+                    est_rows: estimates.get(step).copied(),
                 },
             });
         }

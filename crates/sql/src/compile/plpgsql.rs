@@ -202,6 +202,9 @@ impl<'a> PlParser<'a> {
         if matches!(bound, Bound::Ddl(_) | Bound::CreateFunction(_)) {
             return Err(SqlError::Unsupported { feature: "DDL inside a function".into() });
         }
+        if matches!(bound, Bound::ExplainAnalyze { .. }) {
+            return Err(SqlError::Unsupported { feature: "EXPLAIN ANALYZE inside a function".into() });
+        }
         Ok(bound)
     }
 

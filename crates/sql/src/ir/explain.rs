@@ -11,12 +11,18 @@ use super::plan::{Access, JoinKind, Plan, SetOpKind};
 
 /// The plan's lines.
 pub fn explain(plan: &Plan) -> Vec<String> {
+    explain_annotated(plan, &|_| None)
+}
+
+/// The plan's lines, each followed by what `note` says of its operator
+/// (EXPLAIN ANALYZE's actual rows and gas).
+pub fn explain_annotated(plan: &Plan, note: &dyn Fn(&Plan) -> Option<String>) -> Vec<String> {
     let mut out = Vec::new();
-    walk(plan, 0, &mut out);
+    walk(plan, 0, note, &mut out);
     out
 }
 
-fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+fn walk(plan: &Plan, depth: usize, note: &dyn Fn(&Plan) -> Option<String>, out: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
     let line = match plan {
         Plan::Values { rows } => format!("Values rows={}", rows.len()),
@@ -49,7 +55,7 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             }
             l
         }
-        Plan::Join { kind, cond, right_correlated, hash, .. } => {
+        Plan::Join { kind, cond, right_correlated, hash, est_rows, .. } => {
             let how = match (hash, right_correlated) {
                 (Some(h), _) => {
                     let keys: Vec<String> =
@@ -66,6 +72,9 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             let mut l = format!("{kind} join: {how}");
             if let Some(c) = cond {
                 l.push_str(&format!(" cond {}", expr(c)));
+            }
+            if let Some(n) = est_rows {
+                l.push_str(&format!(" (est rows={n})"));
             }
             l
         }
@@ -94,19 +103,22 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             format!("{op}{}", if *all { " all" } else { "" })
         }
     };
-    out.push(format!("{pad}{line}"));
+    match note(plan) {
+        Some(n) => out.push(format!("{pad}{line} {n}")),
+        None => out.push(format!("{pad}{line}")),
+    }
     match plan {
         Plan::Values { .. } | Plan::Scan(_) => {}
         Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
-            walk(left, depth + 1, out);
-            walk(right, depth + 1, out);
+            walk(left, depth + 1, note, out);
+            walk(right, depth + 1, note, out);
         }
         Plan::Filter { input, .. }
         | Plan::Project { input, .. }
         | Plan::Aggregate { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Distinct { input }
-        | Plan::Limit { input, .. } => walk(input, depth + 1, out),
+        | Plan::Limit { input, .. } => walk(input, depth + 1, note, out),
     }
 }
 

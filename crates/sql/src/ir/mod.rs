@@ -8,7 +8,7 @@ mod function;
 mod plan;
 mod statement;
 
-pub(crate) use explain::explain;
+pub(crate) use explain::{explain, explain_annotated};
 pub(crate) use expr::*;
 pub(crate) use function::*;
 pub(crate) use plan::*;

@@ -108,6 +108,9 @@ pub enum Plan {
         /// right rows of a left row (never with `right_correlated`). `cond`
         /// still holds them: the keys only narrow which pairs `cond` sees.
         hash: Option<HashKeys>,
+        /// The planner's estimate of the rows out, for EXPLAIN (joins it
+        /// ordered; `None` for joins in FROM order).
+        est_rows: Option<u64>,
     },
     Filter {
         input: Box<Plan>,

@@ -14,7 +14,15 @@ use super::plan::{OutCol, Plan, Scan};
 /// A statement after binding and planning.
 #[derive(Clone, Debug)]
 pub(crate) enum Bound {
-    Query { plan: Plan, cols: Vec<OutCol> },
+    Query {
+        plan: Plan,
+        cols: Vec<OutCol>,
+    },
+    /// EXPLAIN ANALYZE of a query: runs it and returns its plan with the
+    /// rows and gas of each operator.
+    ExplainAnalyze {
+        plan: Plan,
+    },
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
     Delete(Box<DeletePlan>),

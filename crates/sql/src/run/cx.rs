@@ -34,6 +34,17 @@ pub(crate) trait FunctionSource {
     fn bind_view(&self, store: &dyn TableStore, schema: &str, query: &ast::Query) -> Result<Vec<OutCol>>;
 }
 
+/// What one plan operator did under EXPLAIN ANALYZE, over all its runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpStats {
+    /// Times the operator ran (a correlated side runs once per outer row).
+    pub loops: u64,
+    /// Rows it returned, over all runs.
+    pub rows: u64,
+    /// Gas used while it ran, its inputs' included.
+    pub gas: u64,
+}
+
 /// The state of one execution: store, context, gas, parameters, PL/pgSQL
 /// variables, outer rows of correlated subqueries.
 pub struct Cx<'a> {
@@ -49,6 +60,10 @@ pub struct Cx<'a> {
     pub vars: Vec<Value>,
     pub outer: Vec<Row>,
     pub sub_cache: BTreeMap<usize, Rc<Vec<Row>>>,
+    /// What each plan operator did, while EXPLAIN ANALYZE runs a query:
+    /// keyed by the operator's address in the plan being run (only looked
+    /// up while walking that plan, never iterated).
+    pub profile: Option<BTreeMap<usize, OpStats>>,
     pub call_depth: usize,
     pub notices: Vec<String>,
     /// Provider of `aergo_*` host functions, if any (see [`crate::host`]).

@@ -13,9 +13,13 @@
 //! interpreter), [`host`] (host calls). Never imports `compile/`: what
 //! must be compiled at run time is asked of [`cx::FunctionSource`].
 
+use std::collections::BTreeMap;
+
+use aergo_store::Value;
+
 use crate::context::QueryResult;
-use crate::error::Result;
-use crate::ir::Bound;
+use crate::error::{Result, SqlError};
+use crate::ir::{explain_annotated, Bound, Plan};
 use crate::types;
 
 pub(crate) mod builtins;
@@ -72,5 +76,35 @@ pub(crate) fn exec_unnamed(b: &Bound, cx: &mut Cx<'_>) -> Result<QueryResult> {
             plpgsql::create_function(src, cx)?;
             Ok(QueryResult::default())
         }
+        Bound::ExplainAnalyze { plan } => explain_analyze(plan, cx),
     }
+}
+
+/// Runs `plan` with every operator's rows and gas counted, and returns the
+/// plan's lines with them. Only where nothing can be written (the query
+/// API, the SQL shell): it runs the query, and a plan is for reading.
+/// Gas, not time: the figures are the same on every node and every run.
+fn explain_analyze(plan: &Plan, cx: &mut Cx<'_>) -> Result<QueryResult> {
+    if !cx.ctx.read_only {
+        return Err(SqlError::Unsupported {
+            feature: "EXPLAIN ANALYZE outside a read-only query (it runs the query: use the query API)".into(),
+        });
+    }
+    let before = cx.gas.used();
+    let outer = cx.profile.replace(BTreeMap::new());
+    let r = query::run(plan, &[], cx, None);
+    let stats = std::mem::replace(&mut cx.profile, outer).unwrap_or_default();
+    let rows = r?;
+    let note = |op: &Plan| {
+        stats.get(&query::op_id(op)).map(|s| format!("(actual rows={} loops={} gas={})", s.rows, s.loops, s.gas))
+    };
+    let mut lines = explain_annotated(plan, &note);
+    lines.push(format!("Result: rows={} gas={}", rows.len(), cx.gas.used().saturating_sub(before)));
+    Ok(QueryResult {
+        columns: vec!["QUERY PLAN".into()],
+        column_types: vec![Some(types::SqlType::Text)],
+        rows_affected: lines.len() as u64,
+        rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+        notices: vec![],
+    })
 }

@@ -38,6 +38,27 @@ pub fn run_subplan(sub: &SubPlan, row: &[Value], cx: &mut Cx<'_>) -> Result<Rc<V
 /// right-hand scan read (the left row of a join); `budget` is how many
 /// rows the consumer needs at most.
 pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>) -> Result<Vec<Row>> {
+    if cx.profile.is_none() {
+        return run_op(plan, input, cx, budget);
+    }
+    let before = cx.gas.used();
+    let rows = run_op(plan, input, cx, budget)?;
+    let gas = cx.gas.used().saturating_sub(before);
+    if let Some(p) = cx.profile.as_mut() {
+        let s = p.entry(op_id(plan)).or_default();
+        s.loops += 1;
+        s.rows += rows.len() as u64;
+        s.gas += gas;
+    }
+    Ok(rows)
+}
+
+/// The key of an operator in [`Cx::profile`].
+pub(crate) fn op_id(plan: &Plan) -> usize {
+    plan as *const Plan as usize
+}
+
+fn run_op(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>) -> Result<Vec<Row>> {
     match plan {
         Plan::Values { rows } => {
             let mut out = Vec::with_capacity(rows.len());
@@ -82,7 +103,7 @@ pub fn run(plan: &Plan, input: &[Value], cx: &mut Cx<'_>, budget: Option<usize>)
             }
             Ok(out)
         }
-        Plan::Join { left, right, kind, cond, right_width, right_correlated, hash } => {
+        Plan::Join { left, right, kind, cond, right_width, right_correlated, hash, .. } => {
             let spec = JoinSpec {
                 left,
                 right,
