@@ -493,6 +493,35 @@ mod tests {
     }
 
     #[test]
+    fn the_query_api_serves_explain_and_explain_analyze_but_no_writes() {
+        let (engine, mut store) = store();
+        engine
+            .execute(
+                &mut store,
+                &ExecContext::default(),
+                "INSERT INTO accounts (id, balance) VALUES ('a', 5), ('b', 500)",
+                &[],
+                &mut Gas::new(10_000_000),
+            )
+            .unwrap();
+        let qc = QueryContext::default();
+        let out = query_sql(
+            &engine,
+            &mut store,
+            &qc,
+            "EXPLAIN ANALYZE SELECT id FROM accounts WHERE balance > 100",
+            10_000_000,
+        )
+        .unwrap();
+        assert_eq!(out.columns, vec!["QUERY PLAN".to_string()]);
+        let lines: Vec<String> = out.rows.iter().map(|r| r[0].as_str().unwrap_or_default().to_string()).collect();
+        assert!(lines.iter().any(|l| l.contains("actual rows=1")), "{lines:?}");
+        assert!(lines.last().is_some_and(|l| l.starts_with("Result: rows=1 gas=")), "{lines:?}");
+        let e = query_sql(&engine, &mut store, &qc, "DELETE FROM accounts", 10_000_000).unwrap_err();
+        assert!(e.to_string().contains("only SELECT"), "{e}");
+    }
+
+    #[test]
     fn describes_tables_views_functions_and_resolves_bare_names() {
         let (engine, store) = store();
         let qc = QueryContext::default();
