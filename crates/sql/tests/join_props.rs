@@ -50,6 +50,7 @@ enum Op {
 enum Pred {
     Cmp(ColRef, Op, Operand),
     Or(Box<Pred>, Box<Pred>),
+    And(Box<Pred>, Box<Pred>),
     In(ColRef, Vec<i64>),
 }
 
@@ -99,10 +100,27 @@ fn cmp(n: usize) -> BoxedStrategy<Pred> {
     (col(n), op(), operand).prop_map(|(c, o, v)| Pred::Cmp(c, o, v)).boxed()
 }
 
+/// One arm of an OR: a comparison or two under AND.
+fn arm(n: usize) -> impl Strategy<Value = Pred> {
+    prop_oneof![cmp(n), (cmp(n), cmp(n)).prop_map(|(a, b)| Pred::And(Box::new(a), Box::new(b)))]
+}
+
 fn pred(n: usize) -> impl Strategy<Value = Pred> {
     prop_oneof![
         8 => cmp(n),
         1 => (cmp(n), cmp(n)).prop_map(|(a, b)| Pred::Or(Box::new(a), Box::new(b))),
+        // ORs of ANDs across tables: what implied restrictions draw from.
+        1 => (arm(n), arm(n), arm(n)).prop_map(|(a, b, c)| Pred::Or(Box::new(Pred::Or(Box::new(a), Box::new(b))), Box::new(c))),
+        // ... and ORs whose every arm constrains one table by a constant
+        // (TPC-H Q7's shape), so that they always do.
+        1 => (0..n, prop::collection::vec((0..COLS, op(), 0i64..5, cmp(n)), 2..4)).prop_map(|(t, arms)| {
+            arms.into_iter()
+                .map(|(c, o, k, other)| {
+                    Pred::And(Box::new(Pred::Cmp(ColRef { table: t, col: c }, o, Operand::Const(k))), Box::new(other))
+                })
+                .reduce(|a, b| Pred::Or(Box::new(a), Box::new(b)))
+                .expect("two arms or more")
+        }),
         1 => (col(n), prop::collection::vec(0i64..5, 1..4)).prop_map(|(c, l)| Pred::In(c, l)),
     ]
 }
@@ -147,6 +165,7 @@ fn sql_pred(p: &Pred) -> String {
         Pred::Cmp(c, o, Operand::Col(d)) => format!("{} {} {}", name(*c), sql_op(*o), name(*d)),
         Pred::Cmp(c, o, Operand::Const(k)) => format!("{} {} {k}", name(*c), sql_op(*o)),
         Pred::Or(a, b) => format!("({} OR {})", sql_pred(a), sql_pred(b)),
+        Pred::And(a, b) => format!("({} AND {})", sql_pred(a), sql_pred(b)),
         Pred::In(c, l) => {
             format!("{} IN ({})", name(*c), l.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
         }
@@ -161,7 +180,7 @@ fn tables_read(p: &Pred, out: &mut Vec<usize>) {
                 out.push(d.table);
             }
         }
-        Pred::Or(a, b) => {
+        Pred::Or(a, b) | Pred::And(a, b) => {
             tables_read(a, out);
             tables_read(b, out);
         }
@@ -256,6 +275,11 @@ fn eval(p: &Pred, row: &[Option<i64>]) -> Option<bool> {
             (Some(true), _) | (_, Some(true)) => Some(true),
             (None, _) | (_, None) => None,
             _ => Some(false),
+        },
+        Pred::And(x, y) => match (eval(x, row), eval(y, row)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (None, _) | (_, None) => None,
+            _ => Some(true),
         },
         Pred::In(c, l) => Some(l.contains(&get(row, *c)?)),
     }

@@ -104,7 +104,7 @@ fn where_scan(
     for c in conj {
         filter = Some(and_opt(filter, c));
     }
-    Ok(Scan { table, access, filter })
+    Ok(Scan { table, access, filter, est_rows: None })
 }
 
 pub(crate) fn bind_statement(binder: &mut Binder<'_>, stmt: ast::Statement) -> Result<Bound> {

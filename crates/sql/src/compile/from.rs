@@ -289,7 +289,7 @@ impl<'a> Binder<'a> {
                         c.shift_cols(-(offset as isize));
                         filter = Some(and_opt(filter, c));
                     }
-                    (Plan::Scan(Box::new(Scan { table: t, access, filter })), correlated)
+                    (Plan::Scan(Box::new(Scan { table: t, access, filter, est_rows: None })), correlated)
                 }
                 Source::Derived(p) => {
                     let mut p = p;

@@ -176,6 +176,20 @@ pub(super) fn step_rows(rels: &[RelInfo], preds: &[PredInfo], order: &[usize]) -
     out
 }
 
+/// Per step of `order`, the model's rows of that relation per read of it:
+/// `(per row of the relations before it, alone)`: a key lookup per row
+/// reads the first, a scan run once (a hash join's build side) the second.
+pub(super) fn scan_estimates(rels: &[RelInfo], preds: &[PredInfo], order: &[usize]) -> Vec<(u64, u64)> {
+    let rows = |r: u128| u64::try_from(r.div_ceil(UNIT)).unwrap_or(u64::MAX);
+    let mut set = 0u128;
+    let mut out = Vec::with_capacity(order.len());
+    for &j in order {
+        out.push((rows(per_probe(rels, preds, set, j).0), rows(per_probe(rels, preds, 0, j).0)));
+        set |= bit(j);
+    }
+    out
+}
+
 /// The model's cost of joining in `order`.
 fn order_cost(rels: &[RelInfo], preds: &[PredInfo], order: &[usize]) -> u128 {
     let (mut set, mut rows, mut cost) = (0u128, UNIT, 0u128);

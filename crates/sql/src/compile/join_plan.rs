@@ -11,14 +11,29 @@
 //! FROM order, so nothing above the join knows it was reordered.
 //! Conditions containing subqueries are left to the caller, which applies
 //! them above the join: their subqueries read columns by FROM position.
+//!
+//! **Implied restrictions.** A condition `(A1 AND ...) OR (B1 AND ...) OR
+//! ...` that reads several items restricts an item `r` when every arm has
+//! conjuncts reading `r` alone: the disjunction of those conjuncts is
+//! implied (a row the OR keeps satisfies one arm whole), so it is added as
+//! a condition on `r`'s scan, and the OR stays where it was (TPC-H Q7's
+//! `(n1 = 'FRANCE' AND n2 = 'GERMANY') OR (n1 = 'GERMANY' AND n2 =
+//! 'FRANCE')` then reads two nations on each side instead of all pairs).
+//! An implied condition never changes which rows a query returns; it could
+//! make the query fail where it did not, evaluating a conjunct on a row the
+//! OR never saw, so only conjuncts that cannot fail are used: a column
+//! compared with a constant of its own kind (or NULL), and IS [NOT] NULL.
+
+use aergo_store::Value;
 
 use crate::error::Result;
 use crate::ir::{and_opt, Expr, HashKeys, JoinKind, Plan, Scan};
+use crate::types::SqlType;
 
 use super::access_path::{access_walk, choose_access};
 use super::bind::{split_and, Binder, Scope};
 use super::from::{FromItem, Pending, Source};
-use super::join_order::{bit, choose_order, step_rows, PredInfo, RelInfo, DEFAULT_ROWS};
+use super::join_order::{bit, choose_order, scan_estimates, step_rows, PredInfo, RelInfo, DEFAULT_ROWS};
 
 impl<'a> Binder<'a> {
     /// Plans `items` (all inner joins, at least two) with every condition of
@@ -61,6 +76,13 @@ impl<'a> Binder<'a> {
             }
         }
 
+        let col_type = |c: usize| {
+            let it = item_of(c);
+            items[it].cols.get(c - from_off[it]).and_then(|sc| sc.ty)
+        };
+        let implied = implied_restrictions(&conj, n, &item_of, &|e| cannot_fail(e, &col_type));
+        conj.extend(implied);
+
         let mut rels: Vec<RelInfo> = Vec::with_capacity(items.len());
         for it in &items {
             let rows = match &it.source {
@@ -72,6 +94,7 @@ impl<'a> Binder<'a> {
         let preds: Vec<PredInfo> = conj.iter().map(|e| pred_info(e, &item_of, &from_off)).collect();
         let order = choose_order(&rels, &preds);
         let estimates = step_rows(&rels, &preds, &order);
+        let scan_est = scan_estimates(&rels, &preds, &order);
 
         // Join layout: offsets of the items in join order.
         let mut new_off = vec![0usize; n];
@@ -127,7 +150,8 @@ impl<'a> Binder<'a> {
                         c.shift_cols(-(offset as isize));
                         filter = Some(and_opt(filter, c));
                     }
-                    (Plan::Scan(Box::new(Scan { table: t, access, filter })), correlated)
+                    let est_rows = scan_est.get(step).map(|&(probe, alone)| if correlated { probe } else { alone });
+                    (Plan::Scan(Box::new(Scan { table: t, access, filter, est_rows })), correlated)
                 }
                 Source::Derived(mut p) => {
                     for mut c in scan_pushable {
@@ -187,6 +211,110 @@ fn rel_info(item: &FromItem, rows: Option<u64>) -> RelInfo {
         }
         Source::Derived(Plan::Values { rows }) => RelInfo { rows: rows.len() as u64, ..RelInfo::default() },
         Source::Derived(_) => RelInfo { rows: DEFAULT_ROWS, ..RelInfo::default() },
+    }
+}
+
+/// Most arms an OR may have for its implied restrictions to be drawn
+/// (the work is arms x items x conjuncts).
+const MAX_OR_ARMS: usize = 16;
+
+/// The implied restrictions of the OR conditions in `conj` (see the module
+/// doc), over items `0..n`.
+fn implied_restrictions(
+    conj: &[Expr],
+    n: usize,
+    item_of: &dyn Fn(usize) -> usize,
+    cannot_fail: &dyn Fn(&Expr) -> bool,
+) -> Vec<Expr> {
+    let mut out = Vec::new();
+    for c in conj {
+        if !matches!(c, Expr::Or(..)) || c.max_col().is_err() {
+            continue;
+        }
+        let mut arms = Vec::new();
+        split_or(c, &mut arms);
+        if arms.len() > MAX_OR_ARMS {
+            continue;
+        }
+        let arm_parts: Vec<Vec<&Expr>> = arms
+            .iter()
+            .map(|a| {
+                let mut v = Vec::new();
+                split_conjuncts(a, &mut v);
+                v
+            })
+            .collect();
+        let whole = rels_of(c, item_of);
+        for r in 0..n.min(128) {
+            if whole == bit(r) || whole & bit(r) == 0 {
+                continue;
+            }
+            let mut implied: Option<Expr> = None;
+            for parts in &arm_parts {
+                let mine = parts
+                    .iter()
+                    .filter(|p| rels_of(p, item_of) == bit(r) && cannot_fail(p))
+                    .map(|p| (*p).clone())
+                    .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+                let Some(mine) = mine else {
+                    implied = None;
+                    break;
+                };
+                implied = Some(match implied {
+                    None => mine,
+                    Some(o) => Expr::Or(Box::new(o), Box::new(mine)),
+                });
+            }
+            out.extend(implied);
+        }
+    }
+    out
+}
+
+/// The arms of an OR, flattened.
+fn split_or<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::Or(a, b) => {
+            split_or(a, out);
+            split_or(b, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// The conjuncts of an AND, flattened.
+fn split_conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::And(a, b) => {
+            split_conjuncts(a, out);
+            split_conjuncts(b, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// Whether evaluating `e` on a row of the one table it reads cannot fail:
+/// a column compared with a constant of the same kind (or NULL), or IS
+/// [NOT] NULL of a column.
+fn cannot_fail(e: &Expr, col_type: &dyn Fn(usize) -> Option<SqlType>) -> bool {
+    let same_kind = |c: usize, v: &Value| {
+        let Some(ty) = col_type(c) else { return false };
+        match v {
+            Value::Null => true,
+            Value::Int(_) | Value::Numeric(_) => ty.is_numeric(),
+            Value::Text(_) => ty.is_text(),
+            Value::Bool(_) => ty == SqlType::Bool,
+            Value::Bytes(_) => ty == SqlType::Bytea,
+            Value::Timestamp(_) => ty == SqlType::Timestamp,
+        }
+    };
+    match e {
+        Expr::Cmp(_, a, b) => match (&**a, &**b) {
+            (Expr::Col(c), Expr::Const(v)) | (Expr::Const(v), Expr::Col(c)) => same_kind(*c, v),
+            _ => false,
+        },
+        Expr::IsNull(a, _) => matches!(**a, Expr::Col(_)),
+        _ => false,
     }
 }
 

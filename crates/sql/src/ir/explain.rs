@@ -53,6 +53,9 @@ fn walk(plan: &Plan, depth: usize, note: &dyn Fn(&Plan) -> Option<String>, out: 
             if let Some(f) = &s.filter {
                 l.push_str(&format!(" filter {}", expr(f)));
             }
+            if let Some(n) = s.est_rows {
+                l.push_str(&format!(" (est rows={n})"));
+            }
             l
         }
         Plan::Join { kind, cond, right_correlated, hash, est_rows, .. } => {

@@ -77,6 +77,9 @@ pub enum Access {
 pub struct Scan {
     pub table: Arc<TableDef>,
     pub access: Access,
+    /// The planner's estimate of the rows one run of the scan returns, for
+    /// EXPLAIN (scans of joins it ordered; `None` elsewhere).
+    pub est_rows: Option<u64>,
     /// Evaluated on the table's own row.
     pub filter: Option<Expr>,
 }
