@@ -23,10 +23,14 @@
 //!
 //! Adding relation `j` to the set `S` already joined keeps, per row of `S`,
 //! an estimated number of `j`'s rows: all of them, divided by 10 per
-//! equality with a constant, by the row count per equality with `S` (the
-//! usual foreign-key reading: each row finds about one partner), by 3 per
-//! range and by 2 per other condition that becomes checkable; a unique key
-//! fully bound by equalities caps it at one row. Estimates are integers in
+//! equality with a constant; per equality with relations of `S`, divided
+//! by the distinct values the column is taken to have, the smaller of
+//! `j`'s rows and the largest of those relations' (the foreign-key
+//! reading: the column holds about as many values as the table it
+//! references has keys), and only by 2 for a further equality with
+//! relations already counted (the other columns of a composite key); by 3
+//! per range and by 2 per other condition that becomes checkable; a unique
+//! key fully bound by equalities caps it at one row. Estimates are integers in
 //! thousandths of a row, so the arithmetic is exact and the same on every
 //! machine. The cost of a step is the rows of `S` it probes with, plus the
 //! rows it produces, plus a scan of `j` unless an equality from `S` reaches
@@ -93,6 +97,8 @@ fn per_probe(rels: &[RelInfo], preds: &[PredInfo], set: u128, j: usize) -> (u128
     let mut est = n * UNIT;
     let mut bound: Vec<usize> = Vec::new();
     let mut lookup = false;
+    // Relations an equality with `j` has already been counted against.
+    let mut matched = 0u128;
     let with_j = set | bit(j);
     for p in preds {
         if p.rels & bit(j) == 0 || p.rels & !with_j != 0 {
@@ -102,11 +108,27 @@ fn per_probe(rels: &[RelInfo], preds: &[PredInfo], set: u128, j: usize) -> (u128
         match eq {
             Some(&(_, col, other)) => {
                 bound.push(col);
+                lookup |= other != 0 && rels[j].key_leads.contains(&col);
                 if other == 0 {
                     est /= 10;
+                } else if other & !matched == 0 {
+                    // A second equality with the same relations (a
+                    // composite key, as partsupp's (part, supplier)): the
+                    // first one's division already counted their rows.
+                    est /= 2;
                 } else {
-                    est /= n;
-                    lookup |= rels[j].key_leads.contains(&col);
+                    matched |= other;
+                    // Distinct values of the column: at most j's rows, and
+                    // about the rows of the other side's largest relation
+                    // (a key there, as a foreign key references).
+                    let other_rows = rels
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| other & bit(*i) != 0)
+                        .map(|(_, r)| u128::from(r.rows.max(1)))
+                        .max()
+                        .unwrap_or(1);
+                    est /= n.min(other_rows);
                 }
             }
             None => est /= if p.range { 3 } else { 2 },
