@@ -289,6 +289,20 @@ mod tests {
     }
 
     #[test]
+    fn fan_outs_and_composite_keys_are_estimated() {
+        // 64 parts, 32768 line items, 4096 (part, supplier) pairs.
+        let sized = |rows| RelInfo { rows, ..table() };
+        let (part, line, pairs) = (0, 1, 2);
+        let rels = vec![sized(64), sized(32768), sized(4096)];
+        // Each part has about 32768 / 64 line items, not one.
+        assert_eq!(step_rows(&rels, &[eq(part, 0, line, 0)], &[part, line]), vec![64, 32768]);
+        // Two equalities with one relation (a composite key) divide by its
+        // rows once: about 32768 / 4096 / 2 line items per pair.
+        let both = [eq(pairs, 0, line, 0), eq(pairs, 1, line, 1)];
+        assert_eq!(step_rows(&rels, &both, &[pairs, line]), vec![4096, 16384]);
+    }
+
+    #[test]
     fn a_chain_is_followed_not_crossed() {
         // FROM t0, t1, t2, t3 WHERE t0 = t3 AND t3 = t1 AND t1 = t2: FROM
         // order would cross t0 with t1.
