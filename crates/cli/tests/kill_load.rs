@@ -27,6 +27,7 @@ use aergo_client::keys::dev_account;
 use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, Hash, TxBody, TxType};
+use common::load::{receipt_at, total_balance, Rng};
 use common::*;
 use serde_json::{json, Value};
 
@@ -55,37 +56,9 @@ struct Sent {
     included: Option<(u64, String, String)>,
 }
 
-/// xorshift64*: the kill moments are reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-async fn total_balance(client: &RpcClient) -> u128 {
-    // Sum as text: NUMERIC sums are exact.
-    let r = client.call("query", json!(["SELECT sum(balance) FROM sys.accounts", {}])).await.unwrap();
-    let v = &r["rows"][0][0];
-    v.as_str().map(|s| s.parse().unwrap()).or_else(|| v.as_u64().map(u128::from)).unwrap_or_else(|| panic!("{r}"))
-}
-
 async fn counter(client: &RpcClient, contract: &str) -> i64 {
     let r = client.call("query", json!(["SELECT n FROM hits WHERE k = 1", {"contract": contract}])).await.unwrap();
     r["rows"][0][0].as_i64().unwrap_or_else(|| panic!("{r}"))
-}
-
-async fn receipt_at(client: &RpcClient, hash: &Hash) -> Option<(u64, String, String)> {
-    let r = client.receipt(hash).await.unwrap()?;
-    Some((
-        r["blockHeight"].as_u64().unwrap(),
-        r["blockHash"].as_str().unwrap().to_string(),
-        r["status"].as_str().unwrap().to_string(),
-    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,7 @@ use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, Hash, TxBody, TxType};
 use common::horde::*;
+use common::load::{receipt_at, total_balance, Rng};
 use common::*;
 use serde_json::json;
 
@@ -69,34 +70,6 @@ struct Sent {
     sender: usize,
     nonce: u64,
     is_call: bool,
-}
-
-/// xorshift64*: the kill moments and victims are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-async fn total_balance(client: &RpcClient) -> u128 {
-    let r = client.call("query", json!(["SELECT sum(balance) FROM sys.accounts", {}])).await.unwrap();
-    let v = &r["rows"][0][0];
-    v.as_str().map(|s| s.parse().unwrap()).or_else(|| v.as_u64().map(u128::from)).unwrap_or_else(|| panic!("{r}"))
-}
-
-/// `(height, block hash, status)` of a receipt.
-async fn receipt_at(client: &RpcClient, hash: &Hash) -> Option<(u64, String, String)> {
-    let r = client.receipt(hash).await.ok()??;
-    Some((
-        r["blockHeight"].as_u64().unwrap(),
-        r["blockHash"].as_str().unwrap().to_string(),
-        r["status"].as_str().unwrap().to_string(),
-    ))
 }
 
 /// The counter at `height`.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod horde;
+pub mod load;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
