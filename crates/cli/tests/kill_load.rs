@@ -27,7 +27,7 @@ use aergo_client::keys::dev_account;
 use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, Hash, TxBody, TxType};
-use common::load::{receipt_at, total_balance, Rng};
+use common::load::{receipt_at, total_balance, Rng, COUNTER};
 use common::*;
 use serde_json::{json, Value};
 
@@ -37,14 +37,6 @@ const KEPT_SAMPLE: usize = 64;
 const MAX_KEPT: usize = 10_000;
 /// Dev accounts that send; dev:9 receives the transfers.
 const SENDERS: u32 = 4;
-const COUNTER: &str = "CREATE TABLE hits (k INT PRIMARY KEY, n BIGINT NOT NULL);
-INSERT INTO hits VALUES (1, 0);
-CREATE FUNCTION hit() RETURNS BIGINT AS $$
-BEGIN
-    UPDATE hits SET n = n + 1 WHERE k = 1;
-    RETURN (SELECT n FROM hits WHERE k = 1);
-END;
-$$ LANGUAGE plpgsql;";
 
 /// A transaction the harness sent.
 struct Sent {

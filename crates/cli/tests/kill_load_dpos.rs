@@ -35,7 +35,7 @@ use aergo_crypto::{sign_tx, PrivateKey};
 use aergo_types::payload::encode_call_payload;
 use aergo_types::{Address, Amount, Hash, TxBody, TxType};
 use common::horde::*;
-use common::load::{receipt_at, total_balance, Rng};
+use common::load::{receipt_at, total_balance, Rng, COUNTER};
 use common::*;
 use serde_json::json;
 
@@ -50,14 +50,6 @@ const FUNDER: u32 = 6;
 const RECEIVER: u32 = 9;
 /// The account that deploys the counter.
 const DEPLOYER: u32 = 8;
-const COUNTER: &str = "CREATE TABLE hits (k INT PRIMARY KEY, n BIGINT NOT NULL);
-INSERT INTO hits VALUES (1, 0);
-CREATE FUNCTION hit() RETURNS BIGINT AS $$
-BEGIN
-    UPDATE hits SET n = n + 1 WHERE k = 1;
-    RETURN (SELECT n FROM hits WHERE k = 1);
-END;
-$$ LANGUAGE plpgsql;";
 
 fn spec() -> HordeSpec {
     HordeSpec { producers: PRODUCERS, candidates: 0, block_interval_ms: 1_000, epoch_blocks: 1_000 }

@@ -5,6 +5,17 @@ use aergo_client::client::RpcClient;
 use aergo_types::Hash;
 use serde_json::json;
 
+/// A contract whose `hit()` counts its successful calls: the harnesses
+/// compare it with the calls the chain holds.
+pub const COUNTER: &str = "CREATE TABLE hits (k INT PRIMARY KEY, n BIGINT NOT NULL);
+INSERT INTO hits VALUES (1, 0);
+CREATE FUNCTION hit() RETURNS BIGINT AS $$
+BEGIN
+    UPDATE hits SET n = n + 1 WHERE k = 1;
+    RETURN (SELECT n FROM hits WHERE k = 1);
+END;
+$$ LANGUAGE plpgsql;";
+
 /// xorshift64*: kill moments and victims reproducible from a printed seed.
 pub struct Rng(pub u64);
 
