@@ -63,6 +63,11 @@
 //! caller's retention window of roots and the staged nodes, and sweeps the
 //! rest, excluding `apply`/`commit` while it runs.
 //!
+//! *The overlay's point path*: its write buffer keeps short keys inside the
+//! map's nodes (`inline_key`), and the last few rows read are kept
+//! (`recent`, forgotten on any write to the row or any rollback or table
+//! change), so a read-then-update of a row descends the buffer once.
+//!
 //! # Determinism and bounds
 //!
 //! Nothing here reads a clock, randomness or the environment; results never
