@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use aergo_store::Value;
 
-use crate::error::Result;
+use crate::error::{internal, Result};
 use crate::ir::{Expr, HashKeys, JoinKind, Plan, Row};
 use crate::types;
 
@@ -57,7 +57,6 @@ pub(super) fn run_join(j: &JoinSpec<'_>, input: &[Value], cx: &mut Cx<'_>, budge
                 &owned
             }
         };
-        let mut matched = false;
         let picked: Option<&[usize]> = match (&table, j.hash) {
             (Some(t), Some(h)) => {
                 cx.gas.charge(cx.schedule.row_process)?;
@@ -66,10 +65,32 @@ pub(super) fn run_join(j: &JoinSpec<'_>, input: &[Value], cx: &mut Cx<'_>, budge
             }
             _ => None,
         };
-        let mut emit = |r: &Row, cx: &mut Cx<'_>, out: &mut Vec<Row>| -> Result<()> {
+        let pairs = picked.map_or(rrows.len(), <[usize]>::len);
+        let left_width = l.len();
+        // The left row is moved, not copied, into its last candidate's
+        // joined row (a key lookup's only one): the left side is the wide
+        // one, all the columns joined so far, and copying it per step was
+        // most of a join's work. A candidate the condition rejects gives it
+        // back.
+        let mut left = Some(l);
+        let mut matched = false;
+        for p in 0..pairs {
+            let r = &rrows[picked.map_or(p, |idx| idx[p])];
             cx.gas.charge(cx.schedule.row_process)?;
-            let mut row = Vec::with_capacity(l.len() + r.len());
-            row.extend_from_slice(&l);
+            let mut row = match (p + 1 == pairs, left.take()) {
+                (true, Some(mut l)) => {
+                    l.reserve(r.len());
+                    l
+                }
+                (_, l) => {
+                    let from =
+                        l.as_deref().ok_or_else(|| internal("join: the left row was moved before its last pair"))?;
+                    let mut row = Vec::with_capacity(left_width + r.len());
+                    row.extend_from_slice(from);
+                    left = l;
+                    row
+                }
+            };
             row.extend_from_slice(r);
             let ok = match j.cond {
                 Some(c) => types::truth(&eval(c, &row, cx)?)? == Some(true),
@@ -85,23 +106,13 @@ pub(super) fn run_join(j: &JoinSpec<'_>, input: &[Value], cx: &mut Cx<'_>, budge
                 cx.check_bytes(bytes)?;
                 out.push(row);
                 cx.check_rows(out.len())?;
-            }
-            Ok(())
-        };
-        match picked {
-            Some(idx) => {
-                for &i in idx {
-                    emit(&rrows[i], cx, &mut out)?;
-                }
-            }
-            None => {
-                for r in rrows {
-                    emit(r, cx, &mut out)?;
-                }
+            } else if left.is_none() {
+                row.truncate(left_width);
+                left = Some(row);
             }
         }
         if !matched && j.kind == JoinKind::Left {
-            let mut row = l.clone();
+            let mut row = left.ok_or_else(|| internal("join: an unmatched left row was moved"))?;
             row.extend(std::iter::repeat_n(Value::Null, j.right_width));
             out.push(row);
         }
