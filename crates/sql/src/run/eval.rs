@@ -18,16 +18,25 @@ use super::query::run_subplan;
 /// The value of a leaf expression (a column of `row`, an outer column, a
 /// variable, a parameter or a constant) where it is, without cloning;
 /// `None` for any other expression, and for a leaf that does not resolve
-/// (whose error [`eval`] reports).
+/// (whose error [`eval`] reports). It borrows only the frames of `cx`, not
+/// its gas, so a caller can charge while holding the value.
 pub(super) fn leaf<'v>(e: &'v Expr, row: &'v [Value], cx: &'v Cx<'_>) -> Option<&'v Value> {
+    leaf_in(e, row, &cx.outer, &cx.params, &cx.vars)
+}
+
+fn leaf_in<'v>(
+    e: &'v Expr,
+    row: &'v [Value],
+    outer: &'v [Vec<Value>],
+    params: &'v [Value],
+    vars: &'v [Value],
+) -> Option<&'v Value> {
     match e {
         Expr::Const(v) => Some(v),
         Expr::Col(i) => row.get(*i),
-        Expr::Outer(depth, i) => {
-            cx.outer.len().checked_sub(*depth).and_then(|d| cx.outer.get(d)).and_then(|r| r.get(*i))
-        }
-        Expr::Param(i) => cx.params.get(*i),
-        Expr::Var(i) => cx.vars.get(*i),
+        Expr::Outer(depth, i) => outer.len().checked_sub(*depth).and_then(|d| outer.get(d)).and_then(|r| r.get(*i)),
+        Expr::Param(i) => params.get(*i),
+        Expr::Var(i) => vars.get(*i),
         _ => None,
     }
 }
@@ -63,16 +72,15 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut Cx<'_>) -> Result<Value> {
             types::arith(*op, &x, &y)
         }
         Expr::Cmp(op, a, b_) => {
-            if let (Some(_), Some(_)) = (leaf(a, row, cx), leaf(b_, row, cx)) {
+            let leaves =
+                (leaf_in(a, row, &cx.outer, &cx.params, &cx.vars), leaf_in(b_, row, &cx.outer, &cx.params, &cx.vars));
+            if let (Some(x), Some(y)) = leaves {
                 // Both sides are columns, variables, parameters or
                 // constants: compared where they are, not cloned (a text
                 // key compared per row was two allocations). Gas is charged
                 // step by step exactly as evaluating each side would.
                 cx.gas.charge(cx.schedule.expr_step)?;
                 cx.gas.charge(cx.schedule.expr_step)?;
-                let (Some(x), Some(y)) = (leaf(a, row, cx), leaf(b_, row, cx)) else {
-                    return Err(internal("leaf operand vanished"));
-                };
                 if *x == Value::Null || *y == Value::Null {
                     return Ok(Value::Null);
                 }
